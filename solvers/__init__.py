@@ -1,0 +1,41 @@
+"""optexec's static layer: the problem spec, costing, closed forms, baselines, the method
+registry and the command line. See MODEL.md for the conventions every method shares."""
+
+from .closed_form import (
+    Frontier,
+    HorizonCurve,
+    MeanVarOptimum,
+    ac2001_moments,
+    continuous_kappa,
+    cost_vs_horizon,
+    discrete_kappa,
+    efficient_frontier,
+    half_life,
+    mean_var_optimum,
+    optimal_holdings,
+)
+from .costs import ScheduleCost, holdings_from_trades, schedule_cost, trades_from_holdings, trajectory_constants
+from .errors import InfeasibleSpecError, MethodNotApplicable, OptexecError, SolverError, SpecError
+from .methods import METHODS, get_method, method_names, solve
+from .result import Result
+from .schedules import BASELINES, baseline_result, exponential, linear_ramp, percentage_of_volume, twap, vwap
+from .spec import Asset, ExecutionProblem, example_names, load_example, load_problem, problem_from_dict, problem_from_toml
+from .volatility import (
+    ConstantVolatility,
+    MeanRevertingVolatility,
+    RegimeVolatility,
+    VolatilityModel,
+    VolatilityPath,
+    volatility_model_from_dict,
+)
+
+__all__ = [
+    "Asset", "ExecutionProblem", "load_problem", "load_example", "example_names", "problem_from_dict",
+    "problem_from_toml", "VolatilityModel", "ConstantVolatility", "VolatilityPath", "MeanRevertingVolatility",
+    "RegimeVolatility", "volatility_model_from_dict", "ScheduleCost", "schedule_cost", "trades_from_holdings",
+    "holdings_from_trades", "trajectory_constants", "Result", "METHODS", "get_method", "method_names", "solve",
+    "optimal_holdings", "discrete_kappa", "continuous_kappa", "half_life", "ac2001_moments", "efficient_frontier",
+    "Frontier", "mean_var_optimum", "MeanVarOptimum", "cost_vs_horizon", "HorizonCurve", "twap", "vwap",
+    "linear_ramp", "exponential", "percentage_of_volume", "baseline_result", "BASELINES", "OptexecError",
+    "SpecError", "InfeasibleSpecError", "MethodNotApplicable", "SolverError",
+]

@@ -1,0 +1,158 @@
+"""Expected cost, variance and objective of a static schedule: the only place MODEL.md's
+formulas are written.
+
+For holdings ``x_0 = X, ..., x_N = 0`` and trades ``n_k = x_{k-1} - x_k``, ``v_k = n_k / tau``:
+
+    permanent  = 1/2 X' Gamma X - 1/2 sum_k n_k' Gamma n_k
+    temporary  = tau * sum_k sum_i eta_i |v_ik|^(1 + beta_i)        (diagonal impact)
+               = (1 / tau) * sum_k n_k' H n_k                        (matrix impact, linear)
+    spread     = sum_k sum_i epsilon_i |n_ik|
+    drift      = -tau * sum_{k=1..N} mu' x_k
+    E          = permanent + temporary + spread + drift
+    V          = tau * sum_{k=1..N} E[sigma_k^2] x_k^2               (basket: tau sum x_k' C x_k)
+    objective  = E + lambda V
+
+All amounts are in currency. With ``beta = 1``, ``permanent + temporary`` equals AC 2001's
+``1/2 gamma X^2 + (eta_tilde / tau) sum n_k^2``. Functions accept a batch of schedules
+(leading axes) so that a whole efficient frontier is costed in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import ExecutionProblem
+
+__all__ = ["ScheduleCost", "schedule_cost", "trades_from_holdings", "holdings_from_trades", "trajectory_constants"]
+
+
+@dataclass(frozen=True)
+class ScheduleCost:
+    """Cost parts of one schedule (floats) or of a batch of schedules (arrays). Currency."""
+
+    permanent: np.ndarray | float
+    temporary: np.ndarray | float
+    spread: np.ndarray | float
+    drift: np.ndarray | float
+    variance: np.ndarray | float
+    risk_aversion: float
+
+    @property
+    def expected_cost(self):
+        """``E = permanent + temporary + spread + drift``."""
+        return self.permanent + self.temporary + self.spread + self.drift
+
+    @property
+    def objective(self):
+        """``E + lambda V``."""
+        return self.expected_cost + self.risk_aversion * self.variance
+
+    @property
+    def std(self):
+        """``sqrt(V)``, the standard deviation of the cost."""
+        return np.sqrt(self.variance)
+
+    def mean_var(self, confidence_z: float):
+        """Mean-VaR ``E + z sqrt(V)`` (AC 2001 section 4)."""
+        return self.expected_cost + confidence_z * np.sqrt(self.variance)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "permanent": float(self.permanent), "temporary": float(self.temporary),
+            "spread": float(self.spread), "drift": float(self.drift),
+        }
+
+
+def trades_from_holdings(holdings: np.ndarray) -> np.ndarray:
+    """``n_k = x_{k-1} - x_k``, k = 1..N, for holdings with time on the first axis."""
+    x = np.asarray(holdings, dtype=np.float64)
+    return x[:-1] - x[1:]
+
+
+def holdings_from_trades(initial: float | np.ndarray, trades: np.ndarray) -> np.ndarray:
+    """``x_k = X - sum_{j<=k} n_j`` (first axis is time), with ``x_0 = X``."""
+    trades = np.asarray(trades, dtype=np.float64)
+    initial = np.asarray(initial, dtype=np.float64)
+    cum = np.cumsum(trades, axis=0)
+    return np.concatenate([initial[None, ...], initial[None, ...] - cum], axis=0)
+
+
+def _check_shape(problem: ExecutionProblem, holdings: np.ndarray) -> None:
+    n1 = problem.slices + 1
+    if problem.is_basket:
+        ok = holdings.ndim >= 2 and holdings.shape[-2:] == (n1, problem.n_assets)
+        want = f"(..., {n1}, {problem.n_assets})"
+    else:
+        ok = holdings.ndim >= 1 and holdings.shape[-1] == n1
+        want = f"(..., {n1})"
+    if not ok:
+        raise ValueError(f"holdings has shape {holdings.shape}; expected {want} (N+1 times)")
+
+
+def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endpoints: bool = True) -> ScheduleCost:
+    """Expected cost parts, variance and objective of a static schedule (MODEL.md).
+
+    Args:
+        problem: the spec.
+        holdings: ``x_k`` for ``k = 0..N``: shape ``(..., N+1)`` for one asset,
+            ``(..., N+1, m)`` for a basket (leading axes are a batch of schedules).
+        check_endpoints: require ``x_0 = X`` and ``x_N = 0`` (relative 1e-9 of ``|X|``).
+    """
+    x = np.asarray(holdings, dtype=np.float64)
+    _check_shape(problem, x)
+    basket = problem.is_basket
+    if not basket:
+        x = x[..., None]  # (..., N+1, 1): one code path for both
+    big_x = problem.initial_holdings
+    if check_endpoints:
+        scale = np.abs(big_x) * 1e-9
+        if np.any(np.abs(x[..., 0, :] - big_x) > scale) or np.any(np.abs(x[..., -1, :]) > scale):
+            raise ValueError("holdings must start at X and end at 0 (x_0 = X, x_N = 0)")
+    tau = problem.tau
+    n = x[..., :-1, :] - x[..., 1:, :]  # (..., N, m)
+
+    gamma = problem.permanent_impact_matrix_array
+    permanent = 0.5 * big_x @ gamma @ big_x - 0.5 * np.einsum("...ki,ij,...kj->...", n, gamma, n)
+
+    if problem.temporary_impact_matrix is not None:
+        h = problem.temporary_impact_matrix_array
+        temporary = np.einsum("...ki,ij,...kj->...", n, h, n) / tau
+    else:
+        eta = np.array([a.temporary_impact for a in problem.assets])
+        beta = np.array([a.impact_exponent for a in problem.assets])
+        speed = np.abs(n) / tau
+        per_share = np.where(beta == 1.0, speed**2, speed ** (1.0 + beta))
+        temporary = tau * np.sum(per_share * eta, axis=(-2, -1))
+
+    eps = np.array([a.spread for a in problem.assets])
+    spread = np.sum(np.abs(n) * eps, axis=(-2, -1))
+
+    mu = np.array([a.drift for a in problem.assets])
+    drift = -tau * np.sum(x[..., 1:, :] * mu, axis=(-2, -1)) + 0.0  # + 0.0: no "-0" for zero drift
+
+    held = x[..., 1:, :]  # x_1..x_N, exposed to the move over slices 1..N
+    if basket:
+        variance = tau * np.einsum("...ki,ij,...kj->...", held, problem.covariance, held)
+    else:
+        variance = tau * np.sum(problem.slice_variance() * held[..., 0] ** 2, axis=-1)
+
+    def out(v):
+        v = np.asarray(v, dtype=np.float64)
+        return float(v) if v.ndim == 0 else v
+
+    return ScheduleCost(
+        permanent=out(permanent), temporary=out(temporary), spread=out(spread), drift=out(drift),
+        variance=out(variance), risk_aversion=problem.risk_aversion,
+    )
+
+
+def trajectory_constants(problem: ExecutionProblem) -> dict[str, float]:
+    """Parts of ``E`` that no schedule can change: ``1/2 X' Gamma X`` and, for a monotone
+    schedule, the spread ``sum_i epsilon_i |X_i|`` (currency). A dynamic method adds these to
+    its value function so that its ``objective`` is comparable with ``E + lambda V``."""
+    big_x = problem.initial_holdings
+    gamma = problem.permanent_impact_matrix_array
+    eps = np.array([a.spread for a in problem.assets])
+    return {"permanent": float(0.5 * big_x @ gamma @ big_x), "spread": float(np.sum(eps * np.abs(big_x)))}

@@ -1,0 +1,184 @@
+"""One result record for every method (MODEL.md, "Results are JSON with at least ...").
+
+A :class:`Result` carries the schedule (``times``, ``holdings``, ``trades``), its expected
+cost, variance and objective, the cost split, the status and timing of the solve, and a
+free-form ``diagnostics`` mapping (iterations, residuals, grid sizes, ...). Static methods
+build it with :meth:`Result.from_schedule`, which prices the schedule through
+:mod:`solvers.costs`, so a cost is never defined twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .costs import schedule_cost, trades_from_holdings
+from .errors import SolverError
+from .spec import ExecutionProblem
+
+__all__ = ["Result", "OK_STATUSES"]
+
+#: statuses that mean "this answer is the optimum to the stated accuracy"
+OK_STATUSES = ("optimal",)
+
+
+@dataclass
+class Result:
+    """The answer of one method to one problem.
+
+    Attributes:
+        method: ``closed-form``, ``qp``, ``dp``, ``hjb`` or ``mc``.
+        status: ``optimal`` when the answer meets its accuracy; anything else is a failure
+            or a caveat explained in ``message``.
+        problem: the spec that was solved.
+        times: ``t_k``, k = 0..N (time units).
+        holdings: ``x_k`` (shares), shape (N+1,) or (N+1, m).
+        trades: ``n_k = x_{k-1} - x_k`` (shares), shape (N,) or (N, m).
+        expected_cost, variance, objective: currency, currency^2, currency.
+        solve_seconds: wall time of the solve (compile time is in diagnostics when separate).
+        time_model: ``discrete`` (the spec's N slices) or ``continuous`` (the tau -> 0 limit).
+        cost_breakdown: permanent, temporary, spread and drift parts of ``expected_cost``.
+        diagnostics: method-specific numbers: iterations, residuals, grid sizes, kappa, ...
+        message: human-readable note on the status.
+        policy: a feedback policy (dynamic methods), not serialized.
+    """
+
+    method: str
+    status: str
+    problem: ExecutionProblem
+    times: np.ndarray
+    holdings: np.ndarray
+    trades: np.ndarray
+    expected_cost: float
+    variance: float
+    objective: float
+    solve_seconds: float
+    time_model: str = "discrete"
+    cost_breakdown: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    policy: Any = None
+
+    @classmethod
+    def from_schedule(
+        cls,
+        problem: ExecutionProblem,
+        holdings: np.ndarray,
+        *,
+        method: str,
+        status: str = "optimal",
+        solve_seconds: float = 0.0,
+        diagnostics: dict[str, Any] | None = None,
+        message: str = "",
+        time_model: str = "discrete",
+    ) -> "Result":
+        """Price a static schedule with :func:`solvers.costs.schedule_cost` and wrap it."""
+        holdings = np.asarray(holdings, dtype=np.float64)
+        cost = schedule_cost(problem, holdings)
+        return cls(
+            method=method, status=status, problem=problem, times=problem.times, holdings=holdings,
+            trades=trades_from_holdings(holdings), expected_cost=float(cost.expected_cost),
+            variance=float(cost.variance), objective=float(cost.objective),
+            solve_seconds=float(solve_seconds), time_model=time_model,
+            cost_breakdown=cost.as_dict(), diagnostics=dict(diagnostics or {}), message=message,
+        )
+
+    @property
+    def success(self) -> bool:
+        return self.status in OK_STATUSES
+
+    @property
+    def std(self) -> float:
+        """``sqrt(V)`` (currency)."""
+        return math.sqrt(max(self.variance, 0.0))
+
+    def raise_for_status(self) -> "Result":
+        """Raise :class:`SolverError` unless the status is ``optimal``; return self."""
+        if not self.success:
+            raise SolverError(self.method, self.status, self.message or "no message")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data with MODEL.md's keys first."""
+        return {
+            "method": self.method,
+            "status": self.status,
+            "message": self.message,
+            "time_model": self.time_model,
+            "problem": self.problem.name or None,
+            "assets": [a.name for a in self.problem.assets],
+            "times": _plain(self.times),
+            "holdings": _plain(self.holdings),
+            "trades": _plain(self.trades),
+            "expected_cost": _plain(self.expected_cost),
+            "variance": _plain(self.variance),
+            "std": _plain(self.std),
+            "objective": _plain(self.objective),
+            "risk_aversion": self.problem.risk_aversion,
+            "cost_breakdown": _plain(self.cost_breakdown),
+            "solve_seconds": self.solve_seconds,
+            "diagnostics": _plain(self.diagnostics),
+            "spec": self.problem.to_dict(),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
+
+    def summary(self) -> str:
+        """A readable multi-line summary: header, trajectory table, cost figures."""
+        p = self.problem
+        names = [a.name for a in p.assets]
+        lines = [
+            f"optexec {self.method} ({self.time_model} time) - {p.name or 'problem'}: status {self.status}"
+            + (f" ({self.message})" if self.message else ""),
+            f"  T = {p.horizon:g}, N = {p.slices}, tau = {p.tau:g}, lambda = {p.risk_aversion:g}",
+            "",
+        ]
+        header = f"  {'k':>5} {'t_k':>10} " + " ".join(f"{'x ' + n:>16} {'n ' + n:>14}" for n in names)
+        lines.append(header)
+        hold = self.holdings.reshape(len(self.times), -1)
+        trd = self.trades.reshape(len(self.times) - 1, -1)
+        rows = range(len(self.times))
+        if len(self.times) > 24:
+            rows = list(range(10)) + [-1] + list(range(len(self.times) - 10, len(self.times)))
+        for k in rows:
+            if k == -1:
+                lines.append(f"  {'...':>5}")
+                continue
+            cells = []
+            for i in range(hold.shape[1]):
+                trade = "" if k == 0 else f"{trd[k - 1, i]:14.6g}"
+                cells.append(f"{hold[k, i]:16.8g} {trade:>14}")
+            lines.append(f"  {k:5d} {self.times[k]:10.5g} " + " ".join(cells))
+        lines += [
+            "",
+            f"  expected cost E      {self.expected_cost:18.8g}",
+            f"  variance V           {self.variance:18.8g}",
+            f"  std sqrt(V)          {self.std:18.8g}",
+            f"  objective E+lambda*V {self.objective:18.8g}",
+        ]
+        if self.cost_breakdown:
+            parts = ", ".join(f"{k} {v:.6g}" for k, v in self.cost_breakdown.items())
+            lines.append(f"  E split: {parts}")
+        for key in ("kappa", "half_life"):
+            if key in self.diagnostics and self.diagnostics[key] is not None:
+                lines.append(f"  {key:<20} {self.diagnostics[key]:18.8g}")
+        lines.append(f"  solve time           {self.solve_seconds * 1e3:15.3f} ms")
+        return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy arrays and scalars (nested) to JSON-ready Python objects."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,602 @@
+"""The problem spec: one immutable object every method solves (MODEL.md).
+
+Units. Time is in the unit of the volatility (for the bundled examples: days). Holdings
+are in shares (``X > 0`` sells a long position, ``X < 0`` buys). Prices are in currency per
+share. Volatility ``sigma`` is currency / share / sqrt(time unit). Permanent impact
+``gamma`` is currency / share^2 (price moves ``gamma`` per share traded). Temporary impact
+``eta`` is currency / share / (share / time)^beta, so ``h(v) = eta |v|^beta sign(v)`` is
+currency / share for a trade rate ``v`` in shares / time unit. The spread ``epsilon`` is
+currency / share. Risk aversion ``lambda`` is 1 / currency.
+
+Build a problem in Python::
+
+    problem = ExecutionProblem(horizon=5.0, slices=5, risk_aversion=1e-6,
+                               assets=(Asset(name="XYZ", holdings=1e6, price=50.0,
+                                             volatility=0.95, permanent_impact=2.5e-7,
+                                             temporary_impact=2.5e-6, spread=0.0625),))
+
+or load the TOML format of MODEL.md with :func:`load_problem` / :func:`problem_from_toml`.
+Every rule is checked at construction; a broken rule raises :class:`SpecError` naming the
+field, its value and the rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import InfeasibleSpecError, SpecError
+from .volatility import ConstantVolatility, VolatilityModel, VolatilityPath, volatility_model_from_dict
+
+__all__ = [
+    "Asset",
+    "ExecutionProblem",
+    "load_problem",
+    "problem_from_toml",
+    "problem_from_dict",
+    "example_names",
+    "load_example",
+    "example_path",
+]
+
+_BETA_RANGE = (0.0, 2.0)
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise SpecError(name, value, "must be a number, not a boolean")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(name, value, "must be a number") from None
+    if not math.isfinite(out):
+        raise SpecError(name, value, "must be finite (not NaN or infinite)")
+    return out
+
+
+def _vector(name: str, value: Any, length: int | None = None) -> tuple[float, ...]:
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
+        raise SpecError(name, value, "must be a list of numbers")
+    out = tuple(_number(f"{name}[{i}]", v) for i, v in enumerate(value))
+    if length is not None and len(out) != length:
+        raise SpecError(name, f"{len(out)} numbers", f"must have {length} numbers (one per slice)")
+    return out
+
+
+def _matrix(name: str, value: Any, size: int) -> tuple[tuple[float, ...], ...]:
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__") or len(value) != size:
+        raise SpecError(name, value, f"must be a {size} x {size} matrix (assets in spec order)")
+    rows = tuple(_vector(f"{name}[{i}]", row) for i, row in enumerate(value))
+    for i, row in enumerate(rows):
+        if len(row) != size:
+            raise SpecError(f"{name}[{i}]", list(row), f"must have {size} entries")
+    return rows
+
+
+def _check_symmetric(name: str, mat: np.ndarray) -> None:
+    scale = max(1.0, float(np.abs(mat).max()))
+    asym = np.abs(mat - mat.T)
+    if asym.max() > 1e-12 * scale:
+        i, j = np.unravel_index(int(np.argmax(asym)), asym.shape)
+        raise SpecError(f"{name}[{i}][{j}]", mat[i, j], f"matrix must be symmetric ({name}[{j}][{i}] = {mat[j, i]})")
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One asset of the order (a ``[[assets]]`` table of the spec).
+
+    Attributes:
+        name: identifier used in outputs.
+        holdings: ``X``, shares to sell (negative: to buy).
+        price: ``S_0``, currency / share (> 0).
+        volatility: ``sigma`` at ``t_0``, currency / share / sqrt(time unit) (>= 0).
+        permanent_impact: ``gamma``, currency / share^2 (>= 0).
+        temporary_impact: ``eta``, currency / share / (share / time unit)^beta (> 0).
+        spread: ``epsilon``, fixed cost per share traded, currency / share (>= 0).
+        impact_exponent: ``beta`` in (0, 2]; 1 is linear impact, 0.5 the square-root law.
+        max_slice_trade: optional cap on ``|n_k|`` in shares: one number or N numbers (> 0).
+        participation: optional cap ``|n_k| <= participation * market_volume_k``, in (0, 1].
+        market_volume: shares traded by the market in each slice (N numbers, >= 0); needed by
+            ``participation`` and by VWAP.
+        drift: expected price drift ``mu``, currency / share / time unit (default 0). It adds
+            ``-tau * mu * sum_k x_k`` to the expected cost (AC 2001 section 2.2).
+    """
+
+    name: str = "asset"
+    holdings: float = 0.0
+    price: float = 1.0
+    volatility: float = 0.0
+    permanent_impact: float = 0.0
+    temporary_impact: float = 1.0
+    spread: float = 0.0
+    impact_exponent: float = 1.0
+    max_slice_trade: float | tuple[float, ...] | None = None
+    participation: float | None = None
+    market_volume: tuple[float, ...] | None = None
+    drift: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._validate("asset")
+
+    def _validate(self, where: str) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"{where}.name", self.name, "must be a non-empty string")
+        setter = object.__setattr__
+        for key in ("holdings", "price", "volatility", "permanent_impact", "temporary_impact",
+                    "spread", "impact_exponent", "drift"):
+            setter(self, key, _number(f"{where}.{key}", getattr(self, key)))
+        if self.holdings == 0:
+            raise SpecError(f"{where}.holdings", self.holdings, "must be non-zero (positive sells, negative buys)")
+        if self.price <= 0:
+            raise SpecError(f"{where}.price", self.price, "must be > 0")
+        if self.volatility < 0:
+            raise SpecError(f"{where}.volatility", self.volatility, "must be >= 0")
+        if self.permanent_impact < 0:
+            raise SpecError(f"{where}.permanent_impact", self.permanent_impact, "must be >= 0")
+        if self.temporary_impact <= 0:
+            raise SpecError(f"{where}.temporary_impact", self.temporary_impact, "must be > 0")
+        if self.spread < 0:
+            raise SpecError(f"{where}.spread", self.spread, "must be >= 0")
+        lo, hi = _BETA_RANGE
+        if not lo < self.impact_exponent <= hi:
+            raise SpecError(f"{where}.impact_exponent", self.impact_exponent, "must be in (0, 2]")
+        cap = self.max_slice_trade
+        if cap is not None:
+            if isinstance(cap, (list, tuple, np.ndarray)):
+                cap = _vector(f"{where}.max_slice_trade", cap)
+                bad = [i for i, c in enumerate(cap) if c < 0]
+                if bad:
+                    raise SpecError(f"{where}.max_slice_trade[{bad[0]}]", cap[bad[0]], "must be >= 0")
+            else:
+                cap = _number(f"{where}.max_slice_trade", cap)
+                if cap <= 0:
+                    raise SpecError(f"{where}.max_slice_trade", cap, "must be > 0")
+            setter(self, "max_slice_trade", cap)
+        if self.participation is not None:
+            rho = _number(f"{where}.participation", self.participation)
+            if not 0 < rho <= 1:
+                raise SpecError(f"{where}.participation", rho, "must be in (0, 1]")
+            setter(self, "participation", rho)
+            if self.market_volume is None:
+                raise SpecError(f"{where}.market_volume", None, "is required when participation is set")
+        if self.market_volume is not None:
+            vol = _vector(f"{where}.market_volume", self.market_volume)
+            bad = [i for i, v in enumerate(vol) if v < 0]
+            if bad:
+                raise SpecError(f"{where}.market_volume[{bad[0]}]", vol[bad[0]], "must be >= 0")
+            setter(self, "market_volume", vol)
+
+    @property
+    def is_linear(self) -> bool:
+        """True when the temporary impact is linear (``beta == 1``)."""
+        return self.impact_exponent == 1.0
+
+    def slice_caps(self, slices: int) -> np.ndarray | None:
+        """Upper bound on ``|n_k|`` per slice (shares), combining both caps; None if uncapped."""
+        caps = np.full(slices, np.inf)
+        if self.max_slice_trade is not None:
+            caps = np.minimum(caps, np.broadcast_to(np.asarray(self.max_slice_trade, dtype=np.float64), (slices,)))
+        if self.participation is not None:
+            caps = np.minimum(caps, self.participation * np.asarray(self.market_volume, dtype=np.float64))
+        return None if np.all(np.isinf(caps)) else caps
+
+    def replace(self, **changes: Any) -> "Asset":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+_ASSET_KEYS = {f.name for f in dataclasses.fields(Asset)}
+
+
+@dataclass(frozen=True)
+class ExecutionProblem:
+    """An execution problem: the order, the market model and the objective (MODEL.md).
+
+    Attributes:
+        horizon: ``T`` (time units, > 0).
+        slices: ``N`` (>= 1); ``tau = T / N``.
+        risk_aversion: ``lambda`` (1 / currency). ``lambda < 0`` is risk seeking; only
+            the closed form has a branch for it.
+        assets: one or more :class:`Asset`. More than one is a basket.
+        correlation: ``m x m`` correlation matrix of the assets' price moves (symmetric
+            positive semi-definite, unit diagonal); defaults to the identity.
+        volatility_model: how ``sigma`` moves (single asset only unless constant).
+        temporary_impact_matrix: optional symmetric positive definite ``H`` (basket, linear
+            impact): ``h(v) = epsilon sign(v) + H v``. Defaults to ``diag(eta_i)``.
+        permanent_impact_matrix: optional symmetric ``Gamma`` (basket): ``g(v) = Gamma v``.
+            Defaults to ``diag(gamma_i)``.
+        no_reversal: if true, every trade has the sign of the order (a sell program never buys).
+        name, description: free text for outputs.
+    """
+
+    horizon: float
+    slices: int
+    risk_aversion: float
+    assets: tuple[Asset, ...]
+    correlation: tuple[tuple[float, ...], ...] | None = None
+    volatility_model: VolatilityModel = field(default_factory=ConstantVolatility)
+    temporary_impact_matrix: tuple[tuple[float, ...], ...] | None = None
+    permanent_impact_matrix: tuple[tuple[float, ...], ...] | None = None
+    no_reversal: bool = False
+    name: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        setter = object.__setattr__
+        horizon = _number("horizon", self.horizon)
+        if horizon <= 0:
+            raise SpecError("horizon", horizon, "must be > 0")
+        setter(self, "horizon", horizon)
+        slices = self.slices
+        if isinstance(slices, bool) or not isinstance(slices, (int, np.integer)):
+            if isinstance(slices, float) and slices.is_integer():
+                slices = int(slices)
+            else:
+                raise SpecError("slices", slices, "must be an integer")
+        if slices < 1:
+            raise SpecError("slices", slices, "must be >= 1")
+        setter(self, "slices", int(slices))
+        setter(self, "risk_aversion", _number("risk_aversion", self.risk_aversion))
+        if not isinstance(self.no_reversal, bool):
+            raise SpecError("no_reversal", self.no_reversal, "must be true or false")
+
+        assets = tuple(self.assets) if not isinstance(self.assets, Asset) else (self.assets,)
+        if not assets:
+            raise SpecError("assets", [], "needs at least one asset")
+        for i, a in enumerate(assets):
+            if not isinstance(a, Asset):
+                raise SpecError(f"assets[{i}]", a, "must be an Asset")
+        names = [a.name for a in assets]
+        if len(set(names)) != len(names):
+            raise SpecError("assets.name", names, "asset names must be unique")
+        setter(self, "assets", assets)
+        m = len(assets)
+        n = self.slices
+        for i, a in enumerate(assets):
+            if isinstance(a.max_slice_trade, tuple) and len(a.max_slice_trade) != n:
+                raise SpecError(f"assets[{i}].max_slice_trade", f"{len(a.max_slice_trade)} numbers",
+                                f"must be one number or one per slice (slices = {n})")
+            if a.market_volume is not None and len(a.market_volume) != n:
+                raise SpecError(f"assets[{i}].market_volume", f"{len(a.market_volume)} numbers",
+                                f"must have one number per slice (slices = {n})")
+
+        self._validate_correlation(m)
+        self._validate_impact_matrices(m)
+        self._validate_volatility_model(m)
+        self._validate_convexity()
+        self._validate_caps()
+
+    # ------------------------------------------------------------------ validation
+    def _validate_correlation(self, m: int) -> None:
+        if self.correlation is None:
+            return
+        rows = _matrix("correlation", self.correlation, m)
+        c = np.array(rows)
+        _check_symmetric("correlation", c)
+        for i in range(m):
+            if c[i, i] != 1.0:
+                raise SpecError(f"correlation[{i}][{i}]", c[i, i], "diagonal must be 1")
+        off = np.abs(c - np.eye(m))
+        if off.max(initial=0.0) > 1.0:
+            i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+            raise SpecError(f"correlation[{i}][{j}]", c[i, j], "must be in [-1, 1]")
+        smallest = float(np.linalg.eigvalsh(c).min())
+        if smallest < -1e-12:
+            raise SpecError("correlation", [list(r) for r in rows],
+                            f"must be positive semi-definite (smallest eigenvalue {smallest:.6g})")
+        object.__setattr__(self, "correlation", rows)
+
+    def _validate_impact_matrices(self, m: int) -> None:
+        for key in ("temporary_impact_matrix", "permanent_impact_matrix"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            rows = _matrix(key, value, m)
+            mat = np.array(rows)
+            _check_symmetric(key, mat)
+            smallest = float(np.linalg.eigvalsh(mat).min())
+            if key == "temporary_impact_matrix":
+                nonlinear = [i for i, a in enumerate(self.assets) if not a.is_linear]
+                if nonlinear:
+                    raise SpecError(f"assets[{nonlinear[0]}].impact_exponent",
+                                    self.assets[nonlinear[0]].impact_exponent,
+                                    "must be 1 when temporary_impact_matrix is given (matrix impact is linear)")
+                if smallest <= 0:
+                    raise SpecError(key, [list(r) for r in rows],
+                                    f"must be positive definite (smallest eigenvalue {smallest:.6g})")
+            elif smallest < -1e-12 * max(1.0, float(np.abs(mat).max())):
+                raise SpecError(key, [list(r) for r in rows],
+                                f"must be positive semi-definite (smallest eigenvalue {smallest:.6g})")
+            object.__setattr__(self, key, rows)
+
+    def _validate_volatility_model(self, m: int) -> None:
+        model = self.volatility_model
+        if isinstance(model, Mapping):
+            model = volatility_model_from_dict(model)
+            object.__setattr__(self, "volatility_model", model)
+        if not isinstance(model, VolatilityModel):
+            raise SpecError("volatility_model", model, "must be a VolatilityModel")
+        if m > 1 and not isinstance(model, ConstantVolatility):
+            raise SpecError("volatility_model.kind", model.kind,
+                            "only 'constant' is supported for a basket (more than one asset)")
+        model.check(self.assets[0].volatility, self.slices)
+
+    def _validate_convexity(self) -> None:
+        tau = self.tau
+        if self.is_basket and (self.temporary_impact_matrix is not None or self.permanent_impact_matrix is not None):
+            if all(a.is_linear for a in self.assets):
+                smallest = float(np.linalg.eigvalsh(self.eta_tilde_matrix).min())
+                if smallest <= 0:
+                    raise SpecError("temporary_impact_matrix", self.temporary_impact_matrix,
+                                    "eta_tilde = H - tau/2 Gamma must be positive definite "
+                                    f"(smallest eigenvalue {smallest:.6g}, tau = {tau:g})")
+            return
+        for i, a in enumerate(self.assets):
+            if a.is_linear:
+                eta_tilde = a.temporary_impact - 0.5 * a.permanent_impact * tau
+                if eta_tilde <= 0:
+                    raise SpecError(
+                        f"assets[{i}].temporary_impact", a.temporary_impact,
+                        f"eta_tilde = eta - gamma*tau/2 = {a.temporary_impact:g} - "
+                        f"{a.permanent_impact:g}*{tau:g}/2 = {eta_tilde:g} must be > 0 "
+                        "(otherwise the cost is not convex)",
+                    )
+
+    def _validate_caps(self) -> None:
+        for i, a in enumerate(self.assets):
+            caps = a.slice_caps(self.slices)
+            if caps is None:
+                continue
+            total = float(caps.sum())
+            need = abs(a.holdings)
+            if total < need * (1 - 1e-12):
+                what = "max_slice_trade" if a.participation is None else "participation * market_volume"
+                raise InfeasibleSpecError(
+                    f"assets[{i}].{what}", f"sum of caps = {total:g}",
+                    f"caps cannot complete the order of |X| = {need:g} shares "
+                    f"(shortfall {need - total:g} shares)",
+                )
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def tau(self) -> float:
+        """Slice length ``tau = T / N`` (time units)."""
+        return self.horizon / self.slices
+
+    @property
+    def times(self) -> np.ndarray:
+        """``t_k = k tau``, ``k = 0..N`` (N+1 numbers)."""
+        return self.tau * np.arange(self.slices + 1, dtype=np.float64)
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.assets)
+
+    @property
+    def is_basket(self) -> bool:
+        return len(self.assets) > 1
+
+    @property
+    def asset(self) -> Asset:
+        """The single asset (raises for a basket)."""
+        if self.is_basket:
+            raise SpecError("assets", [a.name for a in self.assets], "this operation needs a single asset")
+        return self.assets[0]
+
+    def _vec(self, key: str) -> np.ndarray:
+        return np.array([getattr(a, key) for a in self.assets], dtype=np.float64)
+
+    @property
+    def initial_holdings(self) -> np.ndarray:
+        """``X`` per asset (shares)."""
+        return self._vec("holdings")
+
+    @property
+    def volatilities(self) -> np.ndarray:
+        """``sigma`` at ``t_0`` per asset."""
+        return self._vec("volatility")
+
+    @property
+    def correlation_matrix(self) -> np.ndarray:
+        return np.eye(self.n_assets) if self.correlation is None else np.array(self.correlation)
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """``C = diag(sigma) R diag(sigma)`` (currency^2 / share^2 / time unit)."""
+        s = self.volatilities
+        return s[:, None] * self.correlation_matrix * s[None, :]
+
+    @property
+    def temporary_impact_matrix_array(self) -> np.ndarray:
+        """``H`` (basket linear impact); ``diag(eta)`` unless given."""
+        if self.temporary_impact_matrix is not None:
+            return np.array(self.temporary_impact_matrix)
+        return np.diag(self._vec("temporary_impact"))
+
+    @property
+    def permanent_impact_matrix_array(self) -> np.ndarray:
+        """``Gamma``; ``diag(gamma)`` unless given."""
+        if self.permanent_impact_matrix is not None:
+            return np.array(self.permanent_impact_matrix)
+        return np.diag(self._vec("permanent_impact"))
+
+    @property
+    def eta_tilde(self) -> float:
+        """``eta - gamma tau / 2`` of the single asset (currency / share / (share / time))."""
+        a = self.asset
+        return a.temporary_impact - 0.5 * a.permanent_impact * self.tau
+
+    @property
+    def eta_tilde_matrix(self) -> np.ndarray:
+        """``H - tau/2 Gamma`` for a basket with linear impact."""
+        return self.temporary_impact_matrix_array - 0.5 * self.tau * self.permanent_impact_matrix_array
+
+    @property
+    def all_linear(self) -> bool:
+        return all(a.is_linear for a in self.assets)
+
+    @property
+    def has_caps(self) -> bool:
+        return any(a.slice_caps(self.slices) is not None for a in self.assets)
+
+    @property
+    def has_drift(self) -> bool:
+        return any(a.drift != 0 for a in self.assets)
+
+    def slice_variance(self) -> np.ndarray:
+        """``E[sigma_k^2]`` for slices k = 1..N of the single asset (see volatility.py)."""
+        return self.volatility_model.slice_variance(self.assets[0].volatility, self.horizon, self.slices)
+
+    def volatility_path(self) -> np.ndarray:
+        """Deterministic ``sigma_k`` for k = 1..N (raises for a stochastic model)."""
+        if self.volatility_model.stochastic:
+            raise SpecError("volatility_model.kind", self.volatility_model.kind,
+                            "is stochastic: there is no deterministic volatility path")
+        return np.sqrt(self.slice_variance())
+
+    @property
+    def has_constant_volatility(self) -> bool:
+        model = self.volatility_model
+        if isinstance(model, ConstantVolatility):
+            return True
+        return isinstance(model, VolatilityPath) and len(set(model.path)) == 1
+
+    # ------------------------------------------------------------------ copies and I/O
+    def replace(self, **changes: Any) -> "ExecutionProblem":
+        """A copy with some top-level fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def replace_asset(self, index: int = 0, **changes: Any) -> "ExecutionProblem":
+        """A copy with fields of asset ``index`` changed."""
+        assets = list(self.assets)
+        assets[index] = assets[index].replace(**changes)
+        return self.replace(assets=tuple(assets))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data, with the TOML keys of MODEL.md (None fields left out)."""
+        out: dict[str, Any] = {}
+        if self.name:
+            out["name"] = self.name
+        if self.description:
+            out["description"] = self.description
+        out.update(horizon=self.horizon, slices=self.slices, risk_aversion=self.risk_aversion)
+        if self.no_reversal:
+            out["no_reversal"] = True
+        for key in ("correlation", "temporary_impact_matrix", "permanent_impact_matrix"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = [list(r) for r in value]
+        assets = []
+        for a in self.assets:
+            row: dict[str, Any] = {}
+            for f in dataclasses.fields(Asset):
+                value = getattr(a, f.name)
+                if value is None or (f.name == "drift" and value == 0.0):
+                    continue
+                row[f.name] = list(value) if isinstance(value, tuple) else value
+            assets.append(row)
+        out["assets"] = assets
+        if not isinstance(self.volatility_model, ConstantVolatility):
+            out["volatility_model"] = self.volatility_model.to_dict()
+        return out
+
+    def to_toml(self) -> str:
+        """The spec as TOML text that :func:`problem_from_toml` reads back unchanged."""
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+
+_TOP_KEYS = {"horizon", "slices", "risk_aversion", "assets", "correlation", "volatility_model",
+             "temporary_impact_matrix", "permanent_impact_matrix", "no_reversal", "name", "description"}
+
+
+def problem_from_dict(data: Mapping[str, Any]) -> ExecutionProblem:
+    """Build a problem from parsed TOML (or any mapping with the same keys).
+
+    Unknown keys raise :class:`SpecError`: a typo must not be silently ignored.
+    """
+    if not isinstance(data, Mapping):
+        raise SpecError("spec", data, "must be a table")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise SpecError(unknown[0], data[unknown[0]], f"unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    for key in ("horizon", "slices", "risk_aversion", "assets"):
+        if key not in data:
+            raise SpecError(key, None, "is required")
+    raw_assets = data["assets"]
+    if isinstance(raw_assets, Mapping) or not isinstance(raw_assets, Sequence) or not raw_assets:
+        raise SpecError("assets", raw_assets, "must be one or more [[assets]] tables")
+    assets = []
+    for i, row in enumerate(raw_assets):
+        if not isinstance(row, Mapping):
+            raise SpecError(f"assets[{i}]", row, "must be a table")
+        bad = sorted(set(row) - _ASSET_KEYS)
+        if bad:
+            raise SpecError(f"assets[{i}].{bad[0]}", row[bad[0]],
+                            f"unknown key (allowed: {', '.join(sorted(_ASSET_KEYS))})")
+        for key in ("holdings", "volatility", "temporary_impact"):
+            if key not in row:
+                raise SpecError(f"assets[{i}].{key}", None, "is required")
+        kwargs = dict(row)
+        for key in ("max_slice_trade", "market_volume"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
+        kwargs.setdefault("name", f"asset{i}")
+        try:
+            asset = Asset(**kwargs)
+        except SpecError as err:
+            raise SpecError(err.field.replace("asset.", f"assets[{i}].", 1), err.value, err.rule) from None
+        assets.append(asset)
+    kwargs = {k: v for k, v in data.items() if k != "assets"}
+    if "volatility_model" in kwargs:
+        kwargs["volatility_model"] = volatility_model_from_dict(kwargs["volatility_model"])
+    return ExecutionProblem(assets=tuple(assets), **kwargs)
+
+
+def problem_from_toml(text: str) -> ExecutionProblem:
+    """Parse TOML text (MODEL.md's format) into a validated problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError("spec", "TOML", f"is not valid TOML ({err})") from None
+    return problem_from_dict(data)
+
+
+def load_problem(path: str | Path) -> ExecutionProblem:
+    """Load a spec file; the problem's ``name`` defaults to the file's stem."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError("spec", str(path), "file does not exist")
+    problem = problem_from_toml(path.read_text(encoding="utf-8"))
+    return problem if problem.name else problem.replace(name=path.stem)
+
+
+# ---------------------------------------------------------------------- bundled examples
+def _examples_dir():
+    return resources.files("solvers") / "examples"
+
+
+def example_names() -> list[str]:
+    """Names of the example specs shipped with the package, sorted."""
+    return sorted(p.name[:-5] for p in _examples_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def example_path(name: str) -> Path:
+    """Path of the bundled example ``name`` (raises SpecError listing the names if unknown)."""
+    target = _examples_dir() / f"{name}.toml"
+    if not target.is_file():
+        raise SpecError("example", name, f"unknown example (available: {', '.join(example_names())})")
+    return Path(str(target))
+
+
+def load_example(name: str) -> ExecutionProblem:
+    """Load a bundled example spec by name (see ``optexec examples``)."""
+    return load_problem(example_path(name))

@@ -1,0 +1,343 @@
+"""Volatility models of the spec (MODEL.md, "Stochastic volatility").
+
+Volatility ``sigma`` is in currency / share / sqrt(time unit). In discrete time the
+volatility that drives slice ``k`` (the price move from ``t_{k-1}`` to ``t_k``) is the value
+at the start of the slice, ``sigma_k = sigma(t_{k-1})``; it is known when the slice's trade is
+chosen. Every method and the simulator use this convention, so a static schedule's risk is
+
+    V = tau * sum_{k=1..N} E[sigma_k^2] x_k^2 .
+
+Models:
+
+* :class:`ConstantVolatility` - ``sigma_k = sigma_0``.
+* :class:`VolatilityPath` - a deterministic ``sigma_k`` per slice.
+* :class:`MeanRevertingVolatility` - ``d sigma = kappa (theta - sigma) dt + xi sigma^p dW``.
+* :class:`RegimeVolatility` - a continuous-time Markov chain of regimes with levels and a
+  generator ``Q``; between slices the regime moves with ``P = expm(Q tau)``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+from scipy.linalg import expm
+
+from .errors import SpecError
+
+__all__ = [
+    "VolatilityModel",
+    "ConstantVolatility",
+    "VolatilityPath",
+    "MeanRevertingVolatility",
+    "RegimeVolatility",
+    "volatility_model_from_dict",
+]
+
+
+def _finite(name: str, value: float) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(name, value, "must be a number") from None
+    if not math.isfinite(out):
+        raise SpecError(name, value, "must be finite (not NaN or infinite)")
+    return out
+
+
+def _finite_vector(name: str, values: Any) -> tuple[float, ...]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise SpecError(name, values, "must be a list of numbers")
+    return tuple(_finite(f"{name}[{i}]", v) for i, v in enumerate(values))
+
+
+@dataclass(frozen=True)
+class VolatilityModel:
+    """Base class. ``kind`` is the TOML name of the model."""
+
+    kind: ClassVar[str] = ""
+    stochastic: ClassVar[bool] = False
+
+    def check(self, sigma0: float, slices: int) -> None:
+        """Validate against the asset's volatility ``sigma0`` and the number of slices."""
+
+    def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
+        """``E[sigma(t)^2]`` at each of ``times`` (time units), for ``sigma(0) = sigma0``."""
+        raise NotImplementedError
+
+    def slice_variance(self, sigma0: float, horizon: float, slices: int) -> np.ndarray:
+        """``E[sigma_k^2]`` for slices ``k = 1..N`` (the value at ``t_{k-1}``)."""
+        tau = horizon / slices
+        return self.expected_variance(sigma0, tau * np.arange(slices, dtype=np.float64))
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ConstantVolatility(VolatilityModel):
+    """``sigma_t = sigma_0`` for all t."""
+
+    kind: ClassVar[str] = "constant"
+
+    def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(times), sigma0**2, dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+
+@dataclass(frozen=True)
+class VolatilityPath(VolatilityModel):
+    """Deterministic volatility: ``path[k-1]`` drives slice ``k`` (N numbers, >= 0)."""
+
+    kind: ClassVar[str] = "path"
+    path: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        values = _finite_vector("volatility_model.path", self.path)
+        for i, v in enumerate(values):
+            if v < 0:
+                raise SpecError(f"volatility_model.path[{i}]", v, "volatility must be >= 0")
+        object.__setattr__(self, "path", values)
+
+    def check(self, sigma0: float, slices: int) -> None:
+        if len(self.path) != slices:
+            raise SpecError(
+                "volatility_model.path", f"{len(self.path)} numbers",
+                f"must give one volatility per slice (slices = {slices})",
+            )
+        if not math.isclose(self.path[0], sigma0, rel_tol=1e-12, abs_tol=0.0):
+            raise SpecError(
+                "assets[0].volatility", sigma0,
+                f"must equal the volatility at t_0, volatility_model.path[0] = {self.path[0]}",
+            )
+
+    def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
+        raise NotImplementedError("a path is defined per slice: use slice_variance")
+
+    def slice_variance(self, sigma0: float, horizon: float, slices: int) -> np.ndarray:
+        return np.asarray(self.path, dtype=np.float64) ** 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": list(self.path)}
+
+
+@dataclass(frozen=True)
+class MeanRevertingVolatility(VolatilityModel):
+    """``d sigma = kappa (theta - sigma) dt + xi sigma^p dW``, ``p`` in {0, 1/2, 1}.
+
+    Attributes (TOML keys): ``reversion`` kappa (1 / time unit, > 0), ``mean`` theta
+    (volatility units, >= 0), ``vol_of_vol`` xi (>= 0; units make ``xi sigma^p`` a volatility
+    per sqrt(time unit)), ``elasticity`` p. ``p = 0`` is Ornstein-Uhlenbeck (sigma can become
+    negative; only ``sigma^2`` enters the price risk), ``p = 1/2`` is CIR-type (stays positive
+    when the Feller condition ``2 kappa theta >= xi^2`` holds; a warning says when it does not),
+    ``p = 1`` is geometric mean reversion (stays positive).
+
+    The first two moments solve a linear ODE exactly:
+    ``m1' = kappa (theta - m1)``, ``m2' = 2 kappa theta m1 - 2 kappa m2 + xi^2 E[sigma^(2p)]``,
+    with ``E[sigma^(2p)]`` = 1, ``m1`` or ``m2`` for p = 0, 1/2, 1.
+    """
+
+    kind: ClassVar[str] = "mean_reverting"
+    stochastic: ClassVar[bool] = True
+    reversion: float = 1.0
+    mean: float = 1.0
+    vol_of_vol: float = 0.0
+    elasticity: float = 1.0
+
+    def __post_init__(self) -> None:
+        kappa = _finite("volatility_model.reversion", self.reversion)
+        theta = _finite("volatility_model.mean", self.mean)
+        xi = _finite("volatility_model.vol_of_vol", self.vol_of_vol)
+        p = _finite("volatility_model.elasticity", self.elasticity)
+        if kappa <= 0:
+            raise SpecError("volatility_model.reversion", kappa, "must be > 0")
+        if theta < 0:
+            raise SpecError("volatility_model.mean", theta, "must be >= 0")
+        if xi < 0:
+            raise SpecError("volatility_model.vol_of_vol", xi, "must be >= 0")
+        if p not in (0.0, 0.5, 1.0):
+            raise SpecError("volatility_model.elasticity", p, "must be 0, 0.5 or 1")
+        for name, value in (("reversion", kappa), ("mean", theta), ("vol_of_vol", xi), ("elasticity", p)):
+            object.__setattr__(self, name, value)
+        if p == 0.5 and 2 * kappa * theta < xi**2:
+            warnings.warn(
+                f"volatility_model: Feller condition 2*reversion*mean = {2 * kappa * theta:g} "
+                f"< vol_of_vol^2 = {xi**2:g}; sigma can reach 0",
+                stacklevel=3,
+            )
+
+    def check(self, sigma0: float, slices: int) -> None:
+        if self.elasticity > 0 and sigma0 <= 0:
+            raise SpecError(
+                "assets[0].volatility", sigma0,
+                "must be > 0 for a mean-reverting model with elasticity > 0",
+            )
+
+    def generator_matrix(self) -> np.ndarray:
+        """Matrix ``M`` of ``d/dt (1, m1, m2) = M (1, m1, m2)``."""
+        k, th, xi2, p = self.reversion, self.mean, self.vol_of_vol**2, self.elasticity
+        m = np.zeros((3, 3))
+        m[1, 0], m[1, 1] = k * th, -k
+        m[2, 1], m[2, 2] = 2 * k * th, -2 * k
+        if p == 0.0:
+            m[2, 0] += xi2
+        elif p == 0.5:
+            m[2, 1] += xi2
+        else:
+            m[2, 2] += xi2
+        return m
+
+    def moments(self, sigma0: float, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(E[sigma(t)], E[sigma(t)^2])`` at ``times``, exact."""
+        times = np.asarray(times, dtype=np.float64)
+        gen = self.generator_matrix()
+        start = np.array([1.0, sigma0, sigma0**2])
+        out = np.array([expm(gen * t) @ start for t in times.ravel()]).reshape(times.shape + (3,))
+        return out[..., 1], out[..., 2]
+
+    def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
+        return self.moments(sigma0, times)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "reversion": self.reversion, "mean": self.mean,
+            "vol_of_vol": self.vol_of_vol, "elasticity": self.elasticity,
+        }
+
+
+@dataclass(frozen=True)
+class RegimeVolatility(VolatilityModel):
+    """A finite Markov chain of volatility regimes.
+
+    ``levels[i]`` is sigma in regime ``i``; ``generator`` is the chain's rate matrix ``Q``
+    (per time unit, off-diagonal >= 0, rows sum to zero); the chain starts in
+    ``initial_regime``. Over a slice the regime moves with ``P = expm(Q tau)``.
+    """
+
+    kind: ClassVar[str] = "regimes"
+    stochastic: ClassVar[bool] = True
+    levels: tuple[float, ...] = ()
+    generator: tuple[tuple[float, ...], ...] = ()
+    initial_regime: int = 0
+    _q: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        levels = _finite_vector("volatility_model.levels", self.levels)
+        if not levels:
+            raise SpecError("volatility_model.levels", list(levels), "needs at least one regime")
+        for i, v in enumerate(levels):
+            if v < 0:
+                raise SpecError(f"volatility_model.levels[{i}]", v, "volatility must be >= 0")
+        m = len(levels)
+        if isinstance(self.generator, (str, bytes)) or len(self.generator) != m:
+            raise SpecError(
+                "volatility_model.generator", self.generator,
+                f"must be a {m} x {m} matrix (one row per level)",
+            )
+        rows = []
+        for i, row in enumerate(self.generator):
+            r = _finite_vector(f"volatility_model.generator[{i}]", row)
+            if len(r) != m:
+                raise SpecError(f"volatility_model.generator[{i}]", list(r), f"must have {m} entries")
+            rows.append(r)
+        q = np.array(rows, dtype=np.float64)
+        off = q - np.diag(np.diag(q))
+        if np.any(off < 0):
+            i, j = np.argwhere(off < 0)[0]
+            raise SpecError(f"volatility_model.generator[{i}][{j}]", q[i, j], "off-diagonal rates must be >= 0")
+        sums = q.sum(axis=1)
+        scale = np.maximum(np.abs(q).max(axis=1), 1.0)
+        bad = np.abs(sums) > 1e-12 * scale
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise SpecError(f"volatility_model.generator[{i}]", list(rows[i]), f"row must sum to zero (sums to {sums[i]:.3g})")
+        init = self.initial_regime
+        if isinstance(init, bool) or not isinstance(init, (int, np.integer)) or not 0 <= init < m:
+            raise SpecError("volatility_model.initial_regime", init, f"must be an integer in 0..{m - 1}")
+        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "generator", tuple(rows))
+        object.__setattr__(self, "initial_regime", int(init))
+        object.__setattr__(self, "_q", q)
+
+    @property
+    def n_regimes(self) -> int:
+        return len(self.levels)
+
+    @property
+    def generator_array(self) -> np.ndarray:
+        """The generator ``Q`` as a float64 array (per time unit)."""
+        return self._q.copy()
+
+    def transition_matrix(self, dt: float) -> np.ndarray:
+        """``P = expm(Q dt)``: row ``i`` is the distribution after ``dt`` from regime ``i``."""
+        p = expm(self._q * dt)
+        p = np.clip(p, 0.0, None)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def check(self, sigma0: float, slices: int) -> None:
+        level = self.levels[self.initial_regime]
+        if not math.isclose(level, sigma0, rel_tol=1e-12, abs_tol=0.0):
+            raise SpecError(
+                "assets[0].volatility", sigma0,
+                f"must equal the initial regime's level, volatility_model.levels[{self.initial_regime}] = {level}",
+            )
+
+    def distribution(self, times: np.ndarray) -> np.ndarray:
+        """Probability of each regime at ``times``: shape ``times.shape + (n_regimes,)``."""
+        times = np.asarray(times, dtype=np.float64)
+        start = np.zeros(self.n_regimes)
+        start[self.initial_regime] = 1.0
+        out = np.array([start @ expm(self._q * t) for t in times.ravel()])
+        return out.reshape(times.shape + (self.n_regimes,))
+
+    def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
+        return self.distribution(times) @ (np.asarray(self.levels) ** 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "levels": list(self.levels),
+            "generator": [list(r) for r in self.generator], "initial_regime": self.initial_regime,
+        }
+
+
+_MODELS: dict[str, type[VolatilityModel]] = {
+    cls.kind: cls for cls in (ConstantVolatility, VolatilityPath, MeanRevertingVolatility, RegimeVolatility)
+}
+_KEYS = {
+    "constant": set(),
+    "path": {"path"},
+    "mean_reverting": {"reversion", "mean", "vol_of_vol", "elasticity"},
+    "regimes": {"levels", "generator", "initial_regime"},
+}
+
+
+def volatility_model_from_dict(data: Mapping[str, Any]) -> VolatilityModel:
+    """Build a model from the ``[volatility_model]`` table; unknown keys are an error."""
+    if not isinstance(data, Mapping):
+        raise SpecError("volatility_model", data, "must be a table with a 'kind' key")
+    kind = data.get("kind", "constant")
+    if kind not in _MODELS:
+        raise SpecError("volatility_model.kind", kind, f"must be one of {sorted(_MODELS)}")
+    unknown = set(data) - _KEYS[kind] - {"kind"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise SpecError(
+            f"volatility_model.{key}", data[key],
+            f"unknown key for kind {kind!r} (allowed: {sorted(_KEYS[kind]) or 'none'})",
+        )
+    kwargs = {k: v for k, v in data.items() if k != "kind"}
+    if kind == "path" and "path" not in kwargs:
+        raise SpecError("volatility_model.path", None, "is required for kind 'path'")
+    if kind == "regimes":
+        for key in ("levels", "generator"):
+            if key not in kwargs:
+                raise SpecError(f"volatility_model.{key}", None, "is required for kind 'regimes'")
+        kwargs["levels"] = tuple(kwargs["levels"]) if not isinstance(kwargs["levels"], (str, bytes)) else kwargs["levels"]
+    if kind == "path":
+        kwargs["path"] = tuple(kwargs["path"]) if not isinstance(kwargs["path"], (str, bytes)) else kwargs["path"]
+    return _MODELS[kind](**kwargs)
