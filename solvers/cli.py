@@ -28,7 +28,9 @@ from .spec import ExecutionProblem, example_names, load_example, load_problem
 __all__ = ["main", "COMMANDS", "add_spec_arguments", "problem_from_args", "write_json"]
 
 #: extra sub-commands: name -> module with ``register(subparsers)``
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "bench": "benchmarks.runner",
+}
 
 
 # ------------------------------------------------------------------ shared helpers

@@ -1,0 +1,59 @@
+"""The feedback-policy interface shared by the dynamic methods and the simulator.
+
+A policy decides the trade of slice ``k`` (k = 1..N) from the state at ``t_{k-1}``:
+
+    n_k = policy.trade(k, holdings, sigma, regime)
+
+* ``holdings``: ``x_{k-1}`` in shares, an array of shape ``(paths,)`` (single asset).
+* ``sigma``: the volatility that drives slice ``k``, ``sigma_k = sigma(t_{k-1})``, shape ``(paths,)``.
+* ``regime``: the regime index during slice ``k`` (integer array) for a regime model, else None.
+* returns ``n_k`` in shares (same sign convention as the order: positive sells), shape ``(paths,)``.
+
+The last slice must finish the order: the simulator executes ``n_N = x_{N-1}`` whatever the
+policy returns there, which is MODEL.md's ``x_N = 0``. Dynamic methods (``dp``, ``hjb``)
+put such an object in ``Result.policy``; :class:`SchedulePolicy` wraps a static schedule so
+that the simulator treats every strategy alike (common random numbers across strategies).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .spec import ExecutionProblem
+
+__all__ = ["FeedbackPolicy", "SchedulePolicy"]
+
+
+@runtime_checkable
+class FeedbackPolicy(Protocol):
+    """Anything with ``problem``, ``time_model`` and ``trade(k, holdings, sigma, regime)``."""
+
+    problem: ExecutionProblem
+    time_model: str
+
+    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
+        ...
+
+
+class SchedulePolicy:
+    """A static schedule seen as a policy: ``n_k`` is the schedule's trade, whatever the state.
+
+    Args:
+        problem: the spec.
+        holdings: ``x_k``, k = 0..N, shape (N+1,) (shares).
+    """
+
+    time_model = "discrete"
+
+    def __init__(self, problem: ExecutionProblem, holdings: np.ndarray) -> None:
+        holdings = np.asarray(holdings, dtype=np.float64)
+        if holdings.shape[0] != problem.slices + 1:
+            raise ValueError(f"holdings has {holdings.shape[0]} rows; expected N+1 = {problem.slices + 1}")
+        self.problem = problem
+        self.holdings = holdings
+        self.trades = holdings[:-1] - holdings[1:]
+
+    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
+        return np.broadcast_to(self.trades[k - 1], np.shape(holdings) + self.trades.shape[1:]).copy()
