@@ -107,6 +107,9 @@ class Asset:
             ``participation`` and by VWAP.
         drift: expected price drift ``mu``, currency / share / time unit (default 0). It adds
             ``-tau * mu * sum_k x_k`` to the expected cost (AC 2001 section 2.2).
+        min_holdings, max_holdings: optional bounds on the holdings ``x_k`` (shares, signed,
+            k = 1..N-1), e.g. ``min_holdings = 0`` forbids a sale from going short on the way.
+            The range must contain both ``x_0 = X`` and ``x_N = 0``.
     """
 
     name: str = "asset"
@@ -121,6 +124,8 @@ class Asset:
     participation: float | None = None
     market_volume: tuple[float, ...] | None = None
     drift: float = 0.0
+    min_holdings: float | None = None
+    max_holdings: float | None = None
 
     def __post_init__(self) -> None:
         self._validate("asset")
@@ -172,6 +177,22 @@ class Asset:
             if bad:
                 raise SpecError(f"{where}.market_volume[{bad[0]}]", vol[bad[0]], "must be >= 0")
             setter(self, "market_volume", vol)
+        for key in ("min_holdings", "max_holdings"):
+            if getattr(self, key) is not None:
+                setter(self, key, _number(f"{where}.{key}", getattr(self, key)))
+        if self.min_holdings is not None and self.min_holdings > min(0.0, self.holdings):
+            raise InfeasibleSpecError(f"{where}.min_holdings", self.min_holdings,
+                                      f"must be <= min(0, holdings) = {min(0.0, self.holdings):g} "
+                                      "(x_0 = X and x_N = 0 must lie within the bounds)")
+        if self.max_holdings is not None and self.max_holdings < max(0.0, self.holdings):
+            raise InfeasibleSpecError(f"{where}.max_holdings", self.max_holdings,
+                                      f"must be >= max(0, holdings) = {max(0.0, self.holdings):g} "
+                                      "(x_0 = X and x_N = 0 must lie within the bounds)")
+
+    @property
+    def has_holdings_bounds(self) -> bool:
+        """True when ``min_holdings`` or ``max_holdings`` is set."""
+        return self.min_holdings is not None or self.max_holdings is not None
 
     @property
     def is_linear(self) -> bool:
@@ -214,6 +235,10 @@ class ExecutionProblem:
             Defaults to ``diag(gamma_i)``.
         no_reversal: if true, every trade has the sign of the order (a sell program never buys).
         name, description: free text for outputs.
+        imbalance_band: optional (basket only) band on the dollar imbalance of each slice,
+            ``|sum_i price_i n_ik| <= b_k`` (currency; one number or N numbers, >= 0), with
+            ``price_i = S_0`` of asset ``i``: a hedged program stays hedged while it trades.
+            The bands must add up to at least ``|sum_i price_i X_i|``.
     """
 
     horizon: float
@@ -227,6 +252,7 @@ class ExecutionProblem:
     no_reversal: bool = False
     name: str = ""
     description: str = ""
+    imbalance_band: float | tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -272,6 +298,7 @@ class ExecutionProblem:
         self._validate_volatility_model(m)
         self._validate_convexity()
         self._validate_caps()
+        self._validate_imbalance_band()
 
     # ------------------------------------------------------------------ validation
     def _validate_correlation(self, m: int) -> None:
@@ -363,6 +390,37 @@ class ExecutionProblem:
                     f"caps cannot complete the order of |X| = {need:g} shares "
                     f"(shortfall {need - total:g} shares)",
                 )
+
+    def _validate_imbalance_band(self) -> None:
+        band = self.imbalance_band
+        if band is None:
+            return
+        if not self.is_basket:
+            raise SpecError("imbalance_band", band, "applies to a basket (more than one asset) only")
+        if isinstance(band, (list, tuple, np.ndarray)):
+            band = _vector("imbalance_band", band, self.slices)
+            bad = [i for i, b in enumerate(band) if b < 0]
+            if bad:
+                raise SpecError(f"imbalance_band[{bad[0]}]", band[bad[0]], "must be >= 0")
+        else:
+            band = _number("imbalance_band", band)
+            if band < 0:
+                raise SpecError("imbalance_band", band, "must be >= 0")
+        object.__setattr__(self, "imbalance_band", band)
+        total = float(np.sum(self.imbalance_bands()))
+        need = abs(float(np.dot([a.price for a in self.assets], self.initial_holdings)))
+        if total < need * (1 - 1e-12):
+            raise InfeasibleSpecError(
+                "imbalance_band", f"sum of bands = {total:g}",
+                f"bands cannot absorb the order's net dollar value |sum_i price_i X_i| = {need:g} "
+                f"(shortfall {need - total:g} in currency)",
+            )
+
+    def imbalance_bands(self) -> np.ndarray | None:
+        """The dollar-imbalance band ``b_k`` per slice (currency, N numbers); None if unset."""
+        if self.imbalance_band is None:
+            return None
+        return np.broadcast_to(np.asarray(self.imbalance_band, dtype=np.float64), (self.slices,)).copy()
 
     # ------------------------------------------------------------------ derived
     @property
@@ -489,6 +547,9 @@ class ExecutionProblem:
         out.update(horizon=self.horizon, slices=self.slices, risk_aversion=self.risk_aversion)
         if self.no_reversal:
             out["no_reversal"] = True
+        if self.imbalance_band is not None:
+            band = self.imbalance_band
+            out["imbalance_band"] = list(band) if isinstance(band, tuple) else band
         for key in ("correlation", "temporary_impact_matrix", "permanent_impact_matrix"):
             value = getattr(self, key)
             if value is not None:
@@ -515,7 +576,7 @@ class ExecutionProblem:
 
 
 _TOP_KEYS = {"horizon", "slices", "risk_aversion", "assets", "correlation", "volatility_model",
-             "temporary_impact_matrix", "permanent_impact_matrix", "no_reversal", "name", "description"}
+             "temporary_impact_matrix", "permanent_impact_matrix", "no_reversal", "name", "description", "imbalance_band"}
 
 
 def problem_from_dict(data: Mapping[str, Any]) -> ExecutionProblem:
