@@ -54,5 +54,7 @@ class SolverError(OptexecError, RuntimeError):
 
 
 def _short(value: Any) -> str:
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # numpy scalar: print 0.5, not np.float64(0.5)
     text = repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
