@@ -53,16 +53,26 @@ def summary_markdown(reports: list[dict]) -> str:
         lines += [f"## {rep['suite']} ({rep['mode']}, {rep['seconds']:.1f} s)", ""]
         for note in rep.get("notes", []):
             lines.append(f"- {note}")
-        records = rep.get("records", [])
-        if records:
-            keys = list(dict.fromkeys(k for r in records for k in r))
+        for group in _groups(rep.get("records", [])):
+            keys = list(dict.fromkeys(k for r in group for k in r))
             lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-            for r in records:
+            for r in group:
                 lines.append("| " + " | ".join(_fmt(r.get(k, "")) for k in keys) + " |")
         for plot in rep.get("plots", []):
             lines += ["", f"![{Path(plot).stem}]({Path(plot).name})"]
         lines.append("")
     return "\n".join(lines)
+
+
+def _groups(records: list[dict]) -> list[list[dict]]:
+    """Consecutive records with the same keys form one table."""
+    groups: list[list[dict]] = []
+    for r in records:
+        if groups and set(groups[-1][0]) == set(r):
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
 
 
 def _fmt(value) -> str:
