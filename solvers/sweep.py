@@ -1,0 +1,571 @@
+"""Parameter sweeps on dask.distributed: many solves, nothing lost (``optexec sweep``).
+
+A :class:`~solvers.sweep_axes.Sweep` (a base spec, parameter axes, methods) becomes a
+table with one row per point and method: the parameters, ``status``, ``objective``
+(``E + lambda V``, currency), ``expected_cost`` ``E`` (currency), ``variance`` ``V``
+(currency^2), ``std``, ``solve_seconds``, the error of a failed point, and the agreement
+with the other methods at the same point (see :mod:`solvers.sweep_store`).
+
+Engine. Points are cut into tasks of ``batch_size`` points (all methods of a point in the
+same task). Each task is a call of :func:`solve_batch` on a dask worker; methods that
+vectorize solve the whole batch in one call (:data:`BATCH_SOLVERS`: the closed form groups
+the batch's points that differ only in ``risk_aversion`` and prices them with one
+:func:`~solvers.closed_form.efficient_frontier` call); the others solve point by point
+through :func:`solvers.methods.solve`. The scheduler is
+
+* ``None``: an embedded ``LocalCluster`` sized to the machine (one single-threaded worker
+  process per core available to this process);
+* ``"synchronous"``: no cluster, tasks run one after the other in this process (debugging);
+* an address (``tcp://host:8786``): an existing cluster (its workers need optexec installed);
+* a ``distributed.Client``: that client's cluster (tests, notebooks).
+
+Nothing lost. The driver alone writes results: each finished task's rows become a part
+file at once. A point whose solve fails records the error and its status (``invalid`` for a
+value the spec rejects, ``not-applicable``, ``solver-error``, ``error``) and the sweep goes
+on. A worker that dies has its tasks rerun by dask; a task whose workers die
+``allowed-failures`` times (dask's KilledWorker) is resubmitted by the driver up to
+``max_task_retries`` times, then its rows are recorded as ``lost`` (and computed again on
+resume). Rows are keyed by ``(point_id, method)`` and a pair is written once per run, so
+every point appears exactly once. An interrupted sweep (Ctrl-C) cancels the running tasks,
+consolidates what is done, and resumes on the next run with the same output folder.
+
+Per-point ``solve_seconds`` of a vectorized batch is the batch's solve time divided by its
+points (``batched`` gives the batch size, 0 for a single solve).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import socket
+import sys
+import time
+import traceback
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import MethodNotApplicable, OptexecError, SolverError, SpecError
+from .result import OK_STATUSES, Result
+from .sweep_axes import Sweep, load_sweep
+from .sweep_store import LOST_STATUS, SweepStore, _cell
+
+__all__ = ["run_sweep", "SweepReport", "solve_batch", "BATCH_SOLVERS", "point_problem", "available_cores"]
+
+
+# ---------------------------------------------------------------------------- one task
+def point_problem(base: Mapping[str, Any], params: Mapping[str, Any]):
+    """The problem at a point: the base spec with the point's dotted paths set, validated."""
+    from .sweep_axes import apply_params
+    from .spec import problem_from_dict
+
+    return problem_from_dict(apply_params(base, params))
+
+
+def _resolve_method(name: str) -> Callable[..., Result]:
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    from .methods import get_method
+
+    return get_method(name)
+
+
+def _failure(err: BaseException) -> dict[str, Any]:
+    if isinstance(err, SpecError):
+        status = "invalid"
+    elif isinstance(err, MethodNotApplicable):
+        status = "not-applicable"
+    elif isinstance(err, SolverError):
+        status = "solver-error"
+    else:
+        status = "error"
+    text = str(err) or repr(err)
+    if status == "error":
+        text += "\n" + "".join(traceback.format_exception(err)[-3:])
+    return {"status": status, "error_type": type(err).__name__, "error": text}
+
+
+def _diagnostics_text(diagnostics: Mapping[str, Any]) -> str:
+    from .result import _plain
+
+    try:
+        return json.dumps(_plain(dict(diagnostics)), allow_nan=True, default=repr)
+    except (TypeError, ValueError):
+        return repr(diagnostics)
+
+
+def _outcome_from_result(result: Result) -> dict[str, Any]:
+    return {
+        "status": result.status, "objective": float(result.objective), "expected_cost": float(result.expected_cost),
+        "variance": float(result.variance), "std": float(result.std), "solve_seconds": float(result.solve_seconds),
+        "message": result.message, "diagnostics": _diagnostics_text(result.diagnostics), "batched": 0,
+    }
+
+
+def _solve_one(solve: Callable[..., Result], problem, options: Mapping[str, Any]) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        result = solve(problem, **options)
+    except Exception as err:  # noqa: BLE001 - every failure becomes a recorded row
+        out = _failure(err)
+        out["solve_seconds"] = time.perf_counter() - start
+        return out
+    if not isinstance(result, Result):
+        return {"status": "error", "error_type": "TypeError",
+                "error": f"method returned {type(result).__name__}, not a Result"}
+    return _outcome_from_result(result)
+
+
+def _closed_form_batch(problems: Mapping[int, Any], options: Mapping[str, Any]) -> dict[int, dict[str, Any]] | None:
+    """Vectorized closed form: the points that share everything but ``risk_aversion`` are
+    solved by one :func:`efficient_frontier` call (``E`` and ``V`` through ``costs.py``,
+    ``objective = E + lambda V`` as ``ScheduleCost.objective``). Points the frontier cannot
+    stand for (caps, no-reversal, a spread with trades both ways, baskets, or any error in the
+    batch call) are left out, and the caller solves them one by one, so they get exactly the
+    answer or error of :func:`solvers.closed_form.solve`."""
+    from .closed_form import efficient_frontier
+
+    if dict(options) not in ({}, {"time_model": "discrete"}):
+        return None
+    groups: dict[Any, list[int]] = {}
+    for pid, p in problems.items():
+        if p.is_basket or p.has_caps or p.no_reversal or not p.all_linear or p.has_drift \
+                or not p.has_constant_volatility:
+            continue
+        groups.setdefault(p.replace(risk_aversion=0.0, name="", description=""), []).append(pid)
+    out: dict[int, dict[str, Any]] = {}
+    for group, pids in groups.items():
+        if len(pids) < 2:
+            continue
+        lams = np.array([problems[pid].risk_aversion for pid in pids])
+        start = time.perf_counter()
+        try:
+            frontier = efficient_frontier(group, lams)
+        except Exception:  # noqa: BLE001 - the one-by-one path reports the exact error
+            continue
+        elapsed = time.perf_counter() - start
+        x = frontier.holdings
+        trades = x[:, :-1] - x[:, 1:]
+        big_x = group.asset.holdings
+        reverses = np.any(trades * np.sign(big_x) < -1e-12 * abs(big_x), axis=1) & (group.asset.spread > 0)
+        for i, pid in enumerate(pids):
+            if reverses[i]:
+                continue
+            e, v = float(frontier.expected_cost[i]), float(frontier.variance[i])
+            out[pid] = {"status": "optimal", "objective": e + float(lams[i]) * v, "expected_cost": e, "variance": v,
+                        "std": math.sqrt(max(v, 0.0)), "solve_seconds": elapsed / len(pids), "message": "",
+                        "diagnostics": json.dumps({"vectorized_batch": len(pids)}), "batched": len(pids)}
+    return out
+
+
+#: method name -> vectorized solver ``(problems {point_id: problem}, options) -> {point_id: row
+#: fields}`` for the points it could solve (None: none); the rest are solved one by one.
+BATCH_SOLVERS: dict[str, Callable[[Mapping[int, Any], Mapping[str, Any]], dict[int, dict[str, Any]] | None]] = {
+    "closed-form": _closed_form_batch,
+}
+
+
+def solve_batch(base: Mapping[str, Any], points: Sequence[tuple[int, Mapping[str, Any]]],
+                methods: Sequence[Mapping[str, Any]], vectorize: bool = True, task: int = -1,
+                run_id: str = "") -> list[dict[str, Any]]:
+    """Solve every point of one task with every method; one row dict per point and method.
+
+    This runs on a dask worker (or in process). It never raises for a point: a point the spec
+    rejects, a method that does not apply, or a solver failure becomes a row with its status
+    and error text.
+    """
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    problems: dict[int, Any] = {}
+    build_errors: dict[int, dict[str, Any]] = {}
+    for pid, params in points:
+        try:
+            problems[pid] = point_problem(base, params)
+        except Exception as err:  # noqa: BLE001
+            build_errors[pid] = _failure(err)
+    rows: list[dict[str, Any]] = []
+    for method in methods:
+        name, label, options = method["name"], method["label"], dict(method.get("options", {}))
+        outcomes: dict[int, dict[str, Any]] = {}
+        batch = BATCH_SOLVERS.get(name) if vectorize else None
+        if batch is not None and len(problems) > 1:
+            try:
+                outcomes.update(batch(problems, options) or {})
+            except Exception:  # noqa: BLE001 - fall back to one by one, which reports the error
+                outcomes = {}
+        try:
+            solve = _resolve_method(name)
+        except Exception as err:  # noqa: BLE001
+            solve, resolve_error = None, _failure(err)
+        for pid, params in points:
+            if pid in build_errors:
+                outcome = build_errors[pid]
+            elif pid in outcomes:
+                outcome = outcomes[pid]
+            elif solve is None:
+                outcome = resolve_error
+            else:
+                outcome = _solve_one(solve, problems[pid], options)
+            row = _empty_row()
+            row.update(outcome)
+            row.update(point_id=int(pid), method=label, worker=worker, task=task, run_id=run_id)
+            row.update({k: _cell(v) for k, v in params.items()})
+            rows.append(row)
+    return rows
+
+
+def _empty_row() -> dict[str, Any]:
+    nan = float("nan")
+    return {"point_id": -1, "method": "", "status": "", "objective": nan, "expected_cost": nan, "variance": nan,
+            "std": nan, "solve_seconds": nan, "batched": 0, "error_type": "", "error": "", "message": "",
+            "diagnostics": "", "worker": "", "task": -1, "run_id": ""}
+
+
+# ---------------------------------------------------------------------------- engine
+@dataclass
+class SweepReport:
+    """What a run did. ``table`` is the consolidated results (pandas DataFrame)."""
+
+    out_dir: Path
+    n_points: int
+    n_methods: int
+    computed_points: int
+    skipped_points: int
+    failed_rows: int
+    lost_rows: int
+    tasks: int
+    task_retries: int
+    batch_size: int
+    seconds: float
+    scheduler: str
+    workers: int
+    run_id: str
+    interrupted: bool = False
+    table: Any = None
+    files: dict[str, Path] = field(default_factory=dict)
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def points_per_second(self) -> float:
+        return self.computed_points / self.seconds if self.seconds > 0 else math.nan
+
+    def summary(self) -> str:
+        lines = [
+            f"sweep {self.out_dir}: {self.n_points} points x {self.n_methods} method(s); "
+            f"{self.computed_points} computed, {self.skipped_points} already done"
+            + (" (INTERRUPTED)" if self.interrupted else ""),
+            f"  {self.tasks} task(s) of up to {self.batch_size} points on {self.scheduler} ({self.workers} worker(s)), "
+            f"{self.seconds:.2f} s, {self.points_per_second:.1f} points/s, {self.task_retries} task retries",
+            "  rows by status: " + ", ".join(f"{k} {v}" for k, v in sorted(self.status_counts.items())),
+        ]
+        if self.failed_rows:
+            lines.append(f"  {self.failed_rows} row(s) failed: see the 'status' and 'error' columns")
+        if self.lost_rows:
+            lines.append(f"  {self.lost_rows} row(s) lost to dying workers: run the sweep again to retry them")
+        for key, path in self.files.items():
+            lines.append(f"  {key}: {path}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Task:
+    id: int
+    points: list[tuple[int, dict[str, Any]]]
+    attempt: int = 0
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class _SyncRunner:
+    """Runs tasks in this process, one at a time (``--scheduler synchronous``)."""
+
+    description = "synchronous (in-process)"
+    workers = 1
+
+    def __init__(self, call: Callable[[_Task], list[dict[str, Any]]]) -> None:
+        self._call = call
+        self._queue: deque[_Task] = deque()
+        self.capacity = 1
+
+    def submit(self, task: _Task) -> None:
+        self._queue.append(task)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def next_done(self) -> tuple[_Task, list[dict[str, Any]] | None, BaseException | None]:
+        task = self._queue.popleft()
+        try:
+            return task, self._call(task), None
+        except Exception as err:  # noqa: BLE001 - reported like a lost task
+            return task, None, err
+
+    def cancel_all(self) -> None:
+        self._queue.clear()
+
+    def close(self) -> None:
+        pass
+
+
+class _DaskRunner:
+    """Submits tasks to a dask.distributed client and hands them back as they finish."""
+
+    def __init__(self, client, args: Callable[[_Task], tuple], owned: list, run_id: str) -> None:
+        from distributed import as_completed
+
+        self.client = client
+        self._args = args
+        self._owned = owned  # objects to close (embedded cluster and its client)
+        self._run_id = run_id
+        self._inflight: dict[str, tuple[Any, _Task]] = {}
+        self._done = as_completed()
+        threads = sum(client.nthreads().values()) or 1
+        self.workers = len(client.nthreads())
+        self.capacity = max(4, 3 * threads)
+        self.description = f"dask {client.scheduler.address}"
+
+    def submit(self, task: _Task) -> None:
+        key = f"optexec-sweep-{self._run_id[:8]}-{task.id}-{task.attempt}"
+        future = self.client.submit(solve_batch, *self._args(task), key=key, pure=False)
+        self._inflight[future.key] = (future, task)
+        self._done.add(future)
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    def next_done(self) -> tuple[_Task, list[dict[str, Any]] | None, BaseException | None]:
+        future = next(self._done)
+        _, task = self._inflight.pop(future.key)
+        try:
+            return task, future.result(), None
+        except Exception as err:  # noqa: BLE001 - KilledWorker, lost connection, a bug in a task
+            return task, None, err
+        finally:
+            future.release()
+
+    def cancel_all(self) -> None:
+        futures = [f for f, _ in self._inflight.values()]
+        self._inflight.clear()
+        if futures:
+            try:
+                self.client.cancel(futures)
+            except Exception:  # noqa: BLE001 - the cluster may be gone already
+                pass
+
+    def close(self) -> None:
+        for obj in reversed(self._owned):
+            try:
+                obj.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _make_runner(scheduler: Any, n_workers: int | None, call: Callable, args: Callable, run_id: str):
+    if scheduler == "synchronous":
+        return _SyncRunner(call)
+    from distributed import Client, LocalCluster
+
+    owned: list = []
+    if scheduler is None or scheduler == "local":
+        workers = n_workers or available_cores()
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        owned.append(cluster)
+        client = Client(cluster)
+        owned.append(client)
+    elif isinstance(scheduler, str):
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as err:
+            raise SpecError("scheduler", scheduler, f"no dask scheduler answers at this address ({err})") from None
+        owned.append(client)
+    elif isinstance(scheduler, Client):
+        client = scheduler
+    else:
+        raise SpecError("scheduler", scheduler, "must be None, 'synchronous', an address or a distributed.Client")
+    try:
+        if not client.nthreads():
+            client.wait_for_workers(1, timeout=60)
+    except Exception:
+        for obj in reversed(owned):
+            obj.close()
+        raise
+    return _DaskRunner(client, args, owned, run_id)
+
+
+def _auto_batch_size(n_todo: int, capacity: int) -> int:
+    """Enough tasks to keep every worker busy (about 4 per task slot), at most 256 points."""
+    return max(1, min(256, math.ceil(n_todo / max(1, 4 * capacity))))
+
+
+def _group_order(params: Mapping[str, Any]) -> str:
+    """Sort key putting points that differ only in ``risk_aversion`` next to each other, so a
+    vectorized method sees them in one task."""
+    return json.dumps({k: v for k, v in params.items() if k != "risk_aversion"}, sort_keys=True, default=repr)
+
+
+def run_sweep(
+    sweep: Sweep | str | Path,
+    out_dir: str | Path,
+    *,
+    scheduler: Any = None,
+    n_workers: int | None = None,
+    batch_size: int | None = None,
+    vectorize: bool = True,
+    resume: bool = True,
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    max_task_retries: int = 3,
+    progress: bool = True,
+    plots: bool = True,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepReport:
+    """Run (or resume) a sweep; results go to ``out_dir`` as each task finishes.
+
+    Args:
+        sweep: a :class:`Sweep` or the path of a sweep file.
+        out_dir: output folder (see :mod:`solvers.sweep_store`); rerunning with the same folder
+            resumes: points already recorded are not computed again.
+        scheduler: ``None`` (embedded local cluster), ``"synchronous"``, an address, or a
+            ``distributed.Client``.
+        n_workers: workers of the embedded cluster (default: the cores available).
+        batch_size: points per task (default: the sweep's, else automatic).
+        vectorize: use :data:`BATCH_SOLVERS` where a method has one (off: one solve per point).
+        resume, overwrite: see :class:`SweepStore`.
+        retry_failed: also recompute points whose rows failed (not only ``lost`` ones).
+        max_task_retries: resubmissions of a task whose workers died before it is ``lost``.
+        progress: show a tqdm bar (points done, failed, rate) on stderr.
+        plots: draw the sweep's ``[plot]`` metrics into ``out_dir/plots`` at the end.
+        callback: called after each finished task with a dict (``task``, ``done_points``,
+            ``todo_points``, ``failed_points``, ``rows``); an exception it raises stops the
+            sweep like Ctrl-C (the finished tasks are kept).
+    """
+    if not isinstance(sweep, Sweep):
+        sweep = load_sweep(sweep)
+    if isinstance(max_task_retries, bool) or not isinstance(max_task_retries, int) or max_task_retries < 0:
+        raise SpecError("max_task_retries", max_task_retries, "must be an integer >= 0")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise SpecError("batch_size", batch_size, "must be an integer >= 1")
+    if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
+        raise SpecError("n_workers", n_workers, "must be an integer >= 1")
+    start = time.perf_counter()
+    run_id = uuid.uuid4().hex
+    labels = [m.label for m in sweep.methods]
+    manifest = {
+        "name": sweep.name, "description": sweep.description, "fingerprint": sweep.fingerprint(),
+        "source": sweep.source, "parameters": list(sweep.parameters), "methods": [m.to_dict() for m in sweep.methods],
+        "n_points": sweep.n_points, "seed": sweep.seed, "base": sweep.base,
+    }
+    store = SweepStore(out_dir, manifest, resume=resume, overwrite=overwrite)
+    all_points = list(sweep.points())
+    if not (store.out_dir / "points.parquet").exists():
+        store.write_points(all_points, sweep.parameters)
+    retry = (LOST_STATUS,) if not retry_failed else tuple({LOST_STATUS} | _non_ok_statuses(store))
+    done = store.done_keys(retry)
+    todo = [(pid, params) for pid, params in all_points if any((pid, lab) not in done for lab in labels)]
+    todo.sort(key=lambda item: _group_order(item[1]))
+    methods = [m.to_dict() for m in sweep.methods]
+    base = dict(sweep.base)
+
+    def args(task: _Task) -> tuple:
+        return base, task.points, methods, vectorize, task.id, run_id
+
+    runner = _make_runner(scheduler, n_workers, lambda t: solve_batch(*args(t)), args, run_id) if todo else None
+    capacity = runner.capacity if runner is not None else 1
+    size = batch_size or sweep.batch_size or _auto_batch_size(len(todo), capacity)
+    tasks = deque(_Task(i, todo[j:j + size]) for i, j in enumerate(range(0, len(todo), size)))
+    n_tasks = len(tasks)
+    written: set[tuple[int, str]] = set()
+    failed_points = retries = lost = 0
+    interrupted = False
+    bar = _progress_bar(len(todo), progress, sweep.name)
+    try:
+        while runner is not None and (tasks or len(runner)):
+            while tasks and len(runner) < runner.capacity:
+                runner.submit(tasks.popleft())
+            task, rows, err = runner.next_done()
+            if err is not None:
+                if task.attempt < max_task_retries:
+                    task.attempt += 1
+                    retries += 1
+                    runner.submit(task)
+                    continue
+                rows = _lost_rows(task, labels, err, run_id)
+            fresh = [r for r in rows if (r["point_id"], r["method"]) not in written
+                     and (r["point_id"], r["method"]) not in done]
+            if fresh:
+                store.write_part(fresh)
+            written.update((r["point_id"], r["method"]) for r in fresh)
+            lost += sum(r["status"] == LOST_STATUS for r in fresh)
+            bad = {r["point_id"] for r in fresh if r["status"] not in OK_STATUSES}
+            failed_points += len(bad)
+            bar.update(len(task.points))
+            bar.set_postfix(failed=failed_points, refresh=False)
+            if callback is not None:
+                callback({"task": task.id, "done_points": bar.n, "todo_points": len(todo),
+                          "failed_points": failed_points, "rows": fresh, "client": getattr(runner, "client", None)})
+    except BaseException:
+        interrupted = True
+        if runner is not None:
+            runner.cancel_all()
+        raise
+    finally:
+        bar.close()
+        if runner is not None:
+            runner.close()
+        table = store.consolidate(labels)
+        files = {"results (parquet)": store.out_dir / "results.parquet", "results (csv)": store.out_dir / "results.csv"}
+        if plots and not interrupted and len(table):
+            from .sweep_plots import plot_sweep
+
+            for i, path in enumerate(plot_sweep(table, sweep, store.out_dir / "plots")):
+                files[f"plot {i + 1}"] = path
+        counts = table["status"].value_counts().to_dict() if len(table) else {}
+        report = SweepReport(
+            out_dir=store.out_dir, n_points=sweep.n_points, n_methods=len(labels),
+            computed_points=len({p for p, _ in written}), skipped_points=len(all_points) - len(todo),
+            failed_rows=int(sum(v for k, v in counts.items() if k not in OK_STATUSES)), lost_rows=lost,
+            tasks=n_tasks, task_retries=retries, batch_size=size, seconds=time.perf_counter() - start,
+            scheduler=runner.description if runner is not None else "none (nothing to compute)",
+            workers=runner.workers if runner is not None else 0, run_id=run_id, interrupted=interrupted, table=table,
+            files=files, status_counts={str(k): int(v) for k, v in counts.items()},
+        )
+        if interrupted:
+            print(f"optexec sweep: interrupted; {len(written)} row(s) recorded this run in {store.out_dir}; "
+                  "run the same command again to resume", file=sys.stderr)
+    return report
+
+
+def _non_ok_statuses(store: SweepStore) -> set[str]:
+    rows = store.read_rows(["status"])
+    return {s for s in rows["status"].unique() if s not in OK_STATUSES}
+
+
+def _lost_rows(task: _Task, labels: Sequence[str], err: BaseException, run_id: str) -> list[dict[str, Any]]:
+    rows = []
+    for pid, params in task.points:
+        for label in labels:
+            row = _empty_row()
+            row.update(point_id=int(pid), method=label, status=LOST_STATUS, error_type=type(err).__name__,
+                       error=f"task {task.id} failed {task.attempt + 1} time(s): {err}", task=task.id, run_id=run_id)
+            row.update({k: _cell(v) for k, v in params.items()})
+            rows.append(row)
+    return rows
+
+
+def _progress_bar(total: int, enabled: bool, name: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="pt", desc=f"sweep {name}", disable=not enabled, file=sys.stderr,
+                dynamic_ncols=True, smoothing=0.1)
