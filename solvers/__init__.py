@@ -20,6 +20,8 @@ from .methods import METHODS, get_method, method_names, solve
 from .result import Result
 from .schedules import BASELINES, baseline_result, exponential, linear_ramp, percentage_of_volume, twap, vwap
 from .spec import Asset, ExecutionProblem, example_names, load_example, load_problem, problem_from_dict, problem_from_toml
+from .sweep import SweepReport, run_sweep
+from .sweep_axes import Sweep, load_sweep, sweep_from_dict, sweep_from_toml
 from .volatility import (
     ConstantVolatility,
     MeanRevertingVolatility,
@@ -38,4 +40,5 @@ __all__ = [
     "Frontier", "mean_var_optimum", "MeanVarOptimum", "cost_vs_horizon", "HorizonCurve", "twap", "vwap",
     "linear_ramp", "exponential", "percentage_of_volume", "baseline_result", "BASELINES", "OptexecError",
     "SpecError", "InfeasibleSpecError", "MethodNotApplicable", "SolverError",
+    "Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport",
 ]

@@ -30,6 +30,7 @@ __all__ = ["main", "COMMANDS", "add_spec_arguments", "problem_from_args", "write
 #: extra sub-commands: name -> module with ``register(subparsers)``
 COMMANDS: dict[str, str] = {
     "bench": "benchmarks.runner",
+    "sweep": "solvers.sweep_cli",
 }
 
 
