@@ -31,6 +31,7 @@ __all__ = ["main", "COMMANDS", "add_spec_arguments", "problem_from_args", "write
 COMMANDS: dict[str, str] = {
     "bench": "benchmarks.runner",
     "sweep": "solvers.sweep_cli",
+    "calibrate": "solvers.calibrate_cli",
     "validate": "solvers.validate",
     "adaptivity": "solvers.adaptivity",
 }

@@ -132,11 +132,23 @@ def children_from_fills(fills: Fills, default_duration: float) -> Children:
     same_next[:-1] = parent[1:] == parent[:-1]
     duration[:-1] = np.diff(start)
     last = ~same_next
-    for g in np.flatnonzero(last):
-        p = parent[g]
-        mine = np.flatnonzero((parent == p) & same_next)
-        duration[g] = float(np.median(duration[mine])) if len(mine) else default_duration
+    duration[last] = _group_median(parent[same_next], duration[same_next], parent[last], default_duration)
     return Children(start, duration, shares, side, price, arrival, parent, pids)
+
+
+def _group_median(group: np.ndarray, values: np.ndarray, wanted: np.ndarray, default: float) -> np.ndarray:
+    """Median of ``values`` within each group in ``wanted`` (``default`` for an empty group)."""
+    out = np.full(len(wanted), float(default))
+    if len(values) == 0:
+        return out
+    order = np.lexsort((values, group))
+    g, v = group[order], values[order]
+    keys, first, count = np.unique(g, return_index=True, return_counts=True)
+    med = 0.5 * (v[first + (count - 1) // 2] + v[first + count // 2])
+    pos = np.searchsorted(keys, wanted)
+    pos_ok = (pos < len(keys)) & (keys[np.minimum(pos, len(keys) - 1)] == wanted)
+    out[pos_ok] = med[pos[pos_ok]]
+    return out
 
 
 # ---------------------------------------------------------------------- temporary impact
@@ -167,17 +179,21 @@ class TemporaryFit:
 
 def _profile_start(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """Best (a, b, beta) on a grid of beta by linear least squares (the starting point)."""
-    best = None
-    lx = np.log(x)
-    for beta in np.linspace(0.1, 1.9, 37):
-        A = np.column_stack([np.ones_like(x), np.exp(beta * lx)])
-        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-        rss = float(np.sum((y - A @ coef) ** 2))
-        if coef[1] > 0 and (best is None or rss < best[0]):
-            best = (rss, float(coef[0]), float(coef[1]), float(beta))
-    if best is None:
-        return float(np.mean(y)), 1e-6, 1.0
-    return best[1], best[2], best[3]
+    betas = np.linspace(0.1, 1.9, 19)
+    z = np.exp(np.outer(betas, np.log(x)))  # (grid, n)
+    n = len(x)
+    zm = z.mean(axis=1)
+    ym = y.mean()
+    szz = (z * z).sum(axis=1) - n * zm**2
+    szy = z @ y - n * zm * ym
+    b = szy / szz
+    a = ym - b * zm
+    rss = ((y[None, :] - a[:, None] - b[:, None] * z) ** 2).sum(axis=1)
+    rss = np.where(b > 0, rss, np.inf)
+    i = int(np.argmin(rss))
+    if not np.isfinite(rss[i]):
+        return float(ym), 1e-6, 1.0
+    return float(a[i]), float(b[i]), float(betas[i])
 
 
 def fit_temporary_impact(children: Children, sigma: float, volume_rate: float, *, beta: float | None = None,

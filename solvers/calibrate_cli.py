@@ -1,0 +1,100 @@
+"""``optexec calibrate FILLS BARS -o SPEC.toml [--plot PNG]``: a spec from execution data.
+
+Reads the fills and bars (CSV or Parquet, see :mod:`solvers.calibration.readers`), prints
+every estimate with its standard error and confidence interval, writes the spec that
+``optexec solve`` takes, and with ``--plot`` draws the fitted impact curve over the data and
+its residuals. The order (``--holdings``, ``--horizon``, ``--slices``, ``--risk-aversion``)
+is the user's; data does not choose it (``--holdings`` defaults to the median parent order).
+
+Exit status: 0 written; 2 bad input (malformed rows, unknown column, bad option);
+4 an estimate the spec needs is not identified (the reason is printed, no number and no
+spec are written; ``--beta`` fixes the exponent when only ``beta`` is the problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .errors import SpecError
+
+__all__ = ["register", "run"]
+
+NOT_IDENTIFIED_EXIT = 4
+
+
+def _columns(cls, items: list[str], flag: str):
+    names = {f.name for f in fields(cls)}
+    kwargs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in names or not value:
+            raise SpecError(flag, item, f"must be FIELD=COLUMN with FIELD one of {', '.join(sorted(names))}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("calibrate", help="estimate a spec (volatility, impact) from fills and market bars",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("fills", help="child fills (CSV or Parquet)")
+    p.add_argument("bars", help="market bars (CSV or Parquet)")
+    p.add_argument("-o", "--output", required=True, metavar="SPEC.toml", help="where to write the spec")
+    p.add_argument("--plot", metavar="PNG", help="draw the impact fit, residuals, permanent fit and volume profile")
+    p.add_argument("--json", metavar="PATH", help="write the estimates as JSON ('-' for stdout)")
+    p.add_argument("--symbol", help="the symbol to calibrate (needed when the files hold several)")
+    p.add_argument("--beta", type=float, help="fix the impact exponent (1 = linear: the closed form applies)")
+    p.add_argument("--confidence", type=float, default=0.95, help="coverage of the intervals (default 0.95)")
+    p.add_argument("--holdings", type=float, help="X of the spec, shares (default: the median parent order)")
+    p.add_argument("--horizon", type=float, default=1.0, help="T of the spec, time units (default 1)")
+    p.add_argument("--slices", type=int, default=10, help="N of the spec (default 10)")
+    p.add_argument("--risk-aversion", type=float, default=1e-6, help="lambda of the spec (default 1e-6)")
+    p.add_argument("--price", type=float, help="S0 of the spec (default: the last bar mid)")
+    p.add_argument("--start", type=float, default=0.0,
+                   help="where the horizon starts in the volume profile's period (default 0: the open)")
+    p.add_argument("--participation", type=float, help="add a participation cap to the spec")
+    p.add_argument("--period", type=float, default=1.0, help="period of the volume profile in time units (default 1)")
+    p.add_argument("--fill-column", action="append", default=[], metavar="FIELD=COLUMN",
+                   help="column name of a fill field (time, symbol, side, shares, price, arrival_mid, parent)")
+    p.add_argument("--bar-column", action="append", default=[], metavar="FIELD=COLUMN",
+                   help="column name of a bar field (time, symbol, mid, volume)")
+    p.add_argument("--skip-malformed", action="store_true",
+                   help="leave malformed rows out (each is printed with its line number) instead of stopping")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .calibration import BarColumns, FillColumns, calibrate, read_bars, read_fills
+    from .cli import write_json
+
+    on_error = "skip" if args.skip_malformed else "raise"
+    fills = read_fills(args.fills, _columns(FillColumns, args.fill_column, "--fill-column"), on_error=on_error)
+    bars = read_bars(args.bars, _columns(BarColumns, args.bar_column, "--bar-column"), on_error=on_error)
+    for table in (fills, bars):
+        for row in table.malformed:
+            print(f"optexec calibrate: {table.source} {row} (left out)", file=sys.stderr)
+    cal = calibrate(fills, bars, symbol=args.symbol, beta=args.beta, confidence=args.confidence, period=args.period)
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print(cal.summary(), file=out)
+    if args.json:
+        write_json(cal.to_dict(), args.json)
+    if args.plot:
+        from .calibration.plot import plot_calibration
+
+        print(f"plot written to {plot_calibration(cal, args.plot)}", file=out)
+    if not cal.identified:
+        for est in cal.not_identified():
+            print(f"optexec calibrate: {est.name} is not identified: {est.reason}", file=sys.stderr)
+        print(f"optexec calibrate: no spec written to {args.output} (more data, or fix beta with --beta)",
+              file=sys.stderr)
+        return NOT_IDENTIFIED_EXIT
+    problem, notes = cal.to_problem(holdings=args.holdings, horizon=args.horizon, slices=args.slices,
+                                    risk_aversion=args.risk_aversion, price=args.price, start=args.start,
+                                    participation=args.participation, name=Path(args.output).stem)
+    for note in notes:
+        print(f"  note: {note}", file=out)
+    Path(args.output).write_text(problem.to_toml(), encoding="utf-8")
+    print(f"spec written to {args.output}", file=out)
+    return 0
