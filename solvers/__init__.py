@@ -41,4 +41,17 @@ __all__ = [
     "linear_ramp", "exponential", "percentage_of_volume", "baseline_result", "BASELINES", "OptexecError",
     "SpecError", "InfeasibleSpecError", "MethodNotApplicable", "SolverError",
     "Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport",
+    "solve_qp", "kkt_residual",
 ]
+
+_LAZY = {"solve_qp": ("solvers.qp", "solve"), "kkt_residual": ("solvers.qp", "kkt_residual")}
+
+
+def __getattr__(name: str):
+    """Lazy names: ``solvers.qp`` imports CVXPY (seconds), so it loads on first use only."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'solvers' has no attribute {name!r}")

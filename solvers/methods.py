@@ -20,6 +20,8 @@ __all__ = ["METHODS", "get_method", "solve", "method_names"]
 #: name -> "module:function"
 METHODS: dict[str, str] = {
     "closed-form": "solvers.closed_form:solve",
+    "hjb": "hjb.pde:solve",
+    "qp": "solvers.qp:solve",
 }
 
 

@@ -1,0 +1,231 @@
+"""``solve(problem, ...)``: the ``qp`` method (MODEL.md's static problem, certified).
+
+Pipeline: scale the spec (:mod:`.scaling`); for linear impact try the structured banded
+solve (:mod:`.structured`) and keep it when no constraint binds; otherwise fetch the
+compiled DPP problem for the spec's structure (:mod:`.formulation`), load the numbers, solve
+with the chosen conic/QP solver (a convex-concave iteration when the objective has a concave
+part, :mod:`.convex_concave`), polish by Newton on the active set (:mod:`.polish`), then
+certify with an independent KKT residual of the unscaled problem (:mod:`.kkt`). The status
+is ``optimal`` only when that residual is within ``tolerance``; otherwise ``inaccurate``
+with the residual in the message. A solver that fails raises :class:`SolverError` with its
+status. Costs come from :mod:`solvers.costs` via :meth:`Result.from_schedule`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+
+from ..errors import MethodNotApplicable, SolverError, SpecError
+from ..result import Result
+from ..spec import ExecutionProblem
+from . import structured
+from .convex_concave import convex_concave, convexity_certificate, convexity_thresholds
+from .formulation import CompiledProblem, compiled_problem
+from .kkt import kkt_residual
+from .polish import polish as newton_polish
+from .scaling import ScaledProblem, scale_problem
+
+__all__ = ["solve", "SOLVERS", "solver_options"]
+
+METHOD = "qp"
+#: solvers offered by name (those installed are usable); Clarabel is the default
+SOLVERS = ("CLARABEL", "PIQP", "OSQP", "SCS", "ECOS", "HIGHS")
+_OK = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+
+
+def solver_options(solver: str, tolerance: float) -> dict[str, Any]:
+    """Tolerances for ``solver`` (solver defaults are not accuracy: STYLE.md)."""
+    t = max(tolerance, 1e-12)
+    if solver == "CLARABEL":
+        return {"tol_gap_abs": t, "tol_gap_rel": t, "tol_feas": t, "max_iter": 200}
+    if solver == "PIQP":
+        return {"eps_abs": t, "eps_rel": t, "max_iter": 500}
+    if solver == "OSQP":
+        return {"eps_abs": t, "eps_rel": t, "max_iter": 200000, "polish": True}
+    if solver == "SCS":
+        return {"eps_abs": t, "eps_rel": t, "max_iters": 200000}
+    if solver == "ECOS":
+        return {"abstol": t, "reltol": t, "feastol": t}
+    return {}
+
+
+class _Runner:
+    """Solves a compiled problem, accumulating the solver's iterations and times."""
+
+    def __init__(self, solver: str, options: dict[str, Any], verbose: bool):
+        self.solver, self.options, self.verbose = solver, options, verbose
+        self.iterations = 0
+        self.compile_seconds = 0.0
+        self.solver_seconds = 0.0
+        self.solves = 0
+        self.status = ""
+
+    def __call__(self, compiled: CompiledProblem) -> np.ndarray:
+        prob = compiled.problem
+        try:
+            prob.solve(solver=self.solver, verbose=self.verbose, **self.options)
+        except cp.error.SolverError as err:
+            raise SolverError(METHOD, "solver_error", f"{self.solver}: {err}") from None
+        except cp.error.DCPError as err:  # pragma: no cover - formulation bug
+            raise SolverError(METHOD, "not_dcp", str(err)) from None
+        self.solves += 1
+        compiled.solves += 1
+        stats = prob.solver_stats
+        self.iterations += int(stats.num_iters or 0) if stats is not None else 0
+        self.solver_seconds += float(stats.solve_time or 0.0) if stats is not None else 0.0
+        self.compile_seconds += float(prob.compilation_time or 0.0)
+        self.status = prob.status
+        if prob.status not in _OK or compiled.Y.value is None:
+            raise SolverError(METHOD, str(prob.status),
+                              f"{self.solver} returned {prob.status!r} (no schedule is returned for a failed solve)")
+        return np.asarray(compiled.Y.value, dtype=np.float64)
+
+
+def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: float = 1e-9, polish: bool = True,
+          path: str = "auto", covariance: str = "auto", max_convex_concave: int = 200,
+          convex_concave_tol: float = 1e-7, solver_opts: dict[str, Any] | None = None,
+          verbose: bool = False) -> Result:
+    """Optimal static schedule of ``E + lambda V`` by convex optimization (method ``qp``).
+
+    Args:
+        problem: any single-asset or basket spec with ``lambda >= 0``: linear or power-law
+            impact, spread, permanent impact, caps, participation, no-reversal, holdings
+            bounds, dollar-imbalance band, drift, deterministic volatility path. A stochastic
+            volatility model is solved as the static optimum on ``E[sigma_k^2]``.
+        solver: a CVXPY solver name (``CLARABEL``, ``PIQP``, ``OSQP``, ``SCS``, ...). QP-only
+            solvers (PIQP, OSQP) need linear impact.
+        tolerance: the relative KKT residual (:mod:`.kkt`) an ``optimal`` answer must meet;
+            also the solver's tolerances.
+        polish: Newton polish on the active set (recommended; off shows the raw solver).
+        path: ``"auto"`` (structured banded solve when linear and no constraint binds, else
+            CVXPY), ``"cvxpy"`` (always the CVXPY model), ``"structured"`` (banded solve only;
+            raises if a constraint binds).
+        covariance: ``"auto"`` or ``"dense"`` risk form for baskets (:func:`.scale_problem`).
+        max_convex_concave, convex_concave_tol: limits of the convex-concave iteration.
+        solver_opts: extra keyword arguments for the solver (override the tolerances).
+    """
+    start = time.perf_counter()
+    if not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
+        raise SpecError("tolerance", tolerance, "must be a number in (0, 1)")
+    if path not in ("auto", "cvxpy", "structured"):
+        raise SpecError("path", path, "must be 'auto', 'cvxpy' or 'structured'")
+    solver = str(solver).upper()
+    if solver not in cp.installed_solvers():
+        raise SpecError("solver", solver, f"is not an installed CVXPY solver (installed: {', '.join(cp.installed_solvers())})")
+    sp = scale_problem(problem, covariance=covariance)
+    diag: dict[str, Any] = {
+        "solver": None, "path": None, "scaling": {"cost_unit": sp.K, "holdings_unit": sp.X.tolist(),
+                                                  "dollar_unit": sp.band_scale},
+    }
+    if problem.volatility_model.stochastic:
+        diag["volatility"] = (f"stochastic model {problem.volatility_model.kind!r}: static optimum on E[sigma_k^2] "
+                              "(problem.slice_variance()), not a feedback policy")
+    message = ""
+    y = None
+    if path in ("auto", "structured"):
+        if structured.applicable(sp):
+            t0 = time.perf_counter()
+            y_s = structured.solve_unconstrained(sp)
+            reason = structured.feasible(sp, y_s)
+            if not reason:
+                y = y_s
+                diag.update(path="structured", solver="banded-cholesky", solver_status="solved", iterations=1,
+                            compile_seconds=0.0, solver_seconds=time.perf_counter() - t0, cache_hit=None,
+                            convex_concave_iterations=0)
+            elif path == "structured":
+                raise MethodNotApplicable(METHOD, f"structured path: {reason} (use path='auto' or 'cvxpy')")
+            else:
+                diag["structured_fallback"] = reason
+        elif path == "structured":
+            raise MethodNotApplicable(METHOD, "structured path needs linear impact (all impact_exponent = 1)")
+    compiled = None
+    if y is None:
+        y, compiled, runner = _solve_cvxpy(sp, solver, tolerance, solver_opts, verbose, max_convex_concave,
+                                           convex_concave_tol, diag)
+    y_solver = y
+    pol = None
+    if polish and diag["path"] == "cvxpy":
+        pol = newton_polish(sp, y)
+        accepted = pol.success and sp.objective(pol.y) <= sp.objective(y) + 1e-7 * (abs(sp.objective(y)) + 1.0)
+        diag["polish"] = {"applied": accepted, "converged": pol.success, "newton_iterations": pol.newton_iterations,
+                          "active_set_rounds": pol.active_set_rounds, "message": pol.message}
+        if accepted:
+            y = pol.y
+    holdings = sp.holdings(y)
+    report = kkt_residual(problem, holdings)
+    diag["kkt_residual"] = report.residual
+    diag["kkt"] = report.as_dict()
+    if diag["path"] == "cvxpy":
+        diag["kkt_residual_solver"] = kkt_residual(problem, sp.holdings(y_solver)).residual
+    caps = _cap_duals(sp, compiled, pol if (pol is not None and diag["polish"]["applied"]) else None, y)
+    if caps is not None:
+        diag["cap_duals"] = caps
+        diag["binding_caps"] = int(np.count_nonzero(np.asarray(caps)))
+    is_global, why, eig = convexity_certificate(sp)
+    diag["global_optimum"] = is_global
+    diag["global_optimum_reason"] = why
+    if not sp.linear and sp.has_concave_part:
+        diag["convexity"] = convexity_thresholds(problem)
+        diag["hessian_lower_bound_min_eig"] = eig
+    status = "optimal"
+    if report.residual > tolerance:
+        status = "inaccurate"
+        message = (f"KKT residual {report.residual:.3g} of the unscaled problem exceeds tolerance {tolerance:.3g}"
+                   + ("" if polish else " (polish=False)")
+                   + (f"; polish: {diag['polish']['message']}" if "polish" in diag else ""))
+    elif not is_global:
+        message = "local optimum (KKT point) of a non-convex objective; see diagnostics.global_optimum_reason"
+    diag["solve_seconds"] = time.perf_counter() - start
+    return Result.from_schedule(problem, holdings, method=METHOD, status=status, solve_seconds=diag["solve_seconds"],
+                                diagnostics=diag, message=message)
+
+
+def _solve_cvxpy(sp: ScaledProblem, solver: str, tolerance: float, solver_opts, verbose: bool,
+                 max_cc: int, cc_tol: float, diag: dict) -> tuple[np.ndarray, CompiledProblem, _Runner]:
+    options = solver_options(solver, tolerance)
+    options.update(solver_opts or {})
+    runner = _Runner(solver, options, verbose)
+    t0 = time.perf_counter()
+    compiled, hit = compiled_problem(sp)
+    build = 0.0 if hit else compiled.build_seconds
+    if sp.has_concave_part:
+        y, iters, history = convex_concave(compiled, sp, runner, tol=cc_tol, max_iter=max_cc)
+        diag["convex_concave_objective"] = history[-5:]
+        if iters >= max_cc:
+            diag["convex_concave_note"] = f"stopped at max_convex_concave = {max_cc}; polish finishes the job"
+    else:
+        compiled.set_values(sp)
+        y = runner(compiled)
+        iters = 0
+    diag.update(
+        path="cvxpy", solver=solver, solver_status=runner.status, iterations=runner.iterations,
+        solver_calls=runner.solves, convex_concave_iterations=iters, cache_hit=hit,
+        build_seconds=build, compile_seconds=runner.compile_seconds, solver_seconds=runner.solver_seconds,
+        cvxpy_seconds=time.perf_counter() - t0, exponents_used=compiled.info.get("exponents_used"),
+    )
+    return y, compiled, runner
+
+
+def _cap_duals(sp: ScaledProblem, compiled: CompiledProblem | None, pol, y: np.ndarray):
+    """``-d objective / d cap`` (currency per share, >= 0) per slice and asset; None if uncapped."""
+    capped = sp.capped_assets
+    if not capped:
+        return None
+    n, m = sp.N, sp.m
+    out = np.zeros((n, m))
+    unit = sp.K / np.abs(sp.X)
+    if pol is not None:
+        for (kind, k, i), mu in zip(pol.rows, pol.multipliers):
+            if kind in ("cap_up", "cap_down"):
+                out[k, i] = abs(mu) * unit[i]
+    elif compiled is not None and compiled.cap_up is not None and compiled.cap_up.dual_value is not None:
+        dual = np.asarray(compiled.cap_up.dual_value, dtype=np.float64).reshape(n, len(capped))
+        if compiled.cap_down is not None and compiled.cap_down.dual_value is not None:
+            dual = dual + np.asarray(compiled.cap_down.dual_value, dtype=np.float64).reshape(n, len(capped))
+        for j, i in enumerate(capped):
+            out[:, i] = np.abs(dual[:, j]) * unit[i]
+    return out[:, 0] if m == 1 else out

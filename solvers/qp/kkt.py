@@ -1,0 +1,191 @@
+"""An independent KKT certificate of a static schedule, in the spec's own (unscaled) units.
+
+Written from MODEL.md's formulas directly, in numpy, sharing no code with the scaled model
+(:mod:`.scaling`), the CVXPY formulation or the polish, so that an error in either shows up
+here. For interior holdings ``x_k`` (k = 1..N-1) the gradient of ``E + lambda V`` is, in
+currency per share,
+
+    dF/dx_k = G(n_(k+1)) - G(n_k) + 2 lambda tau C_k x_k - tau mu,
+    G(n)    = dE/dn = eta (1 + beta) |n / tau|^beta sign(n) + epsilon sign(n) - Gamma n
+              (matrix impact: 2 H n / tau - Gamma n),
+
+``C_k = E[sigma_k^2]`` (one asset) or the covariance (basket). Binding constraints add
+``A' mu`` with sign-restricted multipliers: a cap ``|n_ki| <= cap`` at its bound, a zero trade
+where the spread (``-epsilon <= mu <= epsilon``) or no-reversal makes ``|n|`` non-smooth, a
+holdings bound, a dollar-imbalance band. The multipliers are the least-squares solution of
+``grad + A' mu = 0``, then clipped to their sign ranges, so the residual is an upper bound on
+the best certificate.
+
+The report (all relative): ``stationarity`` = max over assets of ``max_k |r_ki| / s_i`` with
+``s_i`` the largest sum of absolute gradient terms of asset ``i`` (so 1e-9 means the terms
+cancel to nine digits); ``primal`` = the worst constraint violation over ``|X_i|`` (or over
+``sum |price X|`` for the band); ``complementarity`` = ``max |mu| * slack / (s_i |X_i|)``;
+``residual`` = the largest of the three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sps
+import scipy.sparse.linalg as spla
+
+from ..spec import ExecutionProblem
+
+__all__ = ["KKTReport", "kkt_residual"]
+
+
+@dataclass
+class KKTReport:
+    residual: float
+    stationarity: float
+    primal: float
+    complementarity: float
+    active: dict[str, int] = field(default_factory=dict)
+    multipliers: dict[tuple[str, int, int], float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"residual": self.residual, "stationarity": self.stationarity, "primal": self.primal,
+                "complementarity": self.complementarity, "active": dict(self.active)}
+
+
+def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol: float = 1e-7) -> KKTReport:
+    """Relative KKT residual of ``holdings`` (shares, (N+1,) or (N+1, m)) for ``problem``.
+
+    A constraint whose slack is below ``active_tol`` (relative to ``|X_i|``, or to the dollar
+    scale for the band) is treated as binding.
+    """
+    n, m, tau = problem.slices, problem.n_assets, problem.tau
+    x = np.asarray(holdings, dtype=np.float64).reshape(n + 1, m)
+    big_x = problem.initial_holdings
+    ax = np.abs(big_x)
+    trades = x[:-1] - x[1:]
+    lam = problem.risk_aversion
+    eps = np.array([a.spread for a in problem.assets])
+    mu_drift = np.array([a.drift for a in problem.assets])
+    gam = problem.permanent_impact_matrix_array
+    # ---- endpoint and constraint violations (primal)
+    primal = float(np.max(np.abs(x[0] - big_x) / ax))
+    primal = max(primal, float(np.max(np.abs(x[-1]) / ax)))
+    kink = np.zeros((n, m), dtype=bool)
+    # ---- dE/dn per trade, (n, m), smooth parts; terms collected for the scale
+    perm = -trades @ gam
+    if problem.temporary_impact_matrix is not None:
+        temp = 2.0 * trades @ problem.temporary_impact_matrix_array / tau
+    else:
+        eta = np.array([a.temporary_impact for a in problem.assets])
+        beta = np.array([a.impact_exponent for a in problem.assets])
+        temp = eta * (1.0 + beta) * (np.abs(trades) / tau) ** beta * np.sign(trades)
+    rows: list[tuple[str, int, int, float, float, float]] = []  # kind, k, i, lo, hi, slack (relative)
+    for i, a in enumerate(problem.assets):
+        s = np.sign(big_x[i])
+        caps = a.slice_caps(n)
+        zero = np.abs(trades[:, i]) <= active_tol * ax[i]
+        if eps[i] > 0 or problem.no_reversal:
+            kink[:, i] = zero
+            for k in np.flatnonzero(zero):
+                rows.append(("zero", int(k), i, -np.inf if problem.no_reversal else -eps[i], eps[i],
+                             abs(trades[k, i]) / ax[i]))
+        if problem.no_reversal:
+            primal = max(primal, float(np.max(-s * trades[:, i] / ax[i], initial=0.0)))
+        if caps is not None:
+            slack_up = (caps - s * trades[:, i]) / ax[i]
+            slack_dn = (caps + s * trades[:, i]) / ax[i]
+            primal = max(primal, float(np.max(-slack_up)), float(np.max(-slack_dn)))
+            for k in np.flatnonzero((slack_up <= active_tol) & ~zero):
+                rows.append(("cap_up", int(k), i, 0.0, np.inf, max(slack_up[k], 0.0)))
+            if not problem.no_reversal:
+                for k in np.flatnonzero((slack_dn <= active_tol) & ~zero):
+                    rows.append(("cap_down", int(k), i, -np.inf, 0.0, max(slack_dn[k], 0.0)))
+        inner = x[1:-1, i]
+        if a.max_holdings is not None:
+            sl = (a.max_holdings - inner) / ax[i]
+            primal = max(primal, float(np.max(-sl, initial=0.0)))
+            for k in np.flatnonzero(sl <= active_tol):
+                rows.append(("ub", int(k), i, 0.0, np.inf, max(sl[k], 0.0)))
+        if a.min_holdings is not None:
+            sl = (inner - a.min_holdings) / ax[i]
+            primal = max(primal, float(np.max(-sl, initial=0.0)))
+            for k in np.flatnonzero(sl <= active_tol):
+                rows.append(("lb", int(k), i, -np.inf, 0.0, max(sl[k], 0.0)))
+    prices = np.array([a.price for a in problem.assets])
+    bands = problem.imbalance_bands()
+    dollar = float(np.sum(np.abs(prices * big_x)))
+    if bands is not None:
+        imb = trades @ prices
+        up = (bands - imb) / dollar
+        dn = (bands + imb) / dollar
+        primal = max(primal, float(np.max(-up)), float(np.max(-dn)))
+        for k in np.flatnonzero(up <= active_tol):
+            rows.append(("band_up", int(k), 0, 0.0, np.inf, max(up[k], 0.0)))
+        for k in np.flatnonzero(dn <= active_tol):
+            rows.append(("band_down", int(k), 0, -np.inf, 0.0, max(dn[k], 0.0)))
+    spread = np.where(kink, 0.0, eps * np.sign(trades))
+    g_n = temp + perm + spread                     # dE/dn_k, (n, m)
+    abs_n = np.abs(temp) + np.abs(perm) + np.abs(spread)
+    if n == 1:
+        return KKTReport(primal, 0.0, primal, 0.0, {})
+    held = x[1:-1]                                 # x_1..x_{N-1}
+    if m == 1:
+        risk = 2.0 * lam * tau * problem.slice_variance()[: n - 1, None] * held
+    else:
+        risk = 2.0 * lam * tau * held @ problem.covariance
+    drift = -tau * np.broadcast_to(mu_drift, held.shape)
+    grad = g_n[1:] - g_n[:-1] + risk + drift       # (n-1, m)
+    scale = np.max(abs_n[:-1] + abs_n[1:] + np.abs(risk) + np.abs(drift), axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    # ---- multipliers: rows of A on the interior holdings (time-major vec)
+    nv = (n - 1) * m
+    ri, ci, vi = [], [], []
+
+    def trade_row(r: int, k: int, i: int, coef: float) -> None:
+        # n_(k+1),i = x_k,i - x_(k+1),i (0-based slice k; interior index of x_j is j-1)
+        if k >= 1:
+            ri.append(r); ci.append((k - 1) * m + i); vi.append(coef)
+        if k + 1 <= n - 1:
+            ri.append(r); ci.append(k * m + i); vi.append(-coef)
+
+    lo = np.array([r[3] for r in rows]) if rows else np.zeros(0)
+    hi = np.array([r[4] for r in rows]) if rows else np.zeros(0)
+    for r, (kind, k, i, *_rest) in enumerate(rows):
+        if kind in ("cap_up", "cap_down", "zero"):
+            s = np.sign(big_x[i])  # rows in the order's direction: s * n
+            trade_row(r, k, i, s)  # the spread's interval [-eps, eps] is symmetric, so s * n is fine
+        elif kind in ("ub", "lb"):
+            ri.append(r); ci.append(k * m + i); vi.append(1.0)
+        else:
+            for j in range(m):
+                trade_row(r, k, j, prices[j])
+    a_mat = sps.csr_matrix((vi, (ri, ci)), shape=(len(rows), nv))
+    gvec = grad.ravel()
+    mult = np.zeros(len(rows))
+    if rows:
+        mult = _least_squares(a_mat, gvec)
+        mult = np.clip(mult, lo, hi)
+    res = (gvec + a_mat.T @ mult).reshape(n - 1, m)
+    stationarity = float(np.max(np.abs(res) / scale[None, :]))
+    comp = 0.0
+    active: dict[str, int] = {}
+    out_mult = {}
+    for r, (kind, k, i, _lo, _hi, slack) in enumerate(rows):
+        active[kind] = active.get(kind, 0) + 1
+        if kind.startswith("band"):  # multiplier: currency per currency of imbalance
+            comp = max(comp, abs(mult[r]) * slack * dollar / float(np.max(scale * ax)))
+        else:                        # multiplier: currency per share
+            comp = max(comp, abs(mult[r]) * slack / scale[i])
+        out_mult[(kind, k, i)] = float(mult[r])
+    return KKTReport(max(stationarity, primal, comp), stationarity, primal, comp, active, out_mult)
+
+
+def _least_squares(a_mat: sps.csr_matrix, g: np.ndarray) -> np.ndarray:
+    """``argmin ||g + A' mu||``: normal equations by sparse LU, LSQR if they are singular."""
+    normal = (a_mat @ a_mat.T).tocsc()
+    try:
+        with np.errstate(all="ignore"):
+            mu = spla.splu(normal).solve(-(a_mat @ g))
+        if np.all(np.isfinite(mu)) and np.linalg.norm(a_mat.T @ mu + g) <= np.linalg.norm(g) + 1e-300:
+            return mu
+    except RuntimeError:
+        pass
+    return spla.lsqr(a_mat.T, -g, atol=1e-15, btol=1e-15, iter_lim=50 * a_mat.shape[0] + 100)[0]

@@ -1,0 +1,181 @@
+"""The spec in scaled units: holdings as fractions of the order, costs in a natural unit.
+
+Every number the CVXPY model (:mod:`.formulation`), the Newton polish (:mod:`.polish`) and
+the structured linear-quadratic path (:mod:`.structured`) see comes from
+:class:`ScaledProblem`, so the three agree on one scaled objective.
+
+Variables. Asset ``i`` with order ``X_i`` has scaled holdings ``y_ki = x_ki / X_i``
+(``y_0 = 1``, ``y_N = 0``) and scaled trades ``d_ki = y_(k-1)i - y_ki = n_ki / X_i``; a trade
+in the direction of the order has ``d > 0`` whatever the sign of ``X``.
+
+Cost unit. ``K = sum_i T eta_i (|X_i| / T)^(1 + beta_i)``, the temporary cost of trading the
+order uniformly (TWAP); with a temporary impact matrix ``H``, ``K = X' H X / T``. Then the
+objective of MODEL.md is ``E + lambda V = const + K f(y)`` with
+
+    f(y) = sum_k q(d_k) + sum_k e' |d_k| + sum_{k=1..N} y_k' W_k y_k + g' sum_{k=1..N} y_k
+
+* linear impact (all ``beta = 1``): ``q(d) = d' Q d``, ``Q = D (H - tau/2 Gamma) D / (tau K)``,
+  ``D = diag(X)`` (the ``-1/2 gamma sum n^2`` term folded in exactly, AC 2001);
+* otherwise ``q(d) = sum_i c_i |d_i|^(p_i) - 1/2 d' P d`` with ``p_i = 1 + beta_i``,
+  ``c_i = eta_i |X_i|^(p_i) / (tau^beta_i K)`` and the concave permanent part
+  ``P = D Gamma D / K`` (handled by :mod:`.convex_concave`);
+* spread ``e_i = epsilon_i |X_i| / K``; risk ``W_k = lambda tau D C_k D / K`` with
+  ``C_k = diag(E[sigma_k^2])`` (single asset, ``problem.slice_variance()``) or the basket
+  covariance; drift ``g_i = -tau mu_i X_i / K``.
+
+The constant is ``1/2 X' Gamma X`` (and nothing else): reported costs always come from
+:mod:`solvers.costs` on the unscaled holdings, never from ``K f``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import MethodNotApplicable
+from ..spec import ExecutionProblem
+
+__all__ = ["ScaledProblem", "scale_problem"]
+
+
+@dataclass(frozen=True)
+class ScaledProblem:
+    """Numbers of the scaled problem (see the module docstring). Shapes: ``N`` slices, ``m`` assets."""
+
+    problem: ExecutionProblem
+    N: int
+    m: int
+    X: np.ndarray                 # (m,) signed order, shares
+    K: float                      # cost unit, currency
+    linear: bool                  # all beta = 1: q(d) = d'Qd
+    Q: np.ndarray | None          # (m, m) linear case
+    c: np.ndarray                 # (m,) power coefficients (nonlinear case)
+    p: np.ndarray                 # (m,) exponents 1 + beta
+    P: np.ndarray                 # (m, m) concave permanent part (nonlinear case)
+    e: np.ndarray                 # (m,) spread
+    W: np.ndarray | None          # (N, m) diagonal risk weights, or None
+    M: np.ndarray | None          # (m, m) dense risk matrix (same every slice), or None
+    g: np.ndarray                 # (m,) drift coefficient of sum_k y_k
+    cap: np.ndarray               # (N, m) cap on |d| (inf: none)
+    no_reversal: bool
+    ylo: np.ndarray               # (m,) lower bound on y_k, k = 1..N-1 (-inf: none)
+    yhi: np.ndarray               # (m,) upper bound
+    band_w: np.ndarray | None     # (m,) price_i X_i / B: the dollar imbalance of d_k is band_w . d_k
+    band: np.ndarray | None       # (N,) band / B
+    band_scale: float             # B = sum_i |price_i X_i|, currency
+
+    @property
+    def diagonal_quadratic(self) -> bool:
+        return self.Q is not None and np.count_nonzero(self.Q - np.diag(np.diag(self.Q))) == 0
+
+    @property
+    def has_concave_part(self) -> bool:
+        return (not self.linear) and bool(np.any(self.P != 0))
+
+    @property
+    def capped_assets(self) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.flatnonzero(np.any(np.isfinite(self.cap), axis=0)))
+
+    def holdings(self, y: np.ndarray) -> np.ndarray:
+        """Unscaled holdings (shares) from scaled ``y`` of shape (N+1, m); squeezed for one asset."""
+        x = np.asarray(y, dtype=np.float64) * self.X[None, :]
+        x[0] = self.X
+        x[-1] = 0.0
+        return x[:, 0] if self.m == 1 else x
+
+    def scaled(self, holdings: np.ndarray) -> np.ndarray:
+        """Scaled ``y`` (N+1, m) from holdings in shares."""
+        x = np.asarray(holdings, dtype=np.float64).reshape(self.N + 1, self.m)
+        return x / self.X[None, :]
+
+    def objective(self, y: np.ndarray) -> float:
+        """``f(y)`` of the module docstring (scaled; ``E + lambda V = 1/2 X'Gamma X + K f``)."""
+        y = np.asarray(y, dtype=np.float64).reshape(self.N + 1, self.m)
+        d = y[:-1] - y[1:]
+        if self.linear:
+            val = float(np.einsum("ki,ij,kj->", d, self.Q, d))
+        else:
+            val = float(np.sum(self.c * np.abs(d) ** self.p)) - 0.5 * float(np.einsum("ki,ij,kj->", d, self.P, d))
+        val += float(np.sum(self.e * np.abs(d)))
+        held = y[1:]
+        val += float(np.sum(self.W * held**2)) if self.W is not None else float(np.einsum("ki,ij,kj->", held, self.M, held))
+        return val + float(np.sum(held @ self.g))
+
+
+def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> ScaledProblem:
+    """Scale a spec (module docstring). A stochastic volatility model is replaced by its
+    expected slice variance ``E[sigma_k^2]`` (the static optimum).
+
+    Args:
+        covariance: ``"auto"`` (diagonal weights when the correlation is the identity, else a
+            dense matrix), ``"dense"`` (always the dense matrix).
+    """
+    if problem.risk_aversion < 0:
+        raise MethodNotApplicable("qp", f"risk_aversion = {problem.risk_aversion:g} < 0 makes the objective "
+                                  "non-convex (only the closed form has the risk-seeking branch)")
+    if covariance not in ("auto", "dense"):
+        from ..errors import SpecError
+
+        raise SpecError("covariance", covariance, "must be 'auto' or 'dense'")
+    n, m, tau, big_t = problem.slices, problem.n_assets, problem.tau, problem.horizon
+    x = problem.initial_holdings
+    ax = np.abs(x)
+    dx = np.diag(x)
+    eta = np.array([a.temporary_impact for a in problem.assets])
+    beta = np.array([a.impact_exponent for a in problem.assets])
+    gamma = problem.permanent_impact_matrix_array
+    linear = problem.all_linear
+    if problem.temporary_impact_matrix is not None:
+        h = problem.temporary_impact_matrix_array
+        k_unit = float(x @ h @ x) / big_t
+    else:
+        k_unit = float(np.sum(big_t * eta * (ax / big_t) ** (1.0 + beta)))
+    if linear:
+        q = dx @ problem.eta_tilde_matrix @ dx / (tau * k_unit)
+        q = 0.5 * (q + q.T)
+        c = np.zeros(m)
+        pmat = np.zeros((m, m))
+    else:
+        q = None
+        c = eta * ax ** (1.0 + beta) / (tau**beta * k_unit)
+        pmat = dx @ gamma @ dx / k_unit
+    lam = problem.risk_aversion
+    if m == 1:
+        w = (lam * tau * problem.slice_variance() * x[0] ** 2 / k_unit)[:, None]
+        mmat = None
+    else:
+        cov = problem.covariance
+        diagonal = np.count_nonzero(cov - np.diag(np.diag(cov))) == 0
+        if diagonal and covariance == "auto":
+            w = np.tile(lam * tau * np.diag(cov) * x**2 / k_unit, (n, 1))
+            mmat = None
+        else:
+            w = None
+            mmat = lam * tau * dx @ cov @ dx / k_unit
+            mmat = 0.5 * (mmat + mmat.T)
+    eps = np.array([a.spread for a in problem.assets])
+    mu = np.array([a.drift for a in problem.assets])
+    caps = np.full((n, m), np.inf)
+    for i, a in enumerate(problem.assets):
+        sc = a.slice_caps(n)
+        if sc is not None:
+            caps[:, i] = sc / ax[i]
+    ylo = np.full(m, -np.inf)
+    yhi = np.full(m, np.inf)
+    for i, a in enumerate(problem.assets):
+        lo = -np.inf if a.min_holdings is None else a.min_holdings / x[i]
+        hi = np.inf if a.max_holdings is None else a.max_holdings / x[i]
+        if x[i] < 0:
+            lo, hi = (-np.inf if a.max_holdings is None else a.max_holdings / x[i]), \
+                     (np.inf if a.min_holdings is None else a.min_holdings / x[i])
+        ylo[i], yhi[i] = lo, hi
+    prices = np.array([a.price for a in problem.assets])
+    b_scale = float(np.sum(np.abs(prices * x)))
+    bands = problem.imbalance_bands()
+    return ScaledProblem(
+        problem=problem, N=n, m=m, X=x, K=k_unit, linear=linear, Q=q, c=c, p=1.0 + beta, P=pmat,
+        e=eps * ax / k_unit, W=w, M=mmat, g=-tau * mu * x / k_unit, cap=caps, no_reversal=problem.no_reversal,
+        ylo=ylo, yhi=yhi, band_w=None if bands is None else prices * x / b_scale,
+        band=None if bands is None else bands / b_scale, band_scale=b_scale,
+    )
