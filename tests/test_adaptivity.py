@@ -1,0 +1,85 @@
+"""Value of adaptivity: static optimum against feedback policy on common random numbers.
+
+Truths: the exact Riccati feedback policy for regimes and the banded-KKT static optimum on
+E[sigma_k^2] (tests/test_simulate_support.py, tests/reference.py), whose own values the
+simulated objectives must match within 4 standard errors; and, with constant volatility, the
+fact that the optimal feedback policy trades the static optimum (value zero).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from solvers import load_example, solve
+from solvers import methods as registry
+from solvers.adaptivity import value_of_adaptivity
+from solvers.cli import main
+from solvers.errors import MethodNotApplicable
+
+from tests.test_simulate_support import RegimeRiccatiPolicy, solve_static_reference
+
+SUPPORT = "tests.test_simulate_support"
+Z = 4.0
+
+
+@pytest.fixture
+def reference_methods(monkeypatch):
+    """Register the test references as 'qp' and 'dp' so the default resolution path is used."""
+    monkeypatch.setitem(registry.METHODS, "qp", f"{SUPPORT}:solve_static_reference")
+    monkeypatch.setitem(registry.METHODS, "dp", f"{SUPPORT}:solve_regime_dp")
+
+
+def test_regimes_feedback_beats_static_with_ci():
+    """Regime example: the feedback policy's advantage is positive with a 95% CI that excludes
+    zero, and each simulated objective matches its own solver's value within 4 SE."""
+    reg = load_example("volatility-regimes")
+    static = solve_static_reference(reg)
+    policy = RegimeRiccatiPolicy(reg)
+    rep = value_of_adaptivity(reg, static=static, dynamic=policy, paths=20_000, seed=3)
+    lo, hi = rep.value.ci()
+    assert lo > 0, (rep.value, lo, hi)
+    # the exact values: static E + lambda V and the DP value; their difference lies in the CI too
+    assert rep.static_sim.objective.contains(static.objective, Z)
+    assert rep.dynamic_sim.objective.contains(policy.value, Z)
+    assert rep.value.contains(static.objective - policy.value, Z)
+    # common random numbers: the paired SE is far below either run's own SE
+    assert rep.value.se < 0.5 * rep.static_sim.objective.se
+    text = rep.summary()
+    assert "value of adaptivity" in text and "95% CI" in text
+
+
+def test_constant_volatility_value_is_zero():
+    """Constant sigma: the feedback optimum trades the static optimum on every path, so every
+    difference is zero within its CI (here exactly, up to rounding)."""
+    ac = load_example("almgren-chriss-2001").replace(slices=20)
+    rep = value_of_adaptivity(ac, dynamic=RegimeRiccatiPolicy(ac), paths=4000, seed=1)
+    assert rep.static_label == "closed-form"  # the registry's static optimum (qp absent or later)
+    for d in rep.differences.values():
+        lo, hi = d.estimate.ci()
+        assert lo - 1e-9 * rep.static_sim.objective.value <= 0.0 <= hi + 1e-9 * rep.static_sim.objective.value
+    assert any("deterministic" in n for n in rep.notes)
+
+
+def test_registry_resolution_cli_json_and_plot(reference_methods, tmp_path, capsys):
+    out, png = tmp_path / "a.json", tmp_path / "a.png"
+    rc = main(["adaptivity", "--example", "volatility-regimes", "--paths", "4000", "--json", str(out), "--plot", str(png)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "feedback: dp" in text and "static: qp" in text
+    data = json.loads(out.read_text())
+    assert data["static"] == "qp" and data["dynamic"] == "dp"
+    lo, hi = data["value_of_adaptivity"]["ci95"]
+    assert lo < data["value_of_adaptivity"]["value"] < hi
+    assert png.stat().st_size > 1000
+
+
+def test_no_feedback_method_is_reported(monkeypatch, capsys):
+    for name in ("dp", "hjb"):
+        monkeypatch.delitem(registry.METHODS, name, raising=False)
+    with pytest.raises(MethodNotApplicable, match=r"no feedback-policy method applies \(dp: not registered; hjb: not registered\)"):
+        value_of_adaptivity(load_example("almgren-chriss-2001"), paths=100)
+    assert main(["adaptivity", "--example", "almgren-chriss-2001", "--paths", "100"]) == 3
+    assert "adaptivity does not apply" in capsys.readouterr().err
+
