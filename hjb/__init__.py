@@ -1,2 +1,9 @@
 """optexec's dynamic layer: HJB finite differences and backward induction under stochastic
 volatility. Stands on the ground floor of ``solvers`` (spec, costs, result)."""
+
+# HJB finite differences (JAX; importing these switches JAX to float64, see hjb/reduced.py)
+from .settings import HJBSettings  # noqa: E402
+from .reduced import ReducedSolution, solve_reduced, solve_mean_reverting_batch, volatility_grid  # noqa: E402
+from .full import FullSolution, solve_full  # noqa: E402
+from .hjb_policy import FullPolicy, ReducedPolicy  # noqa: E402
+from .pde import solve as solve_hjb  # noqa: E402

@@ -1,0 +1,273 @@
+"""Full HJB for nonlinear temporary impact on an ``(x, s)`` grid (``x`` alone for constant
+volatility).
+
+Continuous-time problem (single asset, zero drift, selling ``X > 0``; a buy program is the
+mirror image): minimize ``E[ int_0^T eta |v|^(1+beta) + lambda sigma_t^2 x_t^2 dt ]``,
+``dx = -v dt``, ``x_T = 0``. Scaled units: ``x = |X| y`` (``y`` in [0, 1]), value
+``V = eta |X|^(1+beta) U``, ``r = v / |X|`` (1 / time unit), ``c(s) = lambda s^2 |X|^(1-beta) / eta``.
+In time to go ``theta``:
+
+    U_theta = c(s) y^2 + min_r [ r^(1+beta) - r U_y ] + L_s U,     U -> +inf as theta -> 0 (y > 0).
+
+Pointwise optimal control from the first-order condition: ``(1+beta) r^beta = U_y``.
+
+Hard terminal condition, handled exactly: ``U = U0 + W`` with the risk-neutral value
+``U0 = y^(1+beta) theta^(-beta)`` (liquidate at constant rate ``y / theta``), known in closed
+form, so only the smooth remainder ``W`` (``W(0) = 0``, ``W = O(c theta y^2)``) lives on the
+grid. The first step (``theta = dt``) is the forced liquidation ``r = y / dt``:
+``W = dt c y^2 / 2``.
+
+Scheme (monotone, first order in time): semi-Lagrangian in ``y`` with linear interpolation,
+then one implicit (backward Euler, tridiagonal; upwind drift, central diffusion, the same
+operator and boundary rows as :mod:`hjb.reduced`) step in ``s`` (Lie splitting):
+
+    r    = clip( (y^beta theta_{n+1}^-beta + W^n_y / (1+beta))^(1/beta), 0, y / dt )
+    z    = y - r dt                                   (departure point, in [0, y])
+    W*   = dt (r^(1+beta) + c (y^2 + z^2) / 2) + z^(1+beta) theta_n^-beta - y^(1+beta) theta_{n+1}^-beta + W^n(z)
+    W^{n+1} = (I - dt L_s)^-1 W*.
+
+With ``W = 0`` the control ``y / theta_{n+1}`` is the exact minimizer of the singular part, so
+the splitting of the singularity is exact. The semi-Lagrangian step has no CFL limit in ``y``;
+the interpolation error is ``O(dy^2 / dt)``, so ``dy`` and ``dt`` are refined together.
+Powers are specialised for ``beta`` in {0.5, 1, 2} (``sqrt`` instead of a generic ``**``: the
+generic power erased most of the JAX speed-up on this machine).
+:func:`full_hjb_numpy` is the same scheme in numpy (benchmark baseline and test oracle).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from scipy.linalg import solve_banded
+
+from solvers.errors import MethodNotApplicable, SpecError
+from solvers.spec import ExecutionProblem
+from solvers.volatility import ConstantVolatility, MeanRevertingVolatility
+
+from .reduced import _check_problem, _timed, volatility_grid  # also switches on float64
+from .settings import HJBSettings
+
+__all__ = ["FullSolution", "solve_full", "full_hjb_numpy", "full_hjb_arrays", "power_functions"]
+
+
+def power_functions(beta: float, xp=jnp) -> tuple[Callable, Callable]:
+    """``(z -> z^(1+beta), z -> z^(1/beta))`` for ``z >= 0``, specialised for common betas."""
+    if beta == 1.0:
+        return (lambda z: z * z), (lambda z: z)
+    if beta == 0.5:
+        return (lambda z: z * xp.sqrt(z)), (lambda z: z * z)
+    if beta == 2.0:
+        return (lambda z: z * z * z), xp.sqrt
+    return (lambda z: z ** (1.0 + beta)), (lambda z: z ** (1.0 / beta))
+
+
+def _gradient(w, dy, xp):
+    """``dW/dy`` along the last axis: central inside, one-sided at the ends."""
+    inner = (w[..., 2:] - w[..., :-2]) / (2 * dy)
+    first = (w[..., 1:2] - w[..., 0:1]) / dy
+    last = (w[..., -1:] - w[..., -2:-1]) / dy
+    return xp.concatenate([first, inner, last], axis=-1)
+
+
+def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, take, first=False):
+    """The semi-Lagrangian half step (before the s-step); ``w`` is (ns, ny). On the first
+    step (``theta_old = 0``, ``first`` true) the control is the forced liquidation ``y / dt``
+    and the singular term at the departure point (``z = 0``) is 0."""
+    pow_1pb, inv_beta = power_functions(beta, xp)
+    ny = y.shape[-1]
+    dy = y[1] - y[0]
+    grad = _gradient(w, dy, xp)
+    p = y_b * theta_new ** (-beta) + grad / (1.0 + beta)
+    r = xp.minimum(inv_beta(xp.maximum(p, 0.0)), y / h)
+    z = xp.maximum(y - r * h, 0.0)
+    pos = z / dy
+    idx = xp.clip(xp.floor(pos).astype(np.int32 if xp is np else jnp.int32), 0, ny - 2)
+    frac = pos - idx
+    left = take(w, idx)
+    right = take(w, idx + 1)
+    w_dep = left + frac * (right - left)
+    old = xp.where(first, 0.0, pow_1pb(z) * xp.where(first, 1.0, theta_old) ** (-beta))
+    return h * (pow_1pb(r) + 0.5 * c[:, None] * (y * y + z * z)) + old - y_1pb * theta_new ** (-beta) + w_dep
+
+
+def _full_scan(c, lower, diagonal, upper, h, *, beta: float, ny: int, n_slices: int, per_slice: int,
+               j0: int, explicit: bool, keep: bool):
+    """JAX kernel. Returns ``W`` at theta = T (ns, ny) and, if ``keep``, ``W`` at slice ends
+    (N, ns, ny) and ``W[j0]`` at every step (n_t, ny) (theta order)."""
+    ns = c.shape[0]
+    y = jnp.linspace(0.0, 1.0, ny)
+    y_1pb = power_functions(beta)[0](y)
+    y_b = y**beta if beta not in (0.5, 1.0) else (jnp.sqrt(y) if beta == 0.5 else y)
+    dl = jnp.concatenate([jnp.zeros(1), -h * lower[1:]])
+    du = jnp.concatenate([-h * upper[:-1], jnp.zeros(1)])
+    dd = 1.0 - h * diagonal
+    take = lambda w, idx: jnp.take_along_axis(w, idx, axis=1)  # noqa: E731
+
+    def s_step(w):
+        if ns == 1:
+            return w
+        if explicit:
+            return w + h * (diagonal[:, None] * w + lower[:, None] * jnp.roll(w, 1, axis=0)
+                            + upper[:, None] * jnp.roll(w, -1, axis=0))
+        return lax.linalg.tridiagonal_solve(dl, dd, du, w)
+
+    def step(w, n):
+        theta_old = n * h
+        w_new = _sl_step(w, theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp, take, first=(n == 0))
+        w_new = s_step(w_new)
+        return w_new, (w_new[j0] if keep else None)
+
+    def one_slice(w, first):
+        w, path = lax.scan(step, w, first + jnp.arange(per_slice))
+        return w, ((w, path) if keep else None)
+
+    w_final, out = lax.scan(one_slice, jnp.zeros((ns, ny)), per_slice * jnp.arange(n_slices))
+    if not keep:
+        return w_final, None, None
+    return w_final, out[0], out[1].reshape(-1, ny)
+
+
+_full_jit = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "j0", "explicit", "keep"))
+
+
+def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_slice, j0=0, explicit=False,
+                    keep=False):
+    """The compiled kernel on plain arrays (benchmarks, GPU script): returns
+    ``(W_final, W at slice ends, W[j0] per step, compile_seconds, run_seconds)``."""
+    args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (float(h),)
+    (w, ends, paths), compile_s, run_s = _timed(
+        _full_jit, *args, beta=float(beta), ny=int(ny), n_slices=int(n_slices), per_slice=int(per_slice),
+        j0=int(j0), explicit=bool(explicit), keep=bool(keep))
+    return w, ends, paths, compile_s, run_s
+
+
+def full_hjb_numpy(c, lower, diagonal, upper, h, *, beta, ny, n_steps) -> np.ndarray:
+    """The same scheme in numpy/scipy (vectorised over the grid, one banded LAPACK solve with
+    ``ny`` right-hand sides per step); returns ``W`` at ``theta = n_steps h``, shape (ns, ny)."""
+    c, lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (c, lower, diagonal, upper))
+    ns = c.size
+    y = np.linspace(0.0, 1.0, ny)
+    pow_1pb, _ = power_functions(beta, np)
+    y_1pb = pow_1pb(y)
+    y_b = y**beta
+    ab = np.zeros((3, ns))
+    ab[0, 1:] = -h * upper[:-1]
+    ab[1] = 1.0 - h * diagonal
+    ab[2, :-1] = -h * lower[1:]
+    rows = np.arange(ns)[:, None]
+    take = lambda w, idx: w[rows, idx]  # noqa: E731
+
+    def s_step(w):
+        return w if ns == 1 else solve_banded((1, 1), ab, w, check_finite=False)
+
+    w = np.zeros((ns, ny))
+    for n in range(n_steps):
+        w = s_step(_sl_step(w, n * h, (n + 1) * h, y, y_1pb, y_b, c, h, beta, np, take, first=(n == 0)))
+    return w
+
+
+@dataclass
+class FullSolution:
+    """``U = V / (eta |X|^(1+beta)) = y^(1+beta) theta^-beta + W`` on the ``(s, y)`` grid.
+
+    Attributes:
+        states: the ``s`` grid (or ``[sigma_0]``); ``start_index`` is the node of ``sigma_0``.
+        y: holdings grid as a fraction of ``|X|`` (ny points on [0, 1]).
+        beta: impact exponent.
+        w_start: ``W`` at ``t = 0`` (ns, ny).
+        w_slices: ``W`` at ``t_{k-1}``, k = 1..N (N, ns, ny), t order (slice 1 first).
+        theta: fine time-to-go grid (n_t + 1 points).
+        w_path: ``W(theta_n, ., sigma_0)`` for n = 0..n_t (n_t + 1, ny) (row 0 is zeros).
+        value_scale: ``eta |X|^(1+beta)`` (currency).
+    """
+
+    states: np.ndarray
+    start_index: int
+    y: np.ndarray
+    beta: float
+    w_start: np.ndarray
+    w_slices: np.ndarray
+    theta: np.ndarray
+    w_path: np.ndarray
+    value_scale: float
+    horizon: float
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def value(self) -> float:
+        """``V(0, X, sigma_0)`` without the trajectory constants (currency)."""
+        return self.value_scale * (self.horizon ** (-self.beta) + float(self.w_start[self.start_index, -1]))
+
+    def rate(self, theta: float, w_row: np.ndarray, y: np.ndarray, dt: float) -> np.ndarray:
+        """Scaled rate ``r`` at holdings ``y`` from a row of ``W`` (the scheme's control rule)."""
+        _, inv_beta = power_functions(self.beta, np)
+        dy = self.y[1] - self.y[0]
+        grad = np.interp(y, self.y, _gradient(w_row, dy, np))
+        p = np.maximum(y, 0.0) ** self.beta * theta ** (-self.beta) + grad / (1.0 + self.beta)
+        return np.clip(inv_beta(np.maximum(p, 0.0)), 0.0, np.maximum(y, 0.0) / dt)
+
+
+def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -> FullSolution:
+    """Solve the full HJB of ``problem`` (any ``beta``; constant or mean-reverting volatility)."""
+    settings = settings or HJBSettings()
+    _check_problem(problem)
+    a = problem.asset
+    model = problem.volatility_model
+    eta, lam, beta, big_x = a.temporary_impact, problem.risk_aversion, a.impact_exponent, abs(a.holdings)
+    n_t, per_slice = settings.steps_for(problem.slices)
+    h = problem.horizon / n_t
+    ny = settings.holdings_points
+    diag: dict[str, Any] = {"time_steps": n_t, "steps_per_slice": per_slice, "dt": h, "holdings_points": ny,
+                            "dy_fraction": 1.0 / (ny - 1)}
+    if isinstance(model, ConstantVolatility) or problem.has_constant_volatility:
+        s = np.array([a.volatility])
+        j0 = 0
+        lower = diagonal = upper = np.zeros(1)
+        number = 0.0
+        diag.update(vol_points=1)
+        explicit = False
+    elif isinstance(model, MeanRevertingVolatility):
+        grid = volatility_grid(problem, settings)
+        s, j0, lower, diagonal, upper = grid.s, grid.start_index, grid.lower, grid.diagonal, grid.upper
+        number = grid.stability_number(h)
+        explicit = settings.s_stepping == "explicit"
+        if explicit and number > 1.0:
+            raise SpecError("settings.time_steps", settings.time_steps,
+                            f"explicit s-stepping is unstable: dt * max(b/ds^2 + |mu|/ds) = {number:.4g} > 1 "
+                            f"(dt = {h:.4g}, ds = {grid.ds:.4g}); use more time steps or s_stepping='implicit'")
+        diag.update(vol_points=int(s.size), vol_min=float(s[0]), vol_max=float(s[-1]), ds=grid.ds,
+                    coverage_sds=grid.coverage_sds)
+    else:
+        raise MethodNotApplicable("hjb", f"the full HJB supports constant and mean-reverting volatility, "
+                                  f"not {model.kind!r} (with linear impact the reduced HJB handles it)")
+    c = lam * s**2 * big_x ** (1.0 - beta) / eta
+    w, ends, paths, compile_s, run_s = full_hjb_arrays(
+        c, lower, diagonal, upper, h, beta=beta, ny=ny, n_slices=problem.slices, per_slice=per_slice, j0=j0,
+        explicit=explicit, keep=True)
+    w = np.asarray(w)
+    if not np.all(np.isfinite(w)):
+        raise SpecError("settings", settings.as_dict(), "the full HJB produced non-finite values on this grid")
+    ends = np.asarray(ends)  # theta order: ends[i] is W at theta = (i + 1) tau
+    # W at t_{k-1} for k = 1..N: theta = (N - k + 1) tau -> ends[N - k]
+    w_slices = ends[::-1].copy()
+    w_path = np.vstack([np.zeros((1, ny)), np.asarray(paths)])
+    theta = h * np.arange(n_t + 1)
+    diag.update(
+        scheme="semi-Lagrangian in holdings (linear interpolation, FOC control), backward Euler in s "
+        "(upwind drift, central diffusion), Lie splitting" if not explicit else
+        "semi-Lagrangian in holdings, forward Euler in s",
+        unknown="W = U - y^(1+beta) theta^-beta (risk-neutral singular part removed exactly)",
+        boundary_conditions="y = 0: departure points stay in [0, y] (no condition needed); "
+        "s ends: diffusion dropped, drift upwinded inward (no flux)",
+        stability_number=number, semi_lagrangian_courant=float(np.max(np.diff(theta)) / (1.0 / (ny - 1))),
+        order_time=1, compile_seconds=compile_s, run_seconds=run_s,
+    )
+    return FullSolution(states=s, start_index=j0, y=np.linspace(0.0, 1.0, ny), beta=beta, w_start=w,
+                        w_slices=w_slices, theta=theta, w_path=w_path, value_scale=eta * big_x ** (1.0 + beta),
+                        horizon=problem.horizon, diagnostics=diag)

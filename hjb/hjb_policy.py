@@ -1,0 +1,146 @@
+"""Feedback policies of the HJB solutions (:class:`solvers.policy.FeedbackPolicy`).
+
+Both policies answer ``trade(k, holdings, sigma, regime) -> n_k`` (shares) for slice ``k``
+(k = 1..N) from the state at ``t_{k-1}``, for any holdings and volatility (interpolating
+between grid points, clamped to the grid's ends), and finish the order in the last slice
+(``n_N = x_{N-1}``, MODEL.md's ``x_N = 0``). Within a slice the volatility is held at its
+value at ``t_{k-1}`` (MODEL.md's discrete convention ``sigma_k = sigma(t_{k-1})``) and the
+continuous-time optimal rate is followed over the slice:
+
+* linear impact (:class:`ReducedPolicy`): ``dx/dt = -A(t, s) x / eta``, so exactly
+  ``n_k = x (1 - exp(-G_k(s)))`` with ``G_k(s) = int_{t_{k-1}}^{t_k} A(t, s) / eta dt``
+  (tabulated by the solver on every volatility node / regime, linear in ``s`` between nodes);
+* nonlinear impact (:class:`FullPolicy`): ``dx/dt = -v*(t, x, s)`` integrated with
+  ``settings.policy_substeps`` steps, with the exact singular part of the value at the
+  running time and the smooth remainder ``W`` frozen at ``t_{k-1}`` (bilinear in ``(s, x)``).
+
+The value function is ``value(holdings, sigma, regime)`` at ``t = 0`` (currency, without the
+trajectory constants ``1/2 gamma X^2`` and spread) and the rate ``rate(k, holdings, sigma,
+regime)`` is ``v*(t_{k-1}, x, s)`` (shares / time unit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solvers.spec import ExecutionProblem
+
+from .full import FullSolution, _gradient, power_functions
+from .reduced import ReducedSolution
+
+__all__ = ["ReducedPolicy", "FullPolicy"]
+
+
+def _state_weights(states: np.ndarray, sigma: np.ndarray):
+    """Linear-interpolation indices and weights of ``sigma`` on a uniform grid (clamped)."""
+    if states.size == 1:
+        zeros = np.zeros(np.shape(sigma), dtype=np.int64)
+        return zeros, zeros, np.zeros(np.shape(sigma))
+    ds = states[1] - states[0]
+    pos = np.clip((np.asarray(sigma, dtype=np.float64) - states[0]) / ds, 0.0, states.size - 1)
+    lo = np.minimum(np.floor(pos).astype(np.int64), states.size - 2)
+    return lo, lo + 1, pos - lo
+
+
+class ReducedPolicy:
+    """Feedback policy of the reduced (linear-impact) HJB. ``time_model = "continuous"``."""
+
+    time_model = "continuous"
+
+    def __init__(self, problem: ExecutionProblem, solution: ReducedSolution) -> None:
+        self.problem = problem
+        self.solution = solution
+        self.a_slices = np.asarray(solution.a_slices)  # A(t_{k-1}, s)/eta, (N, states)
+
+    def _table(self, table: np.ndarray, sigma, regime) -> np.ndarray:
+        sol = self.solution
+        if sol.kind == "ode":
+            if sol.states.size > 1:
+                if regime is None:
+                    raise ValueError("a regime model's policy needs the regime index of each path")
+                return table[np.asarray(regime, dtype=np.int64)]
+            return np.broadcast_to(table[0], np.shape(sigma))
+        lo, hi, w = _state_weights(sol.states, sigma)
+        return (1.0 - w) * table[lo] + w * table[hi]
+
+    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
+        x = np.asarray(holdings, dtype=np.float64)
+        if k >= self.problem.slices:
+            return x.copy()
+        g = self._table(self.solution.slice_exponent[k - 1], np.broadcast_to(sigma, x.shape), regime)
+        return x * -np.expm1(-g)
+
+    def rate(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
+        """``v*(t_{k-1}, x, s) = A x / eta`` (shares / time unit); infinite at ``t = T``."""
+        x = np.asarray(holdings, dtype=np.float64)
+        return x * self._table(self.a_slices[k - 1], np.broadcast_to(sigma, x.shape), regime)
+
+    def value(self, holdings, sigma, regime=None) -> np.ndarray:
+        """``V(0, x, s) = eta x^2 A(0, s) / eta`` (currency, no trajectory constants)."""
+        x = np.asarray(holdings, dtype=np.float64)
+        a = self._table(self.solution.a_start, np.broadcast_to(sigma, x.shape), regime)
+        return self.problem.asset.temporary_impact * x**2 * a
+
+
+class FullPolicy:
+    """Feedback policy of the full (nonlinear-impact) HJB. ``time_model = "continuous"``."""
+
+    time_model = "continuous"
+
+    def __init__(self, problem: ExecutionProblem, solution: FullSolution, substeps: int = 32) -> None:
+        self.problem = problem
+        self.solution = solution
+        self.substeps = int(substeps)
+        dy = solution.y[1] - solution.y[0]
+        self._grad = _gradient(solution.w_slices, dy, np)  # (N, ns, ny)
+        self._scale = abs(problem.asset.holdings)
+
+    def _bilinear(self, table: np.ndarray, sigma: np.ndarray, y: np.ndarray) -> np.ndarray:
+        sol = self.solution
+        s_lo, s_hi, s_w = _state_weights(sol.states, sigma)
+        ny = sol.y.size
+        pos = np.clip(y, 0.0, 1.0) * (ny - 1)
+        y_lo = np.minimum(np.floor(pos).astype(np.int64), ny - 2)
+        y_w = pos - y_lo
+        row = lambda s_idx: (1.0 - y_w) * table[s_idx, y_lo] + y_w * table[s_idx, y_lo + 1]  # noqa: E731
+        return (1.0 - s_w) * row(s_lo) + s_w * row(s_hi)
+
+    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
+        x = np.asarray(holdings, dtype=np.float64)
+        if k >= self.problem.slices:
+            return x.copy()
+        sol = self.solution
+        beta = sol.beta
+        _, inv_beta = power_functions(beta, np)
+        sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64), x.shape)
+        y0 = np.abs(x) / self._scale
+        grad = self._bilinear(self._grad[k - 1], sigma, y0)  # W_y frozen over the slice (smooth part)
+        tau = self.problem.tau
+        dt = tau / self.substeps
+        theta = self.problem.horizon - (k - 1) * tau
+        y = y0.copy()
+        for _ in range(self.substeps):
+            p = y**beta * theta ** (-beta) + grad / (1.0 + beta)
+            r = np.clip(inv_beta(np.maximum(p, 0.0)), 0.0, y / dt)
+            y = y - r * dt
+            theta -= dt
+        return np.sign(x) * (y0 - y) * self._scale
+
+    def rate(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
+        """``v*(t_{k-1}, x, s)`` from the first-order condition (shares / time unit)."""
+        x = np.asarray(holdings, dtype=np.float64)
+        sol = self.solution
+        _, inv_beta = power_functions(sol.beta, np)
+        y = np.abs(x) / self._scale
+        grad = self._bilinear(self._grad[k - 1], np.broadcast_to(sigma, x.shape), y)
+        theta = self.problem.horizon - (k - 1) * self.problem.tau
+        p = y**sol.beta * theta ** (-sol.beta) + grad / (1.0 + sol.beta)
+        return np.sign(x) * inv_beta(np.maximum(p, 0.0)) * self._scale
+
+    def value(self, holdings, sigma, regime=None) -> np.ndarray:
+        """``V(0, x, s)`` (currency, no trajectory constants); ``|x| <= |X|``."""
+        x = np.asarray(holdings, dtype=np.float64)
+        sol = self.solution
+        y = np.abs(x) / self._scale
+        w = self._bilinear(sol.w_start, np.broadcast_to(sigma, x.shape), y)
+        return sol.value_scale * (power_functions(sol.beta, np)[0](y) * sol.horizon ** (-sol.beta) + w)

@@ -1,0 +1,186 @@
+"""Method ``hjb``: the continuous-time HJB by finite differences (JAX), one entry point.
+
+``solve(problem, *, settings=None, **options) -> Result`` picks the formulation:
+
+* linear impact (``beta = 1``): the reduced HJB ``V = x^2 A(t, s)`` (:mod:`hjb.reduced`):
+  an ODE system for constant / path / regime volatility, a PDE on an ``s`` grid for
+  mean-reverting volatility;
+* nonlinear impact: the full HJB on an ``(x, s)`` grid, or ``x`` alone for constant
+  volatility (:mod:`hjb.full`).
+
+The result follows MODEL.md: ``objective = V(0, X, sigma_0) + 1/2 gamma X^2 + epsilon |X|``
+(the value function at the start plus :func:`solvers.costs.trajectory_constants`; the
+spread is ``epsilon |X|`` because the optimal strategy is monotone), ``time_model =
+"continuous"``, ``holdings`` = the optimal path with the volatility frozen at ``sigma_0``
+(the policy's rate at ``s = sigma_0`` followed on the fine time grid, sampled at ``t_k``),
+``expected_cost`` / ``variance`` = ``E`` and ``V`` of that frozen path
+(``E = constants + int eta |v|^(1+beta) dt`` and ``V = int E[sigma_t^2] x_t^2 dt`` on the fine
+grid; for constant volatility ``E + lambda V`` equals ``objective`` up to the discretization
+error, under stochastic volatility they differ because the path is not re-optimized), and
+``policy`` = a :class:`solvers.policy.FeedbackPolicy` for the simulator.
+
+Options (besides ``settings``): ``accuracy`` (a preset name of
+:meth:`HJBSettings.with_accuracy`), any :class:`HJBSettings` field (``time_steps=4000``, ...),
+and ``form`` = ``"auto"`` | ``"reduced"`` | ``"full"`` (``"full"`` solves a linear-impact
+problem on the ``(x, s)`` grid too: a cross-check of the two schemes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from solvers.costs import trajectory_constants
+from solvers.errors import MethodNotApplicable, SpecError
+from solvers.result import Result
+from solvers.spec import ExecutionProblem
+from solvers.volatility import ConstantVolatility, VolatilityPath
+
+from .full import FullSolution, power_functions, solve_full
+from .hjb_policy import FullPolicy, ReducedPolicy
+from .reduced import ReducedSolution, solve_reduced, uniform_moments
+from .settings import HJBSettings
+
+__all__ = ["solve", "METHOD"]
+
+METHOD = "hjb"
+_FIELDS = {f.name for f in dataclasses.fields(HJBSettings)}
+
+
+def _settings(settings: HJBSettings | None, options: dict[str, Any]) -> tuple[HJBSettings, str]:
+    options = dict(options)
+    form = options.pop("form", "auto")
+    if form not in ("auto", "reduced", "full"):
+        raise SpecError("form", form, "must be 'auto', 'reduced' or 'full'")
+    accuracy = options.pop("accuracy", None)
+    unknown = sorted(set(options) - _FIELDS)
+    if unknown:
+        raise SpecError(unknown[0], options[unknown[0]],
+                        f"unknown option of method hjb (allowed: settings, accuracy, form, {', '.join(sorted(_FIELDS))})")
+    if settings is not None and not isinstance(settings, HJBSettings):
+        raise SpecError("settings", settings, "must be an HJBSettings")
+    if accuracy is not None:
+        base = HJBSettings.with_accuracy(accuracy)
+    else:
+        base = settings or HJBSettings()
+    return (base.replace(**options) if options else base), form
+
+
+def _expected_variance_mid(problem: ExecutionProblem, t_mid: np.ndarray) -> np.ndarray:
+    """``E[sigma(t)^2]`` at the midpoints of the fine grid (piecewise per slice for a path)."""
+    model = problem.volatility_model
+    sigma0 = problem.asset.volatility
+    if isinstance(model, ConstantVolatility):
+        return np.full(t_mid.shape, sigma0**2)
+    if isinstance(model, VolatilityPath):
+        k = np.minimum((t_mid / problem.tau).astype(np.int64), problem.slices - 1)
+        return np.asarray(model.path)[k] ** 2
+    step = t_mid[1] - t_mid[0] if t_mid.size > 1 else 1.0
+    return uniform_moments(model, sigma0, float(t_mid[0]), float(step), t_mid.size)[:, -1]
+
+
+def _path_integrals(problem: ExecutionProblem, t: np.ndarray, x: np.ndarray, temporary: float) -> dict[str, Any]:
+    """E and V of a fine frozen path ``x`` at times ``t`` (x linear within each step)."""
+    h = np.diff(t)
+    ev = _expected_variance_mid(problem, 0.5 * (t[1:] + t[:-1]))
+    variance = float(np.sum(h * ev * (x[:-1] ** 2 + x[:-1] * x[1:] + x[1:] ** 2) / 3.0))
+    consts = trajectory_constants(problem)
+    breakdown = {"permanent": consts["permanent"], "temporary": float(temporary), "spread": consts["spread"],
+                 "drift": 0.0}
+    return {"variance": variance, "breakdown": breakdown}
+
+
+def _reduced_path(problem: ExecutionProblem, sol: ReducedSolution):
+    """Frozen path ``x(t) = X (theta / T) exp(-int_theta^T d)`` and its temporary cost."""
+    big_x, eta, horizon = problem.asset.holdings, problem.asset.temporary_impact, problem.horizon
+    theta, d = sol.theta, sol.d_path
+    h = theta[1] - theta[0]
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * h * (d[1:] + d[:-1]))])
+    remaining = cum[-1] - cum  # int_theta^T d
+    x_theta = big_x * (theta / horizon) * np.exp(-remaining)
+    v_theta = big_x / horizon * np.exp(-remaining) * (1.0 + theta * d)  # (1/theta + d) x, finite at theta = 0
+    temporary = float(np.sum(0.5 * h * eta * (v_theta[1:] ** 2 + v_theta[:-1] ** 2)))
+    return x_theta[::-1], temporary  # t order
+
+
+def _full_path(problem: ExecutionProblem, sol: FullSolution):
+    """Frozen path by the scheme's own control rule at ``s = sigma_0`` (one step per grid step)."""
+    big_x = abs(problem.asset.holdings)
+    pow_1pb, _ = power_functions(sol.beta, np)
+    theta = sol.theta
+    n_t = theta.size - 1
+    h = theta[1] - theta[0]
+    y = np.empty(n_t + 1)
+    y[n_t] = 1.0  # at theta = T
+    temporary = 0.0
+    for n in range(n_t - 1, -1, -1):  # from theta_{n+1} to theta_n uses W at theta_n
+        r = float(sol.rate(theta[n + 1], sol.w_path[n], np.array([y[n + 1]]), h)[0])
+        if n == 0:
+            r = y[1] / h
+        y[n] = max(y[n + 1] - r * h, 0.0)
+        temporary += h * pow_1pb(r)
+    x_theta = np.sign(problem.asset.holdings) * big_x * y
+    return x_theta[::-1], sol.value_scale * temporary
+
+
+def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **options: Any) -> Result:
+    """Solve ``problem`` by the HJB (method ``hjb``); see the module doc for the output.
+
+    Raises:
+        MethodNotApplicable: baskets, drift, per-slice caps, negative risk aversion, regimes or
+            deterministic paths with nonlinear impact.
+        SpecError: bad settings or options (naming the value and the rule); a volatility grid
+            that does not cover the model's mass; an unstable explicit step.
+    """
+    settings, form = _settings(settings, options)
+    start = time.perf_counter()
+    asset = problem.asset if not problem.is_basket else None
+    if asset is None:
+        raise MethodNotApplicable(METHOD, "baskets are not supported (single asset only)")
+    linear = asset.is_linear
+    use_full = form == "full" or (form == "auto" and not linear)
+    if form == "reduced" and not linear:
+        raise MethodNotApplicable(METHOD, f"form='reduced' needs linear impact (impact_exponent = {asset.impact_exponent:g})")
+    if use_full:
+        if isinstance(problem.volatility_model, VolatilityPath) and not problem.has_constant_volatility:
+            raise MethodNotApplicable(METHOD, "nonlinear impact with a time-varying volatility path is not in the full HJB")
+        sol = solve_full(problem, settings)
+        value = sol.value
+        x_t, temporary = _full_path(problem, sol)
+        policy = FullPolicy(problem, sol, settings.policy_substeps)
+        formulation = "full"
+    else:
+        sol = solve_reduced(problem, settings)
+        value = asset.temporary_impact * asset.holdings**2 * sol.value_coefficient
+        x_t, temporary = _reduced_path(problem, sol)
+        policy = ReducedPolicy(problem, sol)
+        formulation = "reduced"
+    t_fine = problem.horizon - sol.theta[::-1]
+    parts = _path_integrals(problem, t_fine, x_t, temporary)
+    consts = trajectory_constants(problem)
+    objective = value + consts["permanent"] + consts["spread"]
+    expected = sum(parts["breakdown"].values())
+    per_slice = settings.steps_for(problem.slices)[1]
+    holdings = x_t[::per_slice].copy()
+    holdings[-1] = 0.0
+    diagnostics = dict(sol.diagnostics)
+    diagnostics.update(
+        formulation=formulation, value_function=value, trajectory_constants=consts,
+        frozen_path="rate of the policy at s = sigma_0 followed on the fine time grid; E = constants + "
+        "int eta |v|^(1+beta) dt, V = int E[sigma_t^2] x_t^2 dt (model's exact moments), trapezoid/exact-linear",
+        frozen_path_objective=expected + problem.risk_aversion * parts["variance"],
+        settings=settings.as_dict(),
+    )
+    status, message = "optimal", ""
+    if not (math.isfinite(objective) and np.all(np.isfinite(holdings))):
+        status, message = "numerical_error", "the HJB produced non-finite values"
+    return Result(
+        method=METHOD, status=status, problem=problem, times=problem.times, holdings=holdings,
+        trades=holdings[:-1] - holdings[1:], expected_cost=expected, variance=parts["variance"],
+        objective=objective, solve_seconds=time.perf_counter() - start, time_model="continuous",
+        cost_breakdown=parts["breakdown"], diagnostics=diagnostics, message=message, policy=policy,
+    )

@@ -1,0 +1,467 @@
+"""Reduced HJB for linear impact: ``V(t, x, s) = x^2 A(t, s)`` (MODEL.md).
+
+Continuous-time problem (single asset, ``beta = 1``, zero drift): minimize
+``E[ int_0^T eta v_t^2 + lambda sigma_t^2 x_t^2 dt ]`` with ``dx = -v dt``, ``x_0 = X``,
+``x_T = 0``. The value is ``x^2 A`` and, in time to go ``theta = T - t`` and the scaled
+``a = A / eta`` (1 / time unit), with ``c(s) = lambda s^2 / eta`` (1 / time unit^2):
+
+    a_theta = c(s) - a^2 + L_s a,        a ~ 1 / theta as theta -> 0  (x_T = 0),
+
+where ``L_s`` is the generator of the volatility (``mu(s) d/ds + 1/2 b(s) d^2/ds^2`` for the
+mean-reverting model, ``mu = kappa (mean - s)``, ``b = xi^2 s^(2p)``; the matrix ``Q`` for
+regimes). The optimal rate is ``v* = a x`` (shares / time unit).
+
+The blow-up at ``T`` is handled exactly, in two ways:
+
+* **ODE systems** (constant, deterministic path, regimes): ``q = 1 / a`` (time units) solves
+  the smooth system ``q_i' = 1 - c_i q_i^2 - q_ii q_i - sum_{j != i} Q_ij q_i^2 / q_j``,
+  ``q(0) = 0`` (the ratio ``q_i / q_j -> 1`` as ``theta -> 0``), integrated with classical
+  RK4 (order 4). Constant ``s``: ``q = tanh(k theta) / k``, ``k = s sqrt(lambda / eta)``.
+* **Volatility grid** (mean-reverting): ``a = 1 / theta + d`` removes the singular part
+  exactly (``L_s`` of a constant is 0); ``d`` is smooth with ``d = c theta / 3 + O(theta^2)``
+  and solves ``d_theta = c - 2 d / theta - d^2 + L_s d``, ``d(0) = 0``. Backward Euler in
+  ``theta`` with the quadratic term linearized as ``d^n d^{n+1}`` (order 1 in time; exact for
+  the leading ``c theta / 3``), ``L_s`` with upwinded drift (order 1 in ``s``) and central
+  diffusion: every step is one tridiagonal M-matrix solve, so ``d >= 0`` and the scheme is
+  monotone and unconditionally stable. Boundary conditions at both ends of the grid: the
+  diffusion is dropped and the drift is upwinded inward only (no flux through the boundary),
+  which is harmless because the grid covers ``E[sigma(t)] +- coverage_sds`` standard
+  deviations (checked, :class:`SpecError` names the numbers when a user grid does not).
+
+JAX: float64 is switched on here, once for the ``hjb`` package
+(``jax.config.update("jax_enable_x64", True)``); time is a ``lax.scan`` over slices with an
+inner scan over the steps of a slice (memory O(grid + N grid), the per-slice snapshots feed
+the policy); :func:`solve_mean_reverting_batch` ``vmap``s a batch of vol-of-vols through one
+compiled call. :func:`reduced_pde_numpy` is the same scheme in numpy (benchmark baseline and a
+test of the JAX code).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)  # float64 for the whole hjb package (set once, here)
+
+import jax.numpy as jnp  # noqa: E402
+from jax import lax  # noqa: E402
+from scipy.linalg import solve_banded  # noqa: E402
+
+from solvers.errors import MethodNotApplicable, SpecError  # noqa: E402
+from solvers.spec import ExecutionProblem  # noqa: E402
+from solvers.volatility import (  # noqa: E402
+    ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath,
+)
+
+from .settings import HJBSettings  # noqa: E402
+
+__all__ = [
+    "ReducedSolution", "VolatilityGrid", "volatility_grid", "solve_reduced", "solve_mean_reverting_batch",
+    "reduced_pde_numpy", "riccati_rhs_q", "uniform_moments",
+]
+
+
+# ---------------------------------------------------------------------- volatility grid
+@dataclass(frozen=True)
+class VolatilityGrid:
+    """Uniform grid in ``s`` for a mean-reverting model, with ``sigma_0`` on a node.
+
+    ``lower``, ``diagonal``, ``upper`` are the rows of ``L_s`` (1 / time unit):
+    ``(L_s d)_j = lower_j d_{j-1} + diagonal_j d_j + upper_j d_{j+1}``.
+    """
+
+    s: np.ndarray
+    start_index: int
+    lower: np.ndarray
+    diagonal: np.ndarray
+    upper: np.ndarray
+    coverage_sds: float
+    stability_number_per_dt: float
+
+    @property
+    def ds(self) -> float:
+        return float(self.s[1] - self.s[0])
+
+    def stability_number(self, dt: float) -> float:
+        """``dt * max_j (b_j / ds^2 + |mu_j| / ds)``: the explicit-step number (<= 1 needed)."""
+        return dt * self.stability_number_per_dt
+
+
+def uniform_moments(model, sigma0: float, start: float, step: float, count: int) -> np.ndarray:
+    """Exact ``E[sigma(t)^2]`` (and, for mean reversion, ``E[sigma(t)]``) at ``t = start + i step``,
+    i = 0..count-1, by propagating with two matrix exponentials (one ``expm`` per time is
+    slow); returns (count, 2) ``[E sigma, E sigma^2]`` for mean reversion, (count, 1) for regimes."""
+    from scipy.linalg import expm
+
+    if isinstance(model, MeanRevertingVolatility):
+        gen, state, read = model.generator_matrix(), np.array([1.0, sigma0, sigma0**2]), lambda v: v[1:]
+    elif isinstance(model, RegimeVolatility):
+        gen = model.generator_array.T
+        state = np.zeros(model.n_regimes)
+        state[model.initial_regime] = 1.0
+        levels2 = np.asarray(model.levels) ** 2
+        read = lambda v: np.array([v @ levels2])  # noqa: E731
+    else:
+        raise TypeError(f"no moment propagation for {model.kind!r}")
+    state = expm(gen * start) @ state
+    hop = expm(gen * step)
+    out = []
+    for _ in range(count):
+        out.append(read(state))
+        state = hop @ state
+    return np.array(out)
+
+
+def _moment_band(model: MeanRevertingVolatility, sigma0: float, horizon: float):
+    times = np.linspace(0.0, horizon, 65)
+    m = uniform_moments(model, sigma0, 0.0, horizon / 64, 65)
+    m1, m2 = m[:, 0], m[:, 1]
+    sd = np.sqrt(np.maximum(m2 - m1**2, 0.0))
+    return times, m1, sd
+
+
+def _generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
+    ds = s[1] - s[0]
+    mu = model.reversion * (model.mean - s)
+    p = model.elasticity
+    base = np.maximum(s, 0.0) if p > 0 else np.abs(s)
+    b = model.vol_of_vol**2 * (np.ones_like(s) if p == 0 else (base if p == 0.5 else base**2))
+    b[0] = b[-1] = 0.0  # boundary rows: diffusion dropped
+    lower = np.maximum(-mu, 0.0) / ds + 0.5 * b / ds**2
+    upper = np.maximum(mu, 0.0) / ds + 0.5 * b / ds**2
+    lower[0] = 0.0  # no flux out of the grid: drift upwinded inward only
+    upper[-1] = 0.0
+    diagonal = -(lower + upper)
+    per_dt = float(np.max(-diagonal))
+    return lower, diagonal, upper, per_dt
+
+
+def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: MeanRevertingVolatility | None = None
+                    ) -> VolatilityGrid:
+    """The ``s`` grid of a mean-reverting problem (checked against the model's mass)."""
+    model = model or problem.volatility_model
+    if not isinstance(model, MeanRevertingVolatility):
+        raise MethodNotApplicable("hjb", f"a volatility grid needs a mean-reverting model, not {model.kind!r}")
+    sigma0 = problem.asset.volatility
+    times, m1, sd = _moment_band(model, sigma0, problem.horizon)
+    k = settings.coverage_sds
+    if settings.vol_bounds is None:
+        lo = min(float(np.min(m1 - k * sd)), sigma0)
+        hi = max(float(np.max(m1 + k * sd)), sigma0)
+        width = hi - lo
+        pad = 0.05 * width + 1e-3 * max(abs(sigma0), abs(model.mean), 1e-12)
+        lo, hi = lo - pad, hi + pad
+        if model.elasticity > 0:
+            lo = max(lo, 0.0)
+    else:
+        lo, hi = settings.vol_bounds
+        if not lo <= sigma0 <= hi:
+            raise SpecError("settings.vol_bounds", (lo, hi), f"must contain sigma_0 = {sigma0:g}")
+    n = settings.vol_points
+    ds = (hi - lo) / (n - 1)
+    j0 = int(round((sigma0 - lo) / ds))
+    j0 = min(max(j0, 0), n - 1)
+    lo = sigma0 - j0 * ds  # shift by < ds/2 so that sigma_0 is a node
+    s = lo + ds * np.arange(n)
+    s[j0] = sigma0
+    # coverage actually achieved (the lower side is complete at 0 when sigma cannot go below 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = np.where(sd > 0, (s[-1] - m1) / sd, np.inf)
+        down = np.where(sd > 0, (m1 - s[0]) / sd, np.inf)
+    if model.elasticity > 0 and s[0] <= ds:  # sigma >= 0: a grid reaching 0 covers the lower tail
+        down = np.full_like(down, np.inf)
+    cover = float(min(up.min(), down.min()))
+    if cover < settings.min_coverage_sds:
+        i = int(np.argmin(np.minimum(up, down)))
+        raise SpecError(
+            "settings.vol_bounds", (float(s[0]), float(s[-1])),
+            f"covers only E[sigma(t)] +- {cover:.3g} sd (at t = {times[i]:g}: mean {m1[i]:.6g}, sd {sd[i]:.6g}); "
+            f"need >= settings.min_coverage_sds = {settings.min_coverage_sds:g}",
+        )
+    lower, diagonal, upper, per_dt = _generator_rows(model, s)
+    return VolatilityGrid(s=s, start_index=j0, lower=lower, diagonal=diagonal, upper=upper,
+                          coverage_sds=cover, stability_number_per_dt=per_dt)
+
+
+# ---------------------------------------------------------------------- JAX kernels
+def _pde_scan(c, lower, diagonal, upper, h, *, n_slices: int, per_slice: int, j0: int, explicit: bool):
+    """Backward Euler in theta for ``d`` (see module doc). Returns
+    ``(d at theta = T, d at slice ends (N, ns), int d dtheta per slice (N, ns), d[j0] per step)``;
+    slices are in theta order (the last slice of the horizon first)."""
+    ns = c.shape[0]
+    dl = jnp.concatenate([jnp.zeros(1), -h * lower[1:]])
+    du = jnp.concatenate([-h * upper[:-1], jnp.zeros(1)])
+
+    def step(carry, n):
+        d, integral = carry
+        theta_new = (n + 1) * h
+        reaction = 1.0 + h * (2.0 / theta_new + d)
+        if explicit:
+            ld = diagonal * d + lower * jnp.roll(d, 1) + upper * jnp.roll(d, -1)
+            new = (d + h * (c + ld)) / reaction
+        else:
+            new = lax.linalg.tridiagonal_solve(dl, reaction - h * diagonal, du, (d + h * c)[:, None])[:, 0]
+        integral = integral + 0.5 * h * (d + new)
+        return (new, integral), new[j0]
+
+    def one_slice(d, first):
+        steps = first + jnp.arange(per_slice)
+        (d, integral), path = lax.scan(step, (d, jnp.zeros(ns)), steps)
+        return d, (d, integral, path)
+
+    firsts = per_slice * jnp.arange(n_slices)
+    d_final, (ends, integrals, paths) = lax.scan(one_slice, jnp.zeros(ns), firsts)
+    return d_final, ends, integrals, paths.reshape(-1)
+
+
+_pde_jit = jax.jit(_pde_scan, static_argnames=("n_slices", "per_slice", "j0", "explicit"))
+_pde_batch_jit = jax.jit(
+    jax.vmap(_pde_scan, in_axes=(None, 0, 0, 0, None)),
+    static_argnames=("n_slices", "per_slice", "j0", "explicit"),
+)
+
+
+def riccati_rhs_q(q, c, generator):
+    """``dq/dtheta`` of the ODE systems (``q = 1 / a``; see module doc), jnp or numpy arrays."""
+    xp = jnp if isinstance(q, jax.Array) else np
+    safe = xp.where(q > 0, q, 1.0)
+    ratio = xp.where(q[None, :] > 0, q[:, None] / safe[None, :], 1.0)  # q_i / q_j, -> 1 at theta = 0
+    return 1.0 - c * q**2 - q * xp.sum(generator * ratio, axis=1)
+
+
+def _ode_scan(c_steps, generator, h):
+    """Classical RK4 for ``q`` over ``theta``; ``c_steps`` (n_t, m) is constant within each
+    step (slice boundaries are step boundaries). Returns ``q`` at theta_1..theta_n (n_t, m)."""
+    m = c_steps.shape[1]
+
+    def step(q, c):
+        k1 = riccati_rhs_q(q, c, generator)
+        k2 = riccati_rhs_q(q + 0.5 * h * k1, c, generator)
+        k3 = riccati_rhs_q(q + 0.5 * h * k2, c, generator)
+        k4 = riccati_rhs_q(q + h * k3, c, generator)
+        new = q + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return new, new
+
+    _, qs = lax.scan(step, jnp.zeros(m), c_steps)
+    return qs
+
+
+_ode_jit = jax.jit(_ode_scan)
+
+
+# ---------------------------------------------------------------------- numpy reference
+def reduced_pde_numpy(c, lower, diagonal, upper, h, n_steps: int, explicit: bool = False) -> np.ndarray:
+    """The volatility-grid scheme of :func:`_pde_scan` in plain numpy/scipy (LAPACK banded
+    solve per step); returns ``d`` at ``theta = n_steps h``. Benchmark baseline and test oracle."""
+    c, lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (c, lower, diagonal, upper))
+    ns = c.size
+    d = np.zeros(ns)
+    ab = np.zeros((3, ns))
+    ab[0, 1:] = -h * upper[:-1]
+    ab[2, :-1] = -h * lower[1:]
+    for n in range(n_steps):
+        reaction = 1.0 + h * (2.0 / ((n + 1) * h) + d)
+        if explicit:
+            ld = diagonal * d
+            ld[1:] += lower[1:] * d[:-1]
+            ld[:-1] += upper[:-1] * d[1:]
+            d = (d + h * (c + ld)) / reaction
+        else:
+            ab[1] = reaction - h * diagonal
+            d = solve_banded((1, 1), ab, d + h * c, overwrite_ab=False, check_finite=False)
+    return d
+
+
+# ---------------------------------------------------------------------- results
+@dataclass
+class ReducedSolution:
+    """``A(t, s)`` of the reduced HJB on its grid, with what the policy and outputs need.
+
+    Attributes:
+        kind: ``"ode"`` (constant, path, regimes) or ``"grid"`` (mean-reverting).
+        states: the volatility of each state: regime levels, the ``s`` grid, or ``[sigma_0]``.
+        start_index: the state at ``t = 0`` (initial regime, or the node of ``sigma_0``).
+        a_start: ``A(0, s) / eta`` for every state (1 / time unit).
+        slice_exponent: ``G[k-1, i] = int_{t_{k-1}}^{t_k} A(t, s_i) / eta dt`` for k = 1..N
+            (``inf`` for the last slice): a holding ``x`` at ``t_{k-1}`` with ``s`` frozen
+            over the slice becomes ``x exp(-G)`` at ``t_k``.
+        a_slices: ``A(t_{k-1}, s_i) / eta`` for k = 1..N (N, states), t order.
+        theta: fine time-to-go grid ``theta_0 = 0 .. theta_n = T`` (n_t + 1 points).
+        d_path: ``A(T - theta, s_start) / eta - 1 / theta`` on that grid (``0`` at theta = 0).
+        diagnostics: grid sizes, steps, stability number, timings, scheme, boundaries.
+    """
+
+    kind: str
+    states: np.ndarray
+    start_index: int
+    a_start: np.ndarray
+    slice_exponent: np.ndarray
+    a_slices: np.ndarray
+    theta: np.ndarray
+    d_path: np.ndarray
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def value_coefficient(self) -> float:
+        """``A(0, s_0) / eta`` (1 / time unit); the value is ``eta X^2`` times this."""
+        return float(self.a_start[self.start_index])
+
+
+def _check_problem(problem: ExecutionProblem) -> None:
+    if problem.is_basket:
+        raise MethodNotApplicable("hjb", "baskets are not supported (single asset only)")
+    if problem.has_drift:
+        raise MethodNotApplicable("hjb", f"price drift (drift = {problem.asset.drift:g}) is not in the HJB")
+    if problem.has_caps:
+        raise MethodNotApplicable("hjb", "per-slice caps (max_slice_trade / participation) are not in the HJB")
+    if problem.risk_aversion < 0:
+        raise MethodNotApplicable("hjb", f"risk_aversion = {problem.risk_aversion:g} < 0 (risk seeking)")
+
+
+def _ode_states(problem: ExecutionProblem):
+    model = problem.volatility_model
+    n = problem.slices
+    if isinstance(model, RegimeVolatility):
+        return np.asarray(model.levels, dtype=np.float64), model.generator_array, model.initial_regime, None
+    sigma0 = problem.asset.volatility
+    if isinstance(model, ConstantVolatility):
+        return np.array([sigma0]), np.zeros((1, 1)), 0, None
+    if isinstance(model, VolatilityPath):
+        return np.array([sigma0]), np.zeros((1, 1)), 0, np.asarray(model.path, dtype=np.float64)
+    raise MethodNotApplicable("hjb", f"volatility model {model.kind!r} has no ODE form")
+
+
+_COMPILED: dict[Any, Any] = {}
+
+
+def _timed(fn, *args, **static):
+    """Run a jitted function ahead-of-time compiled (cached per shapes and static arguments);
+    returns ``(out, compile_seconds, run_seconds)``, compile 0 on a cache hit."""
+    key = (id(fn), tuple((np.shape(a), str(np.asarray(a).dtype)) for a in args), tuple(sorted(static.items())))
+    compile_s = 0.0
+    if key not in _COMPILED:
+        start = time.perf_counter()
+        _COMPILED[key] = fn.lower(*args, **static).compile()
+        compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    out = jax.block_until_ready(_COMPILED[key](*args))
+    return out, compile_s, time.perf_counter() - start
+
+
+def _slice_exponents_from_d(d_all: np.ndarray, theta: np.ndarray, n_slices: int, per_slice: int) -> np.ndarray:
+    """``G`` per slice from ``d`` on the fine grid (trapezoid for ``int d``, exact ``log`` for
+    ``int 1/theta``); rows in t order (slice 1 first); ``d_all`` is (n_t + 1, states)."""
+    out = np.empty((n_slices,) + d_all.shape[1:])
+    for j in range(n_slices):  # j-th slice in theta order
+        lo, hi = j * per_slice, (j + 1) * per_slice
+        seg = d_all[lo:hi + 1]
+        integral = np.sum(0.5 * (seg[1:] + seg[:-1]), axis=0) * (theta[1] - theta[0])
+        log_part = np.inf if lo == 0 else math.log(theta[hi] / theta[lo])
+        out[n_slices - 1 - j] = log_part + integral
+    return out
+
+
+def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None) -> ReducedSolution:
+    """Solve the reduced (linear-impact) HJB of ``problem`` on the grid of ``settings``."""
+    settings = settings or HJBSettings()
+    _check_problem(problem)
+    a = problem.asset
+    if not a.is_linear:
+        raise MethodNotApplicable("hjb", f"the reduced HJB needs linear impact (impact_exponent = {a.impact_exponent:g})")
+    eta, lam, horizon = a.temporary_impact, problem.risk_aversion, problem.horizon
+    n_t, per_slice = settings.steps_for(problem.slices)
+    h = horizon / n_t
+    theta = h * np.arange(n_t + 1)
+    model = problem.volatility_model
+    diag: dict[str, Any] = {"time_steps": n_t, "steps_per_slice": per_slice, "dt": h}
+    if isinstance(model, MeanRevertingVolatility):
+        grid = volatility_grid(problem, settings)
+        explicit = settings.s_stepping == "explicit"
+        number = grid.stability_number(h)
+        if explicit and number > 1.0:
+            raise SpecError("settings.time_steps", settings.time_steps,
+                            f"explicit s-stepping is unstable: dt * max(b/ds^2 + |mu|/ds) = {number:.4g} > 1 "
+                            f"(dt = {h:.4g}, ds = {grid.ds:.4g}); use more time steps or s_stepping='implicit'")
+        c = lam * grid.s**2 / eta
+        args = tuple(jnp.asarray(v) for v in (c, grid.lower, grid.diagonal, grid.upper)) + (h,)
+        (d_final, ends, integrals, path), compile_s, run_s = _timed(
+            _pde_jit, *args, n_slices=problem.slices, per_slice=per_slice, j0=grid.start_index, explicit=explicit)
+        integrals = np.asarray(integrals)
+        exps = np.empty_like(integrals)
+        for j in range(problem.slices):  # theta order -> t order; exact log part of int 1/theta
+            lo, hi = j * per_slice, (j + 1) * per_slice
+            exps[problem.slices - 1 - j] = (np.inf if lo == 0 else math.log(theta[hi] / theta[lo])) + integrals[j]
+        d_path = np.concatenate([[0.0], np.asarray(path)])
+        a_start = 1.0 / horizon + np.asarray(d_final)
+        diag.update(
+            scheme="backward Euler in time (reaction linearized d^n d^{n+1}), upwind drift, central diffusion"
+            if not explicit else "forward Euler in s, semi-implicit reaction, upwind drift, central diffusion",
+            unknown="d = A/eta - 1/theta (singular part 1/theta removed exactly)",
+            boundary_conditions="diffusion dropped and drift upwinded inward at both ends (no flux)",
+            vol_points=int(grid.s.size), vol_min=float(grid.s[0]), vol_max=float(grid.s[-1]), ds=grid.ds,
+            coverage_sds=grid.coverage_sds, stability_number=number, order_time=1, order_vol=1,
+        )
+        slice_theta = problem.tau * np.arange(problem.slices, 0, -1)  # theta at t_{k-1}, k = 1..N
+        a_slices = np.asarray(ends)[::-1] + 1.0 / slice_theta[:, None]
+        return ReducedSolution("grid", grid.s, grid.start_index, a_start, exps, a_slices, theta, d_path,
+                               {**diag, "compile_seconds": compile_s, "run_seconds": run_s})
+    levels, generator, start, path_sigma = _ode_states(problem)
+    if path_sigma is None:
+        c_steps = np.broadcast_to(lam * levels**2 / eta, (n_t, levels.size))
+    else:  # slice k (t in [t_{k-1}, t_k)) is theta in (T - t_k, T - t_{k-1}]: reversed order
+        c_steps = np.repeat((lam * path_sigma**2 / eta)[::-1], per_slice)[:, None]
+    qs, compile_s, run_s = _timed(_ode_jit, jnp.asarray(c_steps), jnp.asarray(generator), h)
+    qs = np.vstack([np.zeros((1, levels.size)), np.asarray(qs)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_all = np.where(theta[:, None] > 0, 1.0 / qs - 1.0 / np.where(theta > 0, theta, 1.0)[:, None], 0.0)
+    exps = _slice_exponents_from_d(d_all, theta, problem.slices, per_slice)
+    if not np.all(np.isfinite(qs)) or np.any(qs[1:] <= 0):
+        raise SpecError("settings.time_steps", settings.time_steps,
+                        "the Riccati integration left q = 1/a > 0 (non-finite or non-positive values)")
+    diag.update(
+        scheme="classical RK4 on q = eta/A (smooth, q(T) = 0)", unknown="q = eta / A",
+        boundary_conditions="none (ODE system, one equation per state)",
+        states=int(levels.size), stability_number=float(h * max(np.max(np.abs(generator)), math.sqrt(np.max(c_steps)))),
+        order_time=4,
+    )
+    a_slices = 1.0 / qs[per_slice * np.arange(problem.slices, 0, -1)]
+    return ReducedSolution("ode", levels, start, 1.0 / qs[-1], exps, a_slices, theta, d_all[:, start],
+                           {**diag, "compile_seconds": compile_s, "run_seconds": run_s})
+
+
+def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[float],
+                               settings: HJBSettings | None = None) -> dict[str, Any]:
+    """``A(0, sigma_0)`` for a batch of vol-of-vols in one ``vmap``-ed compiled call.
+
+    The grid is the one of the largest vol-of-vol (it covers every other). Returns
+    ``{"vol_of_vol", "value_coefficient" (A/eta per entry), "grid", "compile_seconds", "run_seconds"}``.
+    """
+    settings = settings or HJBSettings()
+    _check_problem(problem)
+    model = problem.volatility_model
+    if not isinstance(model, MeanRevertingVolatility):
+        raise MethodNotApplicable("hjb", "a vol-of-vol sweep needs a mean-reverting model")
+    xis = np.asarray(vol_of_vols, dtype=np.float64)
+    if xis.ndim != 1 or xis.size == 0 or np.any(xis < 0):
+        raise SpecError("vol_of_vols", list(np.atleast_1d(xis)), "must be a non-empty list of numbers >= 0")
+    widest = MeanRevertingVolatility(model.reversion, model.mean, float(xis.max()), model.elasticity)
+    grid = volatility_grid(problem, settings, model=widest)
+    rows = [_generator_rows(MeanRevertingVolatility(model.reversion, model.mean, float(x), model.elasticity), grid.s)
+            for x in xis]
+    lower, diagonal, upper = (np.stack([r[i] for r in rows]) for i in range(3))
+    a = problem.asset
+    n_t, per_slice = settings.steps_for(problem.slices)
+    h = problem.horizon / n_t
+    c = problem.risk_aversion * grid.s**2 / a.temporary_impact
+    (d_final, *_), compile_s, run_s = _timed(
+        _pde_batch_jit, jnp.asarray(c), jnp.asarray(lower), jnp.asarray(diagonal), jnp.asarray(upper), h,
+        n_slices=problem.slices, per_slice=per_slice, j0=grid.start_index, explicit=False)
+    coeff = 1.0 / problem.horizon + np.asarray(d_final)[:, grid.start_index]
+    return {"vol_of_vol": xis, "value_coefficient": coeff, "grid": grid,
+            "compile_seconds": compile_s, "run_seconds": run_s}
