@@ -1,0 +1,478 @@
+"""Backward induction (method ``dp``): discrete-time dynamic programming over holdings and
+volatility states, exact in time (the spec's own ``N`` slices).
+
+Problem (MODEL.md, "Stochastic volatility"): minimize over feedback policies
+
+    E[ sum_k  temporary_k + permanent_k + spread_k + drift_k + lam tau sigma_k^2 x_k^2 ]
+
+where ``sigma_k = sigma(t_{k-1})`` is known when slice ``k``'s trade is chosen and moves
+between slices on the Markov chain of :mod:`hjb.chain`. With deterministic volatility this is
+the static ``E + lam V``, so ``dp`` must reproduce ``closed-form`` and ``qp`` there.
+
+Two recursions (``DPSettings.recursion``):
+
+* ``exact`` (linear impact, no caps, no drift): ``V_k(x, i) = a_k(i) x^2`` with
+  ``c = eta_tilde / tau``, ``d_k(i) = lam tau sigma_{k,i}^2 + sum_j P_ij a_k(j)``:
+  ``a_{k-1}(i) = c d / (c + d)``, ``a_{N-1} = c``, and the policy ``x_k = c / (c + d) x_{k-1}``.
+  The spread ``epsilon |X|`` and ``1/2 gamma X^2`` are constants of any monotone schedule
+  (:func:`solvers.costs.trajectory_constants`); the recursion checks monotonicity. Expected
+  cost and ``E[sum tau sigma_k^2 x_k^2]`` of the policy are propagated forward exactly (the
+  second moments of ``x`` per state).
+* ``grid`` (everything else the spec allows for one asset: power-law impact, spread, slice
+  and participation caps, no-reversal): the value on ``M`` points in ``x`` per state, one
+  vectorized 1-D minimization per slice (:mod:`hjb.dp_stage`), ``jax.lax.scan`` over slices in
+  float64 (``jax_enable_x64`` is switched on when this module is imported). The expected cost
+  and risk of the policy are carried as two more tables (PCHIP interpolation).
+
+Output (:class:`solvers.result.Result`, ``time_model="discrete"``):
+
+* ``holdings``: the optimal path with the volatility state frozen at its initial state (for
+  constant or deterministic volatility simply the optimal schedule; under stochastic volatility
+  only an illustration: the policy in ``Result.policy`` is the answer);
+* ``expected_cost`` and ``variance``: deterministic volatility: the path priced by
+  :func:`solvers.costs.schedule_cost`; stochastic: ``E[C]`` and ``E[sum tau sigma_k^2 x_k^2]``
+  of the policy from ``(X, initial state)`` (``variance`` is the expected quadratic variation
+  MODEL.md charges, not ``Var[C]``);
+* ``objective = expected_cost + lam variance``; ``diagnostics["value_function_objective"]`` is the
+  value function at ``(X, initial state)`` plus the constants, and ``objective_gap`` the
+  difference (rounding for ``exact``, the discretization error for ``grid``);
+* diagnostics: recursion, chain method and states, grid points, interpolation, bisection
+  iterations and the largest final bracket width, compile and run seconds.
+
+Scope: a single asset. Drift or ``lam < 0`` on the grid need ``no_reversal`` (the grid holds
+``x`` in ``[0, X]``, where the optimum lies when ``lam >= 0`` and there is no drift).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from solvers.costs import schedule_cost, trajectory_constants, trades_from_holdings
+from solvers.errors import MethodNotApplicable, SolverError, SpecError
+from solvers.result import Result
+from solvers.spec import ExecutionProblem
+
+from .chain import VolatilityChain, volatility_chain
+from .dp_policy import GridDPPolicy, LinearDPPolicy
+from .dp_stage import StageCoefficients, hermite, hyman_slopes, impact, impact_slope, minimize_stage, pchip_slopes
+
+jax.config.update("jax_enable_x64", True)  # float64 everywhere in the DP (documented above)
+
+__all__ = ["DPSettings", "solve", "GridTables", "grid_backward", "exact_backward", "stage_coefficients"]
+
+METHOD = "dp"
+_RECURSIONS = ("auto", "exact", "grid")
+_BACKENDS = ("jax", "numpy")
+
+
+@dataclass(frozen=True)
+class DPSettings:
+    """Discretization of the backward induction, apart from the problem.
+
+    Attributes:
+        x_points: points ``M`` of the holdings grid per slice (>= 3; grid ``case only``).
+        vol_states: states of a mean-reverting model's chain (>= 3).
+        vol_width: the chain covers ``E[sigma(t)] +- vol_width sd(sigma(t))`` (> 0).
+        iterations: bisection halvings of each 1-D minimization (>= 1; 60 reaches the float64
+            resolution of ``[0, 1]``).
+        recursion: ``auto`` (exact when it applies, else grid), ``exact`` or ``grid``.
+        backend: ``jax`` (``lax.scan``) or ``numpy`` (a plain loop of the same recursion).
+    """
+
+    x_points: int = 201
+    vol_states: int = 15
+    vol_width: float = 4.0
+    iterations: int = 60
+    recursion: str = "auto"
+    backend: str = "jax"
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("x_points", 3), ("vol_states", 3), ("iterations", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+                raise SpecError(name, value, f"must be an integer >= {minimum}")
+            object.__setattr__(self, name, int(value))
+        width = self.vol_width
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
+            raise SpecError("vol_width", width, "must be a finite number > 0")
+        if self.recursion not in _RECURSIONS:
+            raise SpecError("recursion", self.recursion, f"must be one of {list(_RECURSIONS)}")
+        if self.backend not in _BACKENDS:
+            raise SpecError("backend", self.backend, f"must be one of {list(_BACKENDS)}")
+
+    @classmethod
+    def with_accuracy(cls, level: str) -> "DPSettings":
+        """Presets: ``low`` (101 points, 9 states), ``medium`` (the defaults), ``high`` (801, 31)."""
+        presets = {"low": cls(x_points=101, vol_states=9), "medium": cls(),
+                   "high": cls(x_points=801, vol_states=31)}
+        if level not in presets:
+            raise SpecError("accuracy", level, f"must be one of {list(presets)}")
+        return presets[level]
+
+    def replace(self, **changes: Any) -> "DPSettings":
+        return dataclasses.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------- scaling
+def stage_coefficients(problem: ExecutionProblem) -> tuple[StageCoefficients, float]:
+    """Stage coefficients in cost units ``c0 = T eta (|X|/T)^(1+beta)``, and ``rho_unit =
+    tau X^2 / c0`` (the risk weight of a slice is ``rho_unit sigma^2``)."""
+    a = problem.asset
+    big_x, tau, beta = abs(a.holdings), problem.tau, a.impact_exponent
+    c0 = problem.horizon * a.temporary_impact * (big_x / problem.horizon) ** (1.0 + beta)
+    coeff = StageCoefficients(
+        A=tau * a.temporary_impact * (big_x / tau) ** (1.0 + beta) / c0,
+        G=0.5 * a.permanent_impact * big_x**2 / c0,
+        E=a.spread * big_x / c0,
+        D=-tau * a.drift * a.holdings / c0,
+        beta=beta, c0=c0,
+    )
+    return coeff, tau * big_x**2 / c0
+
+
+# ---------------------------------------------------------------------------- exact recursion
+@dataclass
+class _Exact:
+    a: np.ndarray           # (N, S): a_k(i), k = 0..N-1 (cost units)
+    expected_a: np.ndarray  # (N-1, S): (P a_k), k = 1..N-1
+    ratios: np.ndarray      # (N, S): r_k(i) = x_k / x_{k-1} for slice k = 1..N (node states)
+
+
+def exact_backward(c: float, risk: np.ndarray, transition: np.ndarray) -> _Exact:
+    """The linear-impact recursion. ``c = eta_tilde X^2 / (tau c0)``, ``risk`` ``(N, S)`` is
+    ``lam rho_{k,i}`` of slice ``k`` (row ``k-1``). Raises :class:`SpecError` when
+    ``c + d <= 0`` (risk seeking beyond the convex range)."""
+    n, s = risk.shape
+    a = np.zeros((n, s))
+    ratios = np.zeros((n, s))
+    expected = np.zeros((max(n - 1, 0), s))
+    a[n - 1] = c
+    for k in range(n - 1, 0, -1):  # a_{k-1} from a_k; slice k has risk row k-1
+        pa = transition @ a[k]
+        expected[k - 1] = pa
+        d = risk[k - 1] + pa
+        if np.any(c + d <= 0):
+            raise SpecError("risk_aversion", "risk seeking",
+                            f"the slice-{k} quadratic is not convex (c + d = {float(np.min(c + d)):.6g} <= 0): "
+                            "the cost is unbounded below")
+        ratios[k - 1] = c / (c + d)
+        a[k - 1] = c * d / (c + d)
+    return _Exact(a=a, expected_a=expected, ratios=ratios)
+
+
+def _exact_forward(chain: VolatilityChain, ex: _Exact, c: float, rho: np.ndarray) -> tuple[float, float]:
+    """``E[sum n_k^2]`` and ``E[sum rho_k q_k^2]`` (fractions of the order, cost units) of the
+    policy from ``q = 1`` in the initial state, propagated exactly per state."""
+    n, s = ex.ratios.shape
+    mass = np.zeros(s)
+    mass[chain.initial_state] = 1.0  # E[q_{k-1}^2 ; state of slice k = i]
+    trades2 = risk = 0.0
+    for k in range(n):
+        r = ex.ratios[k]
+        trades2 += float(np.sum((1.0 - r) ** 2 * mass))
+        risk += float(np.sum(rho[k] * r**2 * mass))
+        mass = (mass * r**2) @ chain.transition
+    return trades2, risk
+
+
+# ---------------------------------------------------------------------------- grid recursion
+@dataclass
+class GridTables:
+    """Output of :func:`grid_backward`: value tables ``(N, 2, S, M)`` (values, slopes) for
+    ``k = 0..N-1``, expected cost and risk tables ``(2, S, M)`` at ``t_0`` and the largest final
+    bisection bracket width."""
+
+    tables: np.ndarray
+    cost0: np.ndarray
+    risk0: np.ndarray
+    max_width: float
+    compile_seconds: float
+    run_seconds: float
+
+
+def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: int, carry, inp):
+    wv, ws, kv, qv = carry
+    u0, u1, cap, risk, rho = inp
+    states = wv.shape[0]
+    grid = xp.linspace(0.0, 1.0, points)
+    h1 = xp.where(u1 > 0, u1 / (points - 1), 1.0)
+    cv = transition @ wv
+    cs = hyman_slopes(xp, cv, transition @ ws, h1)
+    kh = transition @ kv
+    qh = transition @ qv
+    ks = pchip_slopes(xp, kh, h1)
+    qs = pchip_slopes(xp, qh, h1)
+    q = xp.broadcast_to(u0 * grid, (states, points))
+    lo = xp.maximum(0.0, q - cap)
+    hi = xp.minimum(q, u1)
+    lo = xp.minimum(lo, hi)
+    state = xp.arange(states)[:, None]
+
+    def continuation(y):
+        return hermite(xp, cv, cs, h1, points, y, state)
+
+    y, value, gy, width = minimize_stage(xp, c, q, lo, hi, risk[:, None], continuation, iterations)
+    n = q - y
+    moves = ((y == lo) & (q - cap > 0)) | ((y == hi) & (q < u1))
+    slope = impact_slope(xp, c, n) + xp.where(moves, gy, 0.0)
+    kval = impact(xp, c, n) + c.D * y + hermite(xp, kh, ks, h1, points, y, state)[0]
+    qval = rho[:, None] * y * y + hermite(xp, qh, qs, h1, points, y, state)[0]
+    return (value, slope, kval, qval), (value, slope, xp.max(width))
+
+
+def _grid_init(xp, c: StageCoefficients, u_last, states: int, points: int):
+    q = xp.broadcast_to(u_last * xp.linspace(0.0, 1.0, points), (states, points))
+    val = impact(xp, c, q)
+    return val, impact_slope(xp, c, q), val, xp.zeros_like(q)
+
+
+_COMPILED: dict[tuple, Any] = {}
+
+
+def _bucket(steps: int) -> int:
+    """Scan length for ``steps`` slices: the next power of two (>= 8) up to 256, then the next
+    multiple of 256, so that nearby ``N`` share one compiled program (padding steps are no-ops)."""
+    if steps <= 256:
+        return max(8, 1 << max(steps - 1, 0).bit_length())
+    return -(-steps // 256) * 256
+
+
+def _jax_program(beta: float, points: int, iterations: int):
+    def program(coef, transition, extents, caps, risk, rho, active, u_last):
+        c = StageCoefficients(A=coef[0], G=coef[1], E=coef[2], D=coef[3], beta=beta, c0=1.0)
+        states = transition.shape[0]
+        init = _grid_init(jnp, c, u_last, states, points)
+
+        def step(carry, inp):
+            ext, cap, risk_k, rho_k, on = inp
+            new, (v, sl, w) = _grid_step(jnp, c, transition, points, iterations, carry, (ext[0], ext[1], cap, risk_k, rho_k))
+            kept = tuple(jnp.where(on, a, b) for a, b in zip(new, carry))
+            return kept, (v, sl, jnp.where(on, w, 0.0))
+
+        final, (vals, slopes, widths) = jax.lax.scan(step, init, (extents, caps, risk, rho, active), reverse=True)
+        return final, vals, slopes, jnp.max(widths, initial=0.0), init
+
+    return jax.jit(program)
+
+
+def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndarray, caps: np.ndarray,
+                  risk: np.ndarray, rho: np.ndarray, *, points: int, iterations: int,
+                  backend: str = "jax") -> GridTables:
+    """Run the grid backward induction (see the module docstring of :mod:`hjb.dp_stage`).
+
+    Args:
+        c: stage coefficients; transition: ``(S, S)``; extents: ``U_k``, k = 0..N-1;
+        caps: per-slice caps (fractions of the order, inf if none), k = 1..N;
+        risk: ``lam rho`` and rho: ``rho`` per slice and state, ``(N, S)``.
+    """
+    n = extents.shape[0]
+    s = transition.shape[0]
+    if backend == "numpy":
+        start = time.perf_counter()
+        carry = _grid_init(np, c, extents[-1], s, points)
+        tables = np.zeros((n, 2, s, points))
+        tables[n - 1] = carry[0], carry[1]
+        width = 0.0
+        for k in range(n - 2, -1, -1):
+            inp = (extents[k], extents[k + 1], caps[k], risk[k], rho[k])
+            carry, (v, sl, w) = _grid_step(np, c, transition, points, iterations, carry, inp)
+            tables[k] = v, sl
+            width = max(width, float(w))
+        return GridTables(tables, np.asarray(carry[2]), np.asarray(carry[3]), width, 0.0, time.perf_counter() - start)
+    steps = n - 1
+    length = _bucket(steps)
+    pad = length - steps
+    key = (c.beta, points, iterations, length, s)
+
+    def padded(arr, fill):
+        arr = np.asarray(arr, dtype=np.float64)
+        block = np.broadcast_to(fill, (pad,) + arr.shape[1:])
+        return jnp.asarray(np.concatenate([block, arr], axis=0))
+
+    # step k (k = 0..N-2) builds W_k from W_{k+1}: extents (U_k, U_{k+1}), slice k+1's cap and risk
+    ext = np.stack([extents[:-1], extents[1:]], axis=1) if steps else np.zeros((0, 2))
+    args = (jnp.asarray([c.A, c.G, c.E, c.D]), jnp.asarray(transition), padded(ext, ext[0] if steps else 1.0),
+            padded(caps[:-1], np.inf), padded(risk[:-1], 0.0), padded(rho[:-1], 0.0),
+            jnp.asarray(np.concatenate([np.zeros(pad, dtype=bool), np.ones(steps, dtype=bool)])),
+            jnp.asarray(float(extents[-1])))
+    compile_seconds = 0.0
+    if key not in _COMPILED:
+        start = time.perf_counter()
+        _COMPILED[key] = _jax_program(c.beta, points, iterations).lower(*args).compile()
+        compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    final, vals, slopes, width, init = _COMPILED[key](*args)
+    jax.block_until_ready(final)
+    run_seconds = time.perf_counter() - start
+    tables = np.zeros((n, 2, s, points))
+    if n > 1:
+        tables[: n - 1, 0] = np.asarray(vals)[pad:]
+        tables[: n - 1, 1] = np.asarray(slopes)[pad:]
+    tables[n - 1] = np.asarray(init[0]), np.asarray(init[1])
+    return GridTables(tables, np.asarray(final[2]), np.asarray(final[3]), float(width), compile_seconds, run_seconds)
+
+
+# ---------------------------------------------------------------------------- entry point
+def _settings(settings: DPSettings | None, overrides: dict[str, Any]) -> DPSettings:
+    base = settings if settings is not None else DPSettings()
+    if not isinstance(base, DPSettings):
+        raise SpecError("settings", base, "must be a DPSettings")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return base.replace(**given) if given else base
+
+
+def _applicable(problem: ExecutionProblem) -> None:
+    if problem.is_basket:
+        raise MethodNotApplicable(METHOD, f"backward induction is for a single asset (this spec has {problem.n_assets})")
+
+
+def _use_exact(problem: ExecutionProblem, recursion: str) -> bool:
+    a = problem.asset
+    reasons = []
+    if not a.is_linear:
+        reasons.append(f"impact_exponent = {a.impact_exponent} (needs 1)")
+    if problem.has_caps:
+        reasons.append("per-slice caps are set")
+    if a.drift != 0:
+        reasons.append(f"drift = {a.drift} (needs 0)")
+    if recursion == "exact" and reasons:
+        raise MethodNotApplicable(METHOD, "the exact recursion needs linear impact, no caps and no drift: "
+                                  + "; ".join(reasons))
+    return recursion != "grid" and not reasons
+
+
+def solve(problem: ExecutionProblem, *, settings: DPSettings | None = None, x_points: int | None = None,
+          vol_states: int | None = None, vol_width: float | None = None, iterations: int | None = None,
+          recursion: str | None = None, backend: str | None = None, time_model: str = "discrete") -> Result:
+    """Backward induction over the spec's ``N`` slices (method ``dp``); see the module docstring.
+
+    Args:
+        problem: a single-asset spec (any volatility model).
+        settings: a :class:`DPSettings`; the keyword arguments override its fields.
+        time_model: only ``"discrete"`` (the DP is exact in time).
+
+    Returns a :class:`Result` with ``policy`` a :class:`LinearDPPolicy` or :class:`GridDPPolicy`.
+    """
+    if time_model != "discrete":
+        raise SpecError("time_model", time_model, "dp is exact in time: only 'discrete'")
+    cfg = _settings(settings, dict(x_points=x_points, vol_states=vol_states, vol_width=vol_width,
+                                   iterations=iterations, recursion=recursion, backend=backend))
+    _applicable(problem)
+    start = time.perf_counter()
+    chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
+    coeff, rho_unit = stage_coefficients(problem)
+    lam = problem.risk_aversion
+    rho = rho_unit * chain.levels**2  # (N, S)
+    exact = _use_exact(problem, cfg.recursion)
+    consts = trajectory_constants(problem)
+    diagnostics: dict[str, Any] = {
+        "recursion": "exact" if exact else "grid", "chain_method": chain.method, "vol_states": chain.n_states,
+        "chain": chain.diagnostics, "cost_unit": coeff.c0,
+        "holdings_note": "optimal path with the volatility state frozen at its initial state",
+    }
+    if exact:
+        result = _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
+    else:
+        result = _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, cfg)
+    result.solve_seconds = time.perf_counter() - start
+    if not (np.all(np.isfinite(result.holdings)) and math.isfinite(result.objective)):
+        raise SolverError(METHOD, "nan", "the backward induction produced non-finite numbers")
+    return result
+
+
+def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics) -> Result:
+    c = coeff.A - coeff.G  # eta_tilde X^2 / (tau c0)
+    ex = exact_backward(c, lam * rho, chain.transition)
+    reverses = np.any(ex.ratios[:-1] > 1.0) or np.any(ex.ratios < 0.0)
+    if reverses and problem.no_reversal:
+        raise MethodNotApplicable(METHOD, "no_reversal binds in the linear recursion (risk seeking): "
+                                  "use recursion='grid'")
+    if reverses and coeff.E > 0:
+        raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not a constant")
+    i0 = chain.initial_state
+    frozen = np.concatenate([[1.0], np.cumprod(ex.ratios[:, i0])])
+    frozen[-1] = 0.0
+    holdings = problem.asset.holdings * frozen
+    value = coeff.c0 * ex.a[0, i0] + consts["permanent"] + consts["spread"]
+    policy = LinearDPPolicy(problem, chain, c, ex.expected_a, rho_unit=rho_unit, risk_aversion=lam)
+    diagnostics.update({"interpolation": "none (V = a x^2 exact)", "value_function_objective": value,
+                        "a0": float(ex.a[0, i0])})
+    if chain.n_states == 1:
+        result = Result.from_schedule(problem, holdings, method=METHOD, diagnostics=diagnostics)
+    else:
+        trades2, risk = _exact_forward(chain, ex, c, rho)
+        temporary = coeff.c0 * coeff.A * trades2
+        permanent = consts["permanent"] - coeff.c0 * coeff.G * trades2
+        breakdown = {"permanent": permanent, "temporary": temporary, "spread": consts["spread"], "drift": 0.0}
+        expected = sum(breakdown.values())
+        variance = coeff.c0 * risk
+        result = Result(method=METHOD, status="optimal", problem=problem, times=problem.times, holdings=holdings,
+                        trades=trades_from_holdings(holdings), expected_cost=expected, variance=variance,
+                        objective=expected + lam * variance, solve_seconds=0.0, cost_breakdown=breakdown,
+                        diagnostics=diagnostics)
+    result.diagnostics["objective_gap"] = result.objective - value
+    result.policy = policy
+    result.message = _message(chain)
+    return result
+
+
+def _message(chain: VolatilityChain) -> str:
+    if chain.n_states == 1:
+        return ""
+    return ("stochastic volatility: holdings freeze the volatility at its initial state; expected_cost and "
+            "variance (= E[sum tau sigma_k^2 x_k^2]) are those of the feedback policy in Result.policy")
+
+
+def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, cfg: DPSettings) -> Result:
+    a = problem.asset
+    if (a.drift != 0 or lam < 0) and not problem.no_reversal:
+        raise MethodNotApplicable(METHOD, "the grid keeps holdings in [0, X]: with drift or risk_aversion < 0 the "
+                                  "optimum may leave it; set no_reversal = true (or use linear impact without drift)")
+    n = problem.slices
+    big_x = abs(a.holdings)
+    caps = a.slice_caps(n)
+    caps = np.full(n, np.inf) if caps is None else caps / big_x
+    remaining = np.cumsum(caps[::-1])[::-1]  # capacity of slices k+1..N at t_k, k = 0..N-1
+    extents = np.minimum(1.0, remaining)
+    extents[0] = 1.0  # the spec is validated feasible
+    grid = grid_backward(coeff, chain.transition, extents, caps, lam * rho, rho,
+                         points=cfg.x_points, iterations=cfg.iterations, backend=cfg.backend)
+    i0 = chain.initial_state
+    value = coeff.c0 * grid.tables[0, 0, i0, -1] + consts["permanent"]
+    policy = GridDPPolicy(problem, chain, grid.tables, extents, caps, coeff, rho_unit, lam, cfg.iterations)
+    # frozen path: the policy with the state fixed at the initial one
+    q = np.ones(1)
+    path = [1.0]
+    for k in range(1, n):
+        y = policy.next_fraction(k, q, np.array([i0]), np.zeros(1), np.array([chain.levels[k - 1, i0]]))
+        q = y
+        path.append(float(y[0]))
+    path.append(0.0)
+    holdings = a.holdings * np.asarray(path)
+    diagnostics.update({
+        "interpolation": "cubic Hermite, envelope slopes, Hyman monotone filter (cost/risk tables: PCHIP)",
+        "x_points": cfg.x_points, "iterations": cfg.iterations, "max_bracket_width": grid.max_width,
+        "compile_seconds": grid.compile_seconds, "run_seconds": grid.run_seconds, "backend": cfg.backend,
+        "value_function_objective": value,
+    })
+    if chain.n_states == 1:
+        result = Result.from_schedule(problem, holdings, method=METHOD, diagnostics=diagnostics)
+    else:
+        cost = coeff.c0 * float(grid.cost0[i0, -1]) + consts["permanent"]
+        variance = coeff.c0 * float(grid.risk0[i0, -1])
+        result = Result(method=METHOD, status="optimal", problem=problem, times=problem.times, holdings=holdings,
+                        trades=trades_from_holdings(holdings), expected_cost=cost, variance=variance,
+                        objective=cost + lam * variance, solve_seconds=0.0,
+                        cost_breakdown={"total": cost}, diagnostics=diagnostics)
+    result.diagnostics["objective_gap"] = result.objective - value
+    result.policy = policy
+    result.message = _message(chain)
+    return result

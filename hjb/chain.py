@@ -1,0 +1,298 @@
+"""Volatility as a finite Markov chain on the slice length ``tau`` (backward induction's view).
+
+Discrete-time convention of MODEL.md: the volatility that drives slice ``k`` is
+``sigma_k = sigma(t_{k-1})``, known when the slice's trade is chosen; between slices the
+chain moves with a transition matrix ``P`` (row ``i``: distribution of the next state).
+A :class:`VolatilityChain` holds
+
+* ``levels``: ``sigma`` (currency / share / sqrt(time unit)) of state ``i`` in slice ``k``,
+  shape ``(N, S)`` (a deterministic path is one state whose level changes with ``k``);
+* ``transition``: ``P``, shape ``(S, S)``, time-homogeneous, rows sum to one;
+* ``initial_state``: the state of slice 1 (its level is the asset's ``volatility``).
+
+How each model of the spec becomes a chain (:func:`volatility_chain`):
+
+* constant: one state, ``sigma_k = sigma_0``.
+* path: one state whose level is ``path[k-1]`` in slice ``k``.
+* regimes: the regimes as given, ``P = expm(Q tau)`` (``RegimeVolatility.transition_matrix``).
+* mean-reverting with ``vol_of_vol = 0``: deterministic, one state at the exact ``E[sigma(t_{k-1})]``.
+* mean-reverting (stochastic): **moment-matched discrete Gaussian rows** (method name
+  ``"moment-matched"``). The states are a uniform grid of spacing ``h`` that has ``sigma_0`` as a
+  node and covers ``E[sigma(t)] +- width * sd(sigma(t))`` for ``t`` in ``[0, T]`` (nodes ``<= 0``
+  dropped when the elasticity ``p > 0``). Row ``i`` is ``p_j ∝ exp(a z_j + b z_j^2)``,
+  ``z_j = (sigma_j - m_i) / h``, with ``(a, b)`` found by Newton on the convex dual so that the
+  row's mean and second moment equal the model's exact conditional moments
+  ``E[sigma(t + tau) | sigma_i]`` and ``E[sigma(t + tau)^2 | sigma_i]``
+  (``MeanRevertingVolatility.moments``). An exponential family with statistics
+  ``(sigma, sigma^2)`` reaches every point inside the convex hull of ``{(sigma_j, sigma_j^2)}``,
+  so the match is exact unless the target lies outside it: a conditional variance below the
+  grid's resolution ``d (h - d)`` (``d`` the distance of the conditional mean to the node below
+  it), or a mean beyond the end nodes. Such rows fall back to the closest feasible row
+  (two nodes around the mean: exact mean, variance ``d (h - d)``; an end node: mean clamped)
+  and are counted in ``diagnostics``.
+
+  Because the exact conditional moments are affine in ``(sigma, sigma^2)``, rows that match
+  them make the chain's unconditional ``E[sigma_k]`` and ``E[sigma_k^2]`` equal the model's
+  at every slice, to rounding (the tests check 1e-12). Higher moments converge as ``S`` grows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from solvers.errors import SpecError
+from solvers.spec import ExecutionProblem
+from solvers.volatility import (
+    ConstantVolatility,
+    MeanRevertingVolatility,
+    RegimeVolatility,
+    VolatilityPath,
+)
+
+__all__ = ["VolatilityChain", "volatility_chain", "mean_reverting_chain", "moment_matched_row"]
+
+
+@dataclass(frozen=True)
+class VolatilityChain:
+    """A finite Markov chain for ``sigma_k`` (see the module docstring).
+
+    Attributes:
+        levels: ``(N, S)`` volatility of state ``i`` in slice ``k`` (row ``k-1``).
+        transition: ``(S, S)`` transition matrix between consecutive slices.
+        initial_state: state index of slice 1.
+        method: how the chain was built (``constant``, ``path``, ``regimes``,
+            ``deterministic-mean``, ``moment-matched``).
+        diagnostics: construction details (grid, worst moment mismatch, fallback rows).
+    """
+
+    levels: np.ndarray
+    transition: np.ndarray
+    initial_state: int
+    method: str
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_states(self) -> int:
+        return int(self.transition.shape[0])
+
+    @property
+    def slices(self) -> int:
+        return int(self.levels.shape[0])
+
+    @property
+    def nodes(self) -> np.ndarray:
+        """The state levels of slice 1 (for a time-homogeneous chain: of every slice)."""
+        return self.levels[0]
+
+    def distributions(self) -> np.ndarray:
+        """Probability of each state in each slice, shape ``(N, S)`` (row ``k-1``: slice ``k``)."""
+        out = np.zeros((self.slices, self.n_states))
+        dist = np.zeros(self.n_states)
+        dist[self.initial_state] = 1.0
+        for k in range(self.slices):
+            out[k] = dist
+            dist = dist @ self.transition
+        return out
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(E[sigma_k], E[sigma_k^2])`` of the chain for slices ``k = 1..N``."""
+        dist = self.distributions()
+        return np.sum(dist * self.levels, axis=1), np.sum(dist * self.levels**2, axis=1)
+
+    def slice_variance(self) -> np.ndarray:
+        """``E[sigma_k^2]`` of the chain (compare ``ExecutionProblem.slice_variance()``)."""
+        return self.moments()[1]
+
+    def locate(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For volatilities off the nodes (a simulated continuous ``sigma``): the node below,
+        ``j``, and the weight ``w`` in [0, 1] of node ``j + 1`` in linear interpolation
+        (clamped at the end nodes). Levels of slice 1 are used (homogeneous chains)."""
+        nodes = self.nodes
+        sigma = np.asarray(sigma, dtype=np.float64)
+        if self.n_states == 1:
+            return np.zeros(sigma.shape, dtype=np.int64), np.zeros(sigma.shape)
+        j = np.clip(np.searchsorted(nodes, sigma, side="right") - 1, 0, self.n_states - 2)
+        w = np.clip((sigma - nodes[j]) / (nodes[j + 1] - nodes[j]), 0.0, 1.0)
+        return j, w
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise SpecError(name, value, f"must be an integer >= {minimum}")
+    return int(value)
+
+
+def _check_positive(name: str, value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(name, value, "must be a number") from None
+    if not math.isfinite(out) or out <= 0:
+        raise SpecError(name, value, "must be a finite number > 0")
+    return out
+
+
+def volatility_chain(problem: ExecutionProblem, *, vol_states: int = 15, width: float = 4.0) -> VolatilityChain:
+    """The chain of ``problem``'s volatility model on its slice length ``tau``.
+
+    Args:
+        problem: a single-asset spec.
+        vol_states: number of states ``S`` for a stochastic mean-reverting model (>= 3; the
+            grid may lose nodes ``<= 0`` when the elasticity is positive). Ignored otherwise.
+        width: the mean-reverting grid covers ``E[sigma(t)] +- width * sd(sigma(t))`` (> 0).
+    """
+    model = problem.volatility_model
+    n = problem.slices
+    sigma0 = problem.assets[0].volatility
+    if isinstance(model, ConstantVolatility):
+        return VolatilityChain(np.full((n, 1), sigma0), np.ones((1, 1)), 0, "constant")
+    if isinstance(model, VolatilityPath):
+        return VolatilityChain(np.asarray(model.path, dtype=np.float64)[:, None], np.ones((1, 1)), 0, "path")
+    if isinstance(model, RegimeVolatility):
+        levels = np.broadcast_to(np.asarray(model.levels, dtype=np.float64), (n, model.n_regimes)).copy()
+        return VolatilityChain(levels, model.transition_matrix(problem.tau), model.initial_regime, "regimes",
+                               {"generator": model.generator_array.tolist()})
+    if isinstance(model, MeanRevertingVolatility):
+        return mean_reverting_chain(model, sigma0, problem.horizon, n, states=vol_states, width=width)
+    raise SpecError("volatility_model.kind", getattr(model, "kind", model), "has no Markov-chain discretization")
+
+
+def mean_reverting_chain(
+    model: MeanRevertingVolatility, sigma0: float, horizon: float, slices: int, *,
+    states: int = 15, width: float = 4.0,
+) -> VolatilityChain:
+    """Moment-matched chain of a mean-reverting model (see the module docstring).
+
+    ``states`` (>= 3) and ``width`` (> 0) as in :func:`volatility_chain`.
+    """
+    states = _check_int("vol_states", states, 3)
+    width = _check_positive("vol_width", width)
+    tau = horizon / slices
+    times = tau * np.arange(slices, dtype=np.float64)
+    if model.vol_of_vol == 0.0:
+        mean, _ = model.moments(sigma0, times)
+        return VolatilityChain(mean[:, None], np.ones((1, 1)), 0, "deterministic-mean",
+                               {"note": "vol_of_vol = 0: sigma(t) is the exact deterministic mean"})
+    # grid range over the horizon: t in [0, T] at a fine sampling (slice starts and 64 points)
+    fine = np.union1d(times, np.linspace(0.0, horizon, 65))
+    m1, m2 = model.moments(sigma0, fine)
+    sd = np.sqrt(np.maximum(m2 - m1**2, 0.0))
+    lo = float(np.min(m1 - width * sd))
+    hi = float(np.max(m1 + width * sd))
+    lo, hi = min(lo, sigma0), max(hi, sigma0)
+    if model.elasticity > 0:
+        lo = max(lo, 0.0)
+    h = (hi - lo) / (states - 1)
+    below = int(round((sigma0 - lo) / h))
+    nodes = sigma0 + h * (np.arange(states) - below)
+    dropped = 0
+    if model.elasticity > 0:
+        keep = nodes > 0
+        dropped = int(np.sum(~keep))
+        nodes = nodes[keep]
+    initial = int(np.argmin(np.abs(nodes - sigma0)))
+    nodes[initial] = sigma0  # exact, not sigma0 + h*0 rounded
+    cm1, cm2 = _conditional_moments(model, nodes, tau)
+    rows = np.zeros((nodes.size, nodes.size))
+    fallback, clamped = [], []
+    worst = 0.0
+    for i in range(nodes.size):
+        row, status = moment_matched_row(nodes, cm1[i], cm2[i])
+        rows[i] = row
+        if status == "resolution":
+            fallback.append(i)
+        elif status == "clamped":
+            clamped.append(i)
+        else:
+            mean = row @ nodes
+            worst = max(worst, abs(mean - cm1[i]) / h, abs(row @ nodes**2 - cm2[i]) / h**2)
+    levels = np.broadcast_to(nodes, (slices, nodes.size)).copy()
+    diagnostics = {
+        "states": int(nodes.size), "spacing": h, "range": [float(nodes[0]), float(nodes[-1])],
+        "width_sd": width, "dropped_nonpositive_nodes": dropped,
+        "max_row_moment_error": worst,  # matched rows, in units of h (mean) and h^2 (2nd moment)
+        "resolution_fallback_rows": fallback, "clamped_rows": clamped,
+    }
+    return VolatilityChain(levels, rows, initial, "moment-matched", diagnostics)
+
+
+def _conditional_moments(model: MeanRevertingVolatility, nodes: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``E[sigma(t+tau) | sigma(t) = node]`` and second moment: the moment ODE's
+    propagator ``expm(M tau)`` applied to ``(1, sigma, sigma^2)`` (affine in the start)."""
+    from scipy.linalg import expm
+
+    prop = expm(model.generator_matrix() * tau)
+    start = np.stack([np.ones_like(nodes), nodes, nodes**2])
+    out = prop @ start
+    return out[1], out[2]
+
+
+def moment_matched_row(nodes: np.ndarray, mean: float, second: float, *, tol: float = 1e-13,
+                       max_iter: int = 200) -> tuple[np.ndarray, str]:
+    """Probabilities on the uniform ``nodes`` with the given mean and second moment.
+
+    Returns ``(row, status)``: ``"matched"`` (a discrete Gaussian ``exp(a z + b z^2)`` hitting both
+    moments to ``tol`` in units of the spacing), ``"resolution"`` (the variance is below what the
+    grid can represent around the mean: two-point row, exact mean) or ``"clamped"`` (the mean
+    lies beyond an end node: all mass on that node).
+    """
+    nodes = np.asarray(nodes, dtype=np.float64)
+    s = nodes.size
+    h = nodes[1] - nodes[0]
+    var = second - mean**2
+    row = np.zeros(s)
+    if mean <= nodes[0] or mean >= nodes[-1]:
+        row[0 if mean <= nodes[0] else -1] = 1.0
+        return row, "clamped"
+    j = min(int(np.floor((mean - nodes[0]) / h)), s - 2)
+    d = mean - nodes[j]
+    min_var = d * (h - d)
+    max_var = (mean - nodes[0]) * (nodes[-1] - mean)
+    if var <= min_var * (1.0 + 1e-9) + 1e-15 * h * h or var >= max_var * (1.0 - 1e-9):
+        if var >= max_var * (1.0 - 1e-9):  # wider than the grid: the end nodes, exact mean
+            w = (mean - nodes[0]) / (nodes[-1] - nodes[0])
+            row[0], row[-1] = 1.0 - w, w
+        else:
+            w = d / h
+            row[j], row[j + 1] = 1.0 - w, w
+        return row, "resolution"
+    z = (nodes - mean) / h
+    target = np.array([0.0, var / h**2])
+    stats = np.stack([z, z * z])  # (2, S)
+    theta = np.array([0.0, -0.5 / max(var / h**2, 0.25)])
+
+    def dual(th):
+        e = th @ stats
+        top = e.max()
+        w = np.exp(e - top)
+        total = w.sum()
+        return top + math.log(total) - th @ target, w / total
+
+    f, p = dual(theta)
+    for _ in range(max_iter):
+        grad = stats @ p - target
+        if np.max(np.abs(grad)) < tol * (1.0 + target[1]):
+            break
+        centred = stats - (stats @ p)[:, None]
+        hess = (centred * p) @ centred.T
+        try:
+            step = -np.linalg.solve(hess + 1e-300 * np.eye(2), grad)
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        while t > 1e-12:
+            f_new, p_new = dual(theta + t * step)
+            if f_new <= f + 1e-4 * t * (grad @ step) + 1e-13 * (1.0 + abs(f)):
+                break
+            t *= 0.5
+        theta, f, p = theta + t * step, f_new, p_new
+    grad = stats @ p - target
+    if np.max(np.abs(grad)) > 1e-10 * (1.0 + target[1]):  # not reachable to working accuracy: closest feasible row
+        w = d / h
+        row[j], row[j + 1] = 1.0 - w, w
+        return row, "resolution"
+    return p, "matched"

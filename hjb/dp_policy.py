@@ -1,0 +1,160 @@
+"""Feedback policies of the backward induction (``Result.policy`` of method ``dp``).
+
+Both implement :class:`solvers.policy.FeedbackPolicy`: ``trade(k, holdings, sigma, regime)``
+returns ``n_k`` (shares) for slice ``k`` from ``x_{k-1}`` and the state at ``t_{k-1}``.
+
+The volatility state: a regime model uses ``regime``; a one-state chain (constant, path,
+deterministic mean) ignores ``sigma`` and uses the chain's level of slice ``k``; a
+mean-reverting chain takes ``sigma`` itself for the risk of the slice and interpolates the
+continuation linearly between the two chain nodes around ``sigma`` (exactly the DP's decision
+at a node).
+
+* :class:`LinearDPPolicy`: linear impact, ``V_k(x, i) = a_k(i) x^2``: ``x_k = r_k(i) x_{k-1}``,
+  ``r = c / (c + lam rho + (P a_{k})_i)``.
+* :class:`GridDPPolicy`: the general case: re-solves the slice's 1-D minimization at the actual
+  ``x`` with the stored value tables (the same code as the backward induction,
+  :mod:`hjb.dp_stage`), so trades always respect the caps and no-reversal exactly.
+
+The last slice finishes the order (``n_N = x_{N-1}``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solvers.spec import ExecutionProblem
+
+from .chain import VolatilityChain
+from .dp_stage import StageCoefficients, hermite, hyman_slopes, minimize_stage
+
+__all__ = ["LinearDPPolicy", "GridDPPolicy"]
+
+
+class _ChainState:
+    """Map ``(k, sigma, regime)`` to chain nodes ``(j, w)`` and the slice's risk weight."""
+
+    time_model = "discrete"
+
+    def __init__(self, problem: ExecutionProblem, chain: VolatilityChain, rho_unit: float, risk_aversion: float):
+        self.problem = problem
+        self.chain = chain
+        self._rho_unit = rho_unit  # tau X^2 / c0: rho = rho_unit * sigma^2
+        self._lam = risk_aversion
+        self._regimes = chain.method == "regimes"
+
+    def _state(self, k: int, holdings: np.ndarray, sigma, regime):
+        shape = np.shape(holdings)
+        levels = self.chain.levels[k - 1]
+        if self.chain.n_states == 1:
+            j = np.zeros(shape, dtype=np.int64)
+            return j, np.zeros(shape), np.full(shape, levels[0])
+        if self._regimes:
+            if regime is None:
+                raise ValueError("a regime model's policy needs the regime index")
+            j = np.broadcast_to(np.asarray(regime, dtype=np.int64), shape)
+            return j, np.zeros(shape), levels[j]
+        sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), shape)
+        j, w = self.chain.locate(sig)
+        return j, w, sig
+
+    def _sign_scale(self):
+        big_x = self.problem.asset.holdings
+        return np.sign(big_x), abs(big_x)
+
+
+class LinearDPPolicy(_ChainState):
+    """Linear-impact policy from the exact recursion (see the module docstring).
+
+    ``coeff_c`` is ``c = eta_tilde X^2 / (tau c0)``; ``expected_a[k]`` is ``(P a_{k})`` for
+    ``k = 1..N-1`` (row ``k-1``), shape ``(N-1, S)``, in cost units.
+    """
+
+    def __init__(self, problem, chain, coeff_c: float, expected_a: np.ndarray, rho_unit: float, risk_aversion: float):
+        super().__init__(problem, chain, rho_unit, risk_aversion)
+        self.coeff_c = coeff_c
+        self.expected_a = expected_a
+
+    def ratio(self, k: int, j, w, sigma) -> np.ndarray:
+        """``r_k = x_k / x_{k-1}`` for slice ``k`` at chain position ``(j, w)`` and volatility ``sigma``."""
+        if k >= self.problem.slices:
+            return np.zeros(np.shape(j))
+        pa = self.expected_a[k - 1]
+        cont = pa[j] if self.chain.n_states == 1 else (1 - w) * pa[j] + w * pa[np.minimum(j + 1, pa.size - 1)]
+        d = self._lam * self._rho_unit * np.asarray(sigma) ** 2 + cont
+        return self.coeff_c / (self.coeff_c + d)
+
+    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
+        holdings = np.asarray(holdings, dtype=np.float64)
+        if k >= self.problem.slices:
+            return holdings.copy()
+        j, w, sig = self._state(k, holdings, sigma, regime)
+        return holdings * (1.0 - self.ratio(k, j, w, sig))
+
+
+class GridDPPolicy(_ChainState):
+    """General-case policy on the value tables of the grid backward induction.
+
+    Args:
+        tables: ``(N, 2, S, M)`` node values and envelope slopes of ``W_k``, k = 0..N-1, in cost
+            units, on the grid ``q = U_k * linspace(0, 1, M)``.
+        extents: ``U_k`` (fractions of the order), k = 0..N-1.
+        caps: per-slice caps on ``|n_k| / |X|`` (inf when uncapped), k = 1..N.
+        coefficients: the stage coefficients; ``iterations``: bisection halvings.
+    """
+
+    def __init__(self, problem, chain, tables: np.ndarray, extents: np.ndarray, caps: np.ndarray,
+                 coefficients: StageCoefficients, rho_unit: float, risk_aversion: float, iterations: int):
+        super().__init__(problem, chain, rho_unit, risk_aversion)
+        self.tables = np.asarray(tables)
+        self.extents = np.asarray(extents)
+        self.caps = np.asarray(caps)
+        self.coefficients = coefficients
+        self.iterations = iterations
+        self._expected: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    @property
+    def points(self) -> int:
+        return self.tables.shape[-1]
+
+    def _continuation_tables(self, k: int):
+        """Expected, filtered tables of ``W_k`` (time ``t_k``) per current state."""
+        if k not in self._expected:
+            p = self.chain.transition
+            values = p @ self.tables[k, 0]
+            spacing = self.extents[k] / (self.points - 1) if self.extents[k] > 0 else 1.0
+            slopes = hyman_slopes(np, values, p @ self.tables[k, 1], spacing)
+            self._expected[k] = (values, slopes, spacing)
+        return self._expected[k]
+
+    def next_fraction(self, k: int, q: np.ndarray, j, w, sigma) -> np.ndarray:
+        """Optimal ``q_k`` from ``q_{k-1} = q`` (fractions of the order) for slice ``k < N``."""
+        values, slopes, spacing = self._continuation_tables(k)
+        m = self.points
+        j = np.asarray(j)
+        j1 = np.minimum(j + 1, self.chain.n_states - 1)
+        w = np.asarray(w, dtype=np.float64)
+
+        def continuation(y):
+            v0, d0 = hermite(np, values, slopes, spacing, m, y, j)
+            if self.chain.n_states == 1:
+                return v0, d0
+            v1, d1 = hermite(np, values, slopes, spacing, m, y, j1)
+            return (1 - w) * v0 + w * v1, (1 - w) * d0 + w * d1
+
+        q = np.clip(q, 0.0, self.extents[k - 1])
+        lo = np.maximum(0.0, q - self.caps[k - 1])
+        hi = np.minimum(q, self.extents[k])
+        lo = np.minimum(lo, hi)
+        risk = self._lam * self._rho_unit * np.asarray(sigma, dtype=np.float64) ** 2
+        y, _, _, _ = minimize_stage(np, self.coefficients, q, lo, hi, risk, continuation, self.iterations)
+        return y
+
+    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
+        holdings = np.asarray(holdings, dtype=np.float64)
+        if k >= self.problem.slices:
+            return holdings.copy()
+        sign, size = self._sign_scale()
+        j, w, sig = self._state(k, holdings, sigma, regime)
+        q = sign * holdings / size
+        y = self.next_fraction(k, q, j, w, sig)
+        return sign * size * (q - y)
