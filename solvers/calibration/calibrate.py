@@ -78,8 +78,10 @@ class Calibration:
         begins; it places ``market_volume`` on the intraday profile. Raises
         :class:`NotIdentifiedError` when an estimate the spec needs is not identified.
         """
-        for est in self.estimates[:5]:
-            est.require()
+        missing = self.not_identified()
+        if missing:
+            raise NotIdentifiedError(", ".join(e.name for e in missing),
+                                     "; ".join(dict.fromkeys(e.reason for e in missing)))
         notes: list[str] = []
         spread = self.temporary.spread.value
         if spread < 0:

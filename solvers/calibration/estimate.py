@@ -17,7 +17,7 @@ class NotIdentifiedError(OptexecError):
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
         self.reason = reason
-        super().__init__(f"{name} is not identified: {reason}")
+        super().__init__(f"not identified: {name} ({reason})")
 
 
 @dataclass(frozen=True)
