@@ -170,6 +170,12 @@ def _check_schedule(problem: ExecutionProblem, holdings: np.ndarray) -> None:
             raise MethodNotApplicable(METHOD, f"asset {a.name!r} trades both ways, so the spread cost is not a constant")
         if reverses and problem.no_reversal:
             raise MethodNotApplicable(METHOD, f"no_reversal binds: asset {a.name!r} trades both ways")
+        hold = holdings.reshape(problem.slices + 1, problem.n_assets)[:, i]
+        tol = 1e-12 * abs(a.holdings)
+        if a.min_holdings is not None and hold.min() < a.min_holdings - tol:
+            raise MethodNotApplicable(METHOD, f"min_holdings binds for asset {a.name!r} (min x_k = {hold.min():.6g})")
+        if a.max_holdings is not None and hold.max() > a.max_holdings + tol:
+            raise MethodNotApplicable(METHOD, f"max_holdings binds for asset {a.name!r} (max x_k = {hold.max():.6g})")
         caps = a.slice_caps(problem.slices)
         if caps is not None:
             over = np.abs(trades[:, i]) - caps
@@ -177,6 +183,14 @@ def _check_schedule(problem: ExecutionProblem, holdings: np.ndarray) -> None:
             if over[k] > 1e-12 * abs(a.holdings):
                 raise MethodNotApplicable(
                     METHOD, f"a cap binds: |n_{k + 1}| = {abs(trades[k, i]):.6g} > cap {caps[k]:.6g} for asset {a.name!r}")
+    bands = problem.imbalance_bands()
+    if bands is not None:
+        prices = np.array([a.price for a in problem.assets])
+        imbalance = np.abs(trades @ prices)
+        k = int(np.argmax(imbalance - bands))
+        if imbalance[k] > bands[k] * (1 + 1e-12) + 1e-9:
+            raise MethodNotApplicable(METHOD, f"the imbalance band binds: |dollar imbalance of slice {k + 1}| = "
+                                              f"{imbalance[k]:.6g} > {bands[k]:.6g}")
 
 
 # ---------------------------------------------------------------------------- single asset

@@ -284,3 +284,21 @@ def test_not_applicable_cases_say_why(ac):
 def test_caps_that_do_not_bind_keep_the_optimum(ac):
     r = closed_form.solve(ac.replace_asset(0, max_slice_trade=5e5))
     np.testing.assert_allclose(r.holdings, closed_form.solve(ac).holdings, rtol=0, atol=0)
+
+
+def test_holdings_bounds_and_imbalance_band_are_checked():
+    rng = np.random.default_rng(11)
+    p = random_basket(rng, 2, 10)
+    free = closed_form.solve(p)
+    prices = np.array([a.price for a in p.assets])
+    worst = float(np.max(np.abs(free.trades @ prices)))
+    # a band wider than every slice's imbalance does not bind: same answer
+    loose = closed_form.solve(p.replace(imbalance_band=1.01 * worst))
+    np.testing.assert_array_equal(loose.holdings, free.holdings)
+    need = abs(float(prices @ p.initial_holdings))
+    with pytest.raises(MethodNotApplicable, match=r"the imbalance band binds"):
+        closed_form.solve(p.replace(imbalance_band=max(0.5 * worst, need / 10 * 1.01)))
+    ac = load_example("almgren-chriss-2001")
+    with pytest.raises(MethodNotApplicable, match=r"max_holdings binds"):
+        # theta N ~ 2.5 > pi/2: the risk seeker first buys more (x_1 > X), which max_holdings = X forbids
+        closed_form.solve(ac.replace(risk_aversion=-7e-7, slices=20).replace_asset(0, spread=0.0, max_holdings=1e6))
