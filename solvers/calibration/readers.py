@@ -80,6 +80,8 @@ class MalformedRow:
     unit: str = "line"  # "line" for CSV, "row" for Parquet
 
     def __str__(self) -> str:
+        if self.column == "*":
+            return f"{self.unit} {self.line}: {self.rule}"
         return f"{self.unit} {self.line}: {self.column} = {self.value!r}: {self.rule}"
 
 
