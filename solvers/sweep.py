@@ -51,7 +51,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import MethodNotApplicable, OptexecError, SolverError, SpecError
+from .errors import MethodNotApplicable, SolverError, SpecError
 from .result import OK_STATUSES, Result
 from .sweep_axes import Sweep, load_sweep
 from .sweep_store import LOST_STATUS, SweepStore, _cell

@@ -1,0 +1,259 @@
+"""The sweep engine on a local dask cluster of two worker processes: every point once, a
+worker killed mid-sweep, interrupt and resume without recomputation, bad points reported,
+and the sweep's numbers equal to the same points solved one by one.
+
+The cluster is started once for the module (two single-threaded worker processes with a
+small memory limit). Methods given as import paths ``tests.test_sweep_helpers:...`` run on the
+workers: :func:`counting_solve` appends one line per solve to a marker file, which counts
+the solves independently of the results store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from solvers import SpecError, load_example, run_sweep, solve, sweep_from_dict
+from solvers.sweep_store import SweepStore
+from tests.test_sweep_helpers import warm
+
+EXAMPLE = "almgren-chriss-2001"
+
+
+# ---------------------------------------------------------------------------- helpers
+COUNTING = "tests.test_sweep_helpers:counting_solve"
+VOL = "assets[0].volatility"
+
+
+def _marker_lines(path: Path) -> list[tuple[float, float]]:
+    if not path.exists():
+        return []
+    return [tuple(json.loads(line)) for line in path.read_text().splitlines()]
+
+
+def _sweep(lams, vols, methods, batch_size=None, extra_axes=()):
+    data = {"base_example": EXAMPLE, "methods": methods,
+            "axes": [{"parameter": "risk_aversion", "values": list(lams)},
+                     {"parameter": "assets[0].volatility", "values": list(vols)}, *extra_axes]}
+    if batch_size:
+        data["batch_size"] = batch_size
+    return sweep_from_dict(data)
+
+
+def _by_hand(lam: float, vol: float, **asset):
+    return load_example(EXAMPLE).replace(risk_aversion=lam).replace_asset(0, volatility=vol, **asset)
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="768MiB",
+                           dashboard_address=None)
+    client = Client(cluster)
+    client.run(warm)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture
+def cluster_client(client):
+    client.wait_for_workers(2, timeout=60)
+    client.run(warm)
+    return client
+
+
+# ---------------------------------------------------------------------------- tests
+def test_sweep_equals_points_solved_one_by_one(cluster_client, tmp_path):
+    """Every point, once per method; the vectorized closed form (one efficient_frontier call
+    per batch) and the same function called point by point give the numbers of solve()."""
+    lams = np.geomspace(1e-8, 1e-4, 9)
+    vols = [0.5, 0.95]
+    sweep = _sweep(lams, vols, ["closed-form", {"name": "solvers.closed_form:solve", "label": "single"}], batch_size=6)
+    report = run_sweep(sweep, tmp_path / "out", scheduler=cluster_client, progress=False, plots=False)
+    table = report.table
+    assert report.n_points == 18 and report.computed_points == 18 and report.workers == 2
+    assert len(table) == 36 and set(table["status"]) == {"optimal"}
+    assert table.groupby(["point_id", "method"]).size().eq(1).all()
+    assert (table.loc[table["method"] == "closed-form", "batched"] > 1).all()  # the batch path ran
+    assert (table.loc[table["method"] == "single", "batched"] == 0).all()
+    for row in table.to_dict("records"):
+        ref = solve(_by_hand(row["risk_aversion"], row[VOL]), "closed-form")
+        # Same formulas evaluated on a (lambda, N+1) array instead of one row: numpy's sums may
+        # round in another order, a few ulps of E, V; 1e-12 leaves three orders of margin.
+        np.testing.assert_allclose([row["objective"], row["expected_cost"], row["variance"]],
+                                   [ref.objective, ref.expected_cost, ref.variance], rtol=1e-12, atol=0)
+    # agreement columns: vectorized against point by point, the same tolerance
+    assert table["agreement"].max() < 1e-12
+    assert np.isfinite(table["rel_diff_vs_single"][table["method"] == "closed-form"]).all()
+    # the CSV and the Parquet file hold the same table
+    csv = pd.read_csv(tmp_path / "out" / "results.csv")
+    np.testing.assert_array_equal(csv["objective"].to_numpy(), table["objective"].to_numpy())
+    # in-process (synchronous) runs give the same numbers, bit for bit
+    sync = run_sweep(sweep, tmp_path / "sync", scheduler="synchronous", progress=False, plots=False).table
+    np.testing.assert_array_equal(sync["objective"].to_numpy(), table["objective"].to_numpy())
+
+
+def test_worker_killed_mid_sweep_every_point_exactly_once(cluster_client, tmp_path):
+    marker = tmp_path / "solves.txt"
+    lams = np.geomspace(1e-8, 1e-4, 12)
+    sweep = _sweep(lams, [0.5, 1.5], [{"name": COUNTING,
+                                       "options": {"marker": str(marker), "delay": 0.04}}], batch_size=2)
+    killed: dict = {}
+
+    def kill_a_busy_worker(info):
+        if killed:
+            return
+        client = info["client"]
+        for addr, keys in client.processing().items():
+            if keys:
+                pid = client.run(os.getpid, workers=[addr])[addr]
+                killed.update(pid=pid, tasks={int(str(k).split("-")[-2]) for k in keys})
+                os.kill(pid, signal.SIGKILL)
+                return
+
+    report = run_sweep(sweep, tmp_path / "out", scheduler=cluster_client, progress=False, plots=False,
+                       callback=kill_a_busy_worker)
+    assert killed, "no worker was busy when the first task finished"
+    store = SweepStore(tmp_path / "out", {"fingerprint": sweep.fingerprint()})
+    raw = store.read_rows(latest=False)
+    assert len(raw) == 24 and raw["point_id"].is_unique  # exactly once, before any deduplication
+    assert sorted(raw["point_id"]) == list(range(24))
+    assert set(raw["status"]) == {"optimal"} and report.lost_rows == 0
+    # the tasks that were on the killed worker were rerun elsewhere
+    rerun = raw[raw["task"].isin(killed["tasks"])]
+    assert len(rerun) and not rerun["worker"].str.endswith(f":{killed['pid']}").any()
+    # every point was solved at least once (the killed worker may have solved some twice)
+    assert {tuple(p) for p in _marker_lines(marker)} >= {(lam, vol) for lam in lams for vol in (0.5, 1.5)}
+    cluster_client.wait_for_workers(2, timeout=60)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_interrupted_sweep_resumes_without_recomputing(cluster_client, tmp_path):
+    marker = tmp_path / "solves.txt"
+    lams = np.geomspace(1e-8, 1e-4, 10)
+    vols = [0.5, 0.95, 1.5, 2.0]
+    sweep = _sweep(lams, vols, [{"name": COUNTING, "options": {"marker": str(marker)}}],
+                   batch_size=4)
+    seen = []
+
+    def stop_after_three(info):
+        seen.append(info["task"])
+        if len(seen) == 3:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        run_sweep(sweep, tmp_path / "out", scheduler=cluster_client, progress=False, plots=False,
+                  callback=stop_after_three)
+    # cancelled tasks may still be running: wait until the workers are idle before counting
+    deadline = time.monotonic() + 30
+    while any(cluster_client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert len(first) == 12  # three tasks of four points were recorded, and consolidated
+    first_points = {(r["risk_aversion"], r[VOL]) for r in first.to_dict("records")}
+    marker.rename(tmp_path / "solves-first.txt")
+
+    report = run_sweep(sweep, tmp_path / "out", scheduler=cluster_client, progress=False, plots=False)
+    second = _marker_lines(marker)
+    assert report.skipped_points == 12 and report.computed_points == 28
+    # independent count: the second run solved exactly the 28 missing points, each once
+    assert len(second) == 28 and len(set(second)) == 28
+    assert not set(second) & first_points
+    table = report.table
+    assert len(table) == 40 and table["point_id"].is_unique
+    # the rows of the first run are kept as they were
+    kept = table.set_index("point_id").loc[first["point_id"]]
+    np.testing.assert_array_equal(kept["objective"].to_numpy(), first["objective"].to_numpy())
+    assert set(kept["run_id"]) == set(first["run_id"])
+
+
+def test_bad_points_are_reported_and_the_rest_complete(client, tmp_path):
+    """Through the scheduler's address (the ``--scheduler ADDRESS`` path)."""
+    client.wait_for_workers(2, timeout=60)
+    lams = [1e-7, 1e-6, 1e-5]
+    sweep = _sweep(lams, [0.95, -1.0], ["closed-form"], batch_size=4,
+                   extra_axes=[{"parameter": "assets[0].impact_exponent", "values": [1.0, 0.5]}])
+    report = run_sweep(sweep, tmp_path / "out", scheduler=client.scheduler.address, progress=False, plots=False)
+    table = report.table
+    assert len(table) == 12 and table["point_id"].is_unique
+    vol, beta = table[VOL], table["assets[0].impact_exponent"]
+    invalid = table[vol < 0]
+    assert (invalid["status"] == "invalid").all() and len(invalid) == 6
+    assert invalid["error"].str.contains(r"assets\[0\]\.volatility = -1\.0: must be >= 0").all()
+    assert (invalid["error_type"] == "SpecError").all() and invalid["objective"].isna().all()
+    na = table[(vol > 0) & (beta == 0.5)]
+    assert (na["status"] == "not-applicable").all() and len(na) == 3
+    assert na["error"].str.contains("needs linear temporary impact").all()
+    ok = table[(vol > 0) & (beta == 1.0)]
+    assert (ok["status"] == "optimal").all() and len(ok) == 3
+    for row in ok.to_dict("records"):
+        ref = solve(_by_hand(row["risk_aversion"], 0.95), "closed-form")
+        np.testing.assert_allclose(row["objective"], ref.objective, rtol=1e-12)  # see the first test
+    assert report.failed_rows == 9 and report.status_counts == {"optimal": 3, "invalid": 6, "not-applicable": 3}
+
+
+def test_lost_task_is_recorded_then_retried_on_resume(tmp_path, monkeypatch):
+    """A task that keeps failing (as when its workers keep dying) is resubmitted, then its rows
+    are recorded as 'lost'; the next run computes only those points."""
+    import solvers.sweep as engine
+
+    sweep = _sweep([1e-7, 1e-6, 1e-5], [0.95], ["closed-form"], batch_size=1)
+    real = engine.solve_batch
+    calls = []
+
+    def flaky(base, points, *args):
+        calls.append(points[0][0])
+        if points[0][0] == 1:
+            raise RuntimeError("worker died")
+        return real(base, points, *args)
+
+    monkeypatch.setattr(engine, "solve_batch", flaky)
+    report = run_sweep(sweep, tmp_path / "out", scheduler="synchronous", progress=False, plots=False,
+                       max_task_retries=2)
+    assert calls.count(1) == 3 and report.task_retries == 2 and report.lost_rows == 1
+    lost = report.table.set_index("point_id").loc[1]
+    assert lost["status"] == "lost" and "task 1 failed 3 time(s): worker died" in lost["error"]
+    monkeypatch.setattr(engine, "solve_batch", real)
+    again = run_sweep(sweep, tmp_path / "out", scheduler="synchronous", progress=False, plots=False)
+    assert again.computed_points == 1 and again.skipped_points == 2
+    assert list(again.table["status"]) == ["optimal"] * 3 and again.table["point_id"].is_unique
+
+
+def test_output_folder_of_another_sweep_is_refused(tmp_path):
+    a = _sweep([1e-6], [0.95], ["closed-form"])
+    b = _sweep([2e-6], [0.95], ["closed-form"])
+    run_sweep(a, tmp_path, scheduler="synchronous", progress=False, plots=False)
+    with pytest.raises(SpecError, match="holds results of another sweep"):
+        run_sweep(b, tmp_path, scheduler="synchronous", progress=False, plots=False)
+    with pytest.raises(SpecError, match="already holds results of this sweep"):
+        run_sweep(a, tmp_path, scheduler="synchronous", progress=False, plots=False, resume=False)
+    report = run_sweep(b, tmp_path, scheduler="synchronous", progress=False, plots=False, overwrite=True)
+    assert list(report.table["risk_aversion"]) == [2e-6]
+    with pytest.raises(SpecError, match="batch_size = 0: must be an integer >= 1"):
+        run_sweep(a, tmp_path / "x", scheduler="synchronous", batch_size=0)
+    with pytest.raises(SpecError, match="scheduler"):
+        run_sweep(a, tmp_path / "y", scheduler=3.5, progress=False, plots=False)
+
+
+def test_plots_are_drawn(tmp_path):
+    sweep = sweep_from_dict({
+        "base_example": EXAMPLE, "methods": ["closed-form"],
+        "axes": [{"parameter": "risk_aversion", "kind": "grid", "start": 1e-8, "stop": 1e-5, "num": 4, "scale": "log"},
+                 {"parameter": "assets[0].volatility", "values": [0.5, 1.0]}],
+        "plot": {"metrics": ["objective"], "kind": "heatmap"}})
+    report = run_sweep(sweep, tmp_path, scheduler="synchronous", progress=False)
+    pngs = [p for k, p in report.files.items() if k.startswith("plot")]
+    assert [p.name for p in pngs] == ["objective-risk_aversion-assets_0__volatility.png"]
+    assert pngs[0].stat().st_size > 10_000
