@@ -21,6 +21,7 @@ __all__ = ["METHODS", "get_method", "solve", "method_names"]
 METHODS: dict[str, str] = {
     "closed-form": "solvers.closed_form:solve",
     "hjb": "hjb.pde:solve",
+    "dp": "hjb.backward_induction:solve",
     "qp": "solvers.qp:solve",
 }
 
