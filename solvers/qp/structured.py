@@ -61,7 +61,10 @@ def solve_unconstrained(sp: ScaledProblem) -> np.ndarray:
     risk = sps.diags(2.0 * sp.W[: n - 1].ravel()) if sp.W is not None else sps.kron(sps.identity(n - 1), sps.csr_matrix(2.0 * sp.M))
     h = (e_mat.T @ quad @ e_mat + risk).tocsr()
     b = e_mat.T @ (quad @ b0) + np.tile(sp.g, n - 1)
-    u = 2 * m - 1 if m > 1 else 1
+    u = min(2 * m - 1 if m > 1 else 1, h.shape[0] - 1)
+    if u == 0:  # a single interior unknown
+        v = -b / h.diagonal()
+        return np.vstack([np.ones((1, m)), v.reshape(n - 1, m), np.zeros((1, m))])
     ab = np.zeros((u + 1, h.shape[0]))
     for j in range(u + 1):
         diag = h.diagonal(j)
