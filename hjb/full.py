@@ -96,8 +96,8 @@ def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, take, first
     return h * (pow_1pb(r) + 0.5 * c[:, None] * (y * y + z * z)) + old - y_1pb * theta_new ** (-beta) + w_dep
 
 
-def _full_scan(c, lower, diagonal, upper, h, *, beta: float, ny: int, n_slices: int, per_slice: int,
-               j0: int, explicit: bool, keep: bool):
+def _full_scan(c, lower, diagonal, upper, h, j0, *, beta: float, ny: int, n_slices: int, per_slice: int,
+               explicit: bool, keep: bool):
     """JAX kernel. Returns ``W`` at theta = T (ns, ny) and, if ``keep``, ``W`` at slice ends
     (N, ns, ny) and ``W[j0]`` at every step (n_t, ny) (theta order)."""
     ns = c.shape[0]
@@ -133,17 +133,17 @@ def _full_scan(c, lower, diagonal, upper, h, *, beta: float, ny: int, n_slices: 
     return w_final, out[0], out[1].reshape(-1, ny)
 
 
-_full_jit = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "j0", "explicit", "keep"))
+_full_jit = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "explicit", "keep"))
 
 
 def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_slice, j0=0, explicit=False,
                     keep=False):
     """The compiled kernel on plain arrays (benchmarks, GPU script): returns
     ``(W_final, W at slice ends, W[j0] per step, compile_seconds, run_seconds)``."""
-    args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (float(h),)
+    args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (float(h), int(j0))
     (w, ends, paths), compile_s, run_s = _timed(
         _full_jit, *args, beta=float(beta), ny=int(ny), n_slices=int(n_slices), per_slice=int(per_slice),
-        j0=int(j0), explicit=bool(explicit), keep=bool(keep))
+        explicit=bool(explicit), keep=bool(keep))
     return w, ends, paths, compile_s, run_s
 
 

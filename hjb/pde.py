@@ -57,10 +57,13 @@ def _settings(settings: HJBSettings | None, options: dict[str, Any]) -> tuple[HJ
     if form not in ("auto", "reduced", "full"):
         raise SpecError("form", form, "must be 'auto', 'reduced' or 'full'")
     accuracy = options.pop("accuracy", None)
+    time_model = options.pop("time_model", "continuous")
+    if time_model != "continuous":
+        raise SpecError("time_model", time_model, "method hjb solves the continuous-time problem: must be 'continuous'")
     unknown = sorted(set(options) - _FIELDS)
     if unknown:
         raise SpecError(unknown[0], options[unknown[0]],
-                        f"unknown option of method hjb (allowed: settings, accuracy, form, {', '.join(sorted(_FIELDS))})")
+                        f"unknown option of method hjb (allowed: settings, accuracy, form, time_model, {', '.join(sorted(_FIELDS))})")
     if settings is not None and not isinstance(settings, HJBSettings):
         raise SpecError("settings", settings, "must be an HJBSettings")
     if accuracy is not None:

@@ -190,7 +190,7 @@ def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: 
 
 
 # ---------------------------------------------------------------------- JAX kernels
-def _pde_scan(c, lower, diagonal, upper, h, *, n_slices: int, per_slice: int, j0: int, explicit: bool):
+def _pde_scan(c, lower, diagonal, upper, h, j0, *, n_slices: int, per_slice: int, explicit: bool):
     """Backward Euler in theta for ``d`` (see module doc). Returns
     ``(d at theta = T, d at slice ends (N, ns), int d dtheta per slice (N, ns), d[j0] per step)``;
     slices are in theta order (the last slice of the horizon first)."""
@@ -220,11 +220,16 @@ def _pde_scan(c, lower, diagonal, upper, h, *, n_slices: int, per_slice: int, j0
     return d_final, ends, integrals, paths.reshape(-1)
 
 
-_pde_jit = jax.jit(_pde_scan, static_argnames=("n_slices", "per_slice", "j0", "explicit"))
-_pde_batch_jit = jax.jit(
-    jax.vmap(_pde_scan, in_axes=(None, 0, 0, 0, None)),
-    static_argnames=("n_slices", "per_slice", "j0", "explicit"),
-)
+_pde_jit = jax.jit(_pde_scan, static_argnames=("n_slices", "per_slice", "explicit"))
+
+
+def _pde_batch(c, lower, diagonal, upper, h, j0, *, n_slices: int, per_slice: int, explicit: bool):
+    """:func:`_pde_scan` ``vmap``-ed over the generator rows (a batch of vol-of-vols)."""
+    one = partial(_pde_scan, n_slices=n_slices, per_slice=per_slice, explicit=explicit)
+    return jax.vmap(one, in_axes=(None, 0, 0, 0, None, None))(c, lower, diagonal, upper, h, j0)
+
+
+_pde_batch_jit = jax.jit(_pde_batch, static_argnames=("n_slices", "per_slice", "explicit"))
 
 
 def riccati_rhs_q(q, c, generator):
@@ -389,9 +394,9 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
                             f"explicit s-stepping is unstable: dt * max(b/ds^2 + |mu|/ds) = {number:.4g} > 1 "
                             f"(dt = {h:.4g}, ds = {grid.ds:.4g}); use more time steps or s_stepping='implicit'")
         c = lam * grid.s**2 / eta
-        args = tuple(jnp.asarray(v) for v in (c, grid.lower, grid.diagonal, grid.upper)) + (h,)
+        args = tuple(jnp.asarray(v) for v in (c, grid.lower, grid.diagonal, grid.upper)) + (h, grid.start_index)
         (d_final, ends, integrals, path), compile_s, run_s = _timed(
-            _pde_jit, *args, n_slices=problem.slices, per_slice=per_slice, j0=grid.start_index, explicit=explicit)
+            _pde_jit, *args, n_slices=problem.slices, per_slice=per_slice, explicit=explicit)
         integrals = np.asarray(integrals)
         exps = np.empty_like(integrals)
         for j in range(problem.slices):  # theta order -> t order; exact log part of int 1/theta
@@ -461,7 +466,7 @@ def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[
     c = problem.risk_aversion * grid.s**2 / a.temporary_impact
     (d_final, *_), compile_s, run_s = _timed(
         _pde_batch_jit, jnp.asarray(c), jnp.asarray(lower), jnp.asarray(diagonal), jnp.asarray(upper), h,
-        n_slices=problem.slices, per_slice=per_slice, j0=grid.start_index, explicit=False)
+        grid.start_index, n_slices=problem.slices, per_slice=per_slice, explicit=False)
     coeff = 1.0 / problem.horizon + np.asarray(d_final)[:, grid.start_index]
     return {"vol_of_vol": xis, "value_coefficient": coeff, "grid": grid,
             "compile_seconds": compile_s, "run_seconds": run_s}
