@@ -10,4 +10,5 @@ baseline measured in the same run, never as absolute promises.
 #: suite modules, run in this order
 SUITES: list[str] = [
     "benchmarks.bench_closed_form",
+    "benchmarks.bench_simulate",
 ]

@@ -236,12 +236,17 @@ def simulate_volatility(problem: ExecutionProblem, paths: int, rng: np.random.Ge
         cum = np.cumsum(p, axis=1)
         cum[:, -1] = 1.0
         levels = np.asarray(model.levels, dtype=np.float64)
-        regime = np.empty((paths, n), dtype=np.int64)
-        regime[:, 0] = model.initial_regime
-        u = rng.random((paths, n - 1)) if n > 1 else np.empty((paths, 0))
+        regime_t = np.empty((n, paths), dtype=np.int64)  # time-major while stepping
+        regime_t[0] = model.initial_regime
+        u = rng.random((n - 1, paths)) if n > 1 else np.empty((0, paths))
+        columns = [np.ascontiguousarray(cum[:, j]) for j in range(model.n_regimes - 1)]
         for k in range(1, n):
-            rows = cum[regime[:, k - 1]]
-            regime[:, k] = np.minimum((u[:, k - 1][:, None] > rows).sum(axis=1), model.n_regimes - 1)
+            prev = regime_t[k - 1]
+            nxt = regime_t[k]
+            nxt[:] = 0
+            for col in columns:  # next regime = number of cumulative probabilities below u
+                nxt += u[k - 1] > col[prev]
+        regime = np.ascontiguousarray(regime_t.T)
         return levels[regime], regime
     if isinstance(model, MeanRevertingVolatility):
         return _mean_reverting_paths(model, sigma0, n, tau, paths, rng, vol_substeps), None
@@ -511,11 +516,17 @@ def _run_block(problem: ExecutionProblem, static, policy, size: int, rng: np.ran
     """One block: returns (cost (size,), risk (size,), holdings (size, N+1, m) or (N+1, m))."""
     n, m, tau = problem.slices, problem.n_assets, problem.tau
     half = size // 2 if antithetic else size
-    sigma, regime = simulate_volatility(problem, half, rng, vol_substeps)
+    stochastic = problem.volatility_model.stochastic
+    if stochastic:
+        sigma, regime = simulate_volatility(problem, half, rng, vol_substeps)
+    else:  # one row for every path: sigma_k (single asset) or 1 (basket, scaled per asset below)
+        sigma, regime = None, None
+        sigma_row = np.ones(n) if problem.is_basket else np.sqrt(problem.slice_variance())
     z = rng.standard_normal((half, n, m))
     if antithetic:  # pairs are adjacent: path 2i and 2i+1 share the volatility path, +/- xi
-        sigma = np.repeat(sigma, 2, axis=0)
-        regime = None if regime is None else np.repeat(regime, 2, axis=0)
+        if stochastic:
+            sigma = np.repeat(sigma, 2, axis=0)
+            regime = None if regime is None else np.repeat(regime, 2, axis=0)
         z = np.stack([z, -z], axis=1).reshape(size, n, m)
     corr = problem.correlation_matrix
     if m > 1 and not np.allclose(corr, np.eye(m)):
@@ -523,35 +534,52 @@ def _run_block(problem: ExecutionProblem, static, policy, size: int, rng: np.ran
         factor = u * np.sqrt(np.maximum(w, 0.0))
         z = z @ factor.T
     vols = problem.volatilities if problem.is_basket else np.ones(1)
-    shock = (sigma[..., None] * vols) * math.sqrt(tau) * z  # (size, N, m): sigma_k sqrt(tau) xi_k
+    root_tau = math.sqrt(tau)
     mu_tau = np.array([a.drift for a in problem.assets]) * tau
     gamma = problem.permanent_impact_matrix_array
     lam = problem.risk_aversion
     h = _impact(problem)
     cov = problem.covariance
     if static is not None:
+        # Summation by parts: -sum_k n_k' D_{k-1} = -sum_k x_k' (D_k - D_{k-1}), so a static
+        # schedule's shortfall is linear in the price moves,
+        #   C = sum_k n_k' h(v_k) + sum_k x_k' Gamma n_k - sum_k x_k' (mu tau + sigma_k sqrt(tau) xi_k),
+        # one matrix-vector product per block instead of a cumulative sum of prices (the
+        # feedback engine below carries D_k itself; tests check that both agree path by path).
         x = static.reshape(n + 1, m)
         trades = x[:-1] - x[1:]
-        moves = shock + mu_tau - trades @ gamma.T  # (size, N, m): S_k - S_{k-1}
-        d_prev = np.cumsum(moves, axis=1) - moves  # D_{k-1}
-        cost = -np.einsum("pkm,km->p", d_prev, trades) + float(np.sum(trades * h(trades)))
-        if problem.is_basket:
-            risk = np.full(size, lam * tau * float(np.einsum("km,mj,kj->", x[1:], cov, x[1:])))
+        held = x[1:]  # x_1..x_N
+        fixed = float(np.sum(trades * h(trades)) + np.einsum("km,mj,kj->", held, gamma, trades)
+                      - np.sum(held * mu_tau))
+        weights = held * vols * root_tau  # (N, m)
+        if stochastic:
+            noise = (sigma * z[..., 0]) @ weights[:, 0]
+            risk = lam * tau * (sigma**2 @ (held[:, 0] ** 2))
         else:
-            risk = lam * tau * (sigma**2 @ (x[1:, 0] ** 2))
-        return cost, risk, x
-    holdings = np.empty((size, n + 1, m))
-    holdings[:, 0] = problem.initial_holdings
+            weights = weights * sigma_row[:, None]
+            noise = z[..., 0] @ weights[:, 0] if m == 1 else np.einsum("pkm,km->p", z, weights)
+            if problem.is_basket:
+                value = lam * tau * float(np.einsum("km,mj,kj->", held, cov, held))
+            else:
+                value = lam * tau * float(sigma_row**2 @ held[:, 0] ** 2)
+            risk = np.full(size, value)
+        return fixed - noise, risk, x
+    # time-major copies: each slice reads contiguous rows
+    z_t = np.ascontiguousarray(np.moveaxis(z, 1, 0))  # (N, size, m)
+    sig_t = np.ascontiguousarray(sigma.T) if stochastic else None
+    reg_t = np.ascontiguousarray(regime.T) if regime is not None else None
+    holdings_t = np.empty((n + 1, size, m))
+    holdings_t[0] = problem.initial_holdings
     d = np.zeros((size, m))
     cost = np.zeros(size)
     risk = np.zeros(size)
-    xk = holdings[:, 0].copy()
+    xk = holdings_t[0].copy()
     for k in range(1, n + 1):
+        s_k = sig_t[k - 1] if stochastic else np.full(size, sigma_row[k - 1])
         if k == n:
             trade = xk.copy()
         else:
-            s_k = sigma[:, k - 1]
-            r_k = None if regime is None else regime[:, k - 1]
+            r_k = None if reg_t is None else reg_t[k - 1]
             if problem.is_basket:
                 raw = policy.trade(k, xk, s_k[:, None] * problem.volatilities, r_k)
             else:
@@ -560,16 +588,16 @@ def _run_block(problem: ExecutionProblem, static, policy, size: int, rng: np.ran
             if not np.all(np.isfinite(trade)):
                 raise SpecError("policy", type(policy).__name__, f"returned a non-finite trade in slice k = {k}")
         cost -= np.sum(trade * (d - h(trade)), axis=1)
-        d += shock[:, k - 1] + mu_tau - trade @ gamma.T
+        d += (s_k[:, None] * (vols * root_tau)) * z_t[k - 1] + mu_tau - trade @ gamma.T
         xk = xk - trade
         if k == n:
             xk[:] = 0.0
-        holdings[:, k] = xk
+        holdings_t[k] = xk
         if problem.is_basket:
             risk += lam * tau * np.einsum("pm,mj,pj->p", xk, cov, xk)
         else:
-            risk += lam * tau * sigma[:, k - 1] ** 2 * xk[:, 0] ** 2
-    return cost, risk, holdings
+            risk += lam * tau * s_k**2 * xk[:, 0] ** 2
+    return cost, risk, np.moveaxis(holdings_t, 0, 1)
 
 
 # ---------------------------------------------------------------------------- comparisons
