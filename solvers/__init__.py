@@ -22,6 +22,7 @@ from .schedules import BASELINES, baseline_result, exponential, linear_ramp, per
 from .spec import Asset, ExecutionProblem, example_names, load_example, load_problem, problem_from_dict, problem_from_toml
 from .sweep import SweepReport, run_sweep
 from .sweep_axes import Sweep, load_sweep, sweep_from_dict, sweep_from_toml
+from .calibration import Calibration, SyntheticTruth, calibrate, calibrate_files, read_bars, read_fills
 from .volatility import (
     ConstantVolatility,
     MeanRevertingVolatility,
@@ -42,6 +43,7 @@ __all__ = [
     "SpecError", "InfeasibleSpecError", "MethodNotApplicable", "SolverError",
     "Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport",
     "solve_qp", "kkt_residual",
+    "Calibration", "calibrate", "calibrate_files", "read_fills", "read_bars", "SyntheticTruth",
 ]
 
 _LAZY = {"solve_qp": ("solvers.qp", "solve"), "kkt_residual": ("solvers.qp", "kkt_residual")}
