@@ -15,7 +15,9 @@ at a node).
   ``x`` with the stored value tables (the same code as the backward induction,
   :mod:`hjb.dp_stage`), so trades always respect the caps and no-reversal exactly.
 
-The last slice finishes the order (``n_N = x_{N-1}``).
+The last slice finishes the order (``n_N = x_{N-1}``). From a state the caps cannot complete
+(more left than the remaining slices may trade, reachable only off the optimal path) the grid
+policy trades its slice's cap.
 """
 
 from __future__ import annotations
@@ -141,10 +143,9 @@ class GridDPPolicy(_ChainState):
             v1, d1 = hermite(np, values, slopes, spacing, m, y, j1)
             return (1 - w) * v0 + w * v1, (1 - w) * d0 + w * d1
 
-        q = np.clip(q, 0.0, self.extents[k - 1])
+        q = np.maximum(q, 0.0)
         lo = np.maximum(0.0, q - self.caps[k - 1])
-        hi = np.minimum(q, self.extents[k])
-        lo = np.minimum(lo, hi)
+        hi = np.maximum(np.minimum(q, self.extents[k]), lo)  # infeasible state: trade the cap
         risk = self._lam * self._rho_unit * np.asarray(sigma, dtype=np.float64) ** 2
         y, _, _, _ = minimize_stage(np, self.coefficients, q, lo, hi, risk, continuation, self.iterations)
         return y
