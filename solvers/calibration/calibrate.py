@@ -169,7 +169,8 @@ def _one_symbol(fills: Fills, bars: Bars, symbol: str | None) -> tuple[str, Fill
 
 def calibrate(fills: Fills, bars: Bars, *, symbol: str | None = None, beta: float | None = None,
               confidence: float = 0.95, period: float = 1.0, max_gap: float = 1.5, min_children: int = 20,
-              min_parents: int = 5, min_rate_ratio: float = 2.0, max_beta_se: float = 0.25) -> Calibration:
+              min_parents: int = 5, min_rate_ratio: float = 2.0, max_beta_se: float = 0.25,
+              covariance: str = "cluster") -> Calibration:
     """Estimate every parameter of the spec for one symbol (see the module docstring).
 
     Args:
@@ -178,6 +179,8 @@ def calibrate(fills: Fills, bars: Bars, *, symbol: str | None = None, beta: floa
         period: the volume profile's period in time units (1 = a day when times are days).
         max_gap: bar increments longer than this many spacings are not used for volatility.
         min_children, min_parents, min_rate_ratio, max_beta_se: identification thresholds.
+        covariance: the temporary fit's covariance, ``"cluster"`` by parent order (default) or
+            ``"iid"`` (see :func:`impact.fit_temporary_impact`).
     """
     if not 0 < confidence < 1:
         raise SpecError("confidence", confidence, "must be in (0, 1)")
@@ -198,7 +201,7 @@ def calibrate(fills: Fills, bars: Bars, *, symbol: str | None = None, beta: floa
     sigma = vol.sigma.value if vol.sigma.identified else float(np.std(np.diff(b.mid)) / math.sqrt(h) or 1.0)
     V = profile.daily_volume.value
     temp = fit_temporary_impact(children, sigma, V, beta=beta, confidence=confidence, min_children=min_children,
-                                min_rate_ratio=min_rate_ratio, max_beta_se=max_beta_se)
+                                min_rate_ratio=min_rate_ratio, max_beta_se=max_beta_se, covariance=covariance)
     if any(fills.malformed) or any(bars.malformed):
         notes.append(f"{len(fills.malformed)} malformed fill rows and {len(bars.malformed)} malformed bar rows left out")
     return Calibration(symbol, vol, profile, temp, perm, children, confidence, tuple(notes),

@@ -26,11 +26,13 @@ least squares in ``theta = (a, log b, beta)``, and map back to the spec:
 
 The normalization is a change of units: ``sigma_hat`` and ``V_hat`` cancel exactly in
 ``epsilon`` and ``eta``, so their uncertainty does not enter the spec's numbers (it does enter
-``eta_A``, reported without it). Intervals: the asymptotic covariance ``s^2 (J'J)^-1``
-(``s^2`` the residual variance, ``n - 3`` degrees of freedom, t quantiles); ``eta``'s interval
+``eta_A``, reported without it). Intervals: by default the cluster-robust (by parent order)
+sandwich covariance with ``G - 1`` degrees of freedom (``G`` parents), because children of one
+parent share noise in real data; ``covariance="iid"`` gives ``s^2 (J'J)^-1`` (``s^2`` the
+residual variance, ``n - 3`` degrees of freedom), t quantiles either way; ``eta``'s interval
 is built on ``log eta = log b + log sigma_hat - beta log V_hat`` (linear in ``theta``) because
 ``eta`` in raw units moves by a factor ``V^dbeta`` with ``beta``. With ``beta`` fixed the fit is
-ordinary least squares and its t intervals are exact under Gaussian noise.
+ordinary least squares (with ``"iid"``, its t intervals are exact under Gaussian noise).
 
 Identification (free ``beta``): at least ``min_children`` children, participation rates that
 span a factor ``min_rate_ratio``, a coefficient ``b`` distinguishable from zero (``se(log b) <=
@@ -198,7 +200,7 @@ def _profile_start(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 
 def fit_temporary_impact(children: Children, sigma: float, volume_rate: float, *, beta: float | None = None,
                          confidence: float = 0.95, min_children: int = 20, min_rate_ratio: float = 2.0,
-                         max_beta_se: float = 0.25) -> TemporaryFit:
+                         max_beta_se: float = 0.25, covariance: str = "cluster") -> TemporaryFit:
     """Fit ``c / sigma = a + b (v / V)^beta`` (see the module docstring).
 
     Args:
@@ -206,7 +208,14 @@ def fit_temporary_impact(children: Children, sigma: float, volume_rate: float, *
         volume_rate: the market's average volume rate ``V`` (shares / time unit).
         beta: fix the exponent (then the fit is linear in ``a, b``); None fits it.
         min_children, min_rate_ratio, max_beta_se: identification thresholds.
+        covariance: ``"cluster"`` (default): the sandwich ``(J'J)^-1 (sum_p J_p' r_p r_p' J_p)
+            (J'J)^-1`` summed over parent orders ``p``, scaled by ``G/(G-1) (n-1)/(n-k)``, with
+            ``G - 1`` degrees of freedom: valid when the children of one parent share noise
+            (real data: the same market conditions, the same trader). ``"iid"``: ``s^2 (J'J)^-1``
+            with ``n - k`` degrees of freedom, exact for independent Gaussian noise.
     """
+    if covariance not in ("cluster", "iid"):
+        raise SpecError("covariance", covariance, "must be 'cluster' or 'iid'")
     if not (sigma > 0 and math.isfinite(sigma)):
         raise SpecError("volatility", sigma, "must be > 0 to normalize the impact fit")
     if not (volume_rate > 0 and math.isfinite(volume_rate)):
@@ -221,6 +230,7 @@ def fit_temporary_impact(children: Children, sigma: float, volume_rate: float, *
     p = 2 if beta is not None else 3
     method = ("ATHL 2005 form, OLS with beta fixed, t intervals" if beta is not None
               else "ATHL 2005 form, nonlinear least squares, asymptotic t intervals (eta on log scale)")
+    method += f", {covariance} covariance"
     ratio = float(x.max() / x.min()) if n else nan
     need = max(min_children if beta is None else max(5, p + 2), p + 2)
     reason = ""
@@ -234,15 +244,30 @@ def fit_temporary_impact(children: Children, sigma: float, volume_rate: float, *
     if reason:
         return _unidentified(reason, confidence, units_eta, method, x, y, sigma, volume_rate, beta, diag)
 
-    dof = n - p
+    groups = children.parent
+    G = int(len(np.unique(groups)))
+    if covariance == "cluster" and G < 2 * p:
+        reason = f"{G} parent orders: too few clusters for a cluster-robust covariance (need >= {2 * p})"
+        return _unidentified(reason, confidence, units_eta, method, x, y, sigma, volume_rate, beta, diag)
+    dof = n - p if covariance == "iid" else G - 1
     tq = float(stats.t.ppf(0.5 + confidence / 2, dof))
+    diag.update(covariance=covariance, clusters=G, dof=dof)
+
+    def _cov(J: np.ndarray, resid: np.ndarray) -> np.ndarray:
+        bread = np.linalg.inv(J.T @ J)
+        if covariance == "iid":
+            return float(resid @ resid / (n - p)) * bread
+        score = np.zeros((G, J.shape[1]))
+        np.add.at(score, np.unique(groups, return_inverse=True)[1], J * resid[:, None])
+        meat = score.T @ score
+        return G / (G - 1) * (n - 1) / (n - p) * (bread @ meat @ bread)
     if beta is not None:
         xb = x**beta
         A = np.column_stack([np.ones(n), xb])
         coef, *_ = np.linalg.lstsq(A, y, rcond=None)
         resid = y - A @ coef
-        s2 = float(resid @ resid / dof)
-        cov = s2 * np.linalg.inv(A.T @ A)
+        s2 = float(resid @ resid / (n - p))
+        cov = _cov(A, resid)
         a, b = float(coef[0]), float(coef[1])
         se_a, se_b = math.sqrt(cov[0, 0]), math.sqrt(cov[1, 1])
         if b <= 0 or b < 2 * se_b:
@@ -274,7 +299,7 @@ def fit_temporary_impact(children: Children, sigma: float, volume_rate: float, *
         th = sol.x
         J = jac(th)
         resid = sol.fun
-        s2 = float(resid @ resid / dof)
+        s2 = float(resid @ resid / (n - p))
         JTJ = J.T @ J
         cond = float(np.linalg.cond(JTJ))
         diag.update(iterations=int(sol.nfev), optimizer_status=int(sol.status), optimizer_message=sol.message,
@@ -285,7 +310,7 @@ def fit_temporary_impact(children: Children, sigma: float, volume_rate: float, *
             reason = f"the fit's Jacobian is singular (condition {cond:.3g})"
         if reason:
             return _unidentified(reason, confidence, units_eta, method, x, y, sigma, volume_rate, beta, diag)
-        cov = s2 * np.linalg.inv(JTJ)
+        cov = _cov(J, -resid)
         a, logb, bh = (float(v) for v in th)
         se_a, se_logb, se_beta = (math.sqrt(cov[i, i]) for i in range(3))
         b = math.exp(logb)

@@ -14,7 +14,9 @@ Prices follow MODEL.md exactly, with ``n_k`` our signed trade in slice ``k`` (sa
 with ``v_k = n_k / tau``. ``e_k ~ N(0, execution_noise^2)`` is the one addition to MODEL.md: the
 price a real child gets is not exactly the model's (timing inside the slice, ticks); it has
 mean zero, so the expected cost is MODEL.md's, and ``execution_noise = 0`` is MODEL.md to the
-letter. The truth is given in the ATHL normalization (``eta = eta_A sigma / V^beta``,
+letter. ``parent_noise`` adds a cost ``u_p ~ N(0, parent_noise^2)`` shared by every child of
+parent ``p`` (same conditions, same trader: the correlation real fills have; 0 by default).
+The truth is given in the ATHL normalization (``eta = eta_A sigma / V^beta``,
 ``gamma = gamma_A sigma / V``); :class:`SyntheticTruth` also gives the spec's numbers.
 
 Bars: at ``t_k`` the mid ``S_k`` and the market's volume in slice ``k``,
@@ -60,6 +62,7 @@ class SyntheticTruth:
     permanent_athl: float = 2.0  # gamma_A (dimensionless)
     execution_noise: float = 0.02  # sd of e_k, currency / share
     volume_noise: float = 0.3  # lognormal sd of bar volumes
+    parent_noise: float = 0.0  # sd of a cost shift shared by the children of one parent, currency / share
 
     @property
     def temporary_impact(self) -> float:
@@ -131,6 +134,8 @@ def generate(truth: SyntheticTruth = SyntheticTruth(), *, days: int = 120, bars_
     arrival = S[slot]
     noise = truth.execution_noise * rng.standard_normal(C)
     price = arrival - side[parent_of] * truth.h(shares / tau) + noise
+    if truth.parent_noise:  # drawn last so that parent_noise = 0 leaves every other draw unchanged
+        price = price - side[parent_of] * truth.parent_noise * rng.standard_normal(P)[parent_of]
 
     # bars at t_k = k tau, k = 1..K
     t = tau * np.arange(1, K + 1)
