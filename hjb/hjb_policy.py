@@ -11,8 +11,9 @@ continuous-time optimal rate is followed over the slice:
   ``n_k = x (1 - exp(-G_k(s)))`` with ``G_k(s) = int_{t_{k-1}}^{t_k} A(t, s) / eta dt``
   (tabulated by the solver on every volatility node / regime, linear in ``s`` between nodes);
 * nonlinear impact (:class:`FullPolicy`): ``dx/dt = -v*(t, x, s)`` integrated with
-  ``settings.policy_substeps`` steps, with the exact singular part of the value at the
-  running time and the smooth remainder ``W`` frozen at ``t_{k-1}`` (bilinear in ``(s, x)``).
+  ``settings.policy_substeps`` Euler steps, with the exact singular part of the value at the
+  running time and the smooth remainder ``W`` linear in time between its snapshots at
+  ``t_{k-1}`` and ``t_k`` (bilinear in ``(s, x)``).
 
 The value function is ``value(holdings, sigma, regime)`` at ``t = 0`` (currency, without the
 trajectory constants ``1/2 gamma X^2`` and spread) and the rate ``rate(k, holdings, sigma,
@@ -114,12 +115,15 @@ class FullPolicy:
         _, inv_beta = power_functions(beta, np)
         sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64), x.shape)
         y0 = np.abs(x) / self._scale
-        grad = self._bilinear(self._grad[k - 1], sigma, y0)  # W_y frozen over the slice (smooth part)
+        start_table = self._grad[k - 1]  # W_y at t_{k-1} and t_k (W = 0 at T), linear in time between
+        end_table = self._grad[k] if k < self.problem.slices else np.zeros_like(start_table)
         tau = self.problem.tau
         dt = tau / self.substeps
         theta = self.problem.horizon - (k - 1) * tau
         y = y0.copy()
-        for _ in range(self.substeps):
+        for i in range(self.substeps):
+            frac = i / self.substeps
+            grad = (1.0 - frac) * self._bilinear(start_table, sigma, y) + frac * self._bilinear(end_table, sigma, y)
             p = y**beta * theta ** (-beta) + grad / (1.0 + beta)
             r = np.clip(inv_beta(np.maximum(p, 0.0)), 0.0, y / dt)
             y = y - r * dt
