@@ -11,4 +11,5 @@ baseline measured in the same run, never as absolute promises.
 SUITES: list[str] = [
     "benchmarks.bench_closed_form",
     "benchmarks.bench_simulate",
+    "benchmarks.bench_sweep",
 ]

@@ -139,11 +139,14 @@ def _closed_form_batch(problems: Mapping[int, Any], options: Mapping[str, Any]) 
         if p.is_basket or p.has_caps or p.no_reversal or not p.all_linear or p.has_drift \
                 or not p.has_constant_volatility:
             continue
-        groups.setdefault(p.replace(risk_aversion=0.0, name="", description=""), []).append(pid)
+        key = (p.horizon, p.slices, p.assets, p.correlation, p.volatility_model, p.temporary_impact_matrix,
+               p.permanent_impact_matrix)  # every field but risk_aversion (and free text)
+        groups.setdefault(key, []).append(pid)
     out: dict[int, dict[str, Any]] = {}
-    for group, pids in groups.items():
+    for pids in groups.values():
         if len(pids) < 2:
             continue
+        group = problems[pids[0]]  # efficient_frontier reads everything but its lambda
         lams = np.array([problems[pid].risk_aversion for pid in pids])
         start = time.perf_counter()
         try:
@@ -230,7 +233,9 @@ def _empty_row() -> dict[str, Any]:
 # ---------------------------------------------------------------------------- engine
 @dataclass
 class SweepReport:
-    """What a run did. ``table`` is the consolidated results (pandas DataFrame)."""
+    """What a run did. ``table`` is the consolidated results (pandas DataFrame); ``seconds``
+    is the whole run, ``startup_seconds`` the part spent starting or reaching the cluster and
+    importing optexec on its workers."""
 
     out_dir: Path
     n_points: int
@@ -243,6 +248,7 @@ class SweepReport:
     task_retries: int
     batch_size: int
     seconds: float
+    startup_seconds: float
     scheduler: str
     workers: int
     run_id: str
@@ -253,7 +259,9 @@ class SweepReport:
 
     @property
     def points_per_second(self) -> float:
-        return self.computed_points / self.seconds if self.seconds > 0 else math.nan
+        """Points computed per second of this run, cluster start-up left out."""
+        busy = self.seconds - self.startup_seconds
+        return self.computed_points / busy if busy > 0 else math.nan
 
     def summary(self) -> str:
         lines = [
@@ -261,7 +269,8 @@ class SweepReport:
             f"{self.computed_points} computed, {self.skipped_points} already done"
             + (" (INTERRUPTED)" if self.interrupted else ""),
             f"  {self.tasks} task(s) of up to {self.batch_size} points on {self.scheduler} ({self.workers} worker(s)), "
-            f"{self.seconds:.2f} s, {self.points_per_second:.1f} points/s, {self.task_retries} task retries",
+            f"{self.seconds:.2f} s ({self.startup_seconds:.2f} s starting the cluster), "
+            f"{self.points_per_second:.1f} points/s, {self.task_retries} task retries",
             "  rows by status: " + ", ".join(f"{k} {v}" for k, v in sorted(self.status_counts.items())),
         ]
         if self.failed_rows:
@@ -293,6 +302,7 @@ class _SyncRunner:
 
     description = "synchronous (in-process)"
     workers = 1
+    threads = 1
 
     def __init__(self, call: Callable[[_Task], list[dict[str, Any]]]) -> None:
         self._call = call
@@ -331,9 +341,9 @@ class _DaskRunner:
         self._run_id = run_id
         self._inflight: dict[str, tuple[Any, _Task]] = {}
         self._done = as_completed()
-        threads = sum(client.nthreads().values()) or 1
+        self.threads = sum(client.nthreads().values()) or 1
         self.workers = len(client.nthreads())
-        self.capacity = max(4, 3 * threads)
+        self.capacity = max(4, 3 * self.threads)
         self.description = f"dask {client.scheduler.address}"
 
     def submit(self, task: _Task) -> None:
@@ -397,16 +407,25 @@ def _make_runner(scheduler: Any, n_workers: int | None, call: Callable, args: Ca
     try:
         if not client.nthreads():
             client.wait_for_workers(1, timeout=60)
-    except Exception:
+        client.run(_warm_worker)
+    except Exception as err:
         for obj in reversed(owned):
             obj.close()
+        if isinstance(err, (ImportError, TimeoutError)):
+            raise SpecError("scheduler", str(scheduler), f"its workers cannot run optexec ({err})") from err
         raise
     return _DaskRunner(client, args, owned, run_id)
 
 
-def _auto_batch_size(n_todo: int, capacity: int) -> int:
-    """Enough tasks to keep every worker busy (about 4 per task slot), at most 256 points."""
-    return max(1, min(256, math.ceil(n_todo / max(1, 4 * capacity))))
+def _warm_worker() -> None:
+    """Import the solvers stack on a worker before the clock starts (and check it is there)."""
+    import solvers.sweep  # noqa: F401
+
+
+def _auto_batch_size(n_todo: int, threads: int) -> int:
+    """About 4 tasks per worker thread (enough to balance the load, few enough that a
+    vectorized method sees long batches), at most 256 points per task."""
+    return max(1, min(256, math.ceil(n_todo / max(1, 4 * threads))))
 
 
 def _group_order(params: Mapping[str, Any]) -> str:
@@ -482,8 +501,8 @@ def run_sweep(
         return base, task.points, methods, vectorize, task.id, run_id
 
     runner = _make_runner(scheduler, n_workers, lambda t: solve_batch(*args(t)), args, run_id) if todo else None
-    capacity = runner.capacity if runner is not None else 1
-    size = batch_size or sweep.batch_size or _auto_batch_size(len(todo), capacity)
+    startup = time.perf_counter() - start
+    size = batch_size or sweep.batch_size or _auto_batch_size(len(todo), runner.threads if runner is not None else 1)
     tasks = deque(_Task(i, todo[j:j + size]) for i, j in enumerate(range(0, len(todo), size)))
     n_tasks = len(tasks)
     written: set[tuple[int, str]] = set()
@@ -537,6 +556,7 @@ def run_sweep(
             computed_points=len({p for p, _ in written}), skipped_points=len(all_points) - len(todo),
             failed_rows=int(sum(v for k, v in counts.items() if k not in OK_STATUSES)), lost_rows=lost,
             tasks=n_tasks, task_retries=retries, batch_size=size, seconds=time.perf_counter() - start,
+            startup_seconds=startup,
             scheduler=runner.description if runner is not None else "none (nothing to compute)",
             workers=runner.workers if runner is not None else 0, run_id=run_id, interrupted=interrupted, table=table,
             files=files, status_counts={str(k): int(v) for k, v in counts.items()},

@@ -50,6 +50,7 @@ does not change the values of the others.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -153,12 +154,29 @@ def _render(tokens: Sequence[str | int]) -> str:
 
 
 def apply_params(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of the spec data ``base`` with each dotted path of ``params`` set."""
-    data = copy.deepcopy(dict(base))
+    """A copy of the spec data ``base`` with each dotted path of ``params`` set.
+
+    Only the tables and arrays along each path are copied (the rest is shared with
+    ``base``, which is never modified), so building a point costs little more than the spec's
+    own validation.
+    """
+    data = dict(base)
     for path, value in params.items():
-        node, last = _resolve_parent(data, parse_path(path), path, "parameter")
-        node[last] = copy.deepcopy(value)
+        tokens = _cached_path(path)
+        _resolve_parent(data, tokens, path, "parameter")  # raises a SpecError naming the path
+        node = data
+        for tok in tokens[:-1]:
+            child = node[tok]
+            child = list(child) if isinstance(child, list) else dict(child)
+            node[tok] = child
+            node = child
+        node[tokens[-1]] = copy.deepcopy(value)
     return data
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_path(path: str) -> tuple[str | int, ...]:
+    return parse_path(path)
 
 
 # ---------------------------------------------------------------------------- axes
