@@ -299,3 +299,41 @@ def test_estimate_reports_and_requires():
     assert not bad.covers(1.0) and bad.to_dict()["value"] is None
     with pytest.raises(NotIdentifiedError, match=r"not identified: x \(too few\)"):
         bad.require()
+
+
+# ---------------------------------------------------------------------- data edge cases
+def test_symbols_are_chosen_explicitly():
+    a = generate(SyntheticTruth(), days=30, seed=1, symbol="AAA")
+    b = generate(SyntheticTruth(), days=30, seed=2, symbol="BBB")
+    fills = type(a.fills)(**{k: np.concatenate([getattr(a.fills, k), getattr(b.fills, k)])
+                             for k in ("time", "symbol", "side", "shares", "price", "arrival_mid", "parent", "line")})
+    bars = type(a.bars)(**{k: np.concatenate([getattr(a.bars, k), getattr(b.bars, k)])
+                           for k in ("time", "symbol", "mid", "volume", "line")})
+    with pytest.raises(SpecError, match=r"symbol = None: the fills hold 2 symbols \(AAA, BBB\): choose one"):
+        calibrate(fills, bars)
+    both = calibrate(fills, bars, symbol="BBB")
+    alone = calibrate(b.fills, b.bars)
+    assert both.symbol == "BBB"
+    assert both.temporary.temporary_impact.value == alone.temporary.temporary_impact.value
+
+
+def test_parent_without_an_end_price_is_reported_not_hidden():
+    data = generate(SyntheticTruth(), days=30, seed=4)
+    last_end = data.fills.time.max()
+    keep = data.bars.time <= last_end  # the bars stop before the last parent's end
+    cal = calibrate(data.fills, data.bars.select(keep))
+    assert cal.permanent.diagnostics["skipped"] == 1 and len(cal.permanent.size) == 29
+    assert any("P00029: no bar within one spacing after its end" in n for n in cal.notes)
+
+
+def test_negative_spread_estimate_is_clipped_with_a_note():
+    import dataclasses
+
+    data = generate(SyntheticTruth(), seed=0)
+    cal = calibrate(data.fills, data.bars)
+    s = cal.temporary.spread
+    neg = dataclasses.replace(s, value=-0.002, ci_low=-0.01, ci_high=0.006)
+    cal = dataclasses.replace(cal, temporary=dataclasses.replace(cal.temporary, spread=neg))
+    problem, notes = cal.to_problem(holdings=1e5)
+    assert problem.asset.spread == 0.0
+    assert notes and "spread estimate -0.002 < 0 set to 0" in notes[0]
