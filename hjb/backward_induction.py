@@ -22,7 +22,8 @@ Two recursions (``DPSettings.recursion``):
   and participation caps, no-reversal): the value on ``M`` points in ``x`` per state, one
   vectorized 1-D minimization per slice (:mod:`hjb.dp_stage`), ``jax.lax.scan`` over slices in
   float64 (``jax_enable_x64`` is switched on when this module is imported). The expected cost
-  and risk of the policy are carried as two more tables (PCHIP interpolation).
+  and risk of the policy are carried as two more tables, their slopes by the chain rule
+  through ``dy*/dq`` (implicit differentiation of the slice's first-order condition).
 
 Output (:class:`solvers.result.Result`, ``time_model="discrete"``):
 
@@ -62,7 +63,7 @@ from solvers.spec import ExecutionProblem
 
 from .chain import VolatilityChain, volatility_chain
 from .dp_policy import GridDPPolicy, LinearDPPolicy
-from .dp_stage import StageCoefficients, hermite, hyman_slopes, impact, impact_slope, minimize_stage, pchip_slopes
+from .dp_stage import StageCoefficients, hermite, hyman_slopes, impact, impact_curvature, impact_slope, minimize_stage
 
 jax.config.update("jax_enable_x64", True)  # float64 everywhere in the DP (documented above)
 
@@ -206,10 +207,10 @@ def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: in
     h1 = xp.where(u1 > 0, u1 / (points - 1), 1.0)
     cv = transition @ wv
     cs = hyman_slopes(xp, cv, transition @ ws, h1)
-    kh = transition @ kv
-    qh = transition @ qv
-    ks = pchip_slopes(xp, kh, h1)
-    qs = pchip_slopes(xp, qh, h1)
+    kh = transition @ kv[0]
+    qh = transition @ qv[0]
+    ks = hyman_slopes(xp, kh, transition @ kv[1], h1)
+    qs = hyman_slopes(xp, qh, transition @ qv[1], h1)
     q = xp.broadcast_to(u0 * grid, (states, points))
     lo = xp.maximum(0.0, q - cap)
     hi = xp.minimum(q, u1)
@@ -222,19 +223,33 @@ def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: in
     y, value, gy, width = minimize_stage(xp, c, q, lo, hi, risk[:, None], continuation, iterations)
     n = q - y
     moves = ((y == lo) & (q - cap > 0)) | ((y == hi) & (q < u1))
+    interior = (y > lo) & (y < hi)
     slope = impact_slope(xp, c, n) + xp.where(moves, gy, 0.0)
-    kval = impact(xp, c, n) + c.D * y + hermite(xp, kh, ks, h1, points, y, state)[0]
-    qval = rho[:, None] * y * y + hermite(xp, qh, qs, h1, points, y, state)[0]
-    return (value, slope, kval, qval), (value, slope, xp.max(width))
+    # expected cost K and risk Q of the policy: values and slopes by the chain rule, with
+    # dy*/dq = f''(n) / (f''(n) + 2 lam rho + C''(y)) inside, 1 on a moving bound, 0 on a fixed one
+    _, _, ccurv = hermite(xp, cv, cs, h1, points, y, state, second=True)
+    fcurv = impact_curvature(xp, c, n)
+    denom = fcurv + 2.0 * risk[:, None] + ccurv
+    dy = xp.where(interior, fcurv / xp.where(denom > 0, denom, 1.0), xp.where(moves, 1.0, 0.0))
+    kval_c, kder_c = hermite(xp, kh, ks, h1, points, y, state)
+    qval_c, qder_c = hermite(xp, qh, qs, h1, points, y, state)
+    fslope = impact_slope(xp, c, n)
+    kval = impact(xp, c, n) + c.D * y + kval_c
+    kder = fslope * (1.0 - dy) + (c.D + kder_c) * dy
+    qval = rho[:, None] * y * y + qval_c
+    qder = (2.0 * rho[:, None] * y + qder_c) * dy
+    return (value, slope, (kval, kder), (qval, qder)), (value, slope, xp.max(width))
 
 
 def _grid_init(xp, c: StageCoefficients, u_last, states: int, points: int):
     q = xp.broadcast_to(u_last * xp.linspace(0.0, 1.0, points), (states, points))
     val = impact(xp, c, q)
-    return val, impact_slope(xp, c, q), val, xp.zeros_like(q)
+    slope = impact_slope(xp, c, q)
+    zero = xp.zeros_like(q)
+    return val, slope, (val, slope), (zero, zero)
 
 
-_COMPILED: dict[tuple, Any] = {}
+_COMPILED: dict[tuple, Any] = {}  # compiled programs by (beta, M, iterations, scan length, S)
 
 
 def _bucket(steps: int) -> int:
@@ -254,7 +269,7 @@ def _jax_program(beta: float, points: int, iterations: int):
         def step(carry, inp):
             ext, cap, risk_k, rho_k, on = inp
             new, (v, sl, w) = _grid_step(jnp, c, transition, points, iterations, carry, (ext[0], ext[1], cap, risk_k, rho_k))
-            kept = tuple(jnp.where(on, a, b) for a, b in zip(new, carry))
+            kept = jax.tree_util.tree_map(lambda a, b: jnp.where(on, a, b), new, carry)
             return kept, (v, sl, jnp.where(on, w, 0.0))
 
         final, (vals, slopes, widths) = jax.lax.scan(step, init, (extents, caps, risk, rho, active), reverse=True)
@@ -286,7 +301,7 @@ def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndar
             carry, (v, sl, w) = _grid_step(np, c, transition, points, iterations, carry, inp)
             tables[k] = v, sl
             width = max(width, float(w))
-        return GridTables(tables, np.asarray(carry[2]), np.asarray(carry[3]), width, 0.0, time.perf_counter() - start)
+        return GridTables(tables, np.asarray(carry[2][0]), np.asarray(carry[3][0]), width, 0.0, time.perf_counter() - start)
     steps = n - 1
     length = _bucket(steps)
     pad = length - steps
@@ -317,7 +332,7 @@ def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndar
         tables[: n - 1, 0] = np.asarray(vals)[pad:]
         tables[: n - 1, 1] = np.asarray(slopes)[pad:]
     tables[n - 1] = np.asarray(init[0]), np.asarray(init[1])
-    return GridTables(tables, np.asarray(final[2]), np.asarray(final[3]), float(width), compile_seconds, run_seconds)
+    return GridTables(tables, np.asarray(final[2][0]), np.asarray(final[3][0]), float(width), compile_seconds, run_seconds)
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -458,7 +473,7 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
     path.append(0.0)
     holdings = a.holdings * np.asarray(path)
     diagnostics.update({
-        "interpolation": "cubic Hermite, envelope slopes, Hyman monotone filter (cost/risk tables: PCHIP)",
+        "interpolation": "cubic Hermite, envelope-theorem slopes (cost/risk tables: chain-rule slopes), Hyman monotone filter",
         "x_points": cfg.x_points, "iterations": cfg.iterations, "max_bracket_width": grid.max_width,
         "compile_seconds": grid.compile_seconds, "run_seconds": grid.run_seconds, "backend": cfg.backend,
         "value_function_objective": value,

@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["StageCoefficients", "impact", "impact_slope", "hyman_slopes", "pchip_slopes", "hermite",
+__all__ = ["StageCoefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "pchip_slopes", "hermite",
            "minimize_stage"]
 
 
@@ -80,6 +80,16 @@ def impact_slope(xp: Any, c: StageCoefficients, n):
     return temp - 2.0 * c.G * n + c.E
 
 
+def impact_curvature(xp: Any, c: StageCoefficients, n):
+    """``d^2/dn^2`` of :func:`impact` (``n > 0``; infinite at ``n = 0`` when ``beta < 1``)."""
+    if c.beta == 1.0:
+        temp = 2.0 * c.A + 0.0 * n
+    else:
+        safe = xp.maximum(n, 1e-300)
+        temp = c.A * (1.0 + c.beta) * c.beta * xp.power(safe, c.beta - 1.0)
+    return temp - 2.0 * c.G
+
+
 def _safe_spacing(xp: Any, extent, points: int):
     h = extent / (points - 1)
     return xp.where(h > 0, h, 1.0)
@@ -110,8 +120,8 @@ def pchip_slopes(xp: Any, values, spacing):
     return xp.concatenate([first, inner, last], axis=-1)
 
 
-def hermite(xp: Any, values, slopes, spacing, points: int, y, state):
-    """Cubic Hermite interpolant and its derivative at ``y`` (any shape) on the uniform grid
+def hermite(xp: Any, values, slopes, spacing, points: int, y, state, second: bool = False):
+    """Cubic Hermite interpolant and its derivative (and second derivative if ``second``) at ``y`` (any shape) on the uniform grid
     ``0, h, ..., (points-1) h``; ``values``/``slopes`` have shape ``(S, points)`` and ``state``
     (broadcastable to ``y``) picks the row."""
     u = y / spacing
@@ -123,7 +133,10 @@ def hermite(xp: Any, values, slopes, spacing, points: int, y, state):
     t3 = t2 * t
     val = (2 * t3 - 3 * t2 + 1) * v0 + (t3 - 2 * t2 + t) * m0 + (-2 * t3 + 3 * t2) * v1 + (t3 - t2) * m1
     der = ((6 * t2 - 6 * t) * (v0 - v1) + (3 * t2 - 4 * t + 1) * m0 + (3 * t2 - 2 * t) * m1) / spacing
-    return val, der
+    if not second:
+        return val, der
+    curv = ((12 * t - 6) * (v0 - v1) + (6 * t - 4) * m0 + (6 * t - 2) * m1) / (spacing * spacing)
+    return val, der, curv
 
 
 def minimize_stage(
