@@ -179,9 +179,12 @@ def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: 
     cover = float(min(up.min(), down.min()))
     if cover < settings.min_coverage_sds:
         i = int(np.argmin(np.minimum(up, down)))
+        field, value = (("settings.vol_bounds", settings.vol_bounds) if settings.vol_bounds is not None
+                        else ("settings.coverage_sds", settings.coverage_sds))
         raise SpecError(
-            "settings.vol_bounds", (float(s[0]), float(s[-1])),
-            f"covers only E[sigma(t)] +- {cover:.3g} sd (at t = {times[i]:g}: mean {m1[i]:.6g}, sd {sd[i]:.6g}); "
+            field, value,
+            f"the grid [{s[0]:.6g}, {s[-1]:.6g}] covers only E[sigma(t)] +- {cover:.3g} sd "
+            f"(at t = {times[i]:g}: mean {m1[i]:.6g}, sd {sd[i]:.6g}); "
             f"need >= settings.min_coverage_sds = {settings.min_coverage_sds:g}",
         )
     lower, diagonal, upper, per_dt = _generator_rows(model, s)
