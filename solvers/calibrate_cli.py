@@ -1,6 +1,7 @@
 """``optexec calibrate FILLS BARS -o SPEC.toml [--plot PNG]``: a spec from execution data.
 
-Reads the fills and bars (CSV or Parquet, see :mod:`solvers.calibration.readers`), prints
+Reads the fills and bars (CSV or Parquet, see :mod:`solvers.calibration.readers`; times are
+numbers in the spec's time unit, or ISO date-times with ``--session 09:30-16:00``), prints
 every estimate with its standard error and confidence interval, writes the spec that
 ``optexec solve`` takes, and with ``--plot`` draws the fitted impact curve over the data and
 its residuals. The order (``--holdings``, ``--horizon``, ``--slices``, ``--risk-aversion``)
@@ -60,18 +61,28 @@ def register(subparsers) -> None:
                    help="column name of a fill field (time, symbol, side, shares, price, arrival_mid, parent)")
     p.add_argument("--bar-column", action="append", default=[], metavar="FIELD=COLUMN",
                    help="column name of a bar field (time, symbol, mid, volume)")
+    p.add_argument("--session", metavar="HH:MM-HH:MM",
+                   help="times are ISO date-times: map them to trading days with this session (e.g. 09:30-16:00)")
     p.add_argument("--skip-malformed", action="store_true",
                    help="leave malformed rows out (each is printed with its line number) instead of stopping")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .calibration import BarColumns, FillColumns, calibrate, read_bars, read_fills
+    from .calibration import BarColumns, FillColumns, SessionClock, calibrate, read_bars, read_fills
     from .cli import write_json
 
     on_error = "skip" if args.skip_malformed else "raise"
-    fills = read_fills(args.fills, _columns(FillColumns, args.fill_column, "--fill-column"), on_error=on_error)
-    bars = read_bars(args.bars, _columns(BarColumns, args.bar_column, "--bar-column"), on_error=on_error)
+    clock = None
+    if args.session:
+        start, sep, end = args.session.partition("-")
+        if not sep:
+            raise SpecError("--session", args.session, "must look like HH:MM-HH:MM (e.g. 09:30-16:00)")
+        clock = SessionClock(start, end)
+    fills = read_fills(args.fills, _columns(FillColumns, args.fill_column, "--fill-column"), on_error=on_error,
+                       clock=clock)
+    bars = read_bars(args.bars, _columns(BarColumns, args.bar_column, "--bar-column"), on_error=on_error,
+                     clock=clock)
     for table in (fills, bars):
         for row in table.malformed:
             print(f"optexec calibrate: {table.source} {row} (left out)", file=sys.stderr)

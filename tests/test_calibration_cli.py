@@ -92,3 +92,8 @@ def test_plot_json_and_column_names(tmp_path, capsys):
     assert data["identified"] and set(data["estimates"]) >= {"volatility", "temporary_impact", "permanent_impact"}
     assert main(argv + ["--fill-column", "mid=x"]) == 2
     assert "--fill-column = 'mid=x': must be FIELD=COLUMN" in capsys.readouterr().err
+    assert main(argv + ["--session", "0930"]) == 2
+    assert "--session = '0930': must look like HH:MM-HH:MM" in capsys.readouterr().err
+    # numeric times read on a session clock: every row is malformed, and says why
+    assert main(argv + ["--fill-column", "arrival_mid=mid_at_arrival", "--session", "09:30-16:00"]) == 2
+    assert "line 2: time = '0': must be an ISO 8601 date-time" in capsys.readouterr().err

@@ -86,3 +86,66 @@ def test_missing_file_and_bad_options(tmp_path):
     path = _write(tmp_path, HEADER + GOOD)
     with pytest.raises(SpecError, match=r"on_error = 'ignore': must be 'raise' or 'skip'"):
         read_fills(path, on_error="ignore")
+
+
+# ---------------------------------------------------------------------- ISO time stamps
+def _iso(t: np.ndarray, bar_end: bool) -> list[str]:
+    """Trading-day times (day index + fraction of a 09:30-16:00 session) as ISO stamps, day 0 =
+    Monday 2024-01-01. A bar ending at the close (fraction 1) belongs to the day it closes."""
+    day = np.ceil(t - 1e-9).astype(int) - 1 if bar_end else np.floor(t + 1e-9).astype(int)
+    frac = t - day
+    dates = np.busday_offset(np.datetime64("2024-01-01"), day)
+    secs = np.round(34200 + frac * 23400).astype(int)
+    return [f"{d}T{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}" for d, s in zip(dates, secs)]
+
+
+def _write_iso(data, tmp_path, jump: float = 0.0):
+    """The synthetic data with ISO stamps; ``jump`` is added to every price from day 20 on
+    (an overnight move between day 19's close and day 20's open)."""
+    f, b = data.fills, data.bars
+    fj = np.where(f.time >= 20, jump, 0.0)
+    bj = np.where(b.time > 20 + 1e-9, jump, 0.0)
+    pd.DataFrame({"time": _iso(f.time, False), "symbol": f.symbol, "side": f.side, "shares": f.shares,
+                  "price": f.price + fj, "arrival_mid": f.arrival_mid + fj, "parent_id": f.parent}
+                 ).to_csv(tmp_path / "f.csv", index=False)
+    pd.DataFrame({"time": _iso(b.time, True), "symbol": b.symbol, "mid": b.mid + bj, "volume": b.volume}
+                 ).to_csv(tmp_path / "b.csv", index=False)
+    return tmp_path / "f.csv", tmp_path / "b.csv"
+
+
+def test_iso_stamps_on_a_session_clock_give_the_same_calibration(tmp_path):
+    """The same data with ISO stamps: impact estimates equal the numeric-time ones (times are
+    shifted by a whole number of days; stamps are rounded to the second, 1e-5 of a 15-minute
+    child, hence rel 1e-4 on rates and eta); the volatility leaves out the overnight increments
+    (39 for 40 days) and an overnight price jump does not move it at all."""
+    from solvers.calibration import SessionClock, calibrate, calibrate_files, generate, SyntheticTruth
+
+    data = generate(SyntheticTruth(), days=40, seed=8)
+    ref = calibrate(data.fills, data.bars)
+    clock = SessionClock("09:30", "16:00")
+    cal = calibrate_files(*_write_iso(data, tmp_path), clock=clock)
+    assert cal.volatility.increments == ref.volatility.increments - 39
+    assert cal.volatility.skipped_gaps == 39
+    for a, b in zip(cal.estimates[1:5], ref.estimates[1:5]):
+        assert a.value == pytest.approx(b.value, rel=1e-4), a.name
+    (tmp_path / "jump").mkdir()
+    jumped = calibrate_files(*_write_iso(data, tmp_path / "jump", jump=5.0), clock=clock)
+    assert jumped.volatility.sigma.value == pytest.approx(cal.volatility.sigma.value, rel=1e-12)
+    assert jumped.temporary.temporary_impact.value == pytest.approx(cal.temporary.temporary_impact.value, rel=1e-9)
+
+
+def test_stamps_outside_the_session_are_malformed(tmp_path):
+    from solvers.calibration import SessionClock
+
+    path = _write(tmp_path, HEADER + "2024-01-02T10:00:00,XYZ,sell,100,9.9,10.0,A\n"
+                  "2024-01-02T17:00:00,XYZ,sell,100,9.9,10.0,A\n"
+                  "2024-01-06T10:00:00,XYZ,sell,100,9.9,10.0,A\n"
+                  "yesterday,XYZ,sell,100,9.9,10.0,A\n")
+    with pytest.raises(MalformedDataError) as info:
+        read_fills(path, clock=SessionClock())
+    msg = str(info.value)
+    assert "line 3: time = '2024-01-02T17:00:00': is outside the trading session 09:30-16:00" in msg
+    assert "line 4: time = '2024-01-06T10:00:00': is not a business day" in msg
+    assert "line 5: time = 'yesterday': must be an ISO 8601 date-time" in msg
+    with pytest.raises(SpecError, match=r"session = \('16:00', '09:30'\): close must be later than open"):
+        SessionClock("16:00", "09:30")

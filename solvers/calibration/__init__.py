@@ -16,7 +16,8 @@ from .calibrate import Calibration, calibrate, calibrate_files
 from .estimate import Estimate, NotIdentifiedError
 from .impact import Children, PermanentFit, TemporaryFit, children_from_fills, fit_permanent_impact, fit_temporary_impact
 from .market import VolatilityFit, VolumeProfile, estimate_volatility, volume_profile
-from .readers import BarColumns, Bars, FillColumns, Fills, MalformedDataError, MalformedRow, read_bars, read_fills
+from .readers import (BarColumns, Bars, FillColumns, Fills, MalformedDataError, MalformedRow, SessionClock, read_bars,
+                      read_fills)
 from .synthetic import SyntheticData, SyntheticTruth, generate, write_csv, write_sample
 
 
@@ -30,6 +31,6 @@ __all__ = [
     "Calibration", "calibrate", "calibrate_files", "Estimate", "NotIdentifiedError", "Children", "PermanentFit",
     "TemporaryFit", "children_from_fills", "fit_permanent_impact", "fit_temporary_impact", "VolatilityFit",
     "VolumeProfile", "estimate_volatility", "volume_profile", "BarColumns", "Bars", "FillColumns", "Fills",
-    "MalformedDataError", "MalformedRow", "read_bars", "read_fills", "SyntheticData", "SyntheticTruth", "generate",
+    "MalformedDataError", "MalformedRow", "SessionClock", "read_bars", "read_fills", "SyntheticData", "SyntheticTruth", "generate",
     "write_csv", "write_sample", "sample_paths",
 ]

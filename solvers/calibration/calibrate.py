@@ -28,7 +28,7 @@ from ..spec import Asset, ExecutionProblem
 from .estimate import Estimate, NotIdentifiedError
 from .impact import Children, PermanentFit, TemporaryFit, children_from_fills, fit_permanent_impact, fit_temporary_impact, parent_table
 from .market import VolatilityFit, VolumeProfile, bar_spacing, estimate_volatility, own_shares_per_bar, volume_profile
-from .readers import BarColumns, Bars, FillColumns, Fills, read_bars, read_fills
+from .readers import BarColumns, Bars, FillColumns, Fills, SessionClock, read_bars, read_fills
 
 __all__ = ["Calibration", "calibrate", "calibrate_files"]
 
@@ -197,7 +197,8 @@ def calibrate(fills: Fills, bars: Bars, *, symbol: str | None = None, beta: floa
     own = own_shares_per_bar(b, children.start, children.duration, children.signed_shares)
     vol = estimate_volatility(b, confidence=confidence, own_shares=own, permanent_impact=gamma, max_gap=max_gap)
     if vol.skipped_gaps:
-        notes.append(f"{vol.skipped_gaps} bar increments longer than {max_gap:g} spacings left out of the volatility")
+        notes.append(f"{vol.skipped_gaps} bar increments across a session break or longer than {max_gap:g} "
+                     "spacings left out of the volatility")
     sigma = vol.sigma.value if vol.sigma.identified else float(np.std(np.diff(b.mid)) / math.sqrt(h) or 1.0)
     V = profile.daily_volume.value
     temp = fit_temporary_impact(children, sigma, V, beta=beta, confidence=confidence, min_children=min_children,
@@ -209,8 +210,9 @@ def calibrate(fills: Fills, bars: Bars, *, symbol: str | None = None, beta: floa
 
 
 def calibrate_files(fills_path: str | Path, bars_path: str | Path, *, fill_columns: FillColumns = FillColumns(),
-                    bar_columns: BarColumns = BarColumns(), on_error: str = "raise", **options: Any) -> Calibration:
-    """Read both files (CSV or Parquet) and :func:`calibrate`."""
-    fills = read_fills(fills_path, fill_columns, on_error=on_error)
-    bars = read_bars(bars_path, bar_columns, on_error=on_error)
+                    bar_columns: BarColumns = BarColumns(), on_error: str = "raise",
+                    clock: SessionClock | None = None, **options: Any) -> Calibration:
+    """Read both files (CSV or Parquet; ISO time stamps with a :class:`SessionClock`) and :func:`calibrate`."""
+    fills = read_fills(fills_path, fill_columns, on_error=on_error, clock=clock)
+    bars = read_bars(bars_path, bar_columns, on_error=on_error, clock=clock)
     return calibrate(fills, bars, **options)

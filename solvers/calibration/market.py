@@ -12,7 +12,8 @@ in currency^2 / share^2 / time unit, with our own permanent impact taken out
 chi-square with ``n`` degrees of freedom, so the confidence interval is the exact one,
 ``sigma in [sqrt(n s^2 / chi2_{1-a/2}), sqrt(n s^2 / chi2_{a/2})]``; the standard error is the
 delta-method ``sigma_hat / sqrt(2 n)``. Increments longer than ``max_gap`` times the median
-bar spacing (overnight gaps, halts) are left out and counted in the diagnostics. Bid-ask
+bar spacing (gaps, halts), and those from one session to the next when the bars carry
+sessions (``SessionClock``: the overnight move), are left out and counted in the diagnostics. Bid-ask
 bounce in close prices biases this up: give mids.
 
 Volume profile. With the bar spacing ``h`` (median of the time steps) and a period ``P``
@@ -105,7 +106,7 @@ def estimate_volatility(bars: Bars, *, confidence: float = 0.95, own_shares: np.
     dS = np.diff(bars.mid)
     if own_shares is not None and permanent_impact:
         dS = dS + permanent_impact * own_shares[1:]
-    keep = dt <= max_gap * h * (1 + 1e-9)
+    keep = (dt <= max_gap * h * (1 + 1e-9)) & ~bars.sessions_break()
     n = int(keep.sum())
     skipped = int((~keep).sum())
     if n < min_increments:

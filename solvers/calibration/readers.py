@@ -13,6 +13,16 @@ Tables and units (those of the spec, MODEL.md):
   ``mid`` (mid or close price at the bar's end, currency / share) and ``volume`` (shares traded
   by the whole market during the bar, >= 0).
 
+Time stamps. By default ``time`` is a number already in the spec's time unit. With
+``clock=SessionClock("09:30", "16:00")`` it is an ISO 8601 date-time (``2024-03-05T10:15:00``,
+or a timestamp column of a Parquet file) mapped to *trading days*:
+``t = business days since 1970-01-01 + (time of day - open) / (close - open)``, so one time
+unit is one trading session, and overnight and weekends take no time (the wall-clock time
+of day is used as written; a time-zone offset is ignored). Stamps outside the session or on
+a weekend are malformed rows. Bars then carry their session (the date), and the volatility
+estimator leaves out the increments from one session's last bar to the next session's first
+(the overnight move is not MODEL.md's intraday diffusion).
+
 Column names are configurable (:class:`FillColumns`, :class:`BarColumns`). Every row is
 checked; a malformed row is never dropped silently: by default the reader raises
 :class:`MalformedDataError` listing every bad row with its line number (CSV: the physical
@@ -43,6 +53,7 @@ __all__ = [
     "read_fills",
     "read_bars",
     "parse_side",
+    "SessionClock",
 ]
 
 
@@ -67,6 +78,54 @@ class BarColumns:
     symbol: str = "symbol"
     mid: str = "mid"
     volume: str = "volume"
+
+
+@dataclass(frozen=True)
+class SessionClock:
+    """Maps ISO date-times to trading days (see the module docstring): ``open``/``close`` as HH:MM."""
+
+    open: str = "09:30"
+    close: str = "16:00"
+
+    def __post_init__(self) -> None:
+        lo, hi = self.bounds()
+        if not hi > lo:
+            raise SpecError("session", (self.open, self.close), "close must be later than open (HH:MM, 24 hours)")
+
+    def bounds(self) -> tuple[float, float]:
+        """Open and close in seconds after midnight."""
+        out = []
+        for name in ("open", "close"):
+            text = getattr(self, name)
+            try:
+                hh, mm = str(text).split(":")
+                out.append(3600.0 * int(hh) + 60.0 * int(mm))
+            except ValueError:
+                raise SpecError(f"session.{name}", text, "must be HH:MM") from None
+        return out[0], out[1]
+
+    def convert(self, raw: Any) -> tuple[float, int]:
+        """``(t, session)`` for one stamp: trading days since 1970-01-01 and the day's index."""
+        import datetime as dt
+
+        if isinstance(raw, dt.datetime):
+            stamp = raw
+        elif hasattr(raw, "to_pydatetime"):
+            stamp = raw.to_pydatetime()
+        else:
+            try:
+                stamp = dt.datetime.fromisoformat(str(raw).strip())
+            except ValueError:
+                raise _Bad("must be an ISO 8601 date-time (e.g. 2024-03-05T10:15:00)") from None
+        day = np.datetime64(stamp.date(), "D")
+        if not np.is_busday(day):
+            raise _Bad("is not a business day (Monday to Friday)")
+        lo, hi = self.bounds()
+        secs = stamp.hour * 3600.0 + stamp.minute * 60.0 + stamp.second + stamp.microsecond * 1e-6
+        if not lo <= secs <= hi:
+            raise _Bad(f"is outside the trading session {self.open}-{self.close}")
+        index = int(np.busday_count(np.datetime64("1970-01-01", "D"), day))
+        return index + (secs - lo) / (hi - lo), index
 
 
 @dataclass(frozen=True)
@@ -132,6 +191,7 @@ class Bars:
     line: np.ndarray
     source: str = ""
     malformed: tuple[MalformedRow, ...] = ()
+    session: np.ndarray | None = None  # trading-day index of each bar (SessionClock), else None
 
     def __len__(self) -> int:
         return int(self.time.shape[0])
@@ -140,6 +200,12 @@ class Bars:
         kw = {f.name: getattr(self, f.name)[mask] for f in fields(self)
               if isinstance(getattr(self, f.name), np.ndarray)}
         return Bars(source=self.source, malformed=self.malformed, **kw)
+
+    def sessions_break(self) -> np.ndarray:
+        """For each increment ``i-1 -> i``: True where the two bars lie in different sessions."""
+        if self.session is None:
+            return np.zeros(max(len(self) - 1, 0), dtype=bool)
+        return self.session[1:] != self.session[:-1]
 
 
 # ---------------------------------------------------------------------- cell parsers
@@ -265,9 +331,14 @@ def _column_index(path: Path, header: list[str], wanted: Sequence[str], what: st
 
 
 def _read(path: str | Path, columns: Any, parsers: dict[str, Callable[[Any], Any]], what: str,
-          fmt: str | None, on_error: str) -> tuple[dict[str, list], list[int], list[MalformedRow]]:
+          fmt: str | None, on_error: str, clock: SessionClock | None = None
+          ) -> tuple[dict[str, list], list[int], list[MalformedRow]]:
     if on_error not in ("raise", "skip"):
         raise SpecError("on_error", on_error, "must be 'raise' or 'skip'")
+    if clock is not None:
+        if not isinstance(clock, SessionClock):
+            raise SpecError("clock", clock, "must be a SessionClock or None")
+        parsers = {**parsers, "time": clock.convert}
     path = Path(path)
     if not path.is_file():
         raise SpecError(what, str(path), "file does not exist")
@@ -299,16 +370,24 @@ def _read(path: str | Path, columns: Any, parsers: dict[str, Callable[[Any], Any
     return out, lines, bad
 
 
+def _times(values: list) -> tuple[np.ndarray, np.ndarray | None]:
+    if values and isinstance(values[0], tuple):
+        return (np.asarray([v[0] for v in values], dtype=np.float64),
+                np.asarray([v[1] for v in values], dtype=np.int64))
+    return np.asarray(values, dtype=np.float64), None
+
+
 def read_fills(path: str | Path, columns: FillColumns = FillColumns(), *, format: str | None = None,
-               on_error: str = "raise") -> Fills:
+               on_error: str = "raise", clock: SessionClock | None = None) -> Fills:
     """Read a fill table (CSV or Parquet, chosen by the suffix unless ``format`` is given).
 
     Raises :class:`MalformedDataError` listing every bad row (with its line number) unless
     ``on_error="skip"``, which leaves them out and lists them in ``Fills.malformed``.
+    ``clock``: a :class:`SessionClock` when ``time`` holds ISO date-times (else numbers).
     """
-    data, lines, bad = _read(path, columns, _FILL_PARSERS, "fills", format, on_error)
+    data, lines, bad = _read(path, columns, _FILL_PARSERS, "fills", format, on_error, clock)
     return Fills(
-        time=np.asarray(data["time"], dtype=np.float64), symbol=np.asarray(data["symbol"], dtype=object),
+        time=_times(data["time"])[0], symbol=np.asarray(data["symbol"], dtype=object),
         side=np.asarray(data["side"], dtype=np.int64), shares=np.asarray(data["shares"], dtype=np.float64),
         price=np.asarray(data["price"], dtype=np.float64),
         arrival_mid=np.asarray(data["arrival_mid"], dtype=np.float64),
@@ -318,11 +397,14 @@ def read_fills(path: str | Path, columns: FillColumns = FillColumns(), *, format
 
 
 def read_bars(path: str | Path, columns: BarColumns = BarColumns(), *, format: str | None = None,
-              on_error: str = "raise") -> Bars:
-    """Read a bar table (CSV or Parquet); malformed rows as in :func:`read_fills`."""
-    data, lines, bad = _read(path, columns, _BAR_PARSERS, "bars", format, on_error)
+              on_error: str = "raise", clock: SessionClock | None = None) -> Bars:
+    """Read a bar table (CSV or Parquet); malformed rows and ``clock`` as in :func:`read_fills`."""
+    data, lines, bad = _read(path, columns, _BAR_PARSERS, "bars", format, on_error, clock)
+    time, session = _times(data["time"])
+    if clock is not None and session is None:
+        session = np.zeros(0, dtype=np.int64)
     return Bars(
-        time=np.asarray(data["time"], dtype=np.float64), symbol=np.asarray(data["symbol"], dtype=object),
+        time=time, symbol=np.asarray(data["symbol"], dtype=object),
         mid=np.asarray(data["mid"], dtype=np.float64), volume=np.asarray(data["volume"], dtype=np.float64),
-        line=np.asarray(lines, dtype=np.int64), source=str(path), malformed=tuple(bad),
+        line=np.asarray(lines, dtype=np.int64), source=str(path), malformed=tuple(bad), session=session,
     )
