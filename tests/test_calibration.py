@@ -267,7 +267,9 @@ def test_generator_costs_agree_with_the_costs_module():
 
 def test_bundled_sample_is_the_documented_generator_output():
     """The sample files are generate(SyntheticTruth(), **SAMPLE_SETTINGS), written with times
-    to 12 significant digits and prices to 1e-6 (so compared to those roundings)."""
+    to 12 significant digits and prices to 1e-6 (so compared to those roundings). numpy keeps
+    PCG64's streams stable; should a release change them, this test says so and
+    ``solvers.calibration.write_sample("solvers/data")`` rewrites the files."""
     fills_path, bars_path = sample_paths()
     assert fills_path.stat().st_size + bars_path.stat().st_size < 400_000
     fills, bars = read_fills(fills_path), read_bars(bars_path)
@@ -337,3 +339,12 @@ def test_negative_spread_estimate_is_clipped_with_a_note():
     problem, notes = cal.to_problem(holdings=1e5)
     assert problem.asset.spread == 0.0
     assert notes and "spread estimate -0.002 < 0 set to 0" in notes[0]
+
+
+def test_too_few_bars_leave_the_volatility_unidentified():
+    bars = generate(SyntheticTruth(), days=1, parents_per_day=0, seed=0).bars
+    few = bars.select(np.arange(len(bars)) < 8)  # 7 increments
+    fit = estimate_volatility(few)
+    assert not fit.sigma.identified
+    assert fit.sigma.reason == "7 usable bar increments (need >= 10)"
+    assert estimate_volatility(bars).sigma.identified
