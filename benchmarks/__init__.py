@@ -12,4 +12,5 @@ SUITES: list[str] = [
     "benchmarks.bench_closed_form",
     "benchmarks.bench_simulate",
     "benchmarks.bench_sweep",
+    "benchmarks.bench_dp",
 ]
