@@ -23,6 +23,9 @@ from .spec import Asset, ExecutionProblem, example_names, load_example, load_pro
 from .sweep import SweepReport, run_sweep
 from .sweep_axes import Sweep, load_sweep, sweep_from_dict, sweep_from_toml
 from .calibration import Calibration, SyntheticTruth, calibrate, calibrate_files, read_bars, read_fills
+from .simulate import Estimate, ProportionalPolicy, SimulationResult, compare, simulate
+from .validate import ValidationReport, validate
+from .adaptivity import AdaptivityReport, value_of_adaptivity
 from .volatility import (
     ConstantVolatility,
     MeanRevertingVolatility,
@@ -44,6 +47,8 @@ __all__ = [
     "Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport",
     "solve_qp", "kkt_residual",
     "Calibration", "calibrate", "calibrate_files", "read_fills", "read_bars", "SyntheticTruth",
+    "simulate", "SimulationResult", "Estimate", "ProportionalPolicy", "compare", "validate", "ValidationReport",
+    "value_of_adaptivity", "AdaptivityReport",
 ]
 
 _LAZY = {"solve_qp": ("solvers.qp", "solve"), "kkt_residual": ("solvers.qp", "kkt_residual")}
