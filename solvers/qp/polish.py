@@ -30,7 +30,7 @@ import scipy.sparse.linalg as spla
 
 from .scaling import ScaledProblem
 
-__all__ = ["PolishResult", "polish", "difference_operator"]
+__all__ = ["PolishResult", "polish", "difference_operator", "upper_banded"]
 
 
 @dataclass
@@ -48,15 +48,13 @@ class PolishResult:
 
 def difference_operator(n: int, m: int) -> tuple[sps.csr_matrix, np.ndarray]:
     """``E`` and ``b0`` with ``vec(d) = E v + b0`` (time-major vec, ``v`` = interior ``y``)."""
-    rows, cols, vals = [], [], []
-    for k in range(1, n + 1):
-        for i in range(m):
-            r = (k - 1) * m + i
-            if k - 1 >= 1:
-                rows.append(r); cols.append((k - 2) * m + i); vals.append(1.0)
-            if k <= n - 1:
-                rows.append(r); cols.append((k - 1) * m + i); vals.append(-1.0)
-    e = sps.csr_matrix((vals, (rows, cols)), shape=(n * m, max(n - 1, 0) * m))
+    nv = max(n - 1, 0) * m
+    rows = np.arange(n * m)
+    # d_k = y_(k-1) - y_k: +1 on y_(k-1) (interior index (k-2) m + i), -1 on y_k ((k-1) m + i)
+    plus = rows[m:]                         # slices k >= 2
+    minus = rows[: nv]                      # slices k <= N-1
+    e = sps.csr_matrix((np.concatenate([np.ones(plus.size), -np.ones(minus.size)]),
+                        (np.concatenate([plus, minus]), np.concatenate([plus - m, minus]))), shape=(n * m, nv))
     b0 = np.zeros(n * m)
     b0[:m] = 1.0
     return e, b0
@@ -75,8 +73,12 @@ class _Model:
         else:
             self.risk_h = sps.kron(sps.identity(n - 1), sps.csr_matrix(2.0 * sp.M)) if nint else sps.csr_matrix((0, 0))
         self.g_vec = np.tile(sp.g, n - 1)
+        self.solve_h = None
         if sp.linear:
             self.quad_h = sps.kron(sps.identity(n), sps.csr_matrix(2.0 * sp.Q))
+            from .structured import mode_solver
+
+            self.solve_h = mode_solver(sp)  # O(N m^2) solves with the (constant) Hessian
 
     def d(self, v: np.ndarray) -> np.ndarray:
         return (self.E @ v + self.b0).reshape(self.sp.N, self.sp.m)
@@ -134,6 +136,38 @@ def _row(model: _Model, kind: str, k: int, i: int) -> tuple[sps.csr_matrix, floa
     return sps.csr_matrix(a), -sp.band[k] - base, -np.inf, 0.0
 
 
+def _rows(model: _Model, active: list[tuple[str, int, int]]):
+    """Stack the active rows: ``A`` (sparse), targets and multiplier intervals."""
+    sp = model.sp
+    nv = (sp.N - 1) * sp.m
+    if not active:
+        return sps.csr_matrix((0, nv)), np.zeros(0), np.zeros(0), np.zeros(0)
+    trade = [j for j, r in enumerate(active) if r[0] in ("cap_up", "cap_down", "zero")]
+    other = [j for j, r in enumerate(active) if r[0] not in ("cap_up", "cap_down", "zero")]
+    target = np.zeros(len(active))
+    lo = np.zeros(len(active))
+    hi = np.zeros(len(active))
+    blocks = []
+    if trade:
+        idx = np.array([active[j][1] * sp.m + active[j][2] for j in trade])
+        blocks.append(model.E[idx])
+        for j, r in zip(trade, idx):
+            kind, k, i = active[j]
+            base = model.b0[r]
+            if kind == "cap_up":
+                target[j], lo[j], hi[j] = sp.cap[k, i] - base, 0.0, np.inf
+            elif kind == "cap_down":
+                target[j], lo[j], hi[j] = -sp.cap[k, i] - base, -np.inf, 0.0
+            else:
+                target[j], lo[j], hi[j] = -base, (-np.inf if sp.no_reversal else -sp.e[i]), sp.e[i]
+    for j in other:
+        a, target[j], lo[j], hi[j] = _row(model, *active[j])
+        blocks.append(a)
+    a_mat = sps.vstack(blocks).tocsr()
+    order = np.argsort(np.array(trade + other))  # back to the order of ``active``
+    return a_mat[order], target, lo, hi
+
+
 def _violations(sp: ScaledProblem, y: np.ndarray, active: set, tol: float) -> list[tuple[str, int, int]]:
     d = y[:-1] - y[1:]
     add = []
@@ -187,6 +221,54 @@ def _initial_active(sp: ScaledProblem, y: np.ndarray, tol: float) -> list[tuple[
     return rows
 
 
+def upper_banded(mat: sps.spmatrix, u: int) -> np.ndarray:
+    """LAPACK upper band storage ``ab[u + i - j, j] = mat[i, j]`` (``0 <= j - i <= u``)."""
+    coo = mat.tocoo()
+    keep = (coo.col >= coo.row) & (coo.col - coo.row <= u)
+    ab = np.zeros((u + 1, mat.shape[0]))
+    np.add.at(ab, (u + coo.row[keep] - coo.col[keep], coo.col[keep]), coo.data[keep])
+    return ab
+
+
+def _kkt_solve(hess: sps.csr_matrix, a_mat: sps.csr_matrix, rhs_v: np.ndarray, rhs_a: np.ndarray,
+               m: int, solve_h=None) -> np.ndarray:
+    """Solve ``[H A'; A 0] [dv; mu] = [rhs_v; rhs_a]``.
+
+    ``H`` positive definite (every convex case): ``H^-1`` by eigen modes (linear basket, few
+    active rows) or a banded Cholesky of ``H`` (bandwidth ``2m - 1``, time-major order), and
+    the Schur complement ``S = A H^-1 A'`` for the ``r`` active rows, ``O(N m^3 + N m r + r^3)``.
+    Otherwise (an indefinite ``H`` of the convex-concave case), or when ``H^-1 A'`` would be
+    large, a sparse LU of the whole KKT matrix.
+    """
+    import scipy.linalg as sla
+
+    r = a_mat.shape[0]
+    u = min(2 * m - 1 if m > 1 else 1, max(hess.shape[0] - 1, 0))
+    if r * hess.shape[0] <= 4e6 and hess.shape[0] > 0:  # H^-1 A' fits in ~32 MB
+        if solve_h is not None and r <= m:  # the mode transform costs O(N m^2) per column
+            return _schur(solve_h, a_mat, rhs_v, rhs_a)
+        ab = upper_banded(hess, u)
+        try:
+            factor = sla.cholesky_banded(ab, lower=False, check_finite=False)
+        except np.linalg.LinAlgError:
+            factor = None
+        if factor is not None:
+            return _schur(lambda b: sla.cho_solve_banded((factor, False), b, check_finite=False), a_mat, rhs_v, rhs_a)
+    kkt = sps.bmat([[hess, a_mat.T], [a_mat, None]], format="csc") if r else hess.tocsc()
+    rhs = np.concatenate([rhs_v, rhs_a]) if r else rhs_v
+    return spla.spsolve(kkt, rhs, permc_spec="MMD_AT_PLUS_A")
+
+
+def _schur(solve_h, a_mat: sps.csr_matrix, rhs_v: np.ndarray, rhs_a: np.ndarray) -> np.ndarray:
+    """KKT solve through ``H^-1``: ``mu = (A H^-1 A')^-1 (A H^-1 rhs_v - rhs_a)``."""
+    hg = solve_h(rhs_v)
+    if a_mat.shape[0] == 0:
+        return hg
+    ha = solve_h(a_mat.T.toarray())
+    mu = np.linalg.solve(a_mat @ ha, a_mat @ hg - rhs_a)
+    return np.concatenate([hg - ha @ mu, mu])
+
+
 def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newton: int = 60) -> PolishResult:
     """Polish the scaled holdings ``y0`` (N+1, m) by Newton's method on the active set.
 
@@ -210,27 +292,18 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
         for kind, k, i in active:
             if kind == "zero":
                 zero_mask[k, i] = True
-        built = [_row(model, *r) for r in active]
-        if built:
-            a_mat = sps.vstack([b[0] for b in built]).tocsr()
-            target = np.array([b[1] for b in built])
-            lo = np.array([b[2] for b in built])
-            hi = np.array([b[3] for b in built])
-        else:
-            a_mat = sps.csr_matrix((0, v.size))
-            target = lo = hi = np.zeros(0)
+        built = bool(active)
+        a_mat, target, lo, hi = _rows(model, active)
         signs = np.sign(model.d(v))
         converged = False
         for it in range(max_newton):
             total_newton += 1
             grad = model.grad(v, zero_mask)
             hess = model.hess(v, zero_mask)
-            kkt = sps.bmat([[hess, a_mat.T], [a_mat, None]], format="csc") if built else hess.tocsc()
-            rhs = np.concatenate([-grad, target - a_mat @ v]) if built else -grad
             try:
                 with np.errstate(all="ignore"):
-                    sol = spla.spsolve(kkt, rhs)
-            except (RuntimeError, ValueError) as err:
+                    sol = _kkt_solve(hess, a_mat, -grad, target - a_mat @ v, m, model.solve_h)
+            except (RuntimeError, ValueError, np.linalg.LinAlgError) as err:
                 return PolishResult(False, y0, newton_iterations=total_newton, active_set_rounds=rnd,
                                     message=f"KKT system could not be solved ({err})")
             if not np.all(np.isfinite(sol)):
@@ -246,8 +319,8 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
                         break
                     step *= 0.5
             v = v + step * dv
-            if np.max(np.abs(step * dv), initial=0.0) <= 1e-15 * max(1.0, np.max(np.abs(v), initial=0.0)) * 10 or (
-                    sp.linear and it >= 1):
+            if sp.linear or np.max(np.abs(step * dv), initial=0.0) <= 1e-14 * max(1.0, np.max(np.abs(v), initial=0.0)):
+                # a quadratic objective: one Newton step solves the KKT system exactly
                 converged = True
                 break
         if not converged:

@@ -5,7 +5,9 @@ With linear impact the scaled objective (:mod:`.scaling`) is the quadratic
 
     H = E' (I_N kron 2Q) E + blockdiag(2 W_k),     b = E' (I_N kron 2Q) b0 + g,
 
-``E`` the difference operator (:func:`.polish.difference_operator`). ``H`` is symmetric
+``E`` the difference operator (:func:`.polish.difference_operator`). For a basket (risk
+the same in every slice) a change of variables splits it into ``m`` tridiagonal problems
+(:func:`_solve_modes`). Otherwise ``H`` is symmetric
 positive definite and banded (tridiagonal for one asset, ``2m - 1`` off-diagonals for a
 basket), so ``H v = -b`` costs ``O(N m^3)`` by a banded Cholesky factorization
 (``scipy.linalg.solveh_banded``) instead of an interior-point solve.
@@ -22,7 +24,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sps
 
-from .polish import difference_operator
+from .polish import difference_operator, upper_banded
 from .scaling import ScaledProblem
 
 __all__ = ["applicable", "solve_unconstrained", "feasible"]
@@ -52,10 +54,72 @@ def feasible(sp: ScaledProblem, y: np.ndarray, tol: float = 1e-12) -> str:
 
 
 def solve_unconstrained(sp: ScaledProblem) -> np.ndarray:
-    """Scaled holdings (N+1, m) minimizing the quadratic objective without constraints."""
+    """Scaled holdings (N+1, m) minimizing the quadratic objective without constraints:
+    eigen-decoupled modes for a basket (risk the same every slice), a banded Cholesky solve
+    otherwise."""
     n, m = sp.N, sp.m
     if n == 1:
         return np.vstack([np.ones((1, m)), np.zeros((1, m))])
+    if m > 1 and (sp.M is not None or np.all(sp.W == sp.W[0])):
+        return _solve_modes(sp)
+    return _solve_banded(sp)
+
+
+def _solve_modes(sp: ScaledProblem) -> np.ndarray:
+    """``Q = L L'``, ``L^-1 M L^-T = U diag(mu) U'``, ``w = U' L' y``: the objective splits into
+    ``m`` scalar problems ``sum_k (w_(k-1) - w_k)^2 + mu sum_k w_k^2 + h sum_k w_k`` (AC 2001
+    appendix A, with drift), each a tridiagonal solve: ``O(m^3 + N m^2)`` in all."""
+    n, m = sp.N, sp.m
+    risk = sp.M if sp.M is not None else np.diag(sp.W[0])
+    chol = np.linalg.cholesky(sp.Q)
+    linv = np.linalg.inv(chol)
+    mu, u = np.linalg.eigh(linv @ risk @ linv.T)
+    mu = np.maximum(mu, 0.0)
+    to_w = u.T @ chol.T                 # w = to_w @ y
+    back = linv.T @ u                   # y = back @ w
+    w0 = to_w @ np.ones(m)
+    h = back.T @ sp.g                   # g'y = (back' g)' w
+    w = np.empty((n + 1, m))
+    w[0], w[-1] = w0, 0.0
+    ab = np.empty((2, n - 1))
+    for j in range(m):
+        ab[0, 0], ab[0, 1:] = 0.0, -1.0
+        ab[1, :] = 2.0 + mu[j]
+        rhs = np.full(n - 1, -0.5 * h[j])
+        rhs[0] += w0[j]
+        w[1:-1, j] = sla.solveh_banded(ab, rhs, lower=False, check_finite=False) if n > 2 else rhs / ab[1]
+    return w @ back.T
+
+
+def mode_solver(sp: ScaledProblem):
+    """``B -> H^-1 B`` for the linear basket Hessian ``H = T kron 2Q + I kron 2M`` (``T`` the
+    tridiagonal second difference, time-major vec): with ``P = L^-T U`` (``P'QP = I``,
+    ``P'MP = diag(mu)``), ``H^-1 = (I kron P) blockdiag_j (2 (T + mu_j I))^-1 (I kron P')``:
+    ``m`` tridiagonal solves and two ``m x m`` transforms per slice. None if not applicable."""
+    n, m = sp.N, sp.m
+    if not sp.linear or m == 1 or n < 3 or not (sp.M is not None or np.all(sp.W == sp.W[0])):
+        return None
+    risk = sp.M if sp.M is not None else np.diag(sp.W[0])
+    chol = np.linalg.cholesky(sp.Q)
+    linv = np.linalg.inv(chol)
+    mu, u = np.linalg.eigh(linv @ risk @ linv.T)
+    pmat = linv.T @ u
+    bands = [np.vstack([np.r_[0.0, np.full(n - 2, -2.0)], np.full(n - 1, 2.0 * (2.0 + mu[j]))]) for j in range(m)]
+
+    def solve_h(b: np.ndarray) -> np.ndarray:
+        shape = b.shape
+        bb = b.reshape(n - 1, m, -1)
+        c = np.matmul(pmat.T, bb)                        # P' b_k for every slice k
+        z = np.empty_like(c)
+        for j in range(m):
+            z[:, j, :] = sla.solveh_banded(bands[j], c[:, j, :], lower=False, check_finite=False)
+        return np.matmul(pmat, z).reshape(shape)
+
+    return solve_h
+
+
+def _solve_banded(sp: ScaledProblem) -> np.ndarray:
+    n, m = sp.N, sp.m
     e_mat, b0 = difference_operator(n, m)
     quad = sps.kron(sps.identity(n), sps.csr_matrix(2.0 * sp.Q)).tocsr()
     risk = sps.diags(2.0 * sp.W[: n - 1].ravel()) if sp.W is not None else sps.kron(sps.identity(n - 1), sps.csr_matrix(2.0 * sp.M))
@@ -65,9 +129,6 @@ def solve_unconstrained(sp: ScaledProblem) -> np.ndarray:
     if u == 0:  # a single interior unknown
         v = -b / h.diagonal()
         return np.vstack([np.ones((1, m)), v.reshape(n - 1, m), np.zeros((1, m))])
-    ab = np.zeros((u + 1, h.shape[0]))
-    for j in range(u + 1):
-        diag = h.diagonal(j)
-        ab[u - j, j:] = diag
+    ab = upper_banded(h, u)
     v = sla.solveh_banded(ab, -b, lower=False, check_finite=False)
     return np.vstack([np.ones((1, m)), v.reshape(n - 1, m), np.zeros((1, m))])
