@@ -286,6 +286,7 @@ class SweepReport:
 class _Task:
     id: int
     points: list[tuple[int, dict[str, Any]]]
+    labels: list[str]  # the methods to run at these points
     attempt: int = 0
 
 
@@ -492,18 +493,27 @@ def run_sweep(
         store.write_points(all_points, sweep.parameters)
     retry = (LOST_STATUS,) if not retry_failed else tuple({LOST_STATUS} | _non_ok_statuses(store))
     done = store.done_keys(retry)
-    todo = [(pid, params) for pid, params in all_points if any((pid, lab) not in done for lab in labels)]
-    todo.sort(key=lambda item: _group_order(item[1]))
-    methods = [m.to_dict() for m in sweep.methods]
+    # per point, the methods (labels) it still lacks; points lacking the same ones share tasks
+    missing: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+    for pid, params in all_points:
+        need = tuple(lab for lab in labels if (pid, lab) not in done)
+        if need:
+            missing.setdefault(need, []).append((pid, params))
+    todo = [pt for pts in missing.values() for pt in pts]
+    by_label = {m.label: m.to_dict() for m in sweep.methods}
     base = dict(sweep.base)
 
     def args(task: _Task) -> tuple:
-        return base, task.points, methods, vectorize, task.id, run_id
+        return base, task.points, [by_label[lab] for lab in task.labels], vectorize, task.id, run_id
 
     runner = _make_runner(scheduler, n_workers, lambda t: solve_batch(*args(t)), args, run_id) if todo else None
     startup = time.perf_counter() - start
     size = batch_size or sweep.batch_size or _auto_batch_size(len(todo), runner.threads if runner is not None else 1)
-    tasks = deque(_Task(i, todo[j:j + size]) for i, j in enumerate(range(0, len(todo), size)))
+    tasks: deque[_Task] = deque()
+    for need, pts in missing.items():
+        pts.sort(key=lambda item: _group_order(item[1]))
+        for j in range(0, len(pts), size):
+            tasks.append(_Task(len(tasks), pts[j:j + size], list(need)))
     n_tasks = len(tasks)
     written: set[tuple[int, str]] = set()
     failed_points = retries = lost = 0
@@ -520,7 +530,7 @@ def run_sweep(
                     retries += 1
                     runner.submit(task)
                     continue
-                rows = _lost_rows(task, labels, err, run_id)
+                rows = _lost_rows(task, err, run_id)
             fresh = [r for r in rows if (r["point_id"], r["method"]) not in written
                      and (r["point_id"], r["method"]) not in done]
             if fresh:
@@ -543,7 +553,7 @@ def run_sweep(
         bar.close()
         if runner is not None:
             runner.close()
-        table = store.consolidate(labels)
+        table = store.consolidate(store.labels)
         files = {"results (parquet)": store.out_dir / "results.parquet", "results (csv)": store.out_dir / "results.csv"}
         if plots and not interrupted and len(table):
             from .sweep_plots import plot_sweep
@@ -552,7 +562,7 @@ def run_sweep(
                 files[f"plot {i + 1}"] = path
         counts = table["status"].value_counts().to_dict() if len(table) else {}
         report = SweepReport(
-            out_dir=store.out_dir, n_points=sweep.n_points, n_methods=len(labels),
+            out_dir=store.out_dir, n_points=sweep.n_points, n_methods=len(store.labels),
             computed_points=len({p for p, _ in written}), skipped_points=len(all_points) - len(todo),
             failed_rows=int(sum(v for k, v in counts.items() if k not in OK_STATUSES)), lost_rows=lost,
             tasks=n_tasks, task_retries=retries, batch_size=size, seconds=time.perf_counter() - start,
@@ -572,10 +582,10 @@ def _non_ok_statuses(store: SweepStore) -> set[str]:
     return {s for s in rows["status"].unique() if s not in OK_STATUSES}
 
 
-def _lost_rows(task: _Task, labels: Sequence[str], err: BaseException, run_id: str) -> list[dict[str, Any]]:
+def _lost_rows(task: _Task, err: BaseException, run_id: str) -> list[dict[str, Any]]:
     rows = []
     for pid, params in task.points:
-        for label in labels:
+        for label in task.labels:
             row = _empty_row()
             row.update(point_id=int(pid), method=label, status=LOST_STATUS, error_type=type(err).__name__,
                        error=f"task {task.id} failed {task.attempt + 1} time(s): {err}", task=task.id, run_id=run_id)

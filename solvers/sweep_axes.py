@@ -36,8 +36,9 @@ A sweep is a TOML file::
 Points are the Cartesian product of the axes, the last axis varying fastest. Axes that share
 a ``group`` name are zipped instead (they must have the same length): this is how several
 parameters are drawn together at random. A point is numbered by its position in that order
-(``point_id``), which with the sweep's fingerprint (a hash of base, axes, methods and seed)
-identifies it when a sweep resumes.
+(``point_id``), which with the sweep's fingerprint (a hash of base, axes and seed) identifies
+it when a sweep resumes. Methods are matched by label: a sweep may resume with methods added
+(only their rows are computed), but a label whose name or options changed is refused.
 
 Dotted paths name the spec's TOML keys (MODEL.md): ``risk_aversion``, ``slices``,
 ``assets[0].volatility``, ``volatility_model.vol_of_vol``, ``correlation[0][1]`` ... A value
@@ -472,13 +473,9 @@ class Sweep:
             yield pid, params
 
     def fingerprint(self) -> str:
-        """SHA-256 of what defines the points and their rows (base, axes, methods, seed)."""
-        data = {
-            "base": self.base,
-            "axes": [dict(a.definition) for a in self.axes],
-            "methods": [m.to_dict() for m in self.methods],
-            "seed": self.seed,
-        }
+        """SHA-256 of what defines the points (base spec, axes, seed); methods are not in it
+        (they are matched by label on resume)."""
+        data = {"base": self.base, "axes": [dict(a.definition) for a in self.axes], "seed": self.seed}
         text = json.dumps(data, sort_keys=True, default=repr, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -53,8 +53,9 @@ class SweepStore:
 
     Args:
         out_dir: the folder (created if needed).
-        manifest: the sweep's description; its ``fingerprint`` must match an existing
-            folder's to resume.
+        manifest: the sweep's description; its ``fingerprint`` (the points) must match an
+            existing folder's to resume, and so must the definition of every method label the
+            folder already has (``methods``: a list of ``{"label", "name", "options"}``).
         resume: keep the rows already recorded (default). With ``resume=False`` an existing
             folder is an error unless ``overwrite`` is set.
         overwrite: delete the results of whatever sweep the folder held.
@@ -79,11 +80,31 @@ class SweepStore:
             elif not resume:
                 raise SpecError("out_dir", str(self.out_dir),
                                 "already holds results of this sweep: resume it or overwrite it")
+            else:
+                self._check_methods(old.get("methods", []), manifest.get("methods", []))
+                known = {m["label"]: m for m in manifest.get("methods", [])}
+                # keep the labels recorded before (their rows stay in the table)
+                self.manifest["methods"] = [*manifest.get("methods", []),
+                                            *(m for m in old.get("methods", []) if m["label"] not in known)]
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.manifest, indent=2, default=repr) + "\n", encoding="utf-8")
         os.replace(tmp, path)
         self._seq = 1 + max((self._seq_of(p) for p in self.parts_dir.glob("part-*.parquet")), default=-1)
+
+    def _check_methods(self, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+        before = {m["label"]: m for m in old}
+        for i, m in enumerate(new):
+            prev = before.get(m["label"])
+            if prev is not None and (prev.get("name"), prev.get("options")) != (m["name"], m["options"]):
+                raise SpecError(f"methods[{i}]", m["label"],
+                                f"was run in {self.out_dir} as {prev.get('name')!r} with options {prev.get('options')}: "
+                                "give the changed method a new label, or overwrite the folder")
+
+    @property
+    def labels(self) -> list[str]:
+        """Method labels of the folder, those of this run first."""
+        return [m["label"] for m in self.manifest.get("methods", [])]
 
     # ------------------------------------------------------------------ writing
     def _wipe(self) -> None:

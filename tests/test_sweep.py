@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +22,6 @@ import pandas as pd
 import pytest
 
 from solvers import SpecError, load_example, run_sweep, solve, sweep_from_dict
-from solvers.sweep_store import SweepStore
 from tests.test_sweep_helpers import warm
 
 EXAMPLE = "almgren-chriss-2001"
@@ -104,27 +104,34 @@ def test_sweep_equals_points_solved_one_by_one(cluster_client, tmp_path):
 
 def test_worker_killed_mid_sweep_every_point_exactly_once(cluster_client, tmp_path):
     marker = tmp_path / "solves.txt"
+    out = tmp_path / "out"
     lams = np.geomspace(1e-8, 1e-4, 12)
-    sweep = _sweep(lams, [0.5, 1.5], [{"name": COUNTING,
-                                       "options": {"marker": str(marker), "delay": 0.04}}], batch_size=2)
+    sweep = _sweep(lams, [0.5, 1.5], [{"name": COUNTING, "options": {"marker": str(marker), "delay": 0.1}}],
+                   batch_size=2)
     killed: dict = {}
+    stop = threading.Event()
 
-    def kill_a_busy_worker(info):
-        if killed:
-            return
-        client = info["client"]
-        for addr, keys in client.processing().items():
-            if keys:
-                pid = client.run(os.getpid, workers=[addr])[addr]
-                killed.update(pid=pid, tasks={int(str(k).split("-")[-2]) for k in keys})
-                os.kill(pid, signal.SIGKILL)
-                return
+    def kill_a_busy_worker():
+        """Once a first task is recorded, SIGKILL a worker that has a task in hand."""
+        while not stop.is_set():
+            if any((out / "parts").glob("part-*.parquet")):
+                for addr, keys in cluster_client.processing().items():
+                    if keys:
+                        pid = cluster_client.run(os.getpid, workers=[addr])[addr]
+                        killed.update(pid=pid, tasks={int(str(k).split("-")[-2]) for k in keys})
+                        os.kill(pid, signal.SIGKILL)
+                        return
+            time.sleep(0.005)
 
-    report = run_sweep(sweep, tmp_path / "out", scheduler=cluster_client, progress=False, plots=False,
-                       callback=kill_a_busy_worker)
-    assert killed, "no worker was busy when the first task finished"
-    store = SweepStore(tmp_path / "out", {"fingerprint": sweep.fingerprint()})
-    raw = store.read_rows(latest=False)
+    thread = threading.Thread(target=kill_a_busy_worker, daemon=True)
+    thread.start()
+    try:
+        report = run_sweep(sweep, out, scheduler=cluster_client, progress=False, plots=False)
+    finally:
+        stop.set()
+        thread.join()
+    assert killed, "no worker was busy after the first task was recorded"
+    raw = pd.concat([pd.read_parquet(p) for p in sorted((out / "parts").glob("part-*.parquet"))], ignore_index=True)
     assert len(raw) == 24 and raw["point_id"].is_unique  # exactly once, before any deduplication
     assert sorted(raw["point_id"]) == list(range(24))
     assert set(raw["status"]) == {"optimal"} and report.lost_rows == 0
@@ -229,6 +236,31 @@ def test_lost_task_is_recorded_then_retried_on_resume(tmp_path, monkeypatch):
     again = run_sweep(sweep, tmp_path / "out", scheduler="synchronous", progress=False, plots=False)
     assert again.computed_points == 1 and again.skipped_points == 2
     assert list(again.table["status"]) == ["optimal"] * 3 and again.table["point_id"].is_unique
+
+
+def test_resume_with_an_added_method_solves_only_that_method(tmp_path):
+    marker = tmp_path / "solves.txt"
+    lams, vols = [1e-7, 1e-6, 1e-5], [0.5, 0.95]
+    first = run_sweep(_sweep(lams, vols, ["closed-form"]), tmp_path / "out", scheduler="synchronous",
+                      progress=False, plots=False).table
+    counting = {"name": COUNTING, "label": "counted", "options": {"marker": str(marker)}}
+    report = run_sweep(_sweep(lams, vols, ["closed-form", counting]), tmp_path / "out", scheduler="synchronous",
+                       progress=False, plots=False)
+    table = report.table
+    assert report.computed_points == 6 and len(table) == 12
+    assert sorted(_marker_lines(marker)) == sorted((lam, vol) for lam in lams for vol in vols)  # each once
+    old = table[table["method"] == "closed-form"].reset_index(drop=True)
+    assert set(old["run_id"]) == set(first["run_id"])  # closed-form rows were not recomputed
+    # the two labels solve the same problems: they agree (same closed form, one vectorized)
+    assert table["agreement"].max() < 1e-12
+    changed = {**counting, "options": {"marker": str(marker), "delay": 0.1}}
+    with pytest.raises(SpecError, match=r"methods\[1\] = 'counted': was run in .* give the changed method a new label"):
+        run_sweep(_sweep(lams, vols, ["closed-form", changed]), tmp_path / "out", scheduler="synchronous",
+                  progress=False, plots=False)
+    # a later run without the added method keeps its rows in the table
+    again = run_sweep(_sweep(lams, vols, ["closed-form"]), tmp_path / "out", scheduler="synchronous",
+                      progress=False, plots=False)
+    assert again.computed_points == 0 and len(again.table) == 12
 
 
 def test_output_folder_of_another_sweep_is_refused(tmp_path):

@@ -213,7 +213,9 @@ def test_fingerprint_tracks_what_defines_the_rows():
     a = _sweep(text)
     assert a.fingerprint() == _sweep(text).fingerprint()
     assert a.fingerprint() != _sweep(text.replace("2e-6", "3e-6")).fingerprint()
-    assert a.fingerprint() != _sweep("methods = [{name = 'closed-form', label = 'cf'}]\n" + text).fingerprint()
+    # methods are matched by label when a sweep resumes, not by the fingerprint of the points
+    assert a.fingerprint() == _sweep("methods = [{name = 'closed-form', label = 'cf'}]\n" + text).fingerprint()
+    assert a.fingerprint() != _sweep("seed = 3\n" + text).fingerprint()
     # the batch size and the plot do not change the rows
     assert a.fingerprint() == _sweep("batch_size = 3\n" + text + "[plot]\nmetrics = ['std']\n").fingerprint()
 
