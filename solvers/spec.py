@@ -239,6 +239,11 @@ class ExecutionProblem:
             ``|sum_i price_i n_ik| <= b_k`` (currency; one number or N numbers, >= 0), with
             ``price_i = S_0`` of asset ``i``: a hedged program stays hedged while it trades.
             The bands must add up to at least ``|sum_i price_i X_i|``.
+        factor_loadings, specific_volatility: optional factor model of the basket covariance,
+            ``C = B B' + diag(s^2)`` with ``B`` the ``m x r`` loadings (currency / share /
+            sqrt(time unit) per unit factor) and ``s`` the ``m`` specific volatilities. Given
+            together, instead of ``correlation``; each asset's ``volatility`` must equal
+            ``sqrt(C_ii)`` (relative 1e-9), so that every method sees one covariance.
     """
 
     horizon: float
@@ -253,6 +258,8 @@ class ExecutionProblem:
     name: str = ""
     description: str = ""
     imbalance_band: float | tuple[float, ...] | None = None
+    factor_loadings: tuple[tuple[float, ...], ...] | None = None
+    specific_volatility: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -299,6 +306,7 @@ class ExecutionProblem:
         self._validate_convexity()
         self._validate_caps()
         self._validate_imbalance_band()
+        self._validate_factor_model(m)
 
     # ------------------------------------------------------------------ validation
     def _validate_correlation(self, m: int) -> None:
@@ -416,6 +424,39 @@ class ExecutionProblem:
                 f"(shortfall {need - total:g} in currency)",
             )
 
+    def _validate_factor_model(self, m: int) -> None:
+        loadings, specific = self.factor_loadings, self.specific_volatility
+        if loadings is None and specific is None:
+            return
+        if loadings is None or specific is None:
+            missing = "factor_loadings" if loadings is None else "specific_volatility"
+            raise SpecError(missing, None, "is required with a factor model (give factor_loadings and specific_volatility)")
+        if self.correlation is not None:
+            raise SpecError("correlation", "given", "must be left out when a factor model gives the covariance")
+        if isinstance(loadings, (str, bytes, Mapping)) or not hasattr(loadings, "__len__") or len(loadings) != m:
+            raise SpecError("factor_loadings", loadings, f"must be an {m} x r matrix (one row per asset)")
+        rows = tuple(_vector(f"factor_loadings[{i}]", row) for i, row in enumerate(loadings))
+        r = len(rows[0])
+        if r < 1 or any(len(row) != r for row in rows):
+            raise SpecError("factor_loadings", [list(x) for x in rows], "rows must all have the same number (>= 1) of factors")
+        spec_vol = _vector("specific_volatility", specific, m)
+        bad = [i for i, v in enumerate(spec_vol) if v < 0]
+        if bad:
+            raise SpecError(f"specific_volatility[{bad[0]}]", spec_vol[bad[0]], "must be >= 0")
+        b = np.array(rows)
+        implied = np.sqrt(np.sum(b * b, axis=1) + np.array(spec_vol) ** 2)
+        for i, a in enumerate(self.assets):
+            if abs(implied[i] - a.volatility) > 1e-9 * max(implied[i], a.volatility, 1e-300):
+                raise SpecError(f"assets[{i}].volatility", a.volatility,
+                                f"must equal sqrt(sum_j B_ij^2 + s_i^2) = {implied[i]:.12g} of the factor model")
+        object.__setattr__(self, "factor_loadings", rows)
+        object.__setattr__(self, "specific_volatility", spec_vol)
+
+    @property
+    def has_factor_model(self) -> bool:
+        """True when the covariance comes from ``factor_loadings`` and ``specific_volatility``."""
+        return self.factor_loadings is not None
+
     def imbalance_bands(self) -> np.ndarray | None:
         """The dollar-imbalance band ``b_k`` per slice (currency, N numbers); None if unset."""
         if self.imbalance_band is None:
@@ -463,11 +504,18 @@ class ExecutionProblem:
 
     @property
     def correlation_matrix(self) -> np.ndarray:
+        if self.factor_loadings is not None:
+            s = np.sqrt(np.diag(self.covariance))
+            return self.covariance / np.outer(s, s)
         return np.eye(self.n_assets) if self.correlation is None else np.array(self.correlation)
 
     @property
     def covariance(self) -> np.ndarray:
-        """``C = diag(sigma) R diag(sigma)`` (currency^2 / share^2 / time unit)."""
+        """``C = diag(sigma) R diag(sigma)`` (currency^2 / share^2 / time unit), or
+        ``B B' + diag(s^2)`` of a factor model."""
+        if self.factor_loadings is not None:
+            b = np.array(self.factor_loadings)
+            return b @ b.T + np.diag(np.square(self.specific_volatility))
         s = self.volatilities
         return s[:, None] * self.correlation_matrix * s[None, :]
 
@@ -550,6 +598,9 @@ class ExecutionProblem:
         if self.imbalance_band is not None:
             band = self.imbalance_band
             out["imbalance_band"] = list(band) if isinstance(band, tuple) else band
+        if self.factor_loadings is not None:
+            out["factor_loadings"] = [list(r) for r in self.factor_loadings]
+            out["specific_volatility"] = list(self.specific_volatility)
         for key in ("correlation", "temporary_impact_matrix", "permanent_impact_matrix"):
             value = getattr(self, key)
             if value is not None:
@@ -576,7 +627,8 @@ class ExecutionProblem:
 
 
 _TOP_KEYS = {"horizon", "slices", "risk_aversion", "assets", "correlation", "volatility_model",
-             "temporary_impact_matrix", "permanent_impact_matrix", "no_reversal", "name", "description", "imbalance_band"}
+             "temporary_impact_matrix", "permanent_impact_matrix", "no_reversal", "name", "description", "imbalance_band",
+             "factor_loadings", "specific_volatility"}
 
 
 def problem_from_dict(data: Mapping[str, Any]) -> ExecutionProblem:

@@ -379,3 +379,44 @@ def test_cli_solve_qp_json(capsys):
     assert len(data["diagnostics"]["cap_duals"]) == 10
     for key in ("holdings", "trades", "expected_cost", "variance", "objective", "solve_seconds"):
         assert key in data
+
+
+# --------------------------------------------------------------------------- factor model
+def _factor_basket(m: int, r: int, slices: int, seed: int = 5) -> ExecutionProblem:
+    rng = np.random.default_rng(seed)
+    b = rng.normal(scale=0.4, size=(m, r))
+    s = rng.uniform(0.2, 0.8, m)
+    vol = np.sqrt((b**2).sum(1) + s**2)
+    assets = tuple(
+        Asset(name=f"A{i}", holdings=float(rng.uniform(1e5, 1e6) * rng.choice([-1, 1])), price=float(rng.uniform(10, 100)),
+              volatility=float(vol[i]), permanent_impact=float(rng.uniform(0, 2e-7)),
+              temporary_impact=float(rng.uniform(1e-6, 5e-6)))
+        for i in range(m))
+    return ExecutionProblem(horizon=5.0, slices=slices, risk_aversion=1e-6, assets=assets,
+                            factor_loadings=b.tolist(), specific_volatility=s.tolist())
+
+
+def test_factor_model_basket_equals_closed_form():
+    from solvers.spec import problem_from_toml
+
+    problem = _factor_basket(50, 3, 20)
+    assert problem_from_toml(problem.to_toml()) == problem
+    b = np.array(problem.factor_loadings)
+    assert np.allclose(problem.covariance, b @ b.T + np.diag(np.square(problem.specific_volatility)), rtol=1e-15)
+    ref = closed_form.solve(problem)  # eigen closed form on the full covariance
+    res = solve(problem, path="cvxpy")
+    assert res.status == "optimal"
+    assert _rel_holdings(res.holdings, ref.holdings, problem) < 1e-8
+    assert abs(res.objective / ref.objective - 1) < 1e-8
+
+
+def test_factor_model_spec_errors():
+    problem = _factor_basket(3, 2, 5)
+    with pytest.raises(SpecError, match=r"assets\[0\].volatility = 9.0: must equal sqrt\(sum_j B_ij\^2 \+ s_i\^2\)"):
+        problem.replace_asset(0, volatility=9.0)
+    with pytest.raises(SpecError, match=r"correlation = 'given': must be left out"):
+        problem.replace(correlation=np.eye(3).tolist())
+    with pytest.raises(SpecError, match=r"specific_volatility = None: is required"):
+        problem.replace(specific_volatility=None)
+    with pytest.raises(SpecError, match=r"specific_volatility\[1\] = -0.1: must be >= 0"):
+        problem.replace(specific_volatility=[0.1, -0.1, 0.1])

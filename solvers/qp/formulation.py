@@ -7,6 +7,7 @@ trades ``D = Y[:-1] - Y[1:]``. Objective (scaled)::
     nonlinear:  sum_i c_i sum_k |d_ki|^(p_i) + <L, D>       (L: linearization of -1/2 d'Pd)
     + e' sum_k |d_k| + risk + g' sum_k y_k
     risk:       ||sqrt(W) * Y[1:]||^2  (diagonal)  or  ||Y[1:] F||_F^2 with F F' = M  (dense)
+                or  ||Y[1:] F_B||^2 + ||Y[1:] diag(sqrt(f))||^2  (factor model, r factors)
 
 Quadratic terms are written as ``sum_squares`` of a parameter-scaled affine expression, so
 that the parameters enter the (sparse) constraint matrix of the canonical form linearly and
@@ -63,7 +64,8 @@ def structure_key(sp: ScaledProblem) -> tuple:
     return (
         sp.N, sp.m, sp.linear, quad, tuple(np.round(sp.p, 12)) if not sp.linear else None,
         sp.has_concave_part, bool(np.any(sp.e > 0)),
-        ("uniform" if _uniform(sp) else "path") if sp.W is not None else "dense",
+        ("uniform" if _uniform(sp) else "path") if sp.W is not None else (
+            ("factor", sp.factor.shape[1]) if sp.factor is not None else "dense"),
         bool(np.any(sp.g != 0)), sp.capped_assets, sp.no_reversal,
         tuple(np.flatnonzero(np.isfinite(sp.ylo))), tuple(np.flatnonzero(np.isfinite(sp.yhi))),
         sp.band is not None,
@@ -101,6 +103,9 @@ class CompiledProblem:
             pr["w"].value = np.sqrt(sp.W[0])
         if "w_path" in pr:
             pr["w_path"].value = np.sqrt(sp.W[: sp.N - 1])
+        if "FB" in pr:
+            pr["FB"].value = sp.factor.copy()
+            pr["fd"].value = np.sqrt(sp.factor_diag)
         if "F" in pr:
             pr["F"].value = _psd_factor(sp.M)
         if "g" in pr:
@@ -157,6 +162,11 @@ def _build(sp: ScaledProblem, key: tuple) -> CompiledProblem:
         if sp.W is not None and _uniform(sp):
             params["w"] = cp.Parameter(m, nonneg=True, name="sqrt_w")  # square roots of W_k (same every k)
             terms.append(cp.sum_squares(inner @ cp.diag(params["w"])))
+        elif sp.factor is not None:
+            params["FB"] = cp.Parameter(sp.factor.shape, name="factor")
+            params["fd"] = cp.Parameter(m, nonneg=True, name="sqrt_specific")
+            terms.append(cp.sum_squares(inner @ params["FB"]))
+            terms.append(cp.sum_squares(inner @ cp.diag(params["fd"])))
         elif sp.W is not None:
             params["w_path"] = cp.Parameter((n - 1, m), nonneg=True, name="sqrt_w_path")  # per slice
             terms.append(cp.sum_squares(cp.multiply(params["w_path"], inner)))

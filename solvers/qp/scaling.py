@@ -21,7 +21,9 @@ objective of MODEL.md is ``E + lambda V = const + K f(y)`` with
   ``P = D Gamma D / K`` (handled by :mod:`.convex_concave`);
 * spread ``e_i = epsilon_i |X_i| / K``; risk ``W_k = lambda tau D C_k D / K`` with
   ``C_k = diag(E[sigma_k^2])`` (single asset, ``problem.slice_variance()``) or the basket
-  covariance; drift ``g_i = -tau mu_i X_i / K``.
+  covariance (with a factor model ``C = B B' + diag(s^2)`` also kept as ``F = sqrt(lambda
+  tau / K) D B`` and ``lambda tau s^2 X^2 / K``, so that CVXPY sees ``N m r`` nonzeros instead
+  of ``N m^2``); drift ``g_i = -tau mu_i X_i / K``.
 
 The constant is ``1/2 X' Gamma X`` (and nothing else): reported costs always come from
 :mod:`solvers.costs` on the unscaled holdings, never from ``K f``.
@@ -64,6 +66,8 @@ class ScaledProblem:
     band_w: np.ndarray | None     # (m,) price_i X_i / B: the dollar imbalance of d_k is band_w . d_k
     band: np.ndarray | None       # (N,) band / B
     band_scale: float             # B = sum_i |price_i X_i|, currency
+    factor: np.ndarray | None = None       # (m, r) F with M = F F' + diag(factor_diag) (factor model)
+    factor_diag: np.ndarray | None = None  # (m,)
 
     @property
     def diagonal_quadratic(self) -> bool:
@@ -108,8 +112,9 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
     expected slice variance ``E[sigma_k^2]`` (the static optimum).
 
     Args:
-        covariance: ``"auto"`` (diagonal weights when the correlation is the identity, else a
-            dense matrix), ``"dense"`` (always the dense matrix).
+        covariance: ``"auto"`` (diagonal weights when the correlation is the identity, the
+            factor form ``M = F F' + diag`` when the spec has a factor model, else a dense
+            matrix), ``"dense"`` (always the dense matrix).
     """
     if problem.risk_aversion < 0:
         raise MethodNotApplicable("qp", f"risk_aversion = {problem.risk_aversion:g} < 0 makes the objective "
@@ -147,13 +152,21 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
     else:
         cov = problem.covariance
         diagonal = np.count_nonzero(cov - np.diag(np.diag(cov))) == 0
-        if diagonal and covariance == "auto":
+        if problem.has_factor_model and covariance == "auto":
+            b = np.array(problem.factor_loadings)
+            fac = np.sqrt(lam * tau / k_unit) * dx @ b
+            fdiag = lam * tau / k_unit * np.square(problem.specific_volatility) * x**2
+            w = None
+            mmat = fac @ fac.T + np.diag(fdiag)
+        elif diagonal and covariance == "auto":
             w = np.tile(lam * tau * np.diag(cov) * x**2 / k_unit, (n, 1))
             mmat = None
         else:
             w = None
             mmat = lam * tau * dx @ cov @ dx / k_unit
             mmat = 0.5 * (mmat + mmat.T)
+    if m == 1 or not (problem.has_factor_model and covariance == "auto"):
+        fac = fdiag = None
     eps = np.array([a.spread for a in problem.assets])
     mu = np.array([a.drift for a in problem.assets])
     caps = np.full((n, m), np.inf)
@@ -177,5 +190,5 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         problem=problem, N=n, m=m, X=x, K=k_unit, linear=linear, Q=q, c=c, p=1.0 + beta, P=pmat,
         e=eps * ax / k_unit, W=w, M=mmat, g=-tau * mu * x / k_unit, cap=caps, no_reversal=problem.no_reversal,
         ylo=ylo, yhi=yhi, band_w=None if bands is None else prices * x / b_scale,
-        band=None if bands is None else bands / b_scale, band_scale=b_scale,
+        band=None if bands is None else bands / b_scale, band_scale=b_scale, factor=fac, factor_diag=fdiag,
     )
