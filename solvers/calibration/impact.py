@@ -369,7 +369,7 @@ def parent_table(children: Children) -> dict[str, np.ndarray]:
     first[1:] = idx[1:] != idx[:-1]
     size = np.bincount(idx, weights=children.shares, minlength=P)
     start = children.start[first]
-    end = np.zeros(P)
+    end = np.full(P, -np.inf)
     np.maximum.at(end, idx, children.start + children.duration)
     return {"size": size, "side": children.side[first], "start": start, "end": end,
             "arrival": children.arrival_mid[first]}
