@@ -47,6 +47,8 @@ def register(subparsers) -> None:
     p.add_argument("--json", metavar="PATH", help="write the estimates as JSON ('-' for stdout)")
     p.add_argument("--symbol", help="the symbol to calibrate (needed when the files hold several)")
     p.add_argument("--beta", type=float, help="fix the impact exponent (1 = linear: the closed form applies)")
+    p.add_argument("--covariance", choices=["cluster", "iid"], default="cluster",
+                   help="impact-fit intervals: cluster-robust by parent order (default) or iid")
     p.add_argument("--confidence", type=float, default=0.95, help="coverage of the intervals (default 0.95)")
     p.add_argument("--holdings", type=float, help="X of the spec, shares (default: the median parent order)")
     p.add_argument("--horizon", type=float, default=1.0, help="T of the spec, time units (default 1)")
@@ -86,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     for table in (fills, bars):
         for row in table.malformed:
             print(f"optexec calibrate: {table.source} {row} (left out)", file=sys.stderr)
-    cal = calibrate(fills, bars, symbol=args.symbol, beta=args.beta, confidence=args.confidence, period=args.period)
+    cal = calibrate(fills, bars, symbol=args.symbol, beta=args.beta, confidence=args.confidence, period=args.period,
+                    covariance=args.covariance)
     out = sys.stderr if args.json == "-" else sys.stdout
     print(cal.summary(), file=out)
     if args.json:

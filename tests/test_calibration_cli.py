@@ -41,7 +41,8 @@ def test_round_trip_free_beta_solve_and_validate(tmp_path, capsys):
 
 def test_round_trip_linear_closed_form(tmp_path, capsys):
     spec = tmp_path / "lin.toml"
-    assert main(["calibrate", FILLS, BARS, "-o", str(spec), "--beta", "1", "--slices", "12"]) == 0
+    assert main(["calibrate", FILLS, BARS, "-o", str(spec), "--beta", "1", "--slices", "12", "--covariance", "iid"]) == 0
+    assert "iid covariance" in json.dumps(calibrate_files(FILLS, BARS, beta=1.0, covariance="iid").to_dict())
     assert load_problem(spec).asset.impact_exponent == 1.0
     out_json = tmp_path / "r.json"
     assert main(["solve", str(spec), "--json", str(out_json), "--quiet"]) == 0
