@@ -13,4 +13,5 @@ SUITES: list[str] = [
     "benchmarks.bench_simulate",
     "benchmarks.bench_sweep",
     "benchmarks.bench_dp",
+    "benchmarks.bench_qp",
 ]
