@@ -13,7 +13,6 @@ summary), 1 when rows were lost to dying workers, 130 when interrupted (rerun to
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 __all__ = ["register", "run_from_args"]
@@ -49,8 +48,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             vectorize=not args.no_vectorize, overwrite=args.overwrite, retry_failed=args.retry_failed,
             progress=not args.no_progress, plots=not args.no_plots,
         )
-    except KeyboardInterrupt:
-        print(f"optexec sweep: interrupted; rerun the same command to resume from {out}", file=sys.stderr)
+    except KeyboardInterrupt:  # run_sweep has saved what was done and said how to resume
         return 130
     print(report.summary())
     return 1 if report.lost_rows else 0
