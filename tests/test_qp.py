@@ -133,6 +133,20 @@ def test_basket_with_binding_imbalance_band():
     assert res.objective > free.objective  # a binding constraint costs something
 
 
+def test_hedged_basket_example_keeps_the_band():
+    problem = load_example("hedged-basket")
+    prices = np.array([a.price for a in problem.assets])
+    free = solve(problem.replace(imbalance_band=None))
+    assert np.abs(free.trades @ prices).max() > problem.imbalance_band  # unconstrained it would break the band
+    res = solve(problem)
+    imb = np.abs(res.trades @ prices)
+    assert res.status == "optimal" and imb.max() <= problem.imbalance_band * (1 + 1e-12)
+    assert res.diagnostics["kkt"]["active"].get("band_up", 0) + res.diagnostics["kkt"]["active"].get("band_down", 0) >= 1
+    assert res.diagnostics["kkt_residual"] < 1e-9
+    with pytest.raises(MethodNotApplicable, match="imbalance band binds"):
+        closed_form.solve(problem)
+
+
 # --------------------------------------------------------------------------- LQ with path vol and drift
 def _dense_lq(problem: ExecutionProblem) -> np.ndarray:
     """Independent truth: unscaled normal equations of sum eta_tilde/tau n^2 + lam tau sum s_k x_k^2

@@ -46,8 +46,8 @@ class KKTReport:
     multipliers: dict[tuple[str, int, int], float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
-        return {"residual": self.residual, "stationarity": self.stationarity, "primal": self.primal,
-                "complementarity": self.complementarity, "active": dict(self.active)}
+        return {"residual": float(self.residual), "stationarity": float(self.stationarity),
+                "primal": float(self.primal), "complementarity": float(self.complementarity), "active": dict(self.active)}
 
 
 def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol: float = 1e-7) -> KKTReport:
@@ -175,7 +175,7 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
         else:                        # multiplier: currency per share
             comp = max(comp, abs(mult[r]) * slack / scale[i])
         out_mult[(kind, k, i)] = float(mult[r])
-    return KKTReport(max(stationarity, primal, comp), stationarity, primal, comp, active, out_mult)
+    return KKTReport(float(max(stationarity, primal, comp)), stationarity, float(primal), float(comp), active, out_mult)
 
 
 def _least_squares(a_mat: sps.csr_matrix, g: np.ndarray) -> np.ndarray:
