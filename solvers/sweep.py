@@ -468,8 +468,9 @@ def run_sweep(
         progress: show a tqdm bar (points done, failed, rate) on stderr.
         plots: draw the sweep's ``[plot]`` metrics into ``out_dir/plots`` at the end.
         callback: called after each finished task with a dict (``task``, ``done_points``,
-            ``todo_points``, ``failed_points``, ``rows``); an exception it raises stops the
-            sweep like Ctrl-C (the finished tasks are kept).
+            ``todo_points``, ``failed_points``, ``rows`` just recorded, ``client``: the dask
+            client or None); an exception it raises stops the sweep like Ctrl-C (the finished
+            tasks are kept).
     """
     if not isinstance(sweep, Sweep):
         sweep = load_sweep(sweep)

@@ -280,12 +280,20 @@ def test_output_folder_of_another_sweep_is_refused(tmp_path):
 
 
 def test_plots_are_drawn(tmp_path):
-    sweep = sweep_from_dict({
-        "base_example": EXAMPLE, "methods": ["closed-form"],
-        "axes": [{"parameter": "risk_aversion", "kind": "grid", "start": 1e-8, "stop": 1e-5, "num": 4, "scale": "log"},
-                 {"parameter": "assets[0].volatility", "values": [0.5, 1.0]}],
-        "plot": {"metrics": ["objective"], "kind": "heatmap"}})
-    report = run_sweep(sweep, tmp_path, scheduler="synchronous", progress=False)
-    pngs = [p for k, p in report.files.items() if k.startswith("plot")]
-    assert [p.name for p in pngs] == ["objective-risk_aversion-assets_0__volatility.png"]
-    assert pngs[0].stat().st_size > 10_000
+    axes = [{"parameter": "risk_aversion", "kind": "grid", "start": 1e-8, "stop": 1e-5, "num": 4, "scale": "log"},
+            {"parameter": "assets[0].volatility", "values": [0.5, -1.0]}]  # -1: failed points, a gap
+    for kind, name in (("heatmap", "objective-risk_aversion-assets_0__volatility.png"),
+                       ("lines", "objective-over-risk_aversion.png")):
+        sweep = sweep_from_dict({"base_example": EXAMPLE, "methods": ["closed-form"], "axes": axes,
+                                 "plot": {"metrics": ["objective"], "kind": kind}})
+        report = run_sweep(sweep, tmp_path / kind, scheduler="synchronous", progress=False)
+        pngs = [p for k, p in report.files.items() if k.startswith("plot")]
+        assert [p.name for p in pngs] == [name]
+        assert pngs[0].stat().st_size > 10_000
+
+
+def test_progress_bar_shows_done_failed_and_rate(tmp_path, capsys):
+    sweep = _sweep([1e-7, 1e-6], [0.95, -1.0], ["closed-form"], batch_size=1)
+    run_sweep(sweep, tmp_path, scheduler="synchronous", plots=False, progress=True)
+    err = capsys.readouterr().err
+    assert "4/4" in err and "failed=2" in err and "pt/s" in err
