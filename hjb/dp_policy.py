@@ -101,17 +101,19 @@ class GridDPPolicy(_ChainState):
             units, on the grid ``q = U_k * linspace(0, 1, M)``.
         extents: ``U_k`` (fractions of the order), k = 0..N-1.
         caps: per-slice caps on ``|n_k| / |X|`` (inf when uncapped), k = 1..N.
-        coefficients: the stage coefficients; ``iterations``: bisection halvings.
+        coefficients: the stage coefficients; ``iterations`` and ``solver``: the 1-D minimization.
     """
 
     def __init__(self, problem, chain, tables: np.ndarray, extents: np.ndarray, caps: np.ndarray,
-                 coefficients: StageCoefficients, rho_unit: float, risk_aversion: float, iterations: int):
+                 coefficients: StageCoefficients, rho_unit: float, risk_aversion: float, iterations: int,
+                 solver: str = "bisection"):
         super().__init__(problem, chain, rho_unit, risk_aversion)
         self.tables = np.asarray(tables)
         self.extents = np.asarray(extents)
         self.caps = np.asarray(caps)
         self.coefficients = coefficients
         self.iterations = iterations
+        self.solver = solver
         self._expected: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
 
     @property
@@ -136,18 +138,20 @@ class GridDPPolicy(_ChainState):
         j1 = np.minimum(j + 1, self.chain.n_states - 1)
         w = np.asarray(w, dtype=np.float64)
 
-        def continuation(y):
-            v0, d0 = hermite(np, values, slopes, spacing, m, y, j)
-            if self.chain.n_states == 1:
-                return v0, d0
-            v1, d1 = hermite(np, values, slopes, spacing, m, y, j1)
-            return (1 - w) * v0 + w * v1, (1 - w) * d0 + w * d1
+        mixed = self.chain.n_states > 1 and bool(np.any(w > 0))  # off-node sigma (mean-reverting chain)
+
+        def continuation(y, second=False):
+            first = hermite(np, values, slopes, spacing, m, y, j, second)
+            if not mixed:
+                return first
+            other = hermite(np, values, slopes, spacing, m, y, j1, second)
+            return tuple((1 - w) * u + w * v for u, v in zip(first, other))
 
         q = np.maximum(q, 0.0)
         lo = np.maximum(0.0, q - self.caps[k - 1])
         hi = np.maximum(np.minimum(q, self.extents[k]), lo)  # infeasible state: trade the cap
         risk = self._lam * self._rho_unit * np.asarray(sigma, dtype=np.float64) ** 2
-        y, _, _, _ = minimize_stage(np, self.coefficients, q, lo, hi, risk, continuation, self.iterations)
+        y, _, _, _ = minimize_stage(np, self.coefficients, q, lo, hi, risk, continuation, self.iterations, self.solver)
         return y
 
     def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:

@@ -32,9 +32,10 @@ values are interpolated to ``O(h^4)``. The expectation ``sum_j P_ij W_k(y, j)`` 
 is applied to the node values and slopes before interpolating.
 
 Minimization. ``g(y) = stage(q - y, y) + C(y)`` is convex for convex continuations, so its
-minimizer over ``[lo, hi]`` is found by bisection on ``g'`` (a fixed number of halvings,
-vectorized over every node and state): ``g'(lo) >= 0`` gives ``lo``, ``g'(hi) <= 0`` gives ``hi``,
-otherwise the root of ``g'``, to a bracket width reported as a diagnostic.
+minimizer over ``[lo, hi]`` is found on ``g'`` (vectorized over every node and state):
+``g'(lo) >= 0`` gives ``lo``, ``g'(hi) <= 0`` gives ``hi``, otherwise the root of ``g'`` by a fixed
+number of bisection halvings (default) or safeguarded Newton steps, to a bracket width (or last
+step) reported as a diagnostic.
 """
 
 from __future__ import annotations
@@ -141,43 +142,68 @@ def hermite(xp: Any, values, slopes, spacing, points: int, y, state, second: boo
 
 def minimize_stage(
     xp: Any, c: StageCoefficients, q, lo, hi, risk, continuation: Callable, iterations: int,
+    solver: str = "bisection",
 ):
     """Minimize ``g(y) = impact(q - y) + risk y^2 + D y + C(y)`` over ``[lo, hi]`` (elementwise).
 
-    ``continuation(y) -> (C, C')``; ``risk = lam * rho`` broadcastable to ``q``.
-    Returns ``(y*, g(y*), g'(y*), width)``: the minimizer, its value, the derivative there
+    ``continuation(y, second) -> (C, C')``, or ``(C, C', C'')`` when ``second``; ``risk = lam * rho``
+    broadcastable to ``q``. ``solver``: ``"bisection"`` halves the bracket on the sign of ``g'``
+    ``iterations`` times; ``"newton"`` takes safeguarded Newton steps on ``g' = 0`` (a step leaving
+    the current bracket is replaced by bisection), quadratic near the root.
+    Returns ``(y*, g(y*), g'(y*), resolution)``: the minimizer, its value, the derivative there
     (zero at an interior root, the bound's slope otherwise) and the final bracket width
-    (zero where a bound is optimal).
+    (bisection) or last step (Newton), zero where a bound is optimal.
     """
 
-    def grad(y):
-        _, dc = continuation(y)
-        return -impact_slope(xp, c, q - y) + 2.0 * risk * y + c.D + dc
+    def grad(y, second=False):
+        n = q - y
+        out = continuation(y, second)
+        g1 = -impact_slope(xp, c, n) + 2.0 * risk * y + c.D + out[1]
+        if not second:
+            return g1
+        return g1, impact_curvature(xp, c, n) + 2.0 * risk + out[2]
 
     g_lo, g_hi = grad(lo), grad(hi)
     at_lo = g_lo >= 0
     at_hi = (g_hi <= 0) & ~at_lo
     a, b = lo, hi
+    y0 = 0.5 * (a + b)
+    step0 = b - a
+
+    def bisect(state):
+        a, b, y, step, _ = state
+        mid = 0.5 * (a + b)
+        up = grad(mid) > 0
+        a, b = xp.where(up, a, mid), xp.where(up, mid, b)
+        return a, b, 0.5 * (a + b), b - a, step
+
+    def newton(state):
+        # rtsafe (Numerical Recipes): Newton inside the bracket, bisection when the step would
+        # leave it or would not halve the step before last (at least linear convergence)
+        a, b, y, step, step_old = state
+        g1, g2 = grad(y, True)
+        up = g1 > 0
+        a, b = xp.where(up, a, y), xp.where(up, y, b)
+        trial = y - g1 / xp.where(g2 > 0, g2, 1.0)
+        ok = (g2 > 0) & (trial > a) & (trial < b) & (xp.abs(2.0 * g1) <= xp.abs(step_old * g2))
+        new = xp.where(ok, trial, 0.5 * (a + b))
+        new = xp.where(g1 == 0, y, new)
+        return a, b, new, xp.abs(new - y), step
+
+    body = newton if solver == "newton" else bisect
+    state = (a, b, y0, step0, step0)
     if xp.__name__.startswith("jax"):
         import jax
 
-        def body(_, ab):
-            a, b = ab
-            mid = 0.5 * (a + b)
-            up = grad(mid) > 0
-            return xp.where(up, a, mid), xp.where(up, mid, b)
-
-        a, b = jax.lax.fori_loop(0, iterations, body, (a, b))
+        state = jax.lax.fori_loop(0, iterations, lambda _, st: body(st), state)
     else:
         for _ in range(iterations):
-            mid = 0.5 * (a + b)
-            up = grad(mid) > 0
-            a, b = xp.where(up, a, mid), xp.where(up, mid, b)
+            state = body(state)
     interior = ~(at_lo | at_hi)
-    y = xp.where(at_lo, lo, xp.where(at_hi, hi, 0.5 * (a + b)))
-    width = xp.where(interior, b - a, 0.0)
-    cval, cder = continuation(y)
+    y = xp.where(at_lo, lo, xp.where(at_hi, hi, state[2]))
+    resolution = xp.where(interior, state[3], 0.0)
+    cval, cder = continuation(y, False)[:2]
     n = q - y
     value = impact(xp, c, n) + risk * y * y + c.D * y + cval
     slope_y = -impact_slope(xp, c, n) + 2.0 * risk * y + c.D + cder
-    return y, value, xp.where(interior, 0.0, slope_y), width
+    return y, value, xp.where(interior, 0.0, slope_y), resolution

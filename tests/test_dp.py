@@ -165,6 +165,9 @@ def test_power_law_with_caps_converges_to_the_static_optimum_at_a_fitted_order()
         assert np.all(r.trades <= caps * (1 + 1e-12)) and np.all(r.trades >= 0)
         errors.append(np.max(np.abs(r.holdings - truth)) / 1e6)
         value_errors.append(abs(r.diagnostics["value_function_objective"] / schedule_cost(problem, truth).objective - 1))
+        if m == 49:  # the safeguarded-Newton option lands on the same minimizers (1e-10 of X)
+            newton = solve(problem, x_points=m, backend="numpy", solver="newton")
+            np.testing.assert_allclose(newton.holdings, r.holdings, rtol=0, atol=1e-10 * 1e6)
     h = 1.0 / (np.array(points) - 1)
     order = np.polyfit(np.log(h), np.log(errors), 1)[0]
     # Hermite continuation with exact slopes: C' is O(h^3) where the value is smooth; the caps'
@@ -211,6 +214,8 @@ def test_errors_name_the_parameter():
         solve(_ac(), x_points=2)
     with pytest.raises(SpecError, match=r"recursion = 'fast': must be one of"):
         solve(_ac(), recursion="fast")
+    with pytest.raises(SpecError, match=r"solver = 'brent': must be one of"):
+        solve(_ac(), solver="brent")
     with pytest.raises(SpecError, match=r"time_model = 'continuous'"):
         solve(_ac(), time_model="continuous")
     with pytest.raises(SpecError, match=r"accuracy = 'ultra'"):
