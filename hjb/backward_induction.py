@@ -411,8 +411,16 @@ def solve(problem: ExecutionProblem, *, settings: DPSettings | None = None, x_po
         "holdings_note": "optimal path with the volatility state frozen at its initial state",
     }
     if exact:
-        result = _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
-    else:
+        try:
+            result = _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
+        except _ReversalBinds:
+            if cfg.recursion == "exact":
+                raise MethodNotApplicable(METHOD, "no_reversal binds in the linear recursion (risk seeking): "
+                                          "use recursion='grid'") from None
+            diagnostics["recursion"] = "grid"
+            diagnostics["note"] = "no_reversal binds (risk seeking): the exact recursion does not apply"
+            exact = False
+    if not exact:
         result = _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, cfg)
     result.solve_seconds = time.perf_counter() - start
     if not (np.all(np.isfinite(result.holdings)) and math.isfinite(result.objective)):
@@ -420,13 +428,16 @@ def solve(problem: ExecutionProblem, *, settings: DPSettings | None = None, x_po
     return result
 
 
+class _ReversalBinds(Exception):
+    """The linear recursion's optimum reverses the order while ``no_reversal`` is set."""
+
+
 def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics) -> Result:
     c = coeff.A - coeff.G  # eta_tilde X^2 / (tau c0)
     ex = exact_backward(c, lam * rho, chain.transition)
     reverses = np.any(ex.ratios[:-1] > 1.0) or np.any(ex.ratios < 0.0)
     if reverses and problem.no_reversal:
-        raise MethodNotApplicable(METHOD, "no_reversal binds in the linear recursion (risk seeking): "
-                                  "use recursion='grid'")
+        raise _ReversalBinds()
     if reverses and coeff.E > 0:
         raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not a constant")
     i0 = chain.initial_state

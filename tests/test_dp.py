@@ -56,6 +56,20 @@ def test_zero_and_negative_risk_aversion():
         solve(_ac(20, spread=0.0).replace(risk_aversion=-1e-3))
 
 
+def test_risk_seeking_with_no_reversal_falls_back_to_the_grid():
+    # lam < 0 inside the convex range but beyond reversal: the unconstrained optimum buys (x_1 > X);
+    # with no_reversal the grid must hold x_1 = X, checked by brute force over x_1 (N = 2).
+    problem = _ac(2, spread=0.0).replace(risk_aversion=-6e-7)
+    assert solve(problem).holdings[1] > 1e6
+    capped = problem.replace(no_reversal=True)
+    dp = solve(capped, x_points=41, backend="numpy")
+    assert dp.diagnostics["recursion"] == "grid"
+    x1 = np.linspace(0.0, 1e6, 100001)
+    costs = schedule_cost(capped, np.stack([np.full_like(x1, 1e6), x1, np.zeros_like(x1)], axis=1)).objective
+    assert dp.holdings[1] == pytest.approx(x1[np.argmin(costs)], abs=1e-6)
+    assert dp.objective == pytest.approx(costs.min(), rel=1e-12)
+
+
 def _static_linear_optimum(problem):
     """Independent truth: the first-order conditions of the static problem with sigma_k,
     (2 eta_tilde / tau)(2 x_k - x_{k-1} - x_{k+1}) + 2 lam tau sigma_k^2 x_k = 0, k = 1..N-1."""
