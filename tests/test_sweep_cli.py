@@ -80,7 +80,7 @@ def test_ctrl_c_then_resume_recomputes_nothing(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "rerun the same command to resume" in err
+    assert "run the same command again to resume" in err
     first = pd.read_parquet(out / "results.parquet")
     recorded = {(r["risk_aversion"], r["assets[0].volatility"]) for r in first.to_dict("records")}
     assert 6 <= len(recorded) < 20 and len(first) == len(recorded)
