@@ -69,8 +69,8 @@ def run(quick: bool, out_dir: Path) -> dict:
         feedback = name == "feedback"
         t_loop = best_time(lambda: _loop_costs(base, holdings, normals, feedback), repeat=1 if quick else 3)["best"]
         loop = _loop_costs(base, holdings, normals, feedback)
-        t_vec = best_time(lambda: simulate(base, strategy, paths=paths, seed=0), repeat=1 if quick else 3)["best"]
-        sim = simulate(base, strategy, paths=paths, seed=0)
+        t_vec = best_time(lambda: simulate(base, strategy, paths=paths, seed=0, progress=False), repeat=1 if quick else 3)["best"]
+        sim = simulate(base, strategy, paths=paths, seed=0, progress=False)
         loop_rate = loop_paths / t_loop
         rate = paths / t_vec
         records.append({
@@ -90,8 +90,8 @@ def run(quick: bool, out_dir: Path) -> dict:
     ramp = linear_ramp(reg, 0.5)
     for name, strategy, paths in (("static regimes", ramp, 4_000 if quick else 100_000),
                                   ("feedback regimes", ProportionalPolicy(reg, ramp), 2_000 if quick else 50_000)):
-        t_vec = best_time(lambda: simulate(reg, strategy, paths=paths, seed=0), repeat=1 if quick else 3)["best"]
-        sim = simulate(reg, strategy, paths=paths, seed=0)
+        t_vec = best_time(lambda: simulate(reg, strategy, paths=paths, seed=0, progress=False), repeat=1 if quick else 3)["best"]
+        sim = simulate(reg, strategy, paths=paths, seed=0, progress=False)
         records.append({"case": f"{name} N={N}", "paths": paths, "seconds": t_vec, "paths_per_second": paths / t_vec,
                         "mean_cost_z_vs_analytic": (sim.mean.value - schedule_cost(reg, ramp).expected_cost) / sim.mean.se
                         if name.startswith("static") else float("nan")})
