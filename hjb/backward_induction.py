@@ -168,6 +168,15 @@ def exact_backward(c: float, risk: np.ndarray, transition: np.ndarray) -> _Exact
     ``lam rho_{k,i}`` of slice ``k`` (row ``k-1``). Raises :class:`SpecError` when
     ``c + d <= 0`` (risk seeking beyond the convex range)."""
     n, s = risk.shape
+    if s == 1 and np.all(c + risk[:, 0] > 0):  # one state: the same recursion on Python floats (fast)
+        a1, r1 = [0.0] * n, [0.0] * n
+        a1[n - 1] = ak = float(c)
+        for k in range(n - 1, 0, -1):
+            d = float(risk[k - 1, 0]) + ak
+            r1[k - 1] = c / (c + d)
+            a1[k - 1] = ak = c * d / (c + d)
+        a = np.asarray(a1)[:, None]
+        return _Exact(a=a, expected_a=a[1:].copy(), ratios=np.asarray(r1)[:, None])
     a = np.zeros((n, s))
     ratios = np.zeros((n, s))
     expected = np.zeros((max(n - 1, 0), s))
