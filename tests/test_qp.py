@@ -290,6 +290,19 @@ def test_convexity_thresholds_and_certificate():
     assert "local optimum" in res.message
 
 
+def test_unbounded_power_law_spec_is_rejected():
+    # beta < 1, gamma > lambda tau sigma^2: a large round trip makes E + lambda V -> -inf (costs.py says so)
+    problem = load_example("square-root-impact").replace(risk_aversion=1e-7).replace_asset(0, spread=0.0)
+    x = np.linspace(1e6, 0, 11)
+    trip = x.copy()
+    trip[3] -= 1e9
+    assert schedule_cost(problem, trip).objective < -1e10
+    with pytest.raises(SpecError, match=r"assets\[0\].permanent_impact = 2.5e-07: .*unbounded below.*4.5125e-08"):
+        solve(problem)
+    res = solve(problem.replace(no_reversal=True))  # bounded again: trades in [0, X]
+    assert res.status == "optimal" and res.diagnostics["kkt_residual"] < 1e-9
+
+
 # --------------------------------------------------------------------------- caps and duals
 def test_caps_bind_exactly_and_duals_match_finite_differences():
     problem = load_example("capped-participation")

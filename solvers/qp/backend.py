@@ -24,7 +24,7 @@ from ..errors import MethodNotApplicable, SolverError, SpecError
 from ..result import Result
 from ..spec import ExecutionProblem
 from . import structured
-from .convex_concave import convex_concave, convexity_certificate, convexity_thresholds
+from .convex_concave import check_bounded, convex_concave, convexity_certificate, convexity_thresholds
 from .formulation import CompiledProblem, compiled_problem
 from .kkt import kkt_residual
 from .polish import polish as newton_polish
@@ -124,6 +124,7 @@ def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: flo
     if solver not in _installed():
         raise SpecError("solver", solver, f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
     sp = scale_problem(problem, covariance=covariance)
+    check_bounded(sp)
     diag: dict[str, Any] = {
         "solver": None, "path": None, "scaling": {"cost_unit": sp.K, "holdings_unit": sp.X.tolist(),
                                                   "dollar_unit": sp.band_scale},

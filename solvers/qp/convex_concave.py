@@ -44,7 +44,41 @@ from .formulation import CompiledProblem
 from .polish import difference_operator
 from .scaling import ScaledProblem
 
-__all__ = ["convexity_thresholds", "convexity_certificate", "convex_concave"]
+__all__ = ["convexity_thresholds", "convexity_certificate", "convex_concave", "check_bounded"]
+
+
+def check_bounded(sp: ScaledProblem) -> None:
+    """Raise :class:`SpecError` when the objective is unbounded below (MODEL.md's cost with
+    ``beta < 1`` and permanent impact).
+
+    A round trip of ``L`` shares of asset ``i`` (sell ``L`` in slice ``k``, buy it back in
+    slice ``k + 1``) changes ``E + lambda V`` by ``2 tau eta (L/tau)^(1+beta) - gamma L^2 +
+    lambda tau sigma_k^2 L^2`` plus terms linear in ``L``: for ``beta < 1`` and
+    ``gamma > lambda tau sigma_k^2`` it tends to ``-inf``, a price-manipulation profit of the
+    static model (the ``-1/2 gamma sum n^2`` term of the AC convention pays for round trips
+    faster than sub-linear temporary impact charges for them). Caps, no-reversal, holdings
+    bounds on both sides or a dollar-imbalance band bound the round trips; otherwise the
+    spec has no optimum and no solver answer can be trusted.
+    """
+    if sp.linear or sp.no_reversal or sp.N < 2 or sp.band is not None:
+        return
+    problem = sp.problem
+    risk = sp.W[: sp.N - 1] if sp.W is not None else np.tile(np.diag(sp.M), (sp.N - 1, 1))
+    for i, a in enumerate(problem.assets):
+        if sp.p[i] >= 2.0 or np.any(np.isfinite(sp.cap[:, i])) or (np.isfinite(sp.ylo[i]) and np.isfinite(sp.yhi[i])):
+            continue
+        k = int(np.argmin(risk[:, i]))
+        if sp.P[i, i] > risk[k, i]:
+            from ..errors import SpecError
+
+            gamma = float(problem.permanent_impact_matrix_array[i, i])
+            risk_coef = float(risk[k, i]) * sp.K / sp.X[i] ** 2
+            raise SpecError(
+                f"assets[{i}].permanent_impact", gamma,
+                f"with impact_exponent = {a.impact_exponent:g} < 1 and trades allowed both ways the objective is "
+                f"unbounded below: a round trip of L shares in slices {k + 1}, {k + 2} changes E + lambda V by "
+                f"(lambda tau sigma^2 - gamma) L^2 + O(L^(1+beta)) and gamma > lambda tau sigma^2 = {risk_coef:.6g}; "
+                "set no_reversal = true, add a cap, or lower gamma")
 
 
 def convexity_thresholds(problem: ExecutionProblem) -> list[dict]:
