@@ -220,10 +220,15 @@ def test_fingerprint_tracks_what_defines_the_rows():
     assert a.fingerprint() == _sweep("batch_size = 3\n" + text + "[plot]\nmetrics = ['std']\n").fingerprint()
 
 
-def test_bundled_example_sweep_loads():
+def test_bundled_example_sweeps_load():
     from importlib import resources
 
-    path = resources.files("solvers") / "examples" / "sweeps" / "frontier-sweep.toml"
-    sweep = load_sweep(str(path))
-    assert sweep.n_points == 41 * 3 * 3
-    assert math.isclose(min(a for _, p in sweep.points() for a in [p["risk_aversion"]]), 1e-8, rel_tol=1e-12)
+    folder = resources.files("solvers") / "examples" / "sweeps"
+    sweeps = {p.name: load_sweep(str(p)) for p in folder.iterdir() if p.name.endswith(".toml")}
+    frontier = sweeps["frontier-sweep.toml"]
+    assert frontier.n_points == 41 * 3 * 3
+    assert math.isclose(min(p["risk_aversion"] for _, p in frontier.points()), 1e-8, rel_tol=1e-12)
+    vov = sweeps["vol-of-vol-sweep.toml"]
+    assert vov.n_points == 48
+    first = vov.problem(next(vov.points())[1])
+    assert first.volatility_model.vol_of_vol == 0.0 and 1e-7 <= first.risk_aversion <= 1e-5
