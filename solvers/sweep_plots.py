@@ -73,11 +73,17 @@ def _lines(ok: pd.DataFrame, sweep: Sweep, metric: str, x: str, out_dir: Path) -
     keys = ["method"] + others
     groups = list(ok.groupby(keys, sort=False, dropna=False)) if others else list(ok.groupby("method", sort=False))
     shown = groups[:MAX_LINES]
+    styles = ("-", "--", ":", "-.")
+    methods = list(dict.fromkeys(ok["method"]))
+    combos: dict[tuple, int] = {}
     for key, rows in shown:
         key = key if isinstance(key, tuple) else (key,)
         rows = rows.sort_values(x)
         label = ", ".join([str(key[0])] + [f"{p} = {_fmt(v)}" for p, v in zip(others, key[1:])])
-        ax.plot(rows[x].to_numpy(), rows[metric].to_numpy(dtype=float), marker="o", ms=2.5, lw=1.2, label=label)
+        color = f"C{combos.setdefault(tuple(map(repr, key[1:])), len(combos)) % 10}"  # colour: other axes
+        style = styles[methods.index(key[0]) % len(styles)]  # line style: method
+        ax.plot(rows[x].to_numpy(), rows[metric].to_numpy(dtype=float), style, color=color, marker="o", ms=2.5,
+                lw=1.2, label=label)
     xs = ok[x].to_numpy()
     if np.issubdtype(xs.dtype, np.number) and _log_x(sweep, x, xs):
         ax.set_xscale("log")
