@@ -146,6 +146,8 @@ class SweepStore:
         ``(point_id, method)``; ``latest=False`` returns the raw rows, duplicates included."""
         import pandas as pd
 
+        if columns and latest:
+            columns = list(dict.fromkeys(["point_id", "method", *columns]))
         frames = [pd.read_parquet(p, columns=list(columns) if columns else None) for p in self.part_files()]
         frames = [f for f in frames if len(f)]
         if not frames:

@@ -263,6 +263,25 @@ def test_resume_with_an_added_method_solves_only_that_method(tmp_path):
     assert again.computed_points == 0 and len(again.table) == 12
 
 
+def test_retry_failed_recomputes_only_the_failed_rows(tmp_path):
+    flag = tmp_path / "ready"
+    flaky = {"name": "tests.test_sweep_helpers:flaky_solve", "options": {"flag": str(flag)}}
+    sweep = _sweep([1e-7, 1e-6], [0.95], ["closed-form", flaky])
+    first = run_sweep(sweep, tmp_path / "out", scheduler="synchronous", progress=False, plots=False)
+    assert first.status_counts == {"optimal": 2, "solver-error": 2}
+    failed = first.table[first.table["status"] == "solver-error"]
+    assert failed["error"].str.contains("flaky failed with status 'failed'").all()
+    flag.touch()
+    assert run_sweep(sweep, tmp_path / "out", scheduler="synchronous", progress=False,
+                     plots=False).computed_points == 0  # failures are results: not retried by default
+    again = run_sweep(sweep, tmp_path / "out", scheduler="synchronous", progress=False, plots=False, retry_failed=True)
+    assert again.computed_points == 2 and again.status_counts == {"optimal": 4}
+    table = again.table
+    assert len(table) == 4 and table.groupby(["point_id", "method"]).size().eq(1).all()
+    kept = table[table["method"] == "closed-form"]
+    assert set(kept["run_id"]) == {first.run_id}  # the closed-form rows were not solved again
+
+
 def test_output_folder_of_another_sweep_is_refused(tmp_path):
     a = _sweep([1e-6], [0.95], ["closed-form"])
     b = _sweep([2e-6], [0.95], ["closed-form"])

@@ -29,3 +29,12 @@ def warm() -> int:
     import solvers.sweep  # noqa: F401
 
     return os.getpid()
+
+
+def flaky_solve(problem, *, flag: str):
+    """Fails (SolverError) until the file ``flag`` exists, then solves by the closed form."""
+    from solvers.errors import SolverError
+
+    if not os.path.exists(flag):
+        raise SolverError("flaky", "failed", f"{flag} does not exist yet")
+    return solve(problem, "closed-form")
