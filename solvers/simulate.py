@@ -39,8 +39,8 @@ Random numbers and reproducibility: paths are generated in blocks; block ``b`` d
 ``numpy.random.Generator(PCG64(SeedSequence(seed, spawn_key=(b,))))`` (volatility draws first,
 then the price noise), so a given ``(seed, problem)`` yields the same paths whatever the
 strategy (common random numbers) and whatever the number of paths asked for (a run of ``n``
-paths is the prefix of any longer run with the same seed; the last block is drawn whole and
-cut). With ``antithetic=True`` each block's second half
+paths is the prefix of any longer run with the same seed: the last block draws its whole
+block of random numbers and executes only the paths asked for). With ``antithetic=True`` each block's second half
 uses ``-xi`` of its first half on the same volatility path, and statistics treat each pair as
 one independent unit.
 
@@ -480,10 +480,7 @@ def simulate(
     while done < paths:
         size = min(block_paths, paths - done)
         rng = _block_generator(int(seed), block)
-        c, r, x = _run_block(problem, static, policy, block_paths, rng, antithetic, vol_substeps)
-        if size < block_paths:  # the last block is drawn whole and cut: runs are prefixes of longer runs
-            c, r = c[:size], r[:size]
-            x = x[:size] if x.ndim == 3 else x
+        c, r, x = _run_block(problem, static, policy, block_paths, size, rng, antithetic, vol_substeps)
         cost[done:done + size] = c
         risk[done:done + size] = r
         sum_x += x.sum(axis=0) if x.ndim == 3 else x * size
@@ -511,18 +508,23 @@ def simulate(
     )
 
 
-def _run_block(problem: ExecutionProblem, static, policy, size: int, rng: np.random.Generator,
+def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int, rng: np.random.Generator,
                antithetic: bool, vol_substeps: int):
-    """One block: returns (cost (size,), risk (size,), holdings (size, N+1, m) or (N+1, m))."""
+    """One block: the draws of ``block`` paths (so that a run is a prefix of any longer run),
+    executed on its first ``size`` paths. Returns (cost (size,), risk (size,), holdings
+    (size, N+1, m), or (N+1, m) for a static schedule)."""
     n, m, tau = problem.slices, problem.n_assets, problem.tau
     half = size // 2 if antithetic else size
+    drawn = block // 2 if antithetic else block
     stochastic = problem.volatility_model.stochastic
     if stochastic:
-        sigma, regime = simulate_volatility(problem, half, rng, vol_substeps)
+        sigma, regime = simulate_volatility(problem, drawn, rng, vol_substeps)
+        sigma = sigma[:half]
+        regime = None if regime is None else regime[:half]
     else:  # one row for every path: sigma_k (single asset) or 1 (basket, scaled per asset below)
         sigma, regime = None, None
         sigma_row = np.ones(n) if problem.is_basket else np.sqrt(problem.slice_variance())
-    z = rng.standard_normal((half, n, m))
+    z = rng.standard_normal((drawn, n, m))[:half]
     if antithetic:  # pairs are adjacent: path 2i and 2i+1 share the volatility path, +/- xi
         if stochastic:
             sigma = np.repeat(sigma, 2, axis=0)
