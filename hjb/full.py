@@ -17,18 +17,21 @@ form, so only the smooth remainder ``W`` (``W(0) = 0``, ``W = O(c theta y^2)``) 
 grid. The first step (``theta = dt``) is the forced liquidation ``r = y / dt``:
 ``W = dt c y^2 / 2``.
 
-Scheme (monotone, first order in time): semi-Lagrangian in ``y`` with linear interpolation,
-then one implicit (backward Euler, tridiagonal; upwind drift, central diffusion, the same
-operator and boundary rows as :mod:`hjb.reduced`) step in ``s`` (Lie splitting):
+Scheme (first order in time): semi-Lagrangian in ``y`` with linear interpolation (monotone
+for a given control), then one implicit step in ``s`` (backward Euler; upwind drift, central
+diffusion, the same operator and boundary rows as :mod:`hjb.reduced`; ``L_s`` is constant,
+so ``(I - dt L_s)^-1`` is precomputed and applied as one matrix product) (Lie splitting):
 
-    r    = clip( (y^beta theta_{n+1}^-beta + W^n_y / (1+beta))^(1/beta), 0, y / dt )
-    z    = y - r dt                                   (departure point, in [0, y])
-    W*   = dt (r^(1+beta) + c (y^2 + z^2) / 2) + z^(1+beta) theta_n^-beta - y^(1+beta) theta_{n+1}^-beta + W^n(z)
+    J(r) = dt (r^(1+beta) + c (y^2 + z^2) / 2) + z^(1+beta) theta_n^-beta + W^n(z),  z = y - r dt in [0, y]
+    r    = clip( (y^beta theta_{n+1}^-beta + W^n_y(y) / (1+beta))^(1/beta), 0, y / dt )   (FOC)
+    W*   = J(r) - y^(1+beta) theta_{n+1}^-beta
     W^{n+1} = (I - dt L_s)^-1 W*.
 
 With ``W = 0`` the control ``y / theta_{n+1}`` is the exact minimizer of the singular part, so
-the splitting of the singularity is exact. The semi-Lagrangian step has no CFL limit in ``y``;
-the interpolation error is ``O(dy^2 / dt)``, so ``dy`` and ``dt`` are refined together.
+the splitting of the singularity is exact. The semi-Lagrangian step with an exact minimization would have no CFL
+limit; with the FOC control it needs ``dt / dy <= MAX_SL_COURANT`` (measured, checked with a
+:class:`SpecError` naming the numbers). The interpolation error is ``O(dy^2 / dt)``, so ``dy``
+and ``dt`` are refined together (``dy ~ dt``).
 Powers are specialised for ``beta`` in {0.5, 1, 2} (``sqrt`` instead of a generic ``**``: the
 generic power erased most of the JAX speed-up on this machine).
 :func:`full_hjb_numpy` is the same scheme in numpy (benchmark baseline and test oracle).
@@ -53,7 +56,13 @@ from solvers.volatility import ConstantVolatility, MeanRevertingVolatility
 from .reduced import _check_problem, _timed, volatility_grid  # also switches on float64
 from .settings import HJBSettings
 
-__all__ = ["FullSolution", "solve_full", "full_hjb_numpy", "full_hjb_arrays", "power_functions"]
+__all__ = ["FullSolution", "solve_full", "full_hjb_numpy", "full_hjb_arrays", "power_functions", "MAX_SL_COURANT"]
+
+#: largest accepted ``dt / dy`` (scaled holdings). The control from the first-order condition
+#: with the gradient at the arrival point is an approximate minimizer; measured on the
+#: mean-reverting square-root example, the scheme is stable at dt / dy = 1.6 and amplifies
+#: round-off at 2.6 (JAX and numpy diverge by 0.2 after 100 steps), so 2 is the limit.
+MAX_SL_COURANT = 2.0
 
 
 def power_functions(beta: float, xp=jnp) -> tuple[Callable, Callable]:
@@ -75,39 +84,61 @@ def _gradient(w, dy, xp):
     return xp.concatenate([first, inner, last], axis=-1)
 
 
-def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, take, first=False):
-    """The semi-Lagrangian half step (before the s-step); ``w`` is (ns, ny). On the first
-    step (``theta_old = 0``, ``first`` true) the control is the forced liquidation ``y / dt``
-    and the singular term at the departure point (``z = 0``) is 0."""
+def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, gather, first=False, safeguard=False):
+    """The semi-Lagrangian half step (before the s-step); ``w`` is (ns, ny).
+
+    Control: the first-order condition with the gradient at ``y``. With ``safeguard`` the
+    exact minimizer of the singular part alone, ``y / theta_{n+1}`` (independent of ``W``), is
+    tried too and the cheaper kept; measured within ``MAX_SL_COURANT`` it changes the value by
+    < 1e-10 relative and costs 2x, so it is off by default (it does not cure the instability
+    beyond the limit either). On the first step (``theta_old = 0``, ``first`` true) the control is the
+    forced liquidation ``y / dt`` and the singular term at the departure point (``z = 0``) is 0.
+    ``gather(table, flat_index)`` reads rows of the (ns * ny, 2) table of ``(W_j, W_{j+1} - W_j)``:
+    one gather per interpolation instead of two.
+    """
     pow_1pb, inv_beta = power_functions(beta, xp)
-    ny = y.shape[-1]
+    ns, ny = w.shape
     dy = y[1] - y[0]
     grad = _gradient(w, dy, xp)
+    inv_old = xp.where(first, 0.0, xp.where(first, 1.0, theta_old) ** (-beta))
+    slope = xp.concatenate([w[:, 1:] - w[:, :-1], xp.zeros((ns, 1))], axis=1)
+    table = xp.stack([w, slope], axis=-1).reshape(ns * ny, 2)
+    offsets = (xp.arange(ns) * ny)[:, None]
+    int_type = np.int32 if xp is np else jnp.int32
+
+    def cost(r):
+        z = xp.maximum(y - r * h, 0.0)
+        pos = z * (ny - 1)
+        idx = xp.clip(xp.floor(pos).astype(int_type), 0, ny - 2)
+        pair = gather(table, (offsets + idx).reshape(-1)).reshape(ns, ny, 2)
+        w_dep = pair[..., 0] + (pos - idx) * pair[..., 1]
+        return h * (pow_1pb(r) + 0.5 * c[:, None] * (y * y + z * z)) + pow_1pb(z) * inv_old + w_dep
+
     p = y_b * theta_new ** (-beta) + grad / (1.0 + beta)
-    r = xp.minimum(inv_beta(xp.maximum(p, 0.0)), y / h)
-    z = xp.maximum(y - r * h, 0.0)
-    pos = z / dy
-    idx = xp.clip(xp.floor(pos).astype(np.int32 if xp is np else jnp.int32), 0, ny - 2)
-    frac = pos - idx
-    left = take(w, idx)
-    right = take(w, idx + 1)
-    w_dep = left + frac * (right - left)
-    old = xp.where(first, 0.0, pow_1pb(z) * xp.where(first, 1.0, theta_old) ** (-beta))
-    return h * (pow_1pb(r) + 0.5 * c[:, None] * (y * y + z * z)) + old - y_1pb * theta_new ** (-beta) + w_dep
+    out = cost(xp.minimum(inv_beta(xp.maximum(p, 0.0)), y / h))
+    if safeguard:
+        out = xp.minimum(out, cost(xp.broadcast_to(y / theta_new, out.shape)))
+    return out - y_1pb * theta_new ** (-beta)
 
 
-def _full_scan(c, lower, diagonal, upper, h, j0, *, beta: float, ny: int, n_slices: int, per_slice: int,
-               explicit: bool, keep: bool):
+def implicit_s_matrix(lower, diagonal, upper, h) -> np.ndarray:
+    """``(I - dt L_s)^-1`` as a dense matrix: ``L_s`` does not change in time, so the implicit
+    s-step is one matrix product per time step (measured here: 3x faster than a banded solve
+    with 256 right-hand sides in XLA on the CPU, and a plain GEMM on a GPU)."""
+    lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (lower, diagonal, upper))
+    m = np.diag(1.0 - h * diagonal) - np.diag(h * lower[1:], -1) - np.diag(h * upper[:-1], 1)
+    return np.linalg.inv(m)
+
+
+def _full_scan(c, lower, diagonal, upper, h, j0, s_inverse, *, beta: float, ny: int, n_slices: int,
+               per_slice: int, explicit: bool, keep: bool, safeguard: bool = False):
     """JAX kernel. Returns ``W`` at theta = T (ns, ny) and, if ``keep``, ``W`` at slice ends
     (N, ns, ny) and ``W[j0]`` at every step (n_t, ny) (theta order)."""
     ns = c.shape[0]
     y = jnp.linspace(0.0, 1.0, ny)
     y_1pb = power_functions(beta)[0](y)
     y_b = y**beta if beta not in (0.5, 1.0) else (jnp.sqrt(y) if beta == 0.5 else y)
-    dl = jnp.concatenate([jnp.zeros(1), -h * lower[1:]])
-    du = jnp.concatenate([-h * upper[:-1], jnp.zeros(1)])
-    dd = 1.0 - h * diagonal
-    take = lambda w, idx: jnp.take_along_axis(w, idx, axis=1)  # noqa: E731
+    gather = lambda table, idx: jnp.take(table, idx, axis=0, mode="clip")  # noqa: E731 (indices are in range)
 
     def s_step(w):
         if ns == 1:
@@ -115,11 +146,12 @@ def _full_scan(c, lower, diagonal, upper, h, j0, *, beta: float, ny: int, n_slic
         if explicit:
             return w + h * (diagonal[:, None] * w + lower[:, None] * jnp.roll(w, 1, axis=0)
                             + upper[:, None] * jnp.roll(w, -1, axis=0))
-        return lax.linalg.tridiagonal_solve(dl, dd, du, w)
+        return s_inverse @ w
 
     def step(w, n):
         theta_old = n * h
-        w_new = _sl_step(w, theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp, take, first=(n == 0))
+        w_new = _sl_step(w, theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp, gather, first=(n == 0),
+                         safeguard=safeguard)
         w_new = s_step(w_new)
         return w_new, (w_new[j0] if keep else None)
 
@@ -133,23 +165,29 @@ def _full_scan(c, lower, diagonal, upper, h, j0, *, beta: float, ny: int, n_slic
     return w_final, out[0], out[1].reshape(-1, ny)
 
 
-_full_jit = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "explicit", "keep"))
+_full_jit = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "explicit", "keep",
+                                                 "safeguard"))
 
 
 def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_slice, j0=0, explicit=False,
-                    keep=False):
+                    keep=False, safeguard=False):
     """The compiled kernel on plain arrays (benchmarks, GPU script): returns
     ``(W_final, W at slice ends, W[j0] per step, compile_seconds, run_seconds)``."""
-    args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (float(h), int(j0))
+    s_inverse = implicit_s_matrix(lower, diagonal, upper, h) if np.size(c) > 1 and not explicit else np.eye(1)
+    args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (
+        float(h), int(j0), jnp.asarray(s_inverse))
     (w, ends, paths), compile_s, run_s = _timed(
         _full_jit, *args, beta=float(beta), ny=int(ny), n_slices=int(n_slices), per_slice=int(per_slice),
-        explicit=bool(explicit), keep=bool(keep))
+        explicit=bool(explicit), keep=bool(keep), safeguard=bool(safeguard))
     return w, ends, paths, compile_s, run_s
 
 
-def full_hjb_numpy(c, lower, diagonal, upper, h, *, beta, ny, n_steps) -> np.ndarray:
-    """The same scheme in numpy/scipy (vectorised over the grid, one banded LAPACK solve with
-    ``ny`` right-hand sides per step); returns ``W`` at ``theta = n_steps h``, shape (ns, ny)."""
+def full_hjb_numpy(c, lower, diagonal, upper, h, *, beta, ny, n_steps, safeguard=False,
+                   s_solve: str = "inverse") -> np.ndarray:
+    """The same scheme in numpy (vectorised over the grid); the implicit s-step either by the
+    same precomputed inverse as the JAX kernel (``s_solve="inverse"``, one BLAS product per
+    step) or by a banded LAPACK solve with ``ny`` right-hand sides (``"banded"``, an
+    independent check of the linear algebra). Returns ``W`` at ``theta = n_steps h``, (ns, ny)."""
     c, lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (c, lower, diagonal, upper))
     ns = c.size
     y = np.linspace(0.0, 1.0, ny)
@@ -160,15 +198,18 @@ def full_hjb_numpy(c, lower, diagonal, upper, h, *, beta, ny, n_steps) -> np.nda
     ab[0, 1:] = -h * upper[:-1]
     ab[1] = 1.0 - h * diagonal
     ab[2, :-1] = -h * lower[1:]
-    rows = np.arange(ns)[:, None]
-    take = lambda w, idx: w[rows, idx]  # noqa: E731
+    s_inverse = implicit_s_matrix(lower, diagonal, upper, h) if ns > 1 else None
+    gather = lambda table, idx: table[idx]  # noqa: E731
 
     def s_step(w):
-        return w if ns == 1 else solve_banded((1, 1), ab, w, check_finite=False)
+        if ns == 1:
+            return w
+        return s_inverse @ w if s_solve == "inverse" else solve_banded((1, 1), ab, w, check_finite=False)
 
     w = np.zeros((ns, ny))
     for n in range(n_steps):
-        w = s_step(_sl_step(w, n * h, (n + 1) * h, y, y_1pb, y_b, c, h, beta, np, take, first=(n == 0)))
+        w = s_step(_sl_step(w, n * h, (n + 1) * h, y, y_1pb, y_b, c, h, beta, np, gather, first=(n == 0),
+                            safeguard=safeguard))
     return w
 
 
@@ -223,6 +264,13 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
     n_t, per_slice = settings.steps_for(problem.slices)
     h = problem.horizon / n_t
     ny = settings.holdings_points
+    courant = h * (ny - 1)  # dt / dy in the scaled holdings y = x / |X| (rates r ~ 1 / time unit)
+    if courant > MAX_SL_COURANT:
+        need = math.ceil(problem.horizon * (ny - 1) / MAX_SL_COURANT)
+        raise SpecError("settings.time_steps", settings.time_steps,
+                        f"too coarse for the semi-Lagrangian FOC scheme: dt / dy = {h:.4g} * {ny - 1} = {courant:.3g} "
+                        f"> {MAX_SL_COURANT:g} (dt = T / steps, dy = 1 / (holdings_points - 1)); "
+                        f"use time_steps >= {need} or fewer holdings_points")
     diag: dict[str, Any] = {"time_steps": n_t, "steps_per_slice": per_slice, "dt": h, "holdings_points": ny,
                             "dy_fraction": 1.0 / (ny - 1)}
     if isinstance(model, ConstantVolatility) or problem.has_constant_volatility:
@@ -265,7 +313,7 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         unknown="W = U - y^(1+beta) theta^-beta (risk-neutral singular part removed exactly)",
         boundary_conditions="y = 0: departure points stay in [0, y] (no condition needed); "
         "s ends: diffusion dropped, drift upwinded inward (no flux)",
-        stability_number=number, semi_lagrangian_courant=float(np.max(np.diff(theta)) / (1.0 / (ny - 1))),
+        stability_number=number, semi_lagrangian_courant=courant,
         order_time=1, compile_seconds=compile_s, run_seconds=run_s,
     )
     return FullSolution(states=s, start_index=j0, y=np.linspace(0.0, 1.0, ny), beta=beta, w_start=w,

@@ -106,6 +106,10 @@ def test_bad_options_and_grids_are_refused_with_the_numbers():
     with pytest.raises(SpecError, match=r"^settings.time_steps = 40: explicit s-stepping is unstable: "
                                         r"dt \* max\(b/ds\^2 \+ \|mu\|/ds\) = [\d.]+ > 1"):
         solve(problem, time_steps=40, vol_points=65, s_stepping="explicit")
+    # the semi-Lagrangian FOC scheme on a holdings grid much finer than its time step
+    with pytest.raises(SpecError, match=r"^settings.time_steps = 100: too coarse for the semi-Lagrangian FOC scheme: "
+                                        r"dt / dy = 0.05 \* 63 = 3.15 > 2 .*use time_steps >= 158"):
+        solve(load_example("square-root-impact"), time_steps=100, holdings_points=64)
 
 
 def test_problems_outside_the_hjb_say_why():
