@@ -184,18 +184,33 @@ def test_riccati_helper_reproduces_closed_form():
     assert RegimeRiccatiPolicy(ac).value == pytest.approx(solve(ac).objective, rel=1e-12)
 
 
-def test_proportional_policy_reproduces_schedule_on_common_paths():
-    """Constant sigma: the AC optimum in feedback form trades exactly the static schedule on
-    every path, so the per-path costs agree to rounding (common random numbers), and the
-    feedback engine's objective matches the closed form's."""
+def _proportional_cases():
     ac = _ac()
-    res = solve(ac)
-    static = simulate(ac, res, paths=5000, seed=4, label="static")
-    fb = simulate(ac, ProportionalPolicy(ac, res.holdings), paths=5000, seed=4, label="feedback")
-    assert np.allclose(fb.cost, static.cost, rtol=0, atol=1e-9 * abs(res.expected_cost))
+    yield "ac", ac, solve(ac).holdings
+    sq = load_example("square-root-impact").replace_asset(0, drift=0.05)
+    yield "sqrt impact + drift", sq, linear_ramp(sq, 0.6)
+    reg = load_example("volatility-regimes")
+    yield "regimes", reg, linear_ramp(reg, 0.4)
+
+
+PROPORTIONAL = list(_proportional_cases())
+
+
+@pytest.mark.parametrize("name,problem,holdings", PROPORTIONAL, ids=[c[0] for c in PROPORTIONAL])
+def test_proportional_policy_reproduces_schedule_on_common_paths(name, problem, holdings):
+    """A schedule in closed-loop form trades the schedule itself on every path, so the feedback
+    engine (prices carried slice by slice: impact, spread, drift, volatility draws) and the
+    static engine (summation by parts) agree path by path on common random numbers, and the
+    feedback objective matches costs.py's E + lambda V within 4 SE. For the AC optimum this is
+    the optimal feedback policy (time consistency)."""
+    cost = schedule_cost(problem, holdings)
+    static = simulate(problem, holdings, paths=5000, seed=4, label="static")
+    fb = simulate(problem, ProportionalPolicy(problem, holdings), paths=5000, seed=4, label="feedback")
+    assert np.allclose(fb.cost, static.cost, rtol=0, atol=1e-9 * abs(cost.expected_cost))
+    assert np.allclose(fb.risk, static.risk, rtol=1e-12, atol=1e-9 * abs(cost.expected_cost))
     d = compare(fb, static)
-    assert abs(d["objective"].estimate.value) < 1e-9 * res.objective
-    assert fb.objective.contains(res.objective, Z)
+    assert abs(d["objective"].estimate.value) < 1e-9 * cost.objective
+    assert fb.objective.contains(cost.objective, Z)
 
 
 def test_reproducible_seeds_and_prefix_property():
