@@ -63,22 +63,33 @@ def check_bounded(sp: ScaledProblem) -> None:
     if sp.linear or sp.no_reversal or sp.N < 2 or sp.band is not None:
         return
     problem = sp.problem
-    risk = sp.W[: sp.N - 1] if sp.W is not None else np.tile(np.diag(sp.M), (sp.N - 1, 1))
-    for i, a in enumerate(problem.assets):
-        if sp.p[i] >= 2.0 or np.any(np.isfinite(sp.cap[:, i])) or (np.isfinite(sp.ylo[i]) and np.isfinite(sp.yhi[i])):
-            continue
-        k = int(np.argmin(risk[:, i]))
-        if sp.P[i, i] > risk[k, i]:
-            from ..errors import SpecError
+    free = [i for i in range(sp.m) if sp.p[i] < 2.0 and not np.any(np.isfinite(sp.cap[:, i]))
+            and not (np.isfinite(sp.ylo[i]) and np.isfinite(sp.yhi[i]))]
+    if not free:
+        return
+    # a round trip along u (shares of the free assets, scaled) changes f by (u'Ru - u'Pu) L^2 + O(L^p)
+    if sp.W is not None:
+        k = int(np.argmin(np.min(sp.W[: sp.N - 1][:, free], axis=1)))
+        risk = np.diag(sp.W[k])
+    else:
+        k, risk = 0, sp.M
+    sub = np.ix_(free, free)
+    w, v = np.linalg.eigh(sp.P[sub] - risk[sub])
+    if w[-1] <= 1e-12 * max(1.0, float(np.abs(sp.P).max())):
+        return
+    i = free[int(np.argmax(np.abs(v[:, -1])))]
+    a = problem.assets[i]
+    gamma = float(problem.permanent_impact_matrix_array[i, i])
+    risk_coef = float(risk[i, i]) * sp.K / sp.X[i] ** 2
+    from ..errors import SpecError
 
-            gamma = float(problem.permanent_impact_matrix_array[i, i])
-            risk_coef = float(risk[k, i]) * sp.K / sp.X[i] ** 2
-            raise SpecError(
-                f"assets[{i}].permanent_impact", gamma,
-                f"with impact_exponent = {a.impact_exponent:g} < 1 and trades allowed both ways the objective is "
-                f"unbounded below: a round trip of L shares in slices {k + 1}, {k + 2} changes E + lambda V by "
-                f"(lambda tau sigma^2 - gamma) L^2 + O(L^(1+beta)) and gamma > lambda tau sigma^2 = {risk_coef:.6g}; "
-                "set no_reversal = true, add a cap, or lower gamma")
+    raise SpecError(
+        f"assets[{i}].permanent_impact", gamma,
+        f"with impact_exponent = {a.impact_exponent:g} < 1 and trades allowed both ways the objective is "
+        f"unbounded below: a round trip of L shares in slices {k + 1}, {k + 2} changes E + lambda V by "
+        f"(lambda tau sigma^2 - gamma) L^2 + O(L^(1+beta)) and gamma > lambda tau sigma^2 = {risk_coef:.6g}"
+        + (" (basket: along a direction u of the assets with u'Gamma u > lambda tau u'C u)" if sp.m > 1 else "")
+        + "; set no_reversal = true, add a cap, or lower gamma")
 
 
 def convexity_thresholds(problem: ExecutionProblem) -> list[dict]:
