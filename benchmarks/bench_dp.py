@@ -22,7 +22,7 @@ from .common import best_time
 
 
 def _problem(slices: int, states: int):
-    base = load_example("square-root-impact").replace(slices=slices)
+    base = load_example("square-root-impact").replace(slices=slices, no_reversal=True)
     if states > 1:
         model = MeanRevertingVolatility(reversion=2.0, mean=0.95, vol_of_vol=0.5, elasticity=1.0)
         base = base.replace(volatility_model=model)

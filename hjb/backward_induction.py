@@ -63,7 +63,8 @@ from solvers.spec import ExecutionProblem
 
 from .chain import VolatilityChain, volatility_chain
 from .dp_policy import GridDPPolicy, LinearDPPolicy
-from .dp_stage import StageCoefficients, hermite, hyman_slopes, impact, impact_curvature, impact_slope, minimize_stage
+from .dp_stage import (StageCoefficients, grid_nodes, impact, impact_curvature, impact_slope, interpolate,
+                       minimize_stage, prepare_tables)
 
 jax.config.update("jax_enable_x64", True)  # float64 everywhere in the DP (documented above)
 
@@ -73,6 +74,7 @@ METHOD = "dp"
 _RECURSIONS = ("auto", "exact", "grid")
 _BACKENDS = ("jax", "numpy")
 _SOLVERS = ("newton", "bisection")
+_XGRIDS = ("auto", "uniform", "graded")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class DPSettings:
             (safeguarded Newton, rtsafe; about 1.3-1.5x faster in the numpy loop, but its last step
             stayed near 4e-8 at a few nodes for square-root impact: reported, not hidden).
         iterations: iterations of that solver (>= 1); None: 60 halvings or 24 Newton steps.
+        x_grid: ``auto`` (graded for ``beta < 1``, uniform otherwise), ``uniform`` or ``graded``:
+            nodes ``q = U u^p`` with ``u`` uniform and ``p`` = 1 or 2; the square-root-type
+            singularity ``W ~ q^(1+beta)`` at ``q = 0`` is smooth in ``u`` on the graded grid.
         recursion: ``auto`` (exact when it applies, else grid), ``exact`` or ``grid``.
         backend: ``jax`` (``lax.scan``) or ``numpy`` (a plain loop of the same recursion).
     """
@@ -97,6 +102,7 @@ class DPSettings:
     vol_width: float = 4.0
     solver: str = "bisection"
     iterations: int | None = None
+    x_grid: str = "auto"
     recursion: str = "auto"
     backend: str = "jax"
 
@@ -111,6 +117,8 @@ class DPSettings:
         width = self.vol_width
         if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
             raise SpecError("vol_width", width, "must be a finite number > 0")
+        if self.x_grid not in _XGRIDS:
+            raise SpecError("x_grid", self.x_grid, f"must be one of {list(_XGRIDS)}")
         if self.solver not in _SOLVERS:
             raise SpecError("solver", self.solver, f"must be one of {list(_SOLVERS)}")
         if self.recursion not in _RECURSIONS:
@@ -124,6 +132,13 @@ class DPSettings:
         if self.iterations is not None:
             return self.iterations
         return 24 if self.solver == "newton" else 60
+
+    def grid_power(self, beta: float) -> int:
+        """Exponent ``p`` of the holdings grid ``q = U u^p``: 2 (graded) for ``beta < 1`` under
+        ``auto``, else 1 (uniform: exact for the quadratic values of linear impact)."""
+        if self.x_grid == "auto":
+            return 2 if beta < 1 else 1
+        return 2 if self.x_grid == "graded" else 1
 
     @classmethod
     def with_accuracy(cls, level: str) -> "DPSettings":
@@ -224,26 +239,25 @@ class GridTables:
     run_seconds: float
 
 
-def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: int, solver: str, carry, inp):
+def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: int, solver: str, power: int,
+               carry, inp):
     wv, ws, kv, qv = carry
     u0, u1, cap, risk, rho = inp
     states = wv.shape[0]
-    grid = xp.linspace(0.0, 1.0, points)
-    h1 = xp.where(u1 > 0, u1 / (points - 1), 1.0)
     cv = transition @ wv
-    cs = hyman_slopes(xp, cv, transition @ ws, h1)
+    cs = prepare_tables(xp, cv, transition @ ws, u1, points, power)
     kh = transition @ kv[0]
     qh = transition @ qv[0]
-    ks = hyman_slopes(xp, kh, transition @ kv[1], h1)
-    qs = hyman_slopes(xp, qh, transition @ qv[1], h1)
-    q = xp.broadcast_to(u0 * grid, (states, points))
+    ks = prepare_tables(xp, kh, transition @ kv[1], u1, points, power)
+    qs = prepare_tables(xp, qh, transition @ qv[1], u1, points, power)
+    q = xp.broadcast_to(grid_nodes(xp, u0, points, power), (states, points))
     lo = xp.maximum(0.0, q - cap)
     hi = xp.minimum(q, u1)
     lo = xp.minimum(lo, hi)
     state = xp.arange(states)[:, None]
 
     def continuation(y, second=False):
-        return hermite(xp, cv, cs, h1, points, y, state, second)
+        return interpolate(xp, cv, cs, u1, points, power, y, state, second)
 
     y, value, gy, width = minimize_stage(xp, c, q, lo, hi, risk[:, None], continuation, iterations, solver)
     n = q - y
@@ -252,12 +266,12 @@ def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: in
     slope = impact_slope(xp, c, n) + xp.where(moves, gy, 0.0)
     # expected cost K and risk Q of the policy: values and slopes by the chain rule, with
     # dy*/dq = f''(n) / (f''(n) + 2 lam rho + C''(y)) inside, 1 on a moving bound, 0 on a fixed one
-    _, _, ccurv = hermite(xp, cv, cs, h1, points, y, state, second=True)
+    ccurv = continuation(y, True)[2]
     fcurv = impact_curvature(xp, c, n)
     denom = fcurv + 2.0 * risk[:, None] + ccurv
     dy = xp.where(interior, fcurv / xp.where(denom > 0, denom, 1.0), xp.where(moves, 1.0, 0.0))
-    kval_c, kder_c = hermite(xp, kh, ks, h1, points, y, state)
-    qval_c, qder_c = hermite(xp, qh, qs, h1, points, y, state)
+    kval_c, kder_c = interpolate(xp, kh, ks, u1, points, power, y, state)
+    qval_c, qder_c = interpolate(xp, qh, qs, u1, points, power, y, state)
     fslope = impact_slope(xp, c, n)
     kval = impact(xp, c, n) + c.D * y + kval_c
     kder = fslope * (1.0 - dy) + (c.D + kder_c) * dy
@@ -266,8 +280,8 @@ def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: in
     return (value, slope, (kval, kder), (qval, qder)), (value, slope, xp.max(width))
 
 
-def _grid_init(xp, c: StageCoefficients, u_last, states: int, points: int):
-    q = xp.broadcast_to(u_last * xp.linspace(0.0, 1.0, points), (states, points))
+def _grid_init(xp, c: StageCoefficients, u_last, states: int, points: int, power: int):
+    q = xp.broadcast_to(grid_nodes(xp, u_last, points, power), (states, points))
     val = impact(xp, c, q)
     slope = impact_slope(xp, c, q)
     zero = xp.zeros_like(q)
@@ -285,15 +299,16 @@ def _bucket(steps: int) -> int:
     return -(-steps // 256) * 256
 
 
-def _jax_program(beta: float, points: int, iterations: int, solver: str):
+def _jax_program(beta: float, points: int, iterations: int, solver: str, power: int):
     def program(coef, transition, extents, caps, risk, rho, active, u_last):
         c = StageCoefficients(A=coef[0], G=coef[1], E=coef[2], D=coef[3], beta=beta, c0=1.0)
         states = transition.shape[0]
-        init = _grid_init(jnp, c, u_last, states, points)
+        init = _grid_init(jnp, c, u_last, states, points, power)
 
         def step(carry, inp):
             ext, cap, risk_k, rho_k, on = inp
-            new, (v, sl, w) = _grid_step(jnp, c, transition, points, iterations, solver, carry, (ext[0], ext[1], cap, risk_k, rho_k))
+            new, (v, sl, w) = _grid_step(jnp, c, transition, points, iterations, solver, power, carry,
+                                         (ext[0], ext[1], cap, risk_k, rho_k))
             kept = jax.tree_util.tree_map(lambda a, b: jnp.where(on, a, b), new, carry)
             return kept, (v, sl, jnp.where(on, w, 0.0))
 
@@ -305,7 +320,7 @@ def _jax_program(beta: float, points: int, iterations: int, solver: str):
 
 def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndarray, caps: np.ndarray,
                   risk: np.ndarray, rho: np.ndarray, *, points: int, iterations: int,
-                  solver: str = "bisection", backend: str = "jax") -> GridTables:
+                  solver: str = "bisection", power: int = 1, backend: str = "jax") -> GridTables:
     """Run the grid backward induction (see the module docstring of :mod:`hjb.dp_stage`).
 
     Args:
@@ -317,20 +332,20 @@ def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndar
     s = transition.shape[0]
     if backend == "numpy":
         start = time.perf_counter()
-        carry = _grid_init(np, c, extents[-1], s, points)
+        carry = _grid_init(np, c, extents[-1], s, points, power)
         tables = np.zeros((n, 2, s, points))
         tables[n - 1] = carry[0], carry[1]
         width = 0.0
         for k in range(n - 2, -1, -1):
             inp = (extents[k], extents[k + 1], caps[k], risk[k], rho[k])
-            carry, (v, sl, w) = _grid_step(np, c, transition, points, iterations, solver, carry, inp)
+            carry, (v, sl, w) = _grid_step(np, c, transition, points, iterations, solver, power, carry, inp)
             tables[k] = v, sl
             width = max(width, float(w))
         return GridTables(tables, np.asarray(carry[2][0]), np.asarray(carry[3][0]), width, 0.0, time.perf_counter() - start)
     steps = n - 1
     length = _bucket(steps)
     pad = length - steps
-    key = (c.beta, points, iterations, solver, length, s)
+    key = (c.beta, points, iterations, solver, power, length, s)
 
     def padded(arr, fill):
         arr = np.asarray(arr, dtype=np.float64)
@@ -346,7 +361,7 @@ def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndar
     compile_seconds = 0.0
     if key not in _COMPILED:
         start = time.perf_counter()
-        _COMPILED[key] = _jax_program(c.beta, points, iterations, solver).lower(*args).compile()
+        _COMPILED[key] = _jax_program(c.beta, points, iterations, solver, power).lower(*args).compile()
         compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
     final, vals, slopes, width, init = _COMPILED[key](*args)
@@ -392,7 +407,7 @@ def _use_exact(problem: ExecutionProblem, recursion: str) -> bool:
 def solve(problem: ExecutionProblem, *, settings: DPSettings | None = None, x_points: int | None = None,
           vol_states: int | None = None, vol_width: float | None = None, iterations: int | None = None,
           solver: str | None = None, recursion: str | None = None, backend: str | None = None,
-          time_model: str = "discrete") -> Result:
+          x_grid: str | None = None, time_model: str = "discrete") -> Result:
     """Backward induction over the spec's ``N`` slices (method ``dp``); see the module docstring.
 
     Args:
@@ -405,7 +420,8 @@ def solve(problem: ExecutionProblem, *, settings: DPSettings | None = None, x_po
     if time_model != "discrete":
         raise SpecError("time_model", time_model, "dp is exact in time: only 'discrete'")
     cfg = _settings(settings, dict(x_points=x_points, vol_states=vol_states, vol_width=vol_width,
-                                   iterations=iterations, solver=solver, recursion=recursion, backend=backend))
+                                   iterations=iterations, solver=solver, recursion=recursion, backend=backend,
+                                   x_grid=x_grid))
     _applicable(problem)
     start = time.perf_counter()
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
@@ -489,19 +505,33 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
         raise MethodNotApplicable(METHOD, "the grid keeps holdings in [0, X]: with drift or risk_aversion < 0 the "
                                   "optimum may leave it; set no_reversal = true (or use linear impact without drift)")
     n = problem.slices
+    if not a.is_linear and not problem.no_reversal:
+        # -1/2 gamma n^2 makes round trips pay when gamma > lam tau sigma^2 (nonlinear impact is
+        # not convex enough to stop them): then the optimum reverses (or is unbounded for beta < 1
+        # without caps) and the grid, which keeps x in [0, X], would solve another problem.
+        floor = lam * problem.tau * float(np.min(chain.levels**2))
+        if a.permanent_impact > floor:
+            unbounded = a.impact_exponent < 1 and not problem.has_caps
+            raise (SpecError if unbounded else MethodNotApplicable)(
+                *(("assets[0].permanent_impact", a.permanent_impact) if unbounded else (METHOD,)),
+                f"round trips lower the cost when gamma = {a.permanent_impact:g} > lambda tau min sigma^2 = "
+                f"{floor:g} with impact_exponent = {a.impact_exponent:g}"
+                + (" (unbounded below)" if unbounded else "; the grid keeps trades on the order's side")
+                + ": set no_reversal = true")
     big_x = abs(a.holdings)
     caps = a.slice_caps(n)
     caps = np.full(n, np.inf) if caps is None else caps / big_x
     remaining = np.cumsum(caps[::-1])[::-1]  # capacity of slices k+1..N at t_k, k = 0..N-1
     extents = np.minimum(1.0, remaining)
     extents[0] = 1.0  # the spec is validated feasible
+    power = cfg.grid_power(a.impact_exponent)
     grid = grid_backward(coeff, chain.transition, extents, caps, lam * rho, rho,
                          points=cfg.x_points, iterations=cfg.solver_iterations, solver=cfg.solver,
-                         backend=cfg.backend)
+                         power=power, backend=cfg.backend)
     i0 = chain.initial_state
     value = coeff.c0 * grid.tables[0, 0, i0, -1] + consts["permanent"]
     policy = GridDPPolicy(problem, chain, grid.tables, extents, caps, coeff, rho_unit, lam,
-                          cfg.solver_iterations, cfg.solver)
+                          cfg.solver_iterations, cfg.solver, power)
     # frozen path: the policy with the state fixed at the initial one
     q = np.ones(1)
     path = [1.0]
@@ -513,7 +543,7 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
     holdings = a.holdings * np.asarray(path)
     diagnostics.update({
         "interpolation": "cubic Hermite, envelope-theorem slopes (cost/risk tables: chain-rule slopes), Hyman monotone filter",
-        "x_points": cfg.x_points, "solver": cfg.solver, "iterations": cfg.solver_iterations,
+        "x_points": cfg.x_points, "x_grid": "uniform" if power == 1 else "graded q = U u^2", "solver": cfg.solver, "iterations": cfg.solver_iterations,
         "max_bracket_width" if cfg.solver == "bisection" else "max_last_newton_step": grid.max_width,
         "compile_seconds": grid.compile_seconds, "run_seconds": grid.run_seconds, "backend": cfg.backend,
         "value_function_objective": value,

@@ -27,7 +27,7 @@ import numpy as np
 from solvers.spec import ExecutionProblem
 
 from .chain import VolatilityChain
-from .dp_stage import StageCoefficients, hermite, hyman_slopes, minimize_stage
+from .dp_stage import StageCoefficients, interpolate, minimize_stage, prepare_tables
 
 __all__ = ["LinearDPPolicy", "GridDPPolicy"]
 
@@ -98,7 +98,7 @@ class GridDPPolicy(_ChainState):
 
     Args:
         tables: ``(N, 2, S, M)`` node values and envelope slopes of ``W_k``, k = 0..N-1, in cost
-            units, on the grid ``q = U_k * linspace(0, 1, M)``.
+            units, on the grid ``q = U_k u^p``, ``u = linspace(0, 1, M)`` (``power`` p = 1 or 2).
         extents: ``U_k`` (fractions of the order), k = 0..N-1.
         caps: per-slice caps on ``|n_k| / |X|`` (inf when uncapped), k = 1..N.
         coefficients: the stage coefficients; ``iterations`` and ``solver``: the 1-D minimization.
@@ -106,7 +106,7 @@ class GridDPPolicy(_ChainState):
 
     def __init__(self, problem, chain, tables: np.ndarray, extents: np.ndarray, caps: np.ndarray,
                  coefficients: StageCoefficients, rho_unit: float, risk_aversion: float, iterations: int,
-                 solver: str = "bisection"):
+                 solver: str = "bisection", power: int = 1):
         super().__init__(problem, chain, rho_unit, risk_aversion)
         self.tables = np.asarray(tables)
         self.extents = np.asarray(extents)
@@ -114,6 +114,7 @@ class GridDPPolicy(_ChainState):
         self.coefficients = coefficients
         self.iterations = iterations
         self.solver = solver
+        self.power = power
         self._expected: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
 
     @property
@@ -125,26 +126,24 @@ class GridDPPolicy(_ChainState):
         if k not in self._expected:
             p = self.chain.transition
             values = p @ self.tables[k, 0]
-            spacing = self.extents[k] / (self.points - 1) if self.extents[k] > 0 else 1.0
-            slopes = hyman_slopes(np, values, p @ self.tables[k, 1], spacing)
-            self._expected[k] = (values, slopes, spacing)
+            slopes = prepare_tables(np, values, p @ self.tables[k, 1], self.extents[k], self.points, self.power)
+            self._expected[k] = (values, slopes)
         return self._expected[k]
 
     def next_fraction(self, k: int, q: np.ndarray, j, w, sigma) -> np.ndarray:
         """Optimal ``q_k`` from ``q_{k-1} = q`` (fractions of the order) for slice ``k < N``."""
-        values, slopes, spacing = self._continuation_tables(k)
-        m = self.points
+        values, slopes = self._continuation_tables(k)
+        m, ext, power = self.points, self.extents[k], self.power
         j = np.asarray(j)
         j1 = np.minimum(j + 1, self.chain.n_states - 1)
         w = np.asarray(w, dtype=np.float64)
-
         mixed = self.chain.n_states > 1 and bool(np.any(w > 0))  # off-node sigma (mean-reverting chain)
 
         def continuation(y, second=False):
-            first = hermite(np, values, slopes, spacing, m, y, j, second)
+            first = interpolate(np, values, slopes, ext, m, power, y, j, second)
             if not mixed:
                 return first
-            other = hermite(np, values, slopes, spacing, m, y, j1, second)
+            other = interpolate(np, values, slopes, ext, m, power, y, j1, second)
             return tuple((1 - w) * u + w * v for u, v in zip(first, other))
 
         q = np.maximum(q, 0.0)

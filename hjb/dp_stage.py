@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["StageCoefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "pchip_slopes", "hermite",
+__all__ = ["StageCoefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "pchip_slopes", "hermite", "grid_nodes", "prepare_tables", "interpolate",
            "minimize_stage"]
 
 
@@ -138,6 +138,40 @@ def hermite(xp: Any, values, slopes, spacing, points: int, y, state, second: boo
         return val, der
     curv = ((12 * t - 6) * (v0 - v1) + (6 * t - 4) * m0 + (6 * t - 2) * m1) / (spacing * spacing)
     return val, der, curv
+
+
+def grid_nodes(xp: Any, extent, points: int, power: int):
+    """Holdings nodes ``q_m = U u_m^p``, ``u_m = m / (M - 1)``: uniform for ``p = 1``, graded towards
+    ``q = 0`` for ``p = 2`` (used for ``beta < 1``, where ``W ~ q^(1+beta)`` is not smooth at 0 in
+    ``q`` but is a cubic-like ``u^(2+2 beta)`` in ``u``)."""
+    u = xp.linspace(0.0, 1.0, points)
+    return extent * u**power
+
+
+def prepare_tables(xp: Any, values, slopes, extent, points: int, power: int):
+    """Node slopes in ``u`` (``dW/du = W'(q) dq/du``), Hyman-filtered: the tables that
+    :func:`interpolate` reads. ``values``/``slopes`` (d/dq) have shape ``(S, M)``."""
+    u = xp.linspace(0.0, 1.0, points)
+    dq_du = power * extent * u ** (power - 1)
+    return hyman_slopes(xp, values, slopes * dq_du, 1.0 / (points - 1))
+
+
+def interpolate(xp: Any, values, slopes_u, extent, points: int, power: int, y, state, second: bool = False):
+    """``W(y)``, ``W'(y)`` (and ``W''(y)``) from Hermite tables in ``u`` (see :func:`prepare_tables`),
+    ``y`` in ``[0, U]``. At ``u = 0`` with ``p = 2`` the derivative is the limit ``H_uu / q_uu``."""
+    safe = xp.where(extent > 0, extent, 1.0)
+    ratio = xp.clip(y / safe, 0.0, 1.0)
+    u = ratio if power == 1 else xp.sqrt(ratio)
+    out = hermite(xp, values, slopes_u, 1.0 / (points - 1), points, u, state, True)
+    h, h_u, h_uu = out
+    if power == 1:
+        wy, wyy = h_u / safe, h_uu / (safe * safe)
+    else:  # q = U u^2: q_u = 2 U u, q_uu = 2 U
+        q_u = 2.0 * safe * u
+        small = u < 1e-8
+        wy = xp.where(small, h_uu / (2.0 * safe), h_u / xp.where(small, 1.0, q_u))
+        wyy = xp.where(small, 0.0, (h_uu - wy * 2.0 * safe) / xp.where(small, 1.0, q_u * q_u))
+    return (h, wy, wyy) if second else (h, wy)
 
 
 def minimize_stage(
