@@ -303,6 +303,22 @@ def test_unbounded_power_law_spec_is_rejected():
         solve(problem)
     res = solve(problem.replace(no_reversal=True))  # bounded again: trades in [0, X]
     assert res.status == "optimal" and res.diagnostics["kkt_residual"] < 1e-9
+    # a basket: each asset alone is bounded (gamma_ii < lambda tau sigma_i^2) but the cross impact
+    # makes u'Gamma u > lambda tau u'C u along a hedged direction
+    base = load_example("two-asset-basket").replace(correlation=[[1.0, 0.95], [0.95, 1.0]])
+    basket = base.replace(assets=tuple(a.replace(impact_exponent=0.5, temporary_impact=a.temporary_impact * 450.0)
+                                       for a in base.assets))
+    lam_tau_c = basket.risk_aversion * basket.tau * basket.covariance
+    gam = np.array([[2.0e-7, -1.9e-7], [-1.9e-7, 2.0e-7]])
+    assert np.all(np.diag(gam) < np.diag(lam_tau_c)) and np.linalg.eigvalsh(gam - lam_tau_c)[-1] > 0
+    spec = basket.replace(permanent_impact_matrix=gam.tolist())
+    u = np.linalg.eigh(gam - lam_tau_c)[1][:, -1]
+    hold = np.linspace(1.0, 0.0, spec.slices + 1)[:, None] * spec.initial_holdings[None, :]
+    trip = hold.copy()
+    trip[3] -= 1e10 * u
+    assert schedule_cost(spec, trip).objective < -1e10  # costs.py agrees: unbounded below
+    with pytest.raises(SpecError, match=r"unbounded below.*u'Gamma u > lambda tau u'C u"):
+        solve(basket.replace(permanent_impact_matrix=gam.tolist()))
 
 
 # --------------------------------------------------------------------------- caps and duals
