@@ -379,6 +379,8 @@ def test_spec_errors_for_new_keys():
         solve(AC, tolerance=0)
     with pytest.raises(MethodNotApplicable, match="risk_aversion = -1e-06 < 0"):
         solve(AC.replace(risk_aversion=-1e-6))
+    with pytest.raises(SpecError, match=r"solver = 'PIQP': is a QP solver: power-law impact"):
+        solve(load_example("square-root-impact"), solver="PIQP")
     with pytest.raises(MethodNotApplicable, match="structured path needs linear impact"):
         solve(load_example("square-root-impact"), path="structured")
 

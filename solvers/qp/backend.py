@@ -36,6 +36,7 @@ METHOD = "qp"
 #: solvers offered by name (those installed are usable); Clarabel is the default
 SOLVERS = ("CLARABEL", "PIQP", "OSQP", "SCS", "ECOS", "HIGHS")
 _OK = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+_QP_ONLY = ("PIQP", "OSQP", "HIGHS", "DAQP", "PROXQP", "QPALM", "CPLEX", "GUROBI", "XPRESS")
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,6 +126,9 @@ def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: flo
         raise SpecError("solver", solver, f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
     sp = scale_problem(problem, covariance=covariance)
     check_bounded(sp)
+    if solver in _QP_ONLY and not sp.linear:
+        raise SpecError("solver", solver, "is a QP solver: power-law impact (impact_exponent != 1) needs a conic "
+                        "solver with power cones (CLARABEL, SCS)")
     diag: dict[str, Any] = {
         "solver": None, "path": None, "scaling": {"cost_unit": sp.K, "holdings_unit": sp.X.tolist(),
                                                   "dollar_unit": sp.band_scale},
