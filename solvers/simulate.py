@@ -24,14 +24,14 @@ Volatility schemes (values at ``t_0 .. t_{N-1}``; ``sigma(t_0)`` is the asset's 
 * mean reverting, ``p = 0`` (Ornstein-Uhlenbeck): exact Gaussian transition.
 * mean reverting, ``p = 1/2`` (``d sigma = kappa (theta - sigma) dt + xi sqrt(sigma) dW``, a CIR
   process in sigma): exact transition, ``sigma' = c * chi'^2_d(sigma e^{-kappa dt} / c)``,
-  ``c = xi^2 (1 - e^{-kappa dt}) / (4 kappa)``, ``d = 4 kappa theta / xi^2`` (needs theta > 0).
+  ``c = xi^2 (1 - e^{-kappa dt}) / (4 kappa)``, ``d = 4 kappa theta / xi^2``, drawn as
+  ``c * Gamma(d/2 + P, 2)`` with ``P ~ Poisson(sigma e^{-kappa dt} / (2c))`` (valid for d = 0 too).
 * mean reverting, ``p = 1`` (geometric mean reversion; no closed-form transition):
   a lognormal step whose conditional mean and second moment equal the exact ones
   (``expm`` of the moment ODE's matrix), with ``vol_substeps`` steps per slice. Because the
   conditional second moment is linear in ``(1, sigma, sigma^2)``, the unconditional
   ``E[sigma_k]`` and ``E[sigma_k^2]`` are exact at every slice for any number of substeps;
-  higher moments converge as substeps grow. The same moment-matched step is the fallback for
-  ``p = 1/2`` with ``theta = 0``.
+  higher moments converge as substeps grow.
 * regimes: a Markov chain with ``P = expm(Q tau)`` between slices (``transition_matrix(tau)``);
   the regime during slice ``k`` is the state at ``t_{k-1}``.
 
@@ -258,7 +258,7 @@ def _mean_reverting_paths(model: MeanRevertingVolatility, sigma0: float, n: int,
     kappa, theta, xi, p = model.reversion, model.mean, model.vol_of_vol, model.elasticity
     out = np.empty((paths, n))
     out[:, 0] = sigma0
-    exact_cir = p == 0.5 and theta > 0 and xi > 0
+    exact_cir = p == 0.5 and xi > 0
     steps = 1 if (p == 0.0 or exact_cir or xi == 0) else int(substeps)
     dt = tau / steps
     phi = expm(model.generator_matrix() * dt)  # (1, m1, m2) -> conditional moments after dt
@@ -272,15 +272,17 @@ def _mean_reverting_paths(model: MeanRevertingVolatility, sigma0: float, n: int,
             if p == 0.0:
                 m2 = phi[2, 0] + phi[2, 1] * s + phi[2, 2] * s * s
                 s = m1 + np.sqrt(np.maximum(m2 - m1 * m1, 0.0)) * rng.standard_normal(paths)
-            elif exact_cir:
+            elif exact_cir:  # noncentral chi-square as a Poisson mixture of gammas (df = 0 allowed)
                 e = math.exp(-kappa * dt)
                 c = xi * xi * (1 - e) / (4 * kappa)
-                s = c * rng.noncentral_chisquare(4 * kappa * theta / (xi * xi), np.maximum(s, 0.0) * e / c)
+                mix = rng.poisson(0.5 * np.maximum(s, 0.0) * e / c)
+                s = c * rng.gamma(0.5 * 4 * kappa * theta / (xi * xi) + mix, 2.0)
             else:
                 m2 = phi[2, 0] + phi[2, 1] * s + phi[2, 2] * s * s
-                safe = np.maximum(m1, 1e-300)
-                v = np.log(np.maximum(m2 / (safe * safe), 1.0))
-                s = np.where(m1 > 0, safe * np.exp(-0.5 * v + np.sqrt(v) * rng.standard_normal(paths)), 0.0)
+                pos = (m1 > 0) & (m2 > 0)  # both vanish only once sigma has reached 0 with theta = 0
+                safe1, safe2 = np.where(pos, m1, 1.0), np.where(pos, m2, 1.0)
+                v = np.maximum(np.log(safe2) - 2.0 * np.log(safe1), 0.0)  # log(m2 / m1^2), in logs: no underflow
+                s = np.where(pos, safe1 * np.exp(-0.5 * v + np.sqrt(v) * rng.standard_normal(paths)), 0.0)
         out[:, k] = s
     return out
 
