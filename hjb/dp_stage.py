@@ -22,13 +22,19 @@ temporary cost of TWAP). For slice ``k`` chosen at ``t_{k-1}`` from ``q`` in sta
 the ``x`` grid at ``t_k``, so that every grid node is feasible). The constant
 ``1/2 gamma X^2`` is added once, outside.
 
-Interpolation. Continuation values are cubic Hermite on a uniform grid, with node slopes
+Grid. The nodes at ``t_k`` are ``q = U_k u^p`` with ``u`` uniform on ``[0, 1]``: ``p = 1`` (uniform)
+for linear impact, ``p = 2`` (graded towards 0) for ``beta < 1``, where ``W ~ q^(1+beta)`` near
+``q = 0`` is not smooth in ``q`` but is in ``u`` (``u^3`` for the square-root law). Interpolation is
+done in ``u`` (:func:`prepare_tables`, :func:`interpolate`).
+
+Interpolation. Continuation values are cubic Hermite in ``u``, with node slopes
 ``W'`` from the envelope theorem (``W' = f'(n*)``, plus ``g'(y*)`` when ``y*`` sits on a bound
 that moves with ``q``), passed through Hyman's monotonicity filter (slopes clipped to
 ``[0, 3 min(|Delta_left|, |Delta_right|)]`` with the sign of the data, zero at a local extremum):
 the interpolant is monotone wherever the data are (shape-preserving). With exact slopes it
-reproduces quadratics exactly, so linear impact is solved to rounding on any grid; smooth
-values are interpolated to ``O(h^4)``. The expectation ``sum_j P_ij W_k(y, j)`` is linear, so it
+reproduces quadratics exactly (uniform grid), so linear impact is solved to rounding on any
+grid; smooth values are interpolated to ``O(h^4)`` (measured: order ~4 for square-root impact
+on the graded grid, ~3 with binding caps, whose switching points are not smooth). The expectation ``sum_j P_ij W_k(y, j)`` is linear, so it
 is applied to the node values and slopes before interpolating.
 
 Minimization. ``g(y) = stage(q - y, y) + C(y)`` is convex for convex continuations, so its
