@@ -14,4 +14,5 @@ SUITES: list[str] = [
     "benchmarks.bench_sweep",
     "benchmarks.bench_dp",
     "benchmarks.bench_qp",
+    "benchmarks.bench_hjb",
 ]
