@@ -48,6 +48,10 @@ def _cases():
     yield "power-law", sq, linear_ramp(sq, 0.7)
     basket = load_example("two-asset-basket")
     yield "basket", basket, solve(basket).holdings
+    loads = ((0.8,), (0.5,))  # one factor; specific vols make sqrt(B B' + s^2) the assets' vols
+    factor = basket.replace(correlation=None, factor_loadings=loads,
+                            specific_volatility=(math.sqrt(0.95**2 - 0.64), math.sqrt(0.8**2 - 0.25)))
+    yield "factor basket", factor, solve(factor).holdings
     drift = ac.replace_asset(0, drift=0.05)
     yield "drift", drift, linear_ramp(drift, 0.5)
     mr = load_example("mean-reverting-volatility")
