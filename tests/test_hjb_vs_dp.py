@@ -38,3 +38,21 @@ def test_mean_reverting_hjb_converges_to_the_continuous_limit_of_backward_induct
     assert 1.8 < errors[0] / errors[1] < 2.2 and 1.8 < errors[1] / errors[2] < 2.2, errors
     # extrapolated HJB vs extrapolated DP (15-state chain): measured 1.7e-5
     assert 2 * values[2] - values[1] == pytest.approx(dp, rel=5e-5)
+
+
+@pytest.mark.parametrize("name", ["volatility-regimes", "mean-reverting-volatility"])
+def test_hjb_feedback_policy_in_the_simulator_is_as_good_as_the_dp_policy(name):
+    from solvers.simulate import simulate
+
+    problem = load_example(name).replace(slices=80)
+    hjb = solve(problem, "hjb", accuracy="low")
+    dp = solve(problem, "dp")
+    # common random numbers: the same volatility and price paths for both policies
+    a = simulate(problem, hjb, paths=10_000, seed=3)
+    b = simulate(problem, dp, paths=10_000, seed=3)
+    gap = (a.cost + a.risk) - (b.cost + b.risk)
+    mean, se = gap.mean(), gap.std() / gap.size**0.5
+    # the DP policy is optimal for these 80 slices: the continuous-time HJB policy applied slice by
+    # slice cannot beat it beyond noise, and loses only O(tau^2) (measured: 6e-5 of the objective)
+    assert mean > -3 * se, (mean, se)
+    assert mean < 3e-4 * dp.objective, (mean, se)
