@@ -246,8 +246,7 @@ def simulate_volatility(problem: ExecutionProblem, paths: int, rng: np.random.Ge
             nxt[:] = 0
             for col in columns:  # next regime = number of cumulative probabilities below u
                 nxt += u[k - 1] > col[prev]
-        regime = np.ascontiguousarray(regime_t.T)
-        return levels[regime], regime
+        return levels[regime_t].T, regime_t.T  # (paths, N) views of time-major arrays
     if isinstance(model, MeanRevertingVolatility):
         return _mean_reverting_paths(model, sigma0, n, tau, paths, rng, vol_substeps), None
     raise SpecError("volatility_model.kind", model.kind, "has no simulation scheme")
