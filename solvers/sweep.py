@@ -3,8 +3,9 @@
 A :class:`~solvers.sweep_axes.Sweep` (a base spec, parameter axes, methods) becomes a
 table with one row per point and method: the parameters, ``status``, ``objective``
 (``E + lambda V``, currency), ``expected_cost`` ``E`` (currency), ``variance`` ``V``
-(currency^2), ``std``, ``solve_seconds``, the error of a failed point, and the agreement
-with the other methods at the same point (see :mod:`solvers.sweep_store`).
+(currency^2), ``std``, ``solve_seconds``, ``time_model`` (``discrete``: the spec's N slices,
+``continuous``: the tau -> 0 limit, as the HJB reports), the error of a failed point, and the
+agreement with the other methods at the same point (see :mod:`solvers.sweep_store`).
 
 Engine. Points are cut into tasks of ``batch_size`` points (all methods of a point in the
 same task). Each task is a call of :func:`solve_batch` on a dask worker; methods that
@@ -106,6 +107,7 @@ def _outcome_from_result(result: Result) -> dict[str, Any]:
         "status": result.status, "objective": float(result.objective), "expected_cost": float(result.expected_cost),
         "variance": float(result.variance), "std": float(result.std), "solve_seconds": float(result.solve_seconds),
         "message": result.message, "diagnostics": _diagnostics_text(result.diagnostics), "batched": 0,
+        "time_model": result.time_model,
     }
 
 
@@ -164,7 +166,8 @@ def _closed_form_batch(problems: Mapping[int, Any], options: Mapping[str, Any]) 
             e, v = float(frontier.expected_cost[i]), float(frontier.variance[i])
             out[pid] = {"status": "optimal", "objective": e + float(lams[i]) * v, "expected_cost": e, "variance": v,
                         "std": math.sqrt(max(v, 0.0)), "solve_seconds": elapsed / len(pids), "message": "",
-                        "diagnostics": json.dumps({"vectorized_batch": len(pids)}), "batched": len(pids)}
+                        "diagnostics": json.dumps({"vectorized_batch": len(pids)}), "batched": len(pids),
+                        "time_model": "discrete"}
     return out
 
 
@@ -227,7 +230,7 @@ def _empty_row() -> dict[str, Any]:
     nan = float("nan")
     return {"point_id": -1, "method": "", "status": "", "objective": nan, "expected_cost": nan, "variance": nan,
             "std": nan, "solve_seconds": nan, "batched": 0, "error_type": "", "error": "", "message": "",
-            "diagnostics": "", "worker": "", "task": -1, "run_id": ""}
+            "diagnostics": "", "worker": "", "task": -1, "run_id": "", "time_model": ""}
 
 
 # ---------------------------------------------------------------------------- engine

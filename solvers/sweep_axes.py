@@ -89,7 +89,7 @@ MAX_POINTS = 5_000_000
 #: columns every result row has (a parameter may not use these names)
 RESULT_COLUMNS = (
     "point_id", "method", "status", "objective", "expected_cost", "variance", "std", "solve_seconds",
-    "batched", "error_type", "error", "message", "diagnostics", "worker", "task", "run_id",
+    "batched", "error_type", "error", "message", "diagnostics", "worker", "task", "run_id", "time_model",
 )
 
 _TOP_KEYS = {"name", "description", "base", "base_example", "methods", "seed", "batch_size", "axes", "plot"}

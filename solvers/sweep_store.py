@@ -213,7 +213,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
     frame = pd.DataFrame(rows)
-    for col in ("error_type", "error", "message", "diagnostics", "worker", "status", "method", "run_id"):
+    for col in ("error_type", "error", "message", "diagnostics", "worker", "status", "method", "run_id", "time_model"):
         if col in frame:
             frame[col] = frame[col].fillna("").astype(str)
     return frame

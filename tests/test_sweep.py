@@ -85,6 +85,7 @@ def test_sweep_equals_points_solved_one_by_one(cluster_client, tmp_path):
     assert table.groupby(["point_id", "method"]).size().eq(1).all()
     assert (table.loc[table["method"] == "closed-form", "batched"] > 1).all()  # the batch path ran
     assert (table.loc[table["method"] == "single", "batched"] == 0).all()
+    assert set(table["time_model"]) == {"discrete"}
     for row in table.to_dict("records"):
         ref = solve(_by_hand(row["risk_aversion"], row[VOL]), "closed-form")
         # Same formulas evaluated on a (lambda, N+1) array instead of one row: numpy's sums may
