@@ -81,6 +81,7 @@ def test_explicit_s_stepping_agrees_with_implicit_when_stable():
     ({"s_stepping": "crank"}, "settings.s_stepping = 'crank'", "must be one of"),
     ({"vol_bounds": (2.0, 1.0)}, "settings.vol_bounds = (2.0, 1.0)", "hi > lo"),
     ({"coverage_sds": -1.0}, "settings.coverage_sds = -1.0", "must be a number > 0"),
+    ({"extrapolate": "yes"}, "settings.extrapolate = 'yes'", "must be true or false"),
 ])
 def test_bad_settings_name_the_parameter_value_and_rule(kwargs, field, words):
     with pytest.raises(SpecError) as err:

@@ -80,6 +80,13 @@ def test_square_root_impact_converges_to_euler_lagrange_at_fitted_order_one():
     optimum = truth + 187_500.0  # 1/2 gamma X^2 + epsilon X
     assert best.diagnostics["frozen_path_objective"] >= optimum * (1 - 1e-8)
     assert best.diagnostics["frozen_path_objective"] == pytest.approx(optimum, rel=2e-5)
+    # Richardson on the two finest grids removes the first-order term (measured 1.8e-5 left),
+    # and |V - V_coarse| estimates the unextrapolated error (measured 890 against 866)
+    steps, points = GRIDS[-1]
+    ex = solve(problem, time_steps=steps, holdings_points=points, extrapolate=True)
+    assert ex.objective == pytest.approx(optimum, rel=5e-5)
+    actual = abs(best.objective - optimum)
+    assert 0.5 * actual < ex.diagnostics["error_estimate"] < 2 * actual
 
 
 def test_square_root_impact_agrees_with_the_qp_continuous_limit():
