@@ -1,5 +1,5 @@
 """Full HJB for nonlinear temporary impact on an ``(x, s)`` grid (``x`` alone for constant
-volatility).
+volatility; ``(x, regime)`` for a regime chain, where ``L_s`` is the generator ``Q``).
 
 Continuous-time problem (single asset, zero drift, selling ``X > 0``; a buy program is the
 mirror image): minimize ``E[ int_0^T eta |v|^(1+beta) + lambda sigma_t^2 x_t^2 dt ]``,
@@ -51,7 +51,7 @@ from scipy.linalg import solve_banded
 
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.spec import ExecutionProblem
-from solvers.volatility import ConstantVolatility, MeanRevertingVolatility
+from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility
 
 from .reduced import _check_problem, _timed, volatility_grid  # also switches on float64
 from .settings import HJBSettings
@@ -170,10 +170,18 @@ _full_jit = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_
 
 
 def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_slice, j0=0, explicit=False,
-                    keep=False, safeguard=False):
+                    keep=False, safeguard=False, generator=None):
     """The compiled kernel on plain arrays (benchmarks, GPU script): returns
-    ``(W_final, W at slice ends, W[j0] per step, compile_seconds, run_seconds)``."""
-    s_inverse = implicit_s_matrix(lower, diagonal, upper, h) if np.size(c) > 1 and not explicit else np.eye(1)
+    ``(W_final, W at slice ends, W[j0] per step, compile_seconds, run_seconds)``. ``generator``
+    (dense, states x states) replaces the tridiagonal ``L_s`` (a regime chain's ``Q``)."""
+    if generator is not None:
+        if explicit:
+            raise SpecError("settings.s_stepping", "explicit", "a regime chain is stepped implicitly only")
+        s_inverse = np.linalg.inv(np.eye(np.size(c)) - h * np.asarray(generator, dtype=np.float64))
+    elif np.size(c) > 1 and not explicit:
+        s_inverse = implicit_s_matrix(lower, diagonal, upper, h)
+    else:
+        s_inverse = np.eye(1)
     args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (
         float(h), int(j0), jnp.asarray(s_inverse))
     (w, ends, paths), compile_s, run_s = _timed(
@@ -218,7 +226,8 @@ class FullSolution:
     """``U = V / (eta |X|^(1+beta)) = y^(1+beta) theta^-beta + W`` on the ``(s, y)`` grid.
 
     Attributes:
-        states: the ``s`` grid (or ``[sigma_0]``); ``start_index`` is the node of ``sigma_0``.
+        states: the ``s`` grid, the regime levels, or ``[sigma_0]``; ``start_index`` is the node
+            of ``sigma_0`` (the initial regime); ``kind`` is ``"grid"``, ``"regimes"`` or ``"constant"``.
         y: holdings grid as a fraction of ``|X|`` (ny points on [0, 1]).
         beta: impact exponent.
         w_start: ``W`` at ``t = 0`` (ns, ny).
@@ -239,6 +248,7 @@ class FullSolution:
     value_scale: float
     horizon: float
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    kind: str = "grid"
 
     @property
     def value(self) -> float:
@@ -273,6 +283,8 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
                         f"use time_steps >= {need} or fewer holdings_points")
     diag: dict[str, Any] = {"time_steps": n_t, "steps_per_slice": per_slice, "dt": h, "holdings_points": ny,
                             "dy_fraction": 1.0 / (ny - 1)}
+    generator = None
+    kind = "grid"
     if isinstance(model, ConstantVolatility) or problem.has_constant_volatility:
         s = np.array([a.volatility])
         j0 = 0
@@ -280,6 +292,16 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         number = 0.0
         diag.update(vol_points=1)
         explicit = False
+        kind = "constant"
+    elif isinstance(model, RegimeVolatility):
+        s = np.asarray(model.levels, dtype=np.float64)
+        j0 = model.initial_regime
+        generator = model.generator_array
+        lower = diagonal = upper = np.zeros(s.size)
+        number = float(h * np.max(np.abs(np.diag(generator))))
+        explicit = False
+        kind = "regimes"
+        diag.update(regimes=int(s.size))
     elif isinstance(model, MeanRevertingVolatility):
         grid = volatility_grid(problem, settings)
         s, j0, lower, diagonal, upper = grid.s, grid.start_index, grid.lower, grid.diagonal, grid.upper
@@ -292,12 +314,12 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         diag.update(vol_points=int(s.size), vol_min=float(s[0]), vol_max=float(s[-1]), ds=grid.ds,
                     coverage_sds=grid.coverage_sds)
     else:
-        raise MethodNotApplicable("hjb", f"the full HJB supports constant and mean-reverting volatility, "
+        raise MethodNotApplicable("hjb", f"the full HJB supports constant, mean-reverting and regime volatility, "
                                   f"not {model.kind!r} (with linear impact the reduced HJB handles it)")
     c = lam * s**2 * big_x ** (1.0 - beta) / eta
     w, ends, paths, compile_s, run_s = full_hjb_arrays(
         c, lower, diagonal, upper, h, beta=beta, ny=ny, n_slices=problem.slices, per_slice=per_slice, j0=j0,
-        explicit=explicit, keep=True)
+        explicit=explicit, keep=True, generator=generator)
     w = np.asarray(w)
     if not np.all(np.isfinite(w)):
         raise SpecError("settings", settings.as_dict(), "the full HJB produced non-finite values on this grid")
@@ -318,4 +340,4 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
     )
     return FullSolution(states=s, start_index=j0, y=np.linspace(0.0, 1.0, ny), beta=beta, w_start=w,
                         w_slices=w_slices, theta=theta, w_path=w_path, value_scale=eta * big_x ** (1.0 + beta),
-                        horizon=problem.horizon, diagnostics=diag)
+                        horizon=problem.horizon, diagnostics=diag, kind=kind)

@@ -96,9 +96,15 @@ class FullPolicy:
         self._grad = _gradient(solution.w_slices, dy, np)  # (N, ns, ny)
         self._scale = abs(problem.asset.holdings)
 
-    def _bilinear(self, table: np.ndarray, sigma: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _bilinear(self, table: np.ndarray, sigma: np.ndarray, y: np.ndarray, regime=None) -> np.ndarray:
         sol = self.solution
-        s_lo, s_hi, s_w = _state_weights(sol.states, sigma)
+        if sol.kind == "regimes":
+            if regime is None:
+                raise ValueError("a regime model's policy needs the regime index of each path")
+            s_lo = s_hi = np.broadcast_to(np.asarray(regime, dtype=np.int64), np.shape(y))
+            s_w = np.zeros(np.shape(y))
+        else:
+            s_lo, s_hi, s_w = _state_weights(sol.states, sigma)
         ny = sol.y.size
         pos = np.clip(y, 0.0, 1.0) * (ny - 1)
         y_lo = np.minimum(np.floor(pos).astype(np.int64), ny - 2)
@@ -123,7 +129,8 @@ class FullPolicy:
         y = y0.copy()
         for i in range(self.substeps):
             frac = i / self.substeps
-            grad = (1.0 - frac) * self._bilinear(start_table, sigma, y) + frac * self._bilinear(end_table, sigma, y)
+            grad = ((1.0 - frac) * self._bilinear(start_table, sigma, y, regime)
+                    + frac * self._bilinear(end_table, sigma, y, regime))
             p = y**beta * theta ** (-beta) + grad / (1.0 + beta)
             r = np.clip(inv_beta(np.maximum(p, 0.0)), 0.0, y / dt)
             y = y - r * dt
@@ -136,7 +143,7 @@ class FullPolicy:
         sol = self.solution
         _, inv_beta = power_functions(sol.beta, np)
         y = np.abs(x) / self._scale
-        grad = self._bilinear(self._grad[k - 1], np.broadcast_to(sigma, x.shape), y)
+        grad = self._bilinear(self._grad[k - 1], np.broadcast_to(sigma, x.shape), y, regime)
         theta = self.problem.horizon - (k - 1) * self.problem.tau
         p = y**sol.beta * theta ** (-sol.beta) + grad / (1.0 + sol.beta)
         return np.sign(x) * inv_beta(np.maximum(p, 0.0)) * self._scale
@@ -146,5 +153,5 @@ class FullPolicy:
         x = np.asarray(holdings, dtype=np.float64)
         sol = self.solution
         y = np.abs(x) / self._scale
-        w = self._bilinear(sol.w_start, np.broadcast_to(sigma, x.shape), y)
+        w = self._bilinear(sol.w_start, np.broadcast_to(sigma, x.shape), y, regime)
         return sol.value_scale * (power_functions(sol.beta, np)[0](y) * sol.horizon ** (-sol.beta) + w)

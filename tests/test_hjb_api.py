@@ -15,7 +15,7 @@ from solvers.errors import MethodNotApplicable, SpecError
 from solvers.methods import get_method
 from solvers.policy import FeedbackPolicy
 from solvers.spec import load_example
-from solvers.volatility import MeanRevertingVolatility, RegimeVolatility
+from solvers.volatility import MeanRevertingVolatility, VolatilityPath
 
 LOW = {"time_steps": 200, "vol_points": 33}
 
@@ -121,9 +121,9 @@ def test_problems_outside_the_hjb_say_why():
     with pytest.raises(MethodNotApplicable, match="drift"):
         solve(load_example("almgren-chriss-2001").replace_asset(drift=0.1))
     sqrt = load_example("square-root-impact")
-    regimes = RegimeVolatility(levels=(0.95, 1.5), generator=((-1.0, 1.0), (1.0, -1.0)))
-    with pytest.raises(MethodNotApplicable, match="not 'regimes'"):
-        solve(sqrt.replace(volatility_model=regimes))
+    path = VolatilityPath(path=tuple(0.95 + 0.01 * k for k in range(sqrt.slices)))
+    with pytest.raises(MethodNotApplicable, match="time-varying volatility path"):
+        solve(sqrt.replace(volatility_model=path))
     with pytest.raises(MethodNotApplicable, match="form='reduced' needs linear impact"):
         solve(sqrt, form="reduced")
     with pytest.raises(SpecError, match="^form = 'pde': must be"):
