@@ -60,8 +60,9 @@ __all__ = ["run_sweep", "SweepReport", "solve_batch", "BATCH_SOLVERS", "point_pr
 @dataclass
 class SweepReport:
     """What a run did. ``table`` is the consolidated results (pandas DataFrame); ``seconds``
-    is the whole run, ``startup_seconds`` the part spent starting or reaching the cluster and
-    importing optexec on its workers."""
+    is the whole run; ``startup_seconds`` the set-up (opening the store, starting or reaching
+    the cluster, importing optexec on its workers); ``compute_seconds`` from then until the
+    table is consolidated (plots and closing the cluster left out)."""
 
     out_dir: Path
     n_points: int
@@ -75,6 +76,7 @@ class SweepReport:
     batch_size: int
     seconds: float
     startup_seconds: float
+    compute_seconds: float
     scheduler: str
     workers: int
     run_id: str
@@ -85,8 +87,8 @@ class SweepReport:
 
     @property
     def points_per_second(self) -> float:
-        """Points computed per second of this run, cluster start-up left out."""
-        busy = self.seconds - self.startup_seconds
+        """Points computed per second of ``compute_seconds``."""
+        busy = self.compute_seconds
         return self.computed_points / busy if busy > 0 else math.nan
 
     def summary(self) -> str:
@@ -95,7 +97,7 @@ class SweepReport:
             f"{self.computed_points} computed, {self.skipped_points} already done"
             + (" (INTERRUPTED)" if self.interrupted else ""),
             f"  {self.tasks} task(s) of up to {self.batch_size} points on {self.scheduler} ({self.workers} worker(s)), "
-            f"{self.seconds:.2f} s ({self.startup_seconds:.2f} s starting the cluster), "
+            f"{self.seconds:.2f} s ({self.startup_seconds:.2f} s set-up, {self.compute_seconds:.2f} s computing), "
             f"{self.points_per_second:.1f} points/s, {self.task_retries} task retries",
             "  rows by status: " + ", ".join(f"{k} {v}" for k, v in sorted(self.status_counts.items())),
         ]
@@ -378,9 +380,10 @@ def run_sweep(
         raise
     finally:
         bar.close()
+        table = store.consolidate(store.labels)
+        computed_at = time.perf_counter()
         if runner is not None:
             runner.close()
-        table = store.consolidate(store.labels)
         files = {"results (parquet)": store.out_dir / "results.parquet", "results (csv)": store.out_dir / "results.csv"}
         if plots and not interrupted and len(table):
             from .sweep_plots import plot_sweep
@@ -393,7 +396,7 @@ def run_sweep(
             computed_points=len({p for p, _ in written}), skipped_points=len(all_points) - len(todo),
             failed_rows=int(sum(v for k, v in counts.items() if k not in OK_STATUSES)), lost_rows=lost,
             tasks=n_tasks, task_retries=retries, batch_size=size, seconds=time.perf_counter() - start,
-            startup_seconds=startup,
+            startup_seconds=startup, compute_seconds=computed_at - start - startup,
             scheduler=runner.description if runner is not None else "none (nothing to compute)",
             workers=runner.workers if runner is not None else 0, run_id=run_id, interrupted=interrupted, table=table,
             files=files, status_counts={str(k): int(v) for k, v in counts.items()},
