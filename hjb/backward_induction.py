@@ -40,8 +40,13 @@ Output (:class:`solvers.result.Result`, ``time_model="discrete"``):
 * diagnostics: recursion, chain method and states, grid points, interpolation, bisection
   iterations and the largest final bracket width, compile and run seconds.
 
-Scope: a single asset. Drift or ``lam < 0`` on the grid need ``no_reversal`` (the grid holds
-``x`` in ``[0, X]``, where the optimum lies when ``lam >= 0`` and there is no drift).
+Scope: a single asset. The grid holds ``x`` in ``[0, X]`` (trades on the order's side), where the
+optimum lies for ``lam >= 0``, no drift and a convex stage cost. Otherwise ``no_reversal`` must
+be set, or a clear error says why: drift or ``lam < 0`` (:class:`MethodNotApplicable`);
+nonlinear impact with ``gamma > lam tau min sigma^2``, where round trips pay (the
+``-1/2 gamma n^2`` of the permanent impact beats ``|n|^(1+beta)``): unbounded below for
+``beta < 1`` without caps (:class:`SpecError` on ``permanent_impact``), else
+:class:`MethodNotApplicable`.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from solvers.costs import schedule_cost, trajectory_constants, trades_from_holdings
+from solvers.costs import trajectory_constants, trades_from_holdings
 from solvers.errors import MethodNotApplicable, SolverError, SpecError
 from solvers.result import Result
 from solvers.spec import ExecutionProblem

@@ -49,7 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["StageCoefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "pchip_slopes", "hermite", "grid_nodes", "prepare_tables", "interpolate",
+__all__ = ["StageCoefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "hermite", "grid_nodes", "prepare_tables", "interpolate",
            "minimize_stage"]
 
 
@@ -97,11 +97,6 @@ def impact_curvature(xp: Any, c: StageCoefficients, n):
     return temp - 2.0 * c.G
 
 
-def _safe_spacing(xp: Any, extent, points: int):
-    h = extent / (points - 1)
-    return xp.where(h > 0, h, 1.0)
-
-
 def hyman_slopes(xp: Any, values, slopes, spacing):
     """Hyman's monotonicity filter on node slopes (last axis is the grid)."""
     delta = (values[..., 1:] - values[..., :-1]) / spacing
@@ -112,19 +107,6 @@ def hyman_slopes(xp: Any, values, slopes, spacing):
     bound = 3.0 * xp.minimum(xp.abs(left), xp.abs(right))
     clipped = sign * xp.clip(sign * slopes, 0.0, bound)
     return xp.where(same, clipped, 0.0)
-
-
-def pchip_slopes(xp: Any, values, spacing):
-    """Fritsch-Butland (PCHIP) slopes from the data alone (uniform grid, last axis)."""
-    delta = (values[..., 1:] - values[..., :-1]) / spacing
-    d0, d1 = delta[..., :-1], delta[..., 1:]
-    prod = d0 * d1
-    inner = xp.where(prod > 0, 2.0 * prod / xp.where(prod > 0, d0 + d1, 1.0), 0.0)
-    first = 1.5 * delta[..., :1] - 0.5 * delta[..., 1:2]
-    first = xp.where(first * delta[..., :1] > 0, first, 0.0)
-    last = 1.5 * delta[..., -1:] - 0.5 * delta[..., -2:-1]
-    last = xp.where(last * delta[..., -1:] > 0, last, 0.0)
-    return xp.concatenate([first, inner, last], axis=-1)
 
 
 def hermite(xp: Any, values, slopes, spacing, points: int, y, state, second: bool = False):
