@@ -48,7 +48,9 @@ Memory: one block holds ``block_paths * N * m`` normals (about ``2**21`` numbers
 across blocks only per-path scalars are kept (cost and risk term, 16 bytes a path: 16 MB for
 a million paths) plus the holdings of the first ``fan_paths`` paths for the fan chart.
 
-Statistics (each with a standard error, from independent units = paths, or antithetic pairs):
+Statistics (each with a standard error, from independent units = paths, or antithetic pairs;
+the standard error of a mean is floored at ``ROUNDING_RTOL = 1e-13`` of its magnitude, the
+float64 rounding that remains when the statistical error vanishes):
 mean and variance (unit averages of ``C`` and of ``(C - mean)^2``), standard deviation (delta
 method), VaR at level ``alpha`` (the ``alpha`` quantile of the cost; standard error
 ``sqrt(Var_unit(1{C <= q})) / sqrt(units) * s``, with the sparsity ``s = 1/f(q)`` estimated by
@@ -129,9 +131,21 @@ def _units(values: np.ndarray, unit: int) -> np.ndarray:
     return values.reshape(-1, unit).mean(axis=1)
 
 
-def _se(unit_values: np.ndarray) -> float:
+#: relative floating-point floor on the standard error of a mean: when the statistical error
+#: vanishes (antithetic pairs of a static linear cost, identical strategies on common paths) the
+#: estimate still carries float64 rounding of sums of O(N) terms (measured ~2e-16 relative)
+ROUNDING_RTOL = 1e-13
+
+
+def _se(unit_values: np.ndarray, scale: float | None = None) -> float:
+    """Standard error of the mean of independent units, floored by ``ROUNDING_RTOL * scale``
+    (``scale`` defaults to the mean's magnitude)."""
     n = unit_values.shape[0]
-    return float(np.std(unit_values, ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+    if n < 2:
+        return math.inf
+    stat = float(np.std(unit_values, ddof=1) / math.sqrt(n))
+    ref = abs(float(unit_values.mean())) if scale is None else scale
+    return math.hypot(stat, ROUNDING_RTOL * ref)
 
 
 def _hall_sheather(n: int, alpha: float) -> float:
@@ -157,7 +171,7 @@ def sample_statistics(cost: np.ndarray, levels: Sequence[float] = (0.95, 0.99), 
     mean = float(mean_u.mean())
     dev2 = _units((c - mean) ** 2, unit)
     var = float(dev2.mean()) * n / (n - 1)
-    var_se = _se(dev2)
+    var_se = _se(dev2, 0.0)
     std = math.sqrt(var)
     out: dict[str, Any] = {
         "mean": Estimate(mean, _se(mean_u)),
@@ -175,7 +189,7 @@ def sample_statistics(cost: np.ndarray, levels: Sequence[float] = (0.95, 0.99), 
         lo, hi = np.quantile(c, [alpha - h, alpha + h])
         sparsity = float(hi - lo) / (2 * h)
         below = _units((c <= q).astype(np.float64), unit)
-        var_est = Estimate(q, _se(below) * sparsity)
+        var_est = Estimate(q, _se(below, 0.0) * sparsity)
         tail = q + _units(np.maximum(c - q, 0.0), unit) / (1 - alpha)
         out["var"][alpha] = var_est
         out["cvar"][alpha] = Estimate(float(tail.mean()), _se(tail))
@@ -631,11 +645,12 @@ def compare(a: SimulationResult, b: SimulationResult) -> dict[str, Difference]:
         raise SpecError("block_paths", (a.diagnostics.get("block_paths"), b.diagnostics.get("block_paths")),
                         "must be equal in both runs (common random numbers)")
     unit = a.unit
+    scale = float(np.mean(np.abs(a.cost + a.risk)))  # rounding floor relative to the objective's size
     out = {}
     for name, da in (("cost", a.cost - b.cost), ("risk_term", a.risk - b.risk),
                      ("objective", (a.cost + a.risk) - (b.cost + b.risk))):
         u = _units(da, unit)
-        out[name] = Difference(name, a.strategy, b.strategy, Estimate(float(u.mean()), _se(u)))
+        out[name] = Difference(name, a.strategy, b.strategy, Estimate(float(u.mean()), _se(u, scale)))
     return out
 
 
