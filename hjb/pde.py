@@ -5,8 +5,8 @@
 * linear impact (``beta = 1``): the reduced HJB ``V = x^2 A(t, s)`` (:mod:`hjb.reduced`):
   an ODE system for constant / path / regime volatility, a PDE on an ``s`` grid for
   mean-reverting volatility;
-* nonlinear impact: the full HJB on an ``(x, s)`` grid, or ``x`` alone for constant
-  volatility (:mod:`hjb.full`).
+* nonlinear impact: the full HJB on an ``(x, s)`` grid (mean-reverting), ``(x, regime)``
+  (regimes), or ``x`` alone for constant volatility (:mod:`hjb.full`).
 
 The result follows MODEL.md: ``objective = V(0, X, sigma_0) + 1/2 gamma X^2 + epsilon |X|``
 (the value function at the start plus :func:`solvers.costs.trajectory_constants`; the
@@ -139,8 +139,8 @@ def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **o
     """Solve ``problem`` by the HJB (method ``hjb``); see the module doc for the output.
 
     Raises:
-        MethodNotApplicable: baskets, drift, per-slice caps, negative risk aversion, regimes or
-            deterministic paths with nonlinear impact.
+        MethodNotApplicable: baskets, drift, per-slice caps, negative risk aversion, a
+            time-varying deterministic path with nonlinear impact.
         SpecError: bad settings or options (naming the value and the rule); a volatility grid
             that does not cover the model's mass; an unstable explicit step.
     """
