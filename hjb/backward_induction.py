@@ -561,7 +561,9 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
         result = Result(method=METHOD, status="optimal", problem=problem, times=problem.times, holdings=holdings,
                         trades=trades_from_holdings(holdings), expected_cost=cost, variance=variance,
                         objective=cost + lam * variance, solve_seconds=0.0,
-                        cost_breakdown={"total": cost}, diagnostics=diagnostics)
+                        cost_breakdown={"permanent_constant": consts["permanent"],
+                                        "impact_spread_drift": cost - consts["permanent"]},
+                        diagnostics=diagnostics)
     result.diagnostics["objective_gap"] = result.objective - value
     result.policy = policy
     result.message = _message(chain)
