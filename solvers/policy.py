@@ -56,4 +56,5 @@ class SchedulePolicy:
         self.trades = holdings[:-1] - holdings[1:]
 
     def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
-        return np.broadcast_to(self.trades[k - 1], np.shape(holdings) + self.trades.shape[1:]).copy()
+        # holdings: (paths,) for one asset or (paths, m) for a basket; the trade row broadcasts to it
+        return np.broadcast_to(self.trades[k - 1], np.shape(holdings)).copy()

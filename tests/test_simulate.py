@@ -318,3 +318,22 @@ def test_basket_feedback_engine_matches_static_engine():
     assert np.allclose(fb.cost, static.cost, rtol=0, atol=1e-8 * abs(res.expected_cost))
     assert np.allclose(fb.risk, static.risk, rtol=1e-12)
     assert fb.mean.contains(res.expected_cost, Z) and fb.variance.contains(res.variance, Z)
+
+
+def test_schedule_policy_shapes_for_one_asset_and_a_basket():
+    """SchedulePolicy.trade returns one trade per path: (paths,) for one asset, (paths, m) for a
+    basket (it used to return (paths, m, m) for a basket), and the simulator prices it as the
+    static schedule it wraps."""
+    from solvers.policy import SchedulePolicy
+
+    basket = load_example("two-asset-basket")
+    x = solve(basket).holdings
+    pol = SchedulePolicy(basket, x)
+    out = pol.trade(3, np.zeros((7, 2)), np.ones((7, 2)))
+    assert out.shape == (7, 2) and np.allclose(out, x[2] - x[3])
+    ac = _ac()
+    single = SchedulePolicy(ac, solve(ac).holdings)
+    assert single.trade(1, np.zeros(5), np.ones(5)).shape == (5,)
+    a = simulate(basket, pol, paths=1000, seed=3)
+    b = simulate(basket, x, paths=1000, seed=3)
+    assert np.array_equal(a.cost, b.cost)
