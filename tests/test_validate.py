@@ -157,3 +157,26 @@ def test_constant_volatility_reference_methods_agree(reference_methods):
 def test_unknown_method_is_a_spec_error():
     with pytest.raises(Exception, match=r"methods = 'nope': unknown method"):
         validate(load_example("almgren-chriss-2001"), methods=["nope"])
+
+
+def solve_biased_dp(problem, **options):
+    """The exact regime policy reporting a value 0.5% too high (a subtly wrong value function)."""
+    from tests.test_simulate_support import solve_regime_dp
+
+    res = solve_regime_dp(problem)
+    res.objective *= 1.005
+    res.method = "dp-biased"
+    return res
+
+
+def test_control_variate_check_catches_what_plain_monte_carlo_misses(reference_methods, monkeypatch):
+    """Regimes, 6000 paths: a feedback value 0.5% (7,000) too high hides inside the plain Monte
+    Carlo tolerance (4 SE ~ 25,000) but not inside the control-variate one (4 paired SE ~ 2,000)."""
+    monkeypatch.setitem(registry.METHODS, "dp-biased", "tests.test_validate:solve_biased_dp")
+    monkeypatch.setitem(validate_mod.ACCURACY, "dp-biased", MethodAccuracy(1e-12, 1e-9, "exact (test fixture)"))
+    report = validate(load_example("volatility-regimes"), methods=["static-ref", "dp-ref", "dp-biased"], paths=6000)
+    checks = {(c.a, c.b): c for c in report.checks if c.quantity == "objective"}
+    assert checks[("mc[dp-biased]", "dp-biased")].passed  # plain MC cannot see it
+    assert not checks[("mc-cv[dp-biased]", "dp-biased")].passed
+    assert checks[("mc-cv[dp-ref]", "dp-ref")].passed
+    assert any(f.startswith("mc-cv[dp-biased] vs dp-biased: objective") for f in report.failures)
