@@ -13,6 +13,7 @@ bounded: the unchunked normals alone would be 3.1 GB).
 from __future__ import annotations
 
 import math
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def run(quick: bool, out_dir: Path) -> dict:
 
     records = []
     notes = [f"AC 2001 example at N = {N} (tau = {base.tau:g} day), closed-form schedule; "
-             "feedback = the same schedule in closed-loop form (ProportionalPolicy)"]
+             "feedback = the same schedule in closed-loop form (ProportionalPolicy)",
+             f"load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores: absolute rates move with "
+             "the machine's load, the ratios against the Python loop (same process, same draws) less so"]
     cases = (("static", holdings, 20_000 if quick else 200_000),
              ("feedback", ProportionalPolicy(base, holdings), 5_000 if quick else 50_000))
     for name, strategy, paths in cases:
