@@ -110,8 +110,16 @@ class Calibration:
         description = (f"calibrated from {Path(self.sources[0]).name} and {Path(self.sources[1]).name}: "
                        f"{len(self.children)} child orders, {len(self.permanent.size)} parents, "
                        f"{self.volatility.increments} bar increments")
+        # A concave impact (beta < 1) with permanent impact makes round trips pay in MODEL.md's
+        # discrete cost (unbounded below once gamma > lambda tau sigma^2); an execution program
+        # calibrated from one-way parent orders never reverses, so the spec says so.
+        no_reversal = asset.impact_exponent < 1.0 and gamma > 0.0
+        if no_reversal:
+            notes.append("no_reversal = true: impact_exponent < 1 with permanent impact > 0 would let round trips "
+                         "pay in the model's cost")
         problem = ExecutionProblem(horizon=horizon, slices=slices, risk_aversion=risk_aversion, assets=(asset,),
-                                   name=name or f"calibrated-{self.symbol}", description=description)
+                                   name=name or f"calibrated-{self.symbol}", description=description,
+                                   no_reversal=no_reversal)
         return problem, notes
 
     def to_dict(self) -> dict[str, Any]:
