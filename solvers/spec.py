@@ -23,7 +23,6 @@ field, its value and the rule.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -32,6 +31,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .checks import finite_number as _number
+from .checks import finite_vector as _vector
 from .errors import InfeasibleSpecError, SpecError
 from .volatility import ConstantVolatility, VolatilityModel, VolatilityPath, volatility_model_from_dict
 
@@ -47,27 +48,6 @@ __all__ = [
 ]
 
 _BETA_RANGE = (0.0, 2.0)
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise SpecError(name, value, "must be a number, not a boolean")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(name, value, "must be a number") from None
-    if not math.isfinite(out):
-        raise SpecError(name, value, "must be finite (not NaN or infinite)")
-    return out
-
-
-def _vector(name: str, value: Any, length: int | None = None) -> tuple[float, ...]:
-    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
-        raise SpecError(name, value, "must be a list of numbers")
-    out = tuple(_number(f"{name}[{i}]", v) for i, v in enumerate(value))
-    if length is not None and len(out) != length:
-        raise SpecError(name, f"{len(out)} numbers", f"must have {length} numbers (one per slice)")
-    return out
 
 
 def _matrix(name: str, value: Any, size: int) -> tuple[tuple[float, ...], ...]:

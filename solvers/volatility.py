@@ -26,6 +26,8 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 from scipy.linalg import expm
 
+from .checks import finite_number as _finite
+from .checks import finite_vector as _finite_vector
 from .errors import SpecError
 
 __all__ = [
@@ -36,22 +38,6 @@ __all__ = [
     "RegimeVolatility",
     "volatility_model_from_dict",
 ]
-
-
-def _finite(name: str, value: float) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(name, value, "must be a number") from None
-    if not math.isfinite(out):
-        raise SpecError(name, value, "must be finite (not NaN or infinite)")
-    return out
-
-
-def _finite_vector(name: str, values: Any) -> tuple[float, ...]:
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise SpecError(name, values, "must be a list of numbers")
-    return tuple(_finite(f"{name}[{i}]", v) for i, v in enumerate(values))
 
 
 @dataclass(frozen=True)
