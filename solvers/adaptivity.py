@@ -18,14 +18,13 @@ All amounts are in currency.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import MethodNotApplicable, SpecError
+from .errors import MethodNotApplicable
 from .spec import ExecutionProblem
 
 __all__ = ["AdaptivityReport", "value_of_adaptivity", "plot_adaptivity", "STATIC_METHODS", "DYNAMIC_METHODS", "register"]
@@ -262,17 +261,12 @@ def plot_adaptivity(report: AdaptivityReport, path: str | Path) -> Path:
 
 # ---------------------------------------------------------------------------- CLI
 def _cmd_adaptivity(args: argparse.Namespace) -> int:
-    from .cli import problem_from_args, write_json
+    from .cli import emit_outputs, problem_from_args
 
     problem = problem_from_args(args)
     report = value_of_adaptivity(problem, static_method=args.static_method, dynamic_method=args.dynamic_method,
                                  paths=args.paths, seed=args.seed, antithetic=not args.no_antithetic)
-    out = sys.stderr if args.json == "-" else sys.stdout
-    print(report.summary(), file=out)
-    if args.json:
-        write_json(report.to_dict(), args.json)
-    if args.plot:
-        print(f"plot written to {plot_adaptivity(report, args.plot)}", file=out)
+    emit_outputs(args, report.summary(), report.to_dict(), lambda path: plot_adaptivity(report, path))
     return 0
 
 

@@ -72,7 +72,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .calibration import BarColumns, FillColumns, SessionClock, calibrate, read_bars, read_fills
-    from .cli import write_json
+    from .cli import emit_outputs
 
     on_error = "skip" if args.skip_malformed else "raise"
     clock = None
@@ -90,14 +90,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"optexec calibrate: {table.source} {row} (left out)", file=sys.stderr)
     cal = calibrate(fills, bars, symbol=args.symbol, beta=args.beta, confidence=args.confidence, period=args.period,
                     covariance=args.covariance)
-    out = sys.stderr if args.json == "-" else sys.stdout
-    print(cal.summary(), file=out)
-    if args.json:
-        write_json(cal.to_dict(), args.json)
-    if args.plot:
-        from .calibration.plot import plot_calibration
+    from .calibration.plot import plot_calibration
 
-        print(f"plot written to {plot_calibration(cal, args.plot)}", file=out)
+    out = emit_outputs(args, cal.summary(), cal.to_dict(), lambda path: plot_calibration(cal, path))
     if not cal.identified:
         for est in cal.not_identified():
             print(f"optexec calibrate: {est.name} is not identified: {est.reason}", file=sys.stderr)

@@ -18,14 +18,14 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .errors import MethodNotApplicable, OptexecError, SolverError, SpecError
 from .spec import ExecutionProblem, example_names, load_example, load_problem
 
-__all__ = ["main", "COMMANDS", "add_spec_arguments", "problem_from_args", "write_json"]
+__all__ = ["main", "COMMANDS", "add_spec_arguments", "problem_from_args", "write_json", "emit_outputs"]
 
 #: extra sub-commands: name -> module with ``register(subparsers)``
 COMMANDS: dict[str, str] = {
@@ -59,6 +59,22 @@ def write_json(data: Any, target: str) -> None:
         Path(target).write_text(text + "\n", encoding="utf-8")
 
 
+def emit_outputs(args: argparse.Namespace, summary: str | None, data: Any, plot: Callable[[str], Any] | None = None):
+    """Print ``summary``, write ``data`` as JSON to ``args.json`` and draw ``plot(args.plot)``.
+
+    With ``--json -`` stdout carries the JSON alone, so the summary and notes go to stderr.
+    Returns the stream used for human-readable lines.
+    """
+    out = sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
+    if summary is not None:
+        print(summary, file=out)
+    if getattr(args, "json", None):
+        write_json(data, args.json)
+    if plot is not None and getattr(args, "plot", None):
+        print(f"plot written to {plot(args.plot)}", file=out)
+    return out
+
+
 def _parse_option(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
@@ -88,15 +104,10 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if args.time_model:
         options["time_model"] = args.time_model
     result = solve(problem, args.method, **options)
-    out = sys.stderr if args.json == "-" else sys.stdout
-    if not args.quiet:
-        print(result.summary(), file=out)
-    if args.json:
-        write_json(result.to_dict(), args.json)
-    if args.plot:
-        from .plots import plot_results
+    from .plots import plot_results
 
-        print(f"plot written to {plot_results([result], args.plot)}", file=out)
+    emit_outputs(args, None if args.quiet else result.summary(), result.to_dict(),
+                 lambda path: plot_results([result], path))
     if not result.success:
         print(f"optexec: status {result.status}: {result.message}", file=sys.stderr)
         return 1
