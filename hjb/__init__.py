@@ -13,3 +13,10 @@ from .chain import VolatilityChain, mean_reverting_chain, volatility_chain  # no
 from .dp_policy import GridDPPolicy, LinearDPPolicy  # noqa: E402
 from .backward_induction import DPSettings  # noqa: E402
 from .backward_induction import solve as solve_dp  # noqa: E402
+
+__all__ = [
+    "HJBSettings", "ReducedSolution", "solve_reduced", "solve_mean_reverting_batch", "volatility_grid",
+    "FullSolution", "solve_full", "FullPolicy", "ReducedPolicy", "solve_hjb",
+    "VolatilityChain", "mean_reverting_chain", "volatility_chain", "GridDPPolicy", "LinearDPPolicy",
+    "DPSettings", "solve_dp",
+]

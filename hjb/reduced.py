@@ -334,7 +334,6 @@ def _check_problem(problem: ExecutionProblem) -> None:
 
 def _ode_states(problem: ExecutionProblem):
     model = problem.volatility_model
-    n = problem.slices
     if isinstance(model, RegimeVolatility):
         return np.asarray(model.levels, dtype=np.float64), model.generator_array, model.initial_regime, None
     sigma0 = problem.asset.volatility

@@ -310,7 +310,6 @@ def _solve_continuous(problem: ExecutionProblem, start: float) -> Result:
         holdings, temporary, variance = _continuous_basket(problem, u)
         diagnostics: dict = {}
     else:
-        a = problem.asset
         holdings, (temporary, variance), kappa = _continuous_single(problem, u)
         diagnostics = {"kappa": kappa, "half_life": 1.0 / kappa if kappa > 0 else math.inf,
                        "kappa_T": kappa * problem.horizon, "branch": _branch(lam)}

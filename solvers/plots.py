@@ -10,7 +10,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 from .closed_form import Frontier, HorizonCurve  # noqa: E402
 from .result import Result  # noqa: E402

@@ -49,7 +49,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 

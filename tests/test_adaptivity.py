@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from solvers import load_example, solve
+from solvers import load_example
 from solvers import methods as registry
 from solvers.adaptivity import value_of_adaptivity
 from solvers.cli import main

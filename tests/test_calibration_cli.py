@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from solvers import load_problem
 from solvers.calibration import SyntheticTruth, calibrate_files, generate, sample_paths, write_csv

@@ -17,7 +17,7 @@ order, horizon, slices and risk aversion are the user's: data does not choose th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -292,7 +292,6 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
         for kind, k, i in active:
             if kind == "zero":
                 zero_mask[k, i] = True
-        built = bool(active)
         a_mat, target, lo, hi = _rows(model, active)
         signs = np.sign(model.d(v))
         converged = False
