@@ -42,6 +42,8 @@ one that fails (a status other than ``optimal``, or an exception) fails the vali
 
 from __future__ import annotations
 
+import dataclasses
+
 import argparse
 import itertools
 import math
@@ -120,7 +122,11 @@ class MethodRun:
         return "dynamic" if self.result is not None and self.result.policy is not None else "static"
 
     def accuracy(self) -> MethodAccuracy:
-        return ACCURACY.get(self.method, DEFAULT_ACCURACY)
+        """The method's declared accuracy; a result may state its own reason in
+        ``diagnostics["accuracy_note"]`` (with ``objective_error`` / ``holdings_error``)."""
+        acc = ACCURACY.get(self.method, DEFAULT_ACCURACY)
+        note = self.result.diagnostics.get("accuracy_note") if self.result is not None else None
+        return dataclasses.replace(acc, why=note) if note else acc
 
     def objective_tolerance(self) -> float:
         r = self.result

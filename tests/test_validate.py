@@ -180,3 +180,16 @@ def test_control_variate_check_catches_what_plain_monte_carlo_misses(reference_m
     assert not checks[("mc-cv[dp-biased]", "dp-biased")].passed
     assert checks[("mc-cv[dp-ref]", "dp-ref")].passed
     assert any(f.startswith("mc-cv[dp-biased] vs dp-biased: objective") for f in report.failures)
+
+
+def test_exact_dp_recursion_is_held_to_rounding_not_to_a_grid_tolerance():
+    from solvers import load_example
+    from solvers.validate import validate as run_validate
+
+    report = run_validate(load_example("almgren-chriss-2001"), methods=["closed-form", "dp"], monte_carlo=False)
+    pairs = [c for c in report.checks if {c.a, c.b} == {"closed-form", "dp"}]
+    assert pairs and report.passed
+    for c in pairs:
+        scale = 1.7e6 if c.quantity == "objective" else 1e6
+        assert c.tolerance < 1e-9 * scale, c.message()
+        assert "exact linear recursion" in c.why
