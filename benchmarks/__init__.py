@@ -15,4 +15,6 @@ SUITES: list[str] = [
     "benchmarks.bench_dp",
     "benchmarks.bench_qp",
     "benchmarks.bench_hjb",
+    "benchmarks.bench_accuracy",
+    "benchmarks.bench_gallery",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -38,7 +39,18 @@ def run_suites(quick: bool, out_dir: Path, only: Sequence[str] | None = None) ->
         write_json(out_dir / f"{short}.json", report)
         print(f"[bench] {short} done in {report['seconds']:.1f} s", flush=True)
         reports.append(report)
-    (out_dir / "SUMMARY.md").write_text(summary_markdown(reports), encoding="utf-8")
+    (out_dir / "SUMMARY.md").write_text(summary_markdown(_all_reports(out_dir)), encoding="utf-8")
+    return reports
+
+
+def _all_reports(out_dir: Path) -> list[dict]:
+    """Every suite's latest report in ``out_dir`` (so ``--only`` refreshes one suite and the
+    summary still covers all), in SUITES order."""
+    reports = []
+    for module_name in SUITES:
+        path = out_dir / f"{module_name.rsplit('.', 1)[-1].removeprefix('bench_')}.json"
+        if path.exists():
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
     return reports
 
 
