@@ -160,4 +160,28 @@ def run(quick: bool, out_dir: Path) -> dict:
     if lin:
         notes.append(f"linear N = 390: CVXPY re-solve {lin[0]['resolve_cvxpy_s'] * 1e3:.1f} ms, whole pipeline "
                      f"{lin[0]['dpp_resolve_s'] * 1e3:.1f} ms, closed form {lin[0]['closed_form_s'] * 1e3:.2f} ms.")
-    return {"suite": "qp", "records": records, "plots": [], "notes": notes}
+    return {"suite": "qp", "records": records, "plots": [_scaling_plot(records, out_dir)], "notes": notes}
+
+
+def _scaling_plot(records: list[dict], out_dir: Path) -> str:
+    """Re-solve time against N for the linear AC problem: each CVXPY back end, the structured
+    banded path and the closed form, from this run's records."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lin = [r for r in records if r["case"] == "AC linear" and "dpp_resolve_s" in r]
+    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    for label in sorted({f"{r['path']} {r['solver']}" for r in lin}):
+        rows = sorted((r for r in lin if f"{r['path']} {r['solver']}" == label), key=lambda r: r["N"])
+        ax.loglog([r["N"] for r in rows], [r["dpp_resolve_s"] for r in rows], "o-", label=f"qp: {label}")
+    rows = sorted({r["N"]: r["closed_form_s"] for r in lin}.items())
+    ax.loglog([n for n, _ in rows], [t for _, t in rows], "k--", label="closed form")
+    ax.set_xlabel("slices N")
+    ax.set_ylabel("re-solve time (s), best of repeats")
+    ax.set_title("Linear AC problem: qp back ends against the closed form")
+    ax.legend(fontsize=8)
+    fig.savefig(out_dir / "qp_scaling.png", dpi=110)
+    plt.close(fig)
+    return "qp_scaling.png"
