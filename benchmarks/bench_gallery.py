@@ -22,7 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from solvers import cost_vs_horizon, efficient_frontier, load_example, solve  # noqa: E402
+from solvers import cost_vs_horizon, efficient_frontier, load_example, schedule_cost, solve  # noqa: E402
+from solvers import twap as twap_schedule  # noqa: E402
 from solvers.plots import plot_frontier  # noqa: E402
 
 
@@ -33,7 +34,10 @@ def _frontier(out_dir: Path) -> dict:
     r = solve(p, "closed-form")
     plot_frontier(frontier, out_dir / "gallery_frontier.png", curve=curve, marked=r,
                   title="AC 2001: efficient frontier")
+    twap = schedule_cost(p, twap_schedule(p))
     return {"case": "frontier (AC 2001)", "figure": "gallery_frontier.png", "E": r.expected_cost, "V": r.variance,
+            "twap_E": twap.expected_cost, "twap_V": twap.variance,
+            "std_cut_vs_twap": 1.0 - r.std / float(twap.std), "extra_E_vs_twap": r.expected_cost / twap.expected_cost - 1.0,
             "twap_best_horizon": curve.best_horizon}
 
 
