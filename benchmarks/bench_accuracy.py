@@ -63,31 +63,30 @@ def _richardson(values, ratio=2.0, order=1.0):
     return values[-1] + (values[-1] - values[-2]) / (ratio**order - 1.0)
 
 
-def _hjb_mean_reverting(quick):
+def _hjb_self_convergence(example: str, second_grid: str, levels, case: str):
+    """Refine time steps and a second grid together by 2x; errors against Richardson
+    extrapolation of the two finest values (first-order schemes)."""
     from hjb import HJBSettings
 
-    p = load_example("mean-reverting-volatility")
-    levels = [(80, 16), (160, 32), (320, 64)] if quick else [(100, 16), (200, 32), (400, 64), (800, 128), (1600, 256)]
-    values = [solve(p, "hjb", settings=HJBSettings(time_steps=t, vol_points=v)).objective for t, v in levels]
+    p = load_example(example)
+    values = [solve(p, "hjb", settings=HJBSettings(time_steps=t, **{second_grid: g})).objective for t, g in levels]
     truth = _richardson(values)
     errors = [abs(v - truth) / truth for v in values[:-1]]
-    return _record("reduced HJB, mean-reverting volatility (dt and ds halved together)",
-                   "Richardson extrapolation of the two finest grids", "dt", [p.horizon / t for t, _ in levels[:-1]],
-                   errors, 1.0)
+    return _record(case, "Richardson extrapolation of the two finest grids", "dt",
+                   [p.horizon / t for t, _ in levels[:-1]], errors, 1.0)
+
+
+def _hjb_mean_reverting(quick):
+    levels = [(80, 16), (160, 32), (320, 64)] if quick else [(100, 16), (200, 32), (400, 64), (800, 128), (1600, 256)]
+    return _hjb_self_convergence("mean-reverting-volatility", "vol_points", levels,
+                                 "reduced HJB, mean-reverting volatility (dt and ds halved together)")
 
 
 def _hjb_full(quick):
-    from hjb import HJBSettings
-
-    p = load_example("square-root-impact")
     # dt / dx <= 2 is the scheme's stability bound (hjb/full.py): steps >= 2.5 (points - 1) at T = 5
     levels = [(40, 16), (80, 32), (160, 64)] if quick else [(80, 32), (160, 64), (320, 128), (640, 256)]
-    values = [solve(p, "hjb", settings=HJBSettings(time_steps=t, holdings_points=h)).objective for t, h in levels]
-    truth = _richardson(values)
-    errors = [abs(v - truth) / truth for v in values[:-1]]
-    return _record("full HJB, square-root impact (dt and dx halved together)",
-                   "Richardson extrapolation of the two finest grids", "dt", [p.horizon / t for t, _ in levels[:-1]],
-                   errors, 1.0)
+    return _hjb_self_convergence("square-root-impact", "holdings_points", levels,
+                                 "full HJB, square-root impact (dt and dx halved together)")
 
 
 def _dp_grid(quick):
