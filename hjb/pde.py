@@ -13,16 +13,34 @@ The result follows MODEL.md: ``objective = V(0, X, sigma_0) + 1/2 gamma X^2 + ep
 spread is ``epsilon |X|`` because the optimal strategy is monotone), ``time_model =
 "continuous"``, ``holdings`` = the optimal path with the volatility frozen at ``sigma_0``
 (the policy's rate at ``s = sigma_0`` followed on the fine time grid, sampled at ``t_k``),
-``expected_cost`` / ``variance`` = ``E`` and ``V`` of that frozen path
-(``E = constants + int eta |v|^(1+beta) dt`` and ``V = int E[sigma_t^2] x_t^2 dt`` on the fine
-grid; for constant volatility ``E + lambda V`` equals ``objective`` up to the discretization
-error, under stochastic volatility they differ because the path is not re-optimized), and
-``policy`` = a :class:`solvers.policy.FeedbackPolicy` for the simulator.
+``expected_cost`` / ``variance``:
+
+* **reduced HJB** (linear impact, every volatility model): the optimal *feedback policy*'s
+  ``E[C]`` and expected quadratic variation ``E[int sigma_t^2 x_t^2 dt]`` from ``(0, X, sigma_0)``,
+  the quantities MODEL.md charges and method ``dp`` reports: with ``v = x A(t, s) / eta``,
+  ``E[int eta v^2 dt] = X^2 C(0, s_0)`` and ``E[int s^2 x^2 dt] = X^2 B(0, s_0)``, where
+  (Feynman-Kac, ``L`` the volatility or regime generator, ``C = B = 0`` at ``T``)
+  ``-C_t = A^2 / eta - 2 (A / eta) C + L C`` and ``-B_t = s^2 - 2 (A / eta) B + L B`` are solved on
+  the grid and by the scheme of ``A`` (:func:`hjb.reduced.solve_reduced`). So
+  ``expected_cost = 1/2 gamma X^2 + epsilon |X| + X^2 C(0, s_0)``, ``variance = X^2 B(0, s_0)``;
+  ``C + lambda B = A`` in continuous time, and ``diagnostics["objective_gap"] = expected_cost +
+  lambda variance - objective`` is the discretization error (rounding for the RK4 ODE forms,
+  first order in time for the mean-reverting grid);
+* **full HJB** (nonlinear impact, or ``form="full"``): ``E`` and ``V`` of the frozen path
+  (``E = constants + int eta |v|^(1+beta) dt``, ``V = int E[sigma_t^2] x_t^2 dt`` on the fine grid).
+  For constant volatility that path *is* the policy's, and ``E + lambda V = objective`` up to the
+  discretization error; under stochastic volatility they are NOT the policy's moments and
+  ``objective != E + lambda V`` (``diagnostics["moments"] = "frozen_path"`` says so).
+
+The frozen path's numbers are always in ``diagnostics["frozen_path_expected_cost"]``,
+``["frozen_path_variance"]`` and ``["frozen_path_objective"]``; ``["moments_note"]`` states
+what ``expected_cost`` and ``variance`` are. ``policy`` = a
+:class:`solvers.policy.FeedbackPolicy` for the simulator.
 
 With ``settings.extrapolate`` the first-order grid schemes are solved twice and ``objective``
 is the Richardson value ``2 V - V_coarse`` (``diagnostics["error_estimate"]`` is ``|V - V_coarse|``,
-the first-order error of the unextrapolated value); the path, ``E``, ``V`` and the policy are
-those of the finer grid.
+the first-order error of the unextrapolated value); the reduced HJB's policy moments take the
+same Richardson step; the path, the frozen-path numbers and the policy are those of the finer grid.
 
 Options (besides ``settings``): ``accuracy`` (a preset name of
 :meth:`HJBSettings.with_accuracy`), any :class:`HJBSettings` field (``time_steps=4000``, ...),
@@ -102,6 +120,26 @@ def _path_integrals(problem: ExecutionProblem, t: np.ndarray, x: np.ndarray, tem
     return {"variance": variance, "breakdown": breakdown}
 
 
+_MOMENTS_NOTE = {
+    "policy": "expected_cost = 1/2 gamma X^2 + epsilon |X| + E[int eta v^2 dt] and variance = "
+    "E[int sigma_t^2 x_t^2 dt] of the optimal feedback policy v = x A(t, sigma_t)/eta from (0, X, sigma_0) "
+    "(Feynman-Kac PDE/ODEs on the grid of A); objective_gap = expected_cost + lambda variance - objective "
+    "is the discretization error (rounding for the RK4 ODE forms)",
+    "frozen_path": "full HJB under stochastic volatility: expected_cost and variance are those of the frozen "
+    "path (volatility held at sigma_0 in the rate, V charged with E[sigma_t^2]), NOT the feedback policy's "
+    "moments, so objective != expected_cost + lambda variance (objective_gap); the objective is the value "
+    "function's",
+}
+
+
+def _policy_moments(problem: ExecutionProblem, sol: ReducedSolution) -> tuple[float, float]:
+    """``(E[int eta v^2 dt], E[int sigma_t^2 x_t^2 dt])`` of the reduced HJB's feedback policy
+    from ``(0, X, sigma_0)``: ``X^2 C(0, s_0)`` (currency) and ``X^2 B(0, s_0)``
+    (share^2 x volatility^2 x time unit = currency^2, the unit of MODEL.md's ``V``)."""
+    big_x, eta = problem.asset.holdings, problem.asset.temporary_impact
+    return eta * big_x**2 * sol.cost_coefficient, big_x**2 * sol.risk_coefficient
+
+
 def _reduced_path(problem: ExecutionProblem, sol: ReducedSolution):
     """Frozen path ``x(t) = X (theta / T) exp(-int_theta^T d)`` and its temporary cost."""
     big_x, eta, horizon = problem.asset.holdings, problem.asset.temporary_impact, problem.horizon
@@ -168,20 +206,35 @@ def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **o
         policy = ReducedPolicy(problem, sol)
         formulation = "reduced"
     extrapolated = settings.extrapolate and (use_full or sol.kind == "grid")
+    if not use_full:
+        moments_grid = _policy_moments(problem, sol)
     if extrapolated:
         coarse = settings.coarse()
         if use_full:
             value_coarse = solve_full(problem, coarse).value
         else:
-            value_coarse = asset.temporary_impact * asset.holdings**2 * solve_reduced(problem, coarse).value_coefficient
+            sol_coarse = solve_reduced(problem, coarse)
+            value_coarse = asset.temporary_impact * asset.holdings**2 * sol_coarse.value_coefficient
+            moments_coarse = _policy_moments(problem, sol_coarse)
     t_fine = problem.horizon - sol.theta[::-1]
     parts = _path_integrals(problem, t_fine, x_t, temporary)
     consts = trajectory_constants(problem)
+    frozen_expected = sum(parts["breakdown"].values())
     value_grid = value
     if extrapolated:  # first order: V = V* + C h + O(h^2), so 2 V(h) - V(2h) = V* + O(h^2)
         value = 2.0 * value_grid - value_coarse
     objective = value + consts["permanent"] + consts["spread"]
-    expected = sum(parts["breakdown"].values())
+    if use_full:  # the frozen path's E and V (module doc): exact for constant volatility only
+        expected, variance, breakdown = frozen_expected, parts["variance"], parts["breakdown"]
+        moments = ("frozen_path" if problem.volatility_model.stochastic else "policy (deterministic volatility: "
+                   "the frozen path is the policy's path)")
+    else:  # the feedback policy's E[C] and E[int sigma^2 x^2 dt] (Feynman-Kac, hjb.reduced)
+        temp, variance = moments_grid
+        if extrapolated:  # the same Richardson step as the value
+            temp, variance = 2.0 * temp - moments_coarse[0], 2.0 * variance - moments_coarse[1]
+        breakdown = {**parts["breakdown"], "temporary": temp}
+        expected = sum(breakdown.values())
+        moments = "policy"
     per_slice = settings.steps_for(problem.slices)[1]
     holdings = x_t[::per_slice].copy()
     holdings[-1] = 0.0
@@ -190,7 +243,10 @@ def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **o
         formulation=formulation, value_function=value, trajectory_constants=consts,
         frozen_path="rate of the policy at s = sigma_0 followed on the fine time grid; E = constants + "
         "int eta |v|^(1+beta) dt, V = int E[sigma_t^2] x_t^2 dt (model's exact moments), trapezoid/exact-linear",
-        frozen_path_objective=expected + problem.risk_aversion * parts["variance"],
+        frozen_path_expected_cost=frozen_expected, frozen_path_variance=parts["variance"],
+        frozen_path_objective=frozen_expected + problem.risk_aversion * parts["variance"],
+        moments=moments, moments_note=_MOMENTS_NOTE[moments.split(" ")[0]],
+        value_function_objective=objective, objective_gap=expected + problem.risk_aversion * variance - objective,
         settings=settings.as_dict(), extrapolated=extrapolated,
     )
     if extrapolated:
@@ -202,7 +258,7 @@ def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **o
         status, message = "numerical_error", "the HJB produced non-finite values"
     return Result(
         method=METHOD, status=status, problem=problem, times=problem.times, holdings=holdings,
-        trades=holdings[:-1] - holdings[1:], expected_cost=expected, variance=parts["variance"],
+        trades=holdings[:-1] - holdings[1:], expected_cost=expected, variance=variance,
         objective=objective, solve_seconds=time.perf_counter() - start, time_model="continuous",
-        cost_breakdown=parts["breakdown"], diagnostics=diagnostics, message=message, policy=policy,
+        cost_breakdown=breakdown, diagnostics=diagnostics, message=message, policy=policy,
     )

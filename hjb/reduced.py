@@ -28,6 +28,30 @@ The blow-up at ``T`` is handled exactly, in two ways:
   which is harmless because the grid covers ``E[sigma(t)] +- coverage_sds`` standard
   deviations (checked, :class:`SpecError` names the numbers when a user grid does not).
 
+**The policy's moments** (what ``hjb`` reports as ``expected_cost`` / ``variance``, as ``dp``
+does). Along ``v = a x``, ``x^2`` scales out: ``E[int eta v^2 dt] = x^2 C`` and
+``E[int s^2 x^2 dt] = x^2 B`` with (Feynman-Kac, in theta, ``C = B = 0`` at theta = 0)
+
+    (C/eta)_theta = a^2 - 2 a (C/eta) + L_s (C/eta),     B_theta = s^2 - 2 a B + L_s B,
+
+and ``C + lambda B = eta a`` exactly (add the two: it is the Riccati equation). Near ``T``,
+``C/eta = 1/theta + e`` with ``e = O(theta^3)`` and ``B = s^2 theta / 3 + O(theta^2)``: the
+blow-up of ``C`` is the same ``1/theta`` as ``a``'s, and is handled the same way:
+
+* ODE systems: ``n = q^2 C / eta`` and ``m = q^2 B`` solve
+  ``n_i' = 1 - 2 c_i q_i n_i + sum_j Q_ij (r_ij^2 n_j - 2 r_ij n_i)`` and
+  ``m_i' = s_i^2 q_i^2 - 2 c_i q_i m_i + sum_j Q_ij (r_ij^2 m_j - 2 r_ij m_i)``, ``r_ij = q_i / q_j``,
+  ``n(0) = m(0) = 0``: smooth (the singular ``-2 a C`` and ``+2 C q'/q`` cancel), integrated by the
+  same RK4 step as ``q`` (:func:`moments_rhs`); ``C = eta n / q^2`` and ``B = m / q^2`` are read at
+  ``theta = T`` only, where ``q > 0``. RK4 preserves the linear relation ``n + lambda m / eta = q``
+  exactly, so ``C + lambda B = A`` holds to rounding.
+* Volatility grid: ``e_theta = d^2 - 2 e / theta - 2 d e + L_s e`` and
+  ``B_theta = s^2 - 2 B / theta - 2 d B + L_s B`` (``e(0) = B(0) = 0``, the ``1/theta`` part of
+  ``C`` removed exactly as for ``a``), backward Euler with the reaction taken implicitly along the
+  new ``d^{n+1}`` (exact for the leading ``s^2 theta / 3`` of ``B``), the same ``L_s`` and
+  boundary rows: one tridiagonal solve with two right-hand sides per step. ``C + lambda B - eta a``
+  is then a first-order-in-time discretization error (the ``L_s`` error is common to all three).
+
 JAX: float64 is switched on here, once for the ``hjb`` package
 (``jax.config.update("jax_enable_x64", True)``); time is a ``lax.scan`` over slices with an
 inner scan over the steps of a slice (memory O(grid + N grid), the per-slice snapshots feed
@@ -63,7 +87,7 @@ from .settings import HJBSettings  # noqa: E402
 
 __all__ = [
     "ReducedSolution", "VolatilityGrid", "volatility_grid", "solve_reduced", "solve_mean_reverting_batch",
-    "reduced_pde_numpy", "riccati_rhs_q", "uniform_moments",
+    "reduced_pde_numpy", "riccati_rhs_q", "moments_rhs", "uniform_moments",
 ]
 
 
@@ -193,37 +217,60 @@ def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: 
 
 
 # ---------------------------------------------------------------------- JAX kernels
-def _pde_scan(c, lower, diagonal, upper, h, j0, *, n_slices: int, per_slice: int, explicit: bool):
+def _pde_scan(c, lower, diagonal, upper, h, j0, s2=None, *, n_slices: int, per_slice: int, explicit: bool,
+              moments: bool = False):
     """Backward Euler in theta for ``d`` (see module doc). Returns
     ``(d at theta = T, d at slice ends (N, ns), int d dtheta per slice (N, ns), d[j0] per step)``;
-    slices are in theta order (the last slice of the horizon first)."""
+    slices are in theta order (the last slice of the horizon first).
+
+    With ``moments=True`` (``s2`` = ``s^2`` on the grid) it also carries the policy's moments
+    ``e = C / eta - 1 / theta`` and ``B`` (see :func:`solve_reduced`), one more tridiagonal solve
+    with two right-hand sides per step, and appends ``(e, B)`` at theta = T to the outputs."""
     ns = c.shape[0]
     dl = jnp.concatenate([jnp.zeros(1), -h * lower[1:]])
     du = jnp.concatenate([-h * upper[:-1], jnp.zeros(1)])
 
+    def apply_l(v):
+        return diagonal * v + lower * jnp.roll(v, 1) + upper * jnp.roll(v, -1)
+
     def step(carry, n):
-        d, integral = carry
+        d, integral = carry[0], carry[1]
         theta_new = (n + 1) * h
         reaction = 1.0 + h * (2.0 / theta_new + d)
         if explicit:
-            ld = diagonal * d + lower * jnp.roll(d, 1) + upper * jnp.roll(d, -1)
-            new = (d + h * (c + ld)) / reaction
+            new = (d + h * (c + apply_l(d))) / reaction
         else:
             new = lax.linalg.tridiagonal_solve(dl, reaction - h * diagonal, du, (d + h * c)[:, None])[:, 0]
         integral = integral + 0.5 * h * (d + new)
-        return (new, integral), new[j0]
+        if not moments:
+            return (new, integral), new[j0]
+        # linear equations along the policy a = 1/theta + d^{n+1}, fully implicit:
+        # e_theta = d^2 - 2 e / theta - 2 d e + L e,  B_theta = s^2 - 2 B / theta - 2 d B + L B
+        eb = carry[2]
+        react2 = 1.0 + h * (2.0 / theta_new + 2.0 * new)
+        source = jnp.stack([new**2, s2], axis=1)
+        if explicit:
+            lv = jax.vmap(apply_l, in_axes=1, out_axes=1)(eb)
+            eb = (eb + h * (source + lv)) / react2[:, None]
+        else:
+            eb = lax.linalg.tridiagonal_solve(dl, react2 - h * diagonal, du, eb + h * source)
+        return (new, integral, eb), new[j0]
 
-    def one_slice(d, first):
+    def one_slice(carry, first):
         steps = first + jnp.arange(per_slice)
-        (d, integral), path = lax.scan(step, (d, jnp.zeros(ns)), steps)
-        return d, (d, integral, path)
+        init = (carry[0], jnp.zeros(ns)) + carry[1:]
+        out, path = lax.scan(step, init, steps)
+        return (out[0],) + out[2:], (out[0], out[1], path)
 
     firsts = per_slice * jnp.arange(n_slices)
-    d_final, (ends, integrals, paths) = lax.scan(one_slice, jnp.zeros(ns), firsts)
-    return d_final, ends, integrals, paths.reshape(-1)
+    init = (jnp.zeros(ns),) + ((jnp.zeros((ns, 2)),) if moments else ())
+    final, (ends, integrals, paths) = lax.scan(one_slice, init, firsts)
+    if moments:
+        return final[0], ends, integrals, paths.reshape(-1), final[1][:, 0], final[1][:, 1]
+    return final[0], ends, integrals, paths.reshape(-1)
 
 
-_pde_jit = jax.jit(_pde_scan, static_argnames=("n_slices", "per_slice", "explicit"))
+_pde_jit = jax.jit(_pde_scan, static_argnames=("n_slices", "per_slice", "explicit", "moments"))
 
 
 def _pde_batch(c, lower, diagonal, upper, h, j0, *, n_slices: int, per_slice: int, explicit: bool):
@@ -261,6 +308,52 @@ def _ode_scan(c_steps, generator, h):
 
 
 _ode_jit = jax.jit(_ode_scan)
+
+
+def moments_rhs(y, c, s2, generator):
+    """``d/dtheta`` of the augmented ODE system ``y = (q, n, m)`` (each (m_states,), see
+    :func:`solve_reduced`'s moments): ``q = eta / A``, ``n = q^2 C / eta``, ``m = q^2 B``.
+
+    With ``r_ij = q_i / q_j`` (``-> 1`` as ``theta -> 0``)::
+
+        q_i' = 1 - c_i q_i^2 - q_i sum_j Q_ij r_ij
+        n_i' = 1     - 2 c_i q_i n_i + sum_j Q_ij (r_ij^2 n_j - 2 r_ij n_i)
+        m_i' = s_i^2 q_i^2 - 2 c_i q_i m_i + sum_j Q_ij (r_ij^2 m_j - 2 r_ij m_i)
+
+    Every coefficient is smooth at ``theta = 0`` (the ``-2 A C / eta`` and ``2 C q'/q`` terms
+    cancel exactly in the ``q^2`` scaling), so RK4 keeps its order 4 from ``theta = 0``."""
+    xp = jnp if isinstance(y, jax.Array) else np
+    q, n, m = y[0], y[1], y[2]
+    safe = xp.where(q > 0, q, 1.0)
+    ratio = xp.where(q[None, :] > 0, q[:, None] / safe[None, :], 1.0)
+    gr = generator * ratio
+    gr2 = generator * ratio**2
+    dq = 1.0 - c * q**2 - q * xp.sum(gr, axis=1)
+    row = xp.sum(gr, axis=1)
+    dn = 1.0 - 2.0 * c * q * n + gr2 @ n - 2.0 * row * n
+    dm = s2 * q**2 - 2.0 * c * q * m + gr2 @ m - 2.0 * row * m
+    return xp.stack([dq, dn, dm])
+
+
+def _ode_moments_scan(c_steps, s2_steps, generator, h):
+    """Classical RK4 for ``(q, n, m)`` over ``theta`` (``c_steps``, ``s2_steps`` (n_t, m), constant
+    within a step). Returns ``q`` at theta_1..theta_n (n_t, m) and ``(q, n, m)`` at theta = T."""
+    states = c_steps.shape[1]
+
+    def step(y, cs):
+        c, s2 = cs
+        k1 = moments_rhs(y, c, s2, generator)
+        k2 = moments_rhs(y + 0.5 * h * k1, c, s2, generator)
+        k3 = moments_rhs(y + 0.5 * h * k2, c, s2, generator)
+        k4 = moments_rhs(y + h * k3, c, s2, generator)
+        new = y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return new, new[0]
+
+    final, qs = lax.scan(step, jnp.zeros((3, states)), (c_steps, s2_steps))
+    return qs, final
+
+
+_ode_moments_jit = jax.jit(_ode_moments_scan)
 
 
 # ---------------------------------------------------------------------- numpy reference
@@ -303,6 +396,12 @@ class ReducedSolution:
         theta: fine time-to-go grid ``theta_0 = 0 .. theta_n = T`` (n_t + 1 points).
         d_path: ``A(T - theta, s_start) / eta - 1 / theta`` on that grid (``0`` at theta = 0).
         diagnostics: grid sizes, steps, stability number, timings, scheme, boundaries.
+        cost_start: ``C(0, s) / eta`` per state (1 / time unit): the optimal feedback policy's
+            expected temporary cost from ``(0, x, s)`` is ``eta x^2`` times this.
+        risk_start: ``B(0, s)`` per state (volatility^2 x time unit): its expected quadratic
+            variation ``E[int sigma_t^2 x_t^2 dt]`` from ``(0, x, s)`` is ``x^2`` times this.
+            ``eta * cost_start + lambda * risk_start = eta * a_start`` in continuous time; the
+            difference on the grid is the scheme's error (``diagnostics["moments_gap"]``).
     """
 
     kind: str
@@ -314,11 +413,23 @@ class ReducedSolution:
     theta: np.ndarray
     d_path: np.ndarray
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    cost_start: np.ndarray | None = None
+    risk_start: np.ndarray | None = None
 
     @property
     def value_coefficient(self) -> float:
         """``A(0, s_0) / eta`` (1 / time unit); the value is ``eta X^2`` times this."""
         return float(self.a_start[self.start_index])
+
+    @property
+    def cost_coefficient(self) -> float:
+        """``C(0, s_0) / eta`` (1 / time unit): E[temporary cost] of the policy is ``eta X^2`` times this."""
+        return float(self.cost_start[self.start_index])
+
+    @property
+    def risk_coefficient(self) -> float:
+        """``B(0, s_0)``: E[int sigma_t^2 x_t^2 dt] of the policy is ``X^2`` times this."""
+        return float(self.risk_start[self.start_index])
 
 
 def _check_problem(problem: ExecutionProblem) -> None:
@@ -396,9 +507,10 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
                             f"explicit s-stepping is unstable: dt * max(b/ds^2 + |mu|/ds) = {number:.4g} > 1 "
                             f"(dt = {h:.4g}, ds = {grid.ds:.4g}); use more time steps or s_stepping='implicit'")
         c = lam * grid.s**2 / eta
-        args = tuple(jnp.asarray(v) for v in (c, grid.lower, grid.diagonal, grid.upper)) + (h, grid.start_index)
-        (d_final, ends, integrals, path), compile_s, run_s = _timed(
-            _pde_jit, *args, n_slices=problem.slices, per_slice=per_slice, explicit=explicit)
+        args = tuple(jnp.asarray(v) for v in (c, grid.lower, grid.diagonal, grid.upper)) + (
+            h, grid.start_index, jnp.asarray(grid.s**2))
+        (d_final, ends, integrals, path, e_final, b_final), compile_s, run_s = _timed(
+            _pde_jit, *args, n_slices=problem.slices, per_slice=per_slice, explicit=explicit, moments=True)
         integrals = np.asarray(integrals)
         exps = np.empty_like(integrals)
         for j in range(problem.slices):  # theta order -> t order; exact log part of int 1/theta
@@ -416,14 +528,23 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         )
         slice_theta = problem.tau * np.arange(problem.slices, 0, -1)  # theta at t_{k-1}, k = 1..N
         a_slices = np.asarray(ends)[::-1] + 1.0 / slice_theta[:, None]
+        cost_start = 1.0 / horizon + np.asarray(e_final)
+        risk_start = np.asarray(b_final)
+        diag.update(moments_scheme="e = C/eta - 1/theta and B by the same backward Euler and L_s as d, fully "
+                    "implicit along the policy a = 1/theta + d^{n+1} (one tridiagonal solve, two right-hand sides)",
+                    **_moments_gap(eta, lam, a_start, cost_start, risk_start, grid.start_index))
         return ReducedSolution("grid", grid.s, grid.start_index, a_start, exps, a_slices, theta, d_path,
-                               {**diag, "compile_seconds": compile_s, "run_seconds": run_s})
+                               {**diag, "compile_seconds": compile_s, "run_seconds": run_s},
+                               cost_start=cost_start, risk_start=risk_start)
     levels, generator, start, path_sigma = _ode_states(problem)
     if path_sigma is None:
-        c_steps = np.broadcast_to(lam * levels**2 / eta, (n_t, levels.size))
+        s2_steps = np.broadcast_to(levels**2, (n_t, levels.size))
     else:  # slice k (t in [t_{k-1}, t_k)) is theta in (T - t_k, T - t_{k-1}]: reversed order
-        c_steps = np.repeat((lam * path_sigma**2 / eta)[::-1], per_slice)[:, None]
-    qs, compile_s, run_s = _timed(_ode_jit, jnp.asarray(c_steps), jnp.asarray(generator), h)
+        s2_steps = np.repeat((path_sigma**2)[::-1], per_slice)[:, None]
+    c_steps = lam * s2_steps / eta
+    (qs, final), compile_s, run_s = _timed(_ode_moments_jit, jnp.asarray(c_steps), jnp.asarray(s2_steps),
+                                           jnp.asarray(generator), h)
+    q_end, n_end, m_end = np.asarray(final)
     qs = np.vstack([np.zeros((1, levels.size)), np.asarray(qs)])
     with np.errstate(divide="ignore", invalid="ignore"):
         d_all = np.where(theta[:, None] > 0, 1.0 / qs - 1.0 / np.where(theta > 0, theta, 1.0)[:, None], 0.0)
@@ -436,10 +557,23 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         boundary_conditions="none (ODE system, one equation per state)",
         states=int(levels.size), stability_number=float(h * max(np.max(np.abs(generator)), math.sqrt(np.max(c_steps)))),
         order_time=4,
+        moments_scheme="the same RK4 on (q, n = q^2 C/eta, m = q^2 B) together (smooth at theta = 0: the "
+        "singular -2 A C/eta and 2 C q'/q terms cancel in the q^2 scaling); RK4 keeps n + lambda m / eta = q "
+        "exactly, so the gap is rounding",
     )
     a_slices = 1.0 / qs[per_slice * np.arange(problem.slices, 0, -1)]
-    return ReducedSolution("ode", levels, start, 1.0 / qs[-1], exps, a_slices, theta, d_all[:, start],
-                           {**diag, "compile_seconds": compile_s, "run_seconds": run_s})
+    a_start, cost_start, risk_start = 1.0 / q_end, n_end / q_end**2, m_end / q_end**2
+    diag.update(_moments_gap(eta, lam, a_start, cost_start, risk_start, start))
+    return ReducedSolution("ode", levels, start, a_start, exps, a_slices, theta, d_all[:, start],
+                           {**diag, "compile_seconds": compile_s, "run_seconds": run_s},
+                           cost_start=cost_start, risk_start=risk_start)
+
+
+def _moments_gap(eta: float, lam: float, a_start, cost_start, risk_start, start: int) -> dict[str, float]:
+    """``(C + lambda B) / A - 1`` at ``(0, s_0)``: zero in continuous time (Feynman-Kac), the
+    discretization's inconsistency between the value and the policy's moments on the grid."""
+    a0 = float(a_start[start])
+    return {"moments_gap": float((eta * cost_start[start] + lam * risk_start[start]) / (eta * a0) - 1.0)}
 
 
 def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[float],
