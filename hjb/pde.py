@@ -30,7 +30,10 @@ spread is ``epsilon |X|`` because the optimal strategy is monotone), ``time_mode
   (``E = constants + int eta |v|^(1+beta) dt``, ``V = int E[sigma_t^2] x_t^2 dt`` on the fine grid).
   For constant volatility that path *is* the policy's, and ``E + lambda V = objective`` up to the
   discretization error; under stochastic volatility they are NOT the policy's moments and
-  ``objective != E + lambda V`` (``diagnostics["moments"] = "frozen_path"`` says so).
+  ``objective != E + lambda V`` (``diagnostics["moments"] = "frozen_path"`` and ``moments_note``
+  say so; the reduced HJB gives ``diagnostics["moments"] = "policy"``). Why not a linear PDE along
+  the full HJB's policy: it needs the control at every ``(x, s)`` node and step, i.e. the full
+  scheme's time loop once more; left for :mod:`hjb.full`'s owner.
 
 The frozen path's numbers are always in ``diagnostics["frozen_path_expected_cost"]``,
 ``["frozen_path_variance"]`` and ``["frozen_path_objective"]``; ``["moments_note"]`` states
@@ -129,6 +132,9 @@ _MOMENTS_NOTE = {
     "path (volatility held at sigma_0 in the rate, V charged with E[sigma_t^2]), NOT the feedback policy's "
     "moments, so objective != expected_cost + lambda variance (objective_gap); the objective is the value "
     "function's",
+    "frozen_path_deterministic": "full HJB, deterministic volatility: expected_cost and variance are those of "
+    "the frozen path (the policy's rate followed on the fine time grid), which here IS the feedback policy's "
+    "path; objective_gap is the discretization error",
 }
 
 
@@ -226,15 +232,15 @@ def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **o
     objective = value + consts["permanent"] + consts["spread"]
     if use_full:  # the frozen path's E and V (module doc): exact for constant volatility only
         expected, variance, breakdown = frozen_expected, parts["variance"], parts["breakdown"]
-        moments = ("frozen_path" if problem.volatility_model.stochastic else "policy (deterministic volatility: "
-                   "the frozen path is the policy's path)")
+        moments, note = "frozen_path", ("frozen_path" if problem.volatility_model.stochastic
+                                        else "frozen_path_deterministic")
     else:  # the feedback policy's E[C] and E[int sigma^2 x^2 dt] (Feynman-Kac, hjb.reduced)
         temp, variance = moments_grid
         if extrapolated:  # the same Richardson step as the value
             temp, variance = 2.0 * temp - moments_coarse[0], 2.0 * variance - moments_coarse[1]
         breakdown = {**parts["breakdown"], "temporary": temp}
         expected = sum(breakdown.values())
-        moments = "policy"
+        moments = note = "policy"
     per_slice = settings.steps_for(problem.slices)[1]
     holdings = x_t[::per_slice].copy()
     holdings[-1] = 0.0
@@ -245,7 +251,7 @@ def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **o
         "int eta |v|^(1+beta) dt, V = int E[sigma_t^2] x_t^2 dt (model's exact moments), trapezoid/exact-linear",
         frozen_path_expected_cost=frozen_expected, frozen_path_variance=parts["variance"],
         frozen_path_objective=frozen_expected + problem.risk_aversion * parts["variance"],
-        moments=moments, moments_note=_MOMENTS_NOTE[moments.split(" ")[0]],
+        moments=moments, moments_note=_MOMENTS_NOTE[note],
         value_function_objective=objective, objective_gap=expected + problem.risk_aversion * variance - objective,
         settings=settings.as_dict(), extrapolated=extrapolated,
     )

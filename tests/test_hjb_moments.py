@@ -181,6 +181,9 @@ def test_full_hjb_states_that_its_moments_are_the_frozen_paths():
     assert "NOT the feedback policy" in res.diagnostics["moments_note"]
     assert res.expected_cost == res.diagnostics["frozen_path_expected_cost"]
     assert res.variance == res.diagnostics["frozen_path_variance"]
+    constant = solve_hjb(load_example("almgren-chriss-2001"), form="full", time_steps=100, holdings_points=24)
+    assert constant.diagnostics["moments"] == "frozen_path"
+    assert "IS the feedback policy's" in constant.diagnostics["moments_note"]
     reduced = solve_hjb(problem)
     assert reduced.diagnostics["moments"] == "policy"
     assert "feedback policy" in reduced.diagnostics["moments_note"]
