@@ -161,6 +161,11 @@ class Result:
             f"  std sqrt(V)          {self.std:18.8g}",
             f"  objective E+lambda*V {self.objective:18.8g}",
         ]
+        priced = self.expected_cost + self.problem.risk_aversion * self.variance
+        if abs(priced - self.objective) > 1e-12 * max(abs(self.objective), 1.0):
+            # a dynamic method's objective is its value function; E and V are its policy's moments
+            lines.append(f"  (E + lambda*V of the reported E, V: {priced:.10g}; the objective above is the "
+                         f"value function, the gap is the discretization)")
         if self.cost_breakdown:
             parts = ", ".join(f"{k} {v:.6g}" for k, v in self.cost_breakdown.items())
             lines.append(f"  E split: {parts}")
