@@ -84,7 +84,7 @@ def _gradient(w, dy, xp):
     return xp.concatenate([first, inner, last], axis=-1)
 
 
-def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, gather, first=False, safeguard=False):
+def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, interpolator, first=False, safeguard=False):
     """The semi-Lagrangian half step (before the s-step); ``w`` is (ns, ny).
 
     Control: the first-order condition with the gradient at ``y``. With ``safeguard`` the
@@ -93,25 +93,23 @@ def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, gather, fir
     < 1e-10 relative and costs 2x, so it is off by default (it does not cure the instability
     beyond the limit either). On the first step (``theta_old = 0``, ``first`` true) the control is the
     forced liquidation ``y / dt`` and the singular term at the departure point (``z = 0``) is 0.
-    ``gather(table, flat_index)`` reads rows of the (ns * ny, 2) table of ``(W_j, W_{j+1} - W_j)``:
-    one gather per interpolation instead of two.
+    ``interpolator(w)`` returns ``interp(idx, frac) = W[idx] + frac (W[idx + 1] - W[idx])`` along
+    each row (``idx`` in ``[0, ny - 2]``): :func:`_numpy_interpolator` or :func:`_jax_interpolator`,
+    the same arithmetic.
     """
     pow_1pb, inv_beta = power_functions(beta, xp)
-    ns, ny = w.shape
+    ny = w.shape[1]
     dy = y[1] - y[0]
     grad = _gradient(w, dy, xp)
     inv_old = xp.where(first, 0.0, xp.where(first, 1.0, theta_old) ** (-beta))
-    slope = xp.concatenate([w[:, 1:] - w[:, :-1], xp.zeros((ns, 1))], axis=1)
-    table = xp.stack([w, slope], axis=-1).reshape(ns * ny, 2)
-    offsets = (xp.arange(ns) * ny)[:, None]
+    interp = interpolator(w)
     int_type = np.int32 if xp is np else jnp.int32
 
     def cost(r):
         z = xp.maximum(y - r * h, 0.0)
         pos = z * (ny - 1)
         idx = xp.clip(xp.floor(pos).astype(int_type), 0, ny - 2)
-        pair = gather(table, (offsets + idx).reshape(-1)).reshape(ns, ny, 2)
-        w_dep = pair[..., 0] + (pos - idx) * pair[..., 1]
+        w_dep = interp(idx, pos - idx)
         return h * (pow_1pb(r) + 0.5 * c[:, None] * (y * y + z * z)) + pow_1pb(z) * inv_old + w_dep
 
     p = y_b * theta_new ** (-beta) + grad / (1.0 + beta)
@@ -121,24 +119,143 @@ def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, gather, fir
     return out - y_1pb * theta_new ** (-beta)
 
 
+def _numpy_interpolator(w: np.ndarray) -> Callable:
+    """Linear interpolation along rows by one fancy-index read per point from the (ns * ny, 2)
+    table of ``(W_j, W_{j+1} - W_j)`` (the fastest numpy form measured here)."""
+    ns, ny = w.shape
+    slope = np.concatenate([w[:, 1:] - w[:, :-1], np.zeros((ns, 1))], axis=1)
+    table = np.stack([w, slope], axis=-1).reshape(ns * ny, 2)
+    offsets = (np.arange(ns) * ny)[:, None]
+
+    def interp(idx, frac):
+        pair = table[(offsets + idx).reshape(-1)].reshape(ns, ny, 2)
+        return pair[..., 0] + frac * pair[..., 1]
+
+    return interp
+
+
+def _jax_interpolator(w) -> Callable:
+    """Linear interpolation along rows by two row-wise gathers (``take_along_axis``), bit for bit
+    the table form of :func:`_numpy_interpolator`. Measured on the CPU (256 x 64 grid): the
+    XLA fusion with these two gathers takes ~60 us per step against ~340 us for the gather of
+    pairs from a stacked (ns * ny, 2) table (building that interleaved table alone was ~80 us)."""
+
+    def interp(idx, frac):
+        lo = jnp.take_along_axis(w, idx, axis=1, mode="promise_in_bounds")  # idx in [0, ny - 2]
+        hi = jnp.take_along_axis(w, idx + 1, axis=1, mode="promise_in_bounds")
+        return lo + frac * (hi - lo)
+
+    return interp
+
+
 def implicit_s_matrix(lower, diagonal, upper, h) -> np.ndarray:
     """``(I - dt L_s)^-1`` as a dense matrix: ``L_s`` does not change in time, so the implicit
-    s-step is one matrix product per time step (measured here: 3x faster than a banded solve
-    with 256 right-hand sides in XLA on the CPU, and a plain GEMM on a GPU)."""
+    s-step can be one matrix product per time step (``s_solve="inverse"``: a plain GEMM on a
+    GPU; the numpy baseline's s-step)."""
     lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (lower, diagonal, upper))
     m = np.diag(1.0 - h * diagonal) - np.diag(h * lower[1:], -1) - np.diag(h * upper[:-1], 1)
     return np.linalg.inv(m)
 
 
-def _full_scan(c, lower, diagonal, upper, h, j0, s_inverse, *, beta: float, ny: int, n_slices: int,
-               per_slice: int, explicit: bool, keep: bool, safeguard: bool = False):
+#: ``s_solve`` values of :func:`full_hjb_arrays`: the dense inverse (one GEMM per step) or cyclic
+#: reduction of the tridiagonal ``I - dt L_s`` with precomputed coefficients.
+S_SOLVES = ("inverse", "reduction")
+
+#: cyclic reduction halves the system until it has at most this many rows, then applies the
+#: dense inverse of what is left (one small GEMM instead of the last, overhead-bound levels).
+#: Measured on the CPU, 64 volatility points x 256 holdings points, per step: dense 64 x 64
+#: inverse ~75 us; reduction to 16 then a 16 x 16 inverse ~28 us; to 8: ~32 us; to 1: ~38 us.
+REDUCTION_TAIL = 16
+
+
+def _reduction_levels(ns: int, tail: int = REDUCTION_TAIL) -> tuple[list[tuple[int, int, int]], int]:
+    """``([(n, m, ne) per level], rows left)``: a level takes ``n`` rows to the ``m = n // 2``
+    odd ones and back-substitutes the ``ne = n - m`` even ones. Static: depends on ``ns`` only."""
+    levels, n = [], ns
+    while n > tail:
+        levels.append((n, n // 2, n - n // 2))
+        n //= 2
+    return levels, n
+
+
+def reduction_coefficients(lower, diagonal, upper, h, tail: int = REDUCTION_TAIL) -> np.ndarray:
+    """Cyclic reduction of ``M = I - dt L_s`` (tridiagonal, rows ``a_i x_{i-1} + b_i x_i + c_i
+    x_{i+1}``), everything that does not depend on the right-hand side, packed in one float64
+    vector: per level ``alpha, gamma`` (odd row ``i`` becomes ``d_i + alpha d_{i-1} + gamma
+    d_{i+1}``, ``alpha = -a_i / b_{i-1}``, ``gamma = -c_i / b_{i+1}``) and the even rows' ``a, c,
+    b`` (back-substitution ``x_j = (d_j - a_j x_{j-1} - c_j x_{j+1}) / b_j``), then the dense
+    inverse of the system left. ``M`` is an M-matrix with row sums 1 (``L_s`` has zero row
+    sums and nonnegative off-diagonals), so every reduced system is one too (``alpha, gamma >=
+    0``): no pivoting, no growth; measured against the dense inverse, 1e-15 relative."""
+    lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (lower, diagonal, upper))
+    ns = diagonal.size
+    a = np.concatenate([[0.0], -h * lower[1:]])
+    b = 1.0 - h * diagonal
+    c = np.concatenate([-h * upper[:-1], [0.0]])
+    levels, _ = _reduction_levels(ns, tail)
+    parts = []
+    for n, m, _ in levels:
+        i = 2 * np.arange(m) + 1
+        right = np.minimum(i + 1, n - 1)
+        has_right = i + 1 < n
+        alpha = -a[i] / b[i - 1]
+        gamma = np.where(has_right, -c[i] / b[right], 0.0)
+        parts += [alpha, gamma, a[0::2], c[0::2], b[0::2]]
+        a, b, c = (alpha * a[i - 1],
+                   b[i] + alpha * c[i - 1] + np.where(has_right, gamma * a[right], 0.0),
+                   np.where(has_right, gamma * c[right], 0.0))
+    last = np.diag(b) + np.diag(a[1:], -1) + np.diag(c[:-1], 1)
+    parts.append(np.linalg.inv(last).reshape(-1))
+    out = np.concatenate(parts)
+    assert out.size == _reduction_size(ns, tail)
+    return out
+
+
+def _reduction_size(ns: int, tail: int = REDUCTION_TAIL) -> int:
+    levels, rest = _reduction_levels(ns, tail)
+    return sum(2 * m + 3 * ne for _, m, ne in levels) + rest * rest
+
+
+def _reduction_solve(coef, d, tail: int = REDUCTION_TAIL):
+    """``(I - dt L_s)^-1 d`` for ``d`` (ns, ny) from :func:`reduction_coefficients`: per level
+    one fused update of the odd rows (down) and one of the even rows (up), about 5 flops per
+    grid point in all against ``2 ns`` for the dense product."""
+    ns = d.shape[0]
+    levels, rest = _reduction_levels(ns, tail)
+    offset = 0
+
+    def take(k):
+        nonlocal offset
+        offset += k
+        return coef[offset - k:offset]
+
+    zero = jnp.zeros_like(d[:1])
+    saved = []
+    for n, m, ne in levels:
+        alpha, gamma, a_even, c_even, b_even = take(m), take(m), take(ne), take(ne), take(ne)
+        saved.append((n, d, a_even, c_even, b_even))
+        right = d[2::2] if n % 2 else jnp.concatenate([d[2::2], zero])  # d_{i+1}, 0 past the end
+        d = d[1::2] + alpha[:, None] * d[0:2 * m:2] + gamma[:, None] * right
+    x = take(rest * rest).reshape(rest, rest) @ d
+    for n, d_level, a_even, c_even, b_even in reversed(saved):
+        ne = b_even.shape[0]
+        before = jnp.concatenate([zero, x])[:ne]  # x_{j-1} of even row j (0 for j = 0)
+        after = jnp.concatenate([x, zero])[:ne]  # x_{j+1} (0 past the end)
+        x_even = (d_level[0::2] - a_even[:, None] * before - c_even[:, None] * after) / b_even[:, None]
+        pairs = jnp.stack([x_even[:x.shape[0]], x], axis=1).reshape(2 * x.shape[0], -1)  # even, odd, ...
+        x = pairs if n % 2 == 0 else jnp.concatenate([pairs, x_even[-1:]])
+    return x
+
+
+def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny: int, n_slices: int,
+               per_slice: int, explicit: bool, keep: bool, safeguard: bool = False, s_solve: str = "inverse"):
     """JAX kernel. Returns ``W`` at theta = T (ns, ny) and, if ``keep``, ``W`` at slice ends
-    (N, ns, ny) and ``W[j0]`` at every step (n_t, ny) (theta order)."""
+    (N, ns, ny) and ``W[j0]`` at every step (n_t, ny) (theta order). ``s_operator`` is the dense
+    ``(I - dt L_s)^-1`` (``s_solve="inverse"``) or :func:`reduction_coefficients` (``"reduction"``)."""
     ns = c.shape[0]
     y = jnp.linspace(0.0, 1.0, ny)
     y_1pb = power_functions(beta)[0](y)
     y_b = y**beta if beta not in (0.5, 1.0) else (jnp.sqrt(y) if beta == 0.5 else y)
-    gather = lambda table, idx: jnp.take(table, idx, axis=0, mode="clip")  # noqa: E731 (indices are in range)
 
     def s_step(w):
         if ns == 1:
@@ -146,47 +263,80 @@ def _full_scan(c, lower, diagonal, upper, h, j0, s_inverse, *, beta: float, ny: 
         if explicit:
             return w + h * (diagonal[:, None] * w + lower[:, None] * jnp.roll(w, 1, axis=0)
                             + upper[:, None] * jnp.roll(w, -1, axis=0))
-        return s_inverse @ w
+        if s_solve == "reduction":
+            return _reduction_solve(s_operator, w)
+        return s_operator @ w
 
-    def step(w, n):
+    def semi_lagrangian(w, n):
         theta_old = n * h
-        w_new = _sl_step(w, theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp, gather, first=(n == 0),
-                         safeguard=safeguard)
-        w_new = s_step(w_new)
-        return w_new, (w_new[j0] if keep else None)
+        return _sl_step(w, theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp, _jax_interpolator,
+                        first=(n == 0), safeguard=safeguard)
 
-    def one_slice(w, first):
-        w, path = lax.scan(step, w, first + jnp.arange(per_slice))
-        return w, ((w, path) if keep else None)
+    # The loop carries the semi-Lagrangian output V^n (before the s-step): a step is
+    # W^n = s_step(V^{n-1}), V^n = SL(W^n, n), with V^{-1} = 0 (so W^0 = 0). The same arithmetic
+    # as s_step(SL(W)) per step, but the array the s-step reads is then a loop carry, which XLA
+    # materializes: with the carry W instead, XLA fused the semi-Lagrangian step into the
+    # strided reads of the cyclic reduction and split its gathers out (measured 2.4x slower than
+    # the dense product; an optimization_barrier did not stop it on the CPU).
+    def step(v, n):
+        w = s_step(v)
+        return semi_lagrangian(w, n), (w[j0] if keep else None)
 
-    w_final, out = lax.scan(one_slice, jnp.zeros((ns, ny)), per_slice * jnp.arange(n_slices))
+    def one_slice(v, first):
+        v, path = lax.scan(step, v, first + jnp.arange(per_slice))
+        return v, ((s_step(v), path) if keep else None)
+
+    v_final, out = lax.scan(one_slice, jnp.zeros((ns, ny)), per_slice * jnp.arange(n_slices))
+    w_final = s_step(v_final)
     if not keep:
         return w_final, None, None
-    return w_final, out[0], out[1].reshape(-1, ny)
+    # the path rows are W^0 .. W^{n_t - 1}; drop W^0 = 0 and append W^{n_t}
+    return w_final, out[0], jnp.concatenate([out[1].reshape(-1, ny)[1:], w_final[j0][None]])
 
 
 _full_jit = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "explicit", "keep",
-                                                 "safeguard"))
+                                                 "safeguard", "s_solve"))
+
+
+def default_s_solve(ns: int, *, explicit: bool = False, generator: bool = False) -> str:
+    """The implicit s-step :func:`full_hjb_arrays` uses by default: cyclic reduction on the CPU
+    for a tridiagonal ``L_s`` larger than :data:`REDUCTION_TAIL` (measured here: 2.7x faster than
+    the dense product at 64 points, where the dense product alone was ~40% of the run), the dense
+    inverse otherwise: on an accelerator (one GEMM against ~2 log2(ns) small kernels), for a
+    regime chain's dense generator, for small grids (the reduction would be the inverse anyway)."""
+    if generator or explicit or ns <= REDUCTION_TAIL or jax.default_backend() != "cpu":
+        return "inverse"
+    return "reduction"
 
 
 def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_slice, j0=0, explicit=False,
-                    keep=False, safeguard=False, generator=None):
+                    keep=False, safeguard=False, generator=None, s_solve: str | None = None):
     """The compiled kernel on plain arrays (benchmarks, GPU script): returns
     ``(W_final, W at slice ends, W[j0] per step, compile_seconds, run_seconds)``. ``generator``
-    (dense, states x states) replaces the tridiagonal ``L_s`` (a regime chain's ``Q``)."""
+    (dense, states x states) replaces the tridiagonal ``L_s`` (a regime chain's ``Q``).
+    ``s_solve``: how the implicit s-step is applied, one of :data:`S_SOLVES` (default
+    :func:`default_s_solve`); the two agree to round-off (1e-15 relative per step)."""
+    ns = int(np.size(c))
+    if s_solve is None:
+        s_solve = default_s_solve(ns, explicit=explicit, generator=generator is not None)
+    if s_solve not in S_SOLVES:
+        raise SpecError("s_solve", s_solve, f"must be one of {S_SOLVES}")
     if generator is not None:
         if explicit:
             raise SpecError("settings.s_stepping", "explicit", "a regime chain is stepped implicitly only")
-        s_inverse = np.linalg.inv(np.eye(np.size(c)) - h * np.asarray(generator, dtype=np.float64))
-    elif np.size(c) > 1 and not explicit:
-        s_inverse = implicit_s_matrix(lower, diagonal, upper, h)
+        if s_solve != "inverse":
+            raise SpecError("s_solve", s_solve, "a regime chain's dense generator is applied by its inverse only")
+        s_operator = np.linalg.inv(np.eye(ns) - h * np.asarray(generator, dtype=np.float64))
+    elif ns > 1 and not explicit:
+        s_operator = (reduction_coefficients(lower, diagonal, upper, h) if s_solve == "reduction"
+                      else implicit_s_matrix(lower, diagonal, upper, h))
     else:
-        s_inverse = np.eye(1)
+        s_operator = np.eye(1)
     args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (
-        float(h), int(j0), jnp.asarray(s_inverse))
+        float(h), int(j0), jnp.asarray(s_operator))
     (w, ends, paths), compile_s, run_s = _timed(
         _full_jit, *args, beta=float(beta), ny=int(ny), n_slices=int(n_slices), per_slice=int(per_slice),
-        explicit=bool(explicit), keep=bool(keep), safeguard=bool(safeguard))
+        explicit=bool(explicit), keep=bool(keep), safeguard=bool(safeguard), s_solve=s_solve)
     return w, ends, paths, compile_s, run_s
 
 
@@ -207,7 +357,6 @@ def full_hjb_numpy(c, lower, diagonal, upper, h, *, beta, ny, n_steps, safeguard
     ab[1] = 1.0 - h * diagonal
     ab[2, :-1] = -h * lower[1:]
     s_inverse = implicit_s_matrix(lower, diagonal, upper, h) if ns > 1 else None
-    gather = lambda table, idx: table[idx]  # noqa: E731
 
     def s_step(w):
         if ns == 1:
@@ -216,8 +365,8 @@ def full_hjb_numpy(c, lower, diagonal, upper, h, *, beta, ny, n_steps, safeguard
 
     w = np.zeros((ns, ny))
     for n in range(n_steps):
-        w = s_step(_sl_step(w, n * h, (n + 1) * h, y, y_1pb, y_b, c, h, beta, np, gather, first=(n == 0),
-                            safeguard=safeguard))
+        w = s_step(_sl_step(w, n * h, (n + 1) * h, y, y_1pb, y_b, c, h, beta, np, _numpy_interpolator,
+                            first=(n == 0), safeguard=safeguard))
     return w
 
 
