@@ -8,7 +8,9 @@ Records:
   numpy/scipy (``solve_banded`` per step); compile time apart; the two answers' difference.
 * ``full``: the full HJB with square-root impact under mean-reverting volatility,
   256 holdings x 64 volatility points x 1000 steps (quick: 64 x 16 x 200): JAX against the
-  same semi-Lagrangian + implicit-s scheme vectorised in numpy.
+  same semi-Lagrangian + implicit-s scheme vectorised in numpy; ``jax_s_solve`` says how the
+  JAX s-step was applied (``hjb.full.default_s_solve``) and ``jax_inverse_ms`` times the JAX
+  kernel with the dense ``(I - dt L_s)^-1`` product instead (the numpy baseline's s-step).
 * ``sweep``: a vol-of-vol sweep in one ``vmap``-ed call against a Python loop of single
   compiled solves.
 * ``accuracy``: the AC 2001 continuous value (closed form 1,696,984.9) by the reduced and the
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hjb.full import full_hjb_arrays, full_hjb_numpy
+from hjb.full import default_s_solve, full_hjb_arrays, full_hjb_numpy
 from hjb.pde import solve
 from hjb.reduced import _pde_jit, _timed, reduced_pde_numpy, solve_mean_reverting_batch, volatility_grid
 from hjb.settings import HJBSettings
@@ -93,6 +95,11 @@ def _full_record(quick: bool) -> dict:
     w, _, _, compile_s, _ = full_hjb_arrays(c, grid.lower, grid.diagonal, grid.upper, h, **kw)
     jax_s = best_time(lambda: full_hjb_arrays(c, grid.lower, grid.diagonal, grid.upper, h, **kw), repeat=5)["best"]
     jax_cpu = _cpu_time(lambda: full_hjb_arrays(c, grid.lower, grid.diagonal, grid.upper, h, **kw), 3)
+    s_solve = default_s_solve(ns)
+    inverse_kw = {**kw, "s_solve": "inverse"}  # the dense (I - dt L_s)^-1 product, for comparison
+    w_inverse = full_hjb_arrays(c, grid.lower, grid.diagonal, grid.upper, h, **inverse_kw)[0]
+    jax_inverse_s = best_time(lambda: full_hjb_arrays(c, grid.lower, grid.diagonal, grid.upper, h, **inverse_kw),
+                              repeat=3)["best"]
     start, cpu_start = time.perf_counter(), time.process_time()
     w_np = full_hjb_numpy(c, grid.lower, grid.diagonal, grid.upper, h, beta=0.5, ny=ny, n_steps=n_t)
     numpy_s = time.perf_counter() - start
@@ -107,6 +114,8 @@ def _full_record(quick: bool) -> dict:
         "jax_cpu_ms": 1e3 * jax_cpu, "numpy_cpu_ms": 1e3 * numpy_cpu, "numpy_over_jax_cpu_time": numpy_cpu / jax_cpu,
         "jax_compile_s": compile_s,
         "max_abs_difference_scaled": float(np.max(np.abs(w - w_np))),
+        "jax_s_solve": s_solve, "jax_inverse_ms": 1e3 * jax_inverse_s,
+        "max_abs_difference_scaled_inverse": float(np.max(np.abs(np.asarray(w_inverse) - w_np))),
     }
 
 

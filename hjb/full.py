@@ -20,7 +20,9 @@ grid. The first step (``theta = dt``) is the forced liquidation ``r = y / dt``:
 Scheme (first order in time): semi-Lagrangian in ``y`` with linear interpolation (monotone
 for a given control), then one implicit step in ``s`` (backward Euler; upwind drift, central
 diffusion, the same operator and boundary rows as :mod:`hjb.reduced`; ``L_s`` is constant,
-so ``(I - dt L_s)^-1`` is precomputed and applied as one matrix product) (Lie splitting):
+so everything of ``(I - dt L_s)^-1`` that does not depend on the right-hand side is
+precomputed: cyclic-reduction coefficients on the CPU, the dense inverse (one GEMM) on an
+accelerator, see :func:`default_s_solve`) (Lie splitting):
 
     J(r) = dt (r^(1+beta) + c (y^2 + z^2) / 2) + z^(1+beta) theta_n^-beta + W^n(z),  z = y - r dt in [0, y]
     r    = clip( (y^beta theta_{n+1}^-beta + W^n_y(y) / (1+beta))^(1/beta), 0, y / dt )   (FOC)
@@ -34,6 +36,10 @@ limit; with the FOC control it needs ``dt / dy <= MAX_SL_COURANT`` (measured, ch
 and ``dt`` are refined together (``dy ~ dt``).
 Powers are specialised for ``beta`` in {0.5, 1, 2} (``sqrt`` instead of a generic ``**``: the
 generic power erased most of the JAX speed-up on this machine).
+Where the JAX time goes (CPU, 256 x 64 x 1000, per step, measured with the XLA profiler and by
+removing parts): semi-Lagrangian fusion ~55 us, of which the two interpolation gathers ~30 us
+(a fusion with a gather is not vectorized; replacing them by selects among shifted copies was
+slower); cyclic-reduction s-step ~18 us (the dense 64 x 64 product: ~75 us); gradient ~8 us.
 :func:`full_hjb_numpy` is the same scheme in numpy (benchmark baseline and test oracle).
 """
 
@@ -56,7 +62,8 @@ from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, Regi
 from .reduced import _check_problem, _timed, volatility_grid  # also switches on float64
 from .settings import HJBSettings
 
-__all__ = ["FullSolution", "solve_full", "full_hjb_numpy", "full_hjb_arrays", "power_functions", "MAX_SL_COURANT"]
+__all__ = ["FullSolution", "solve_full", "full_hjb_numpy", "full_hjb_arrays", "power_functions", "MAX_SL_COURANT",
+           "S_SOLVES", "REDUCTION_TAIL", "default_s_solve", "implicit_s_matrix", "reduction_coefficients"]
 
 #: largest accepted ``dt / dy`` (scaled holdings). The control from the first-order condition
 #: with the gradient at the arrival point is an approximate minimizer; measured on the
@@ -136,9 +143,10 @@ def _numpy_interpolator(w: np.ndarray) -> Callable:
 
 def _jax_interpolator(w) -> Callable:
     """Linear interpolation along rows by two row-wise gathers (``take_along_axis``), bit for bit
-    the table form of :func:`_numpy_interpolator`. Measured on the CPU (256 x 64 grid): the
-    XLA fusion with these two gathers takes ~60 us per step against ~340 us for the gather of
-    pairs from a stacked (ns * ny, 2) table (building that interleaved table alone was ~80 us)."""
+    the table form of :func:`_numpy_interpolator`. Measured on the CPU (256 x 64 x 1000, dense
+    s-step, same process): ~150 ms against ~215 ms with one gather of pairs from the stacked
+    (ns * ny, 2) table; under the XLA profiler, building that interleaved table alone took
+    ~80 us per step and the fusion with the pair gather ~4x as long as with these two."""
 
     def interp(idx, frac):
         lo = jnp.take_along_axis(w, idx, axis=1, mode="promise_in_bounds")  # idx in [0, ny - 2]
@@ -466,9 +474,10 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         raise MethodNotApplicable("hjb", f"the full HJB supports constant, mean-reverting and regime volatility, "
                                   f"not {model.kind!r} (with linear impact the reduced HJB handles it)")
     c = lam * s**2 * big_x ** (1.0 - beta) / eta
+    s_solve = default_s_solve(s.size, explicit=explicit, generator=generator is not None)
     w, ends, paths, compile_s, run_s = full_hjb_arrays(
         c, lower, diagonal, upper, h, beta=beta, ny=ny, n_slices=problem.slices, per_slice=per_slice, j0=j0,
-        explicit=explicit, keep=True, generator=generator)
+        explicit=explicit, keep=True, generator=generator, s_solve=s_solve)
     w = np.asarray(w)
     if not np.all(np.isfinite(w)):
         raise SpecError("settings", settings.as_dict(), "the full HJB produced non-finite values on this grid")
@@ -485,6 +494,8 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         boundary_conditions="y = 0: departure points stay in [0, y] (no condition needed); "
         "s ends: diffusion dropped, drift upwinded inward (no flux)",
         stability_number=number, semi_lagrangian_courant=courant,
+        s_solve=("none (one state)" if s.size == 1 else "explicit" if explicit else
+                 "cyclic reduction (precomputed coefficients)" if s_solve == "reduction" else "dense (I - dt L_s)^-1"),
         order_time=1, compile_seconds=compile_s, run_seconds=run_s,
     )
     return FullSolution(states=s, start_index=j0, y=np.linspace(0.0, 1.0, ny), beta=beta, w_start=w,
