@@ -172,7 +172,7 @@ S_SOLVES = ("inverse", "reduction")
 #: cyclic reduction halves the system until it has at most this many rows, then applies the
 #: dense inverse of what is left (one small GEMM instead of the last, overhead-bound levels).
 #: Measured on the CPU, 64 volatility points x 256 holdings points, per step: dense 64 x 64
-#: inverse ~75 us; reduction to 16 then a 16 x 16 inverse ~28 us; to 8: ~32 us; to 1: ~38 us.
+#: inverse ~80 us; reduction to 16 then a 16 x 16 inverse ~28 us; to 8: ~32 us; to 1: ~38 us.
 REDUCTION_TAIL = 16
 
 
