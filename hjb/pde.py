@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from solvers.costs import trajectory_constants
+from solvers.costs import trades_from_holdings, trajectory_constants
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.result import Result
 from solvers.spec import ExecutionProblem
@@ -264,7 +264,7 @@ def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **o
         status, message = "numerical_error", "the HJB produced non-finite values"
     return Result(
         method=METHOD, status=status, problem=problem, times=problem.times, holdings=holdings,
-        trades=holdings[:-1] - holdings[1:], expected_cost=expected, variance=variance,
+        trades=trades_from_holdings(holdings), expected_cost=expected, variance=variance,
         objective=objective, solve_seconds=time.perf_counter() - start, time_model="continuous",
         cost_breakdown=breakdown, diagnostics=diagnostics, message=message, policy=policy,
     )

@@ -14,7 +14,7 @@ from .closed_form import (
     mean_var_optimum,
     optimal_holdings,
 )
-from .costs import ScheduleCost, holdings_from_trades, schedule_cost, trades_from_holdings, trajectory_constants
+from .costs import ScheduleCost, schedule_cost, trades_from_holdings, trajectory_constants
 from .errors import InfeasibleSpecError, MethodNotApplicable, OptexecError, SolverError, SpecError
 from .methods import METHODS, get_method, method_names, solve
 from .result import Result
@@ -39,7 +39,7 @@ __all__ = [
     "Asset", "ExecutionProblem", "load_problem", "load_example", "example_names", "problem_from_dict",
     "problem_from_toml", "VolatilityModel", "ConstantVolatility", "VolatilityPath", "MeanRevertingVolatility",
     "RegimeVolatility", "volatility_model_from_dict", "ScheduleCost", "schedule_cost", "trades_from_holdings",
-    "holdings_from_trades", "trajectory_constants", "Result", "METHODS", "get_method", "method_names", "solve",
+    "trajectory_constants", "Result", "METHODS", "get_method", "method_names", "solve",
     "optimal_holdings", "discrete_kappa", "continuous_kappa", "half_life", "ac2001_moments", "efficient_frontier",
     "Frontier", "mean_var_optimum", "MeanVarOptimum", "cost_vs_horizon", "HorizonCurve", "twap", "vwap",
     "linear_ramp", "exponential", "percentage_of_volume", "baseline_result", "BASELINES", "OptexecError",

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from .costs import schedule_cost
+from .costs import schedule_cost, trades_from_holdings, trajectory_constants
 from .errors import MethodNotApplicable, SpecError
 from .result import Result
 from .spec import ExecutionProblem
@@ -51,7 +51,6 @@ __all__ = [
     "half_life",
     "continuous_kappa",
     "ac2001_moments",
-    "continuous_moments",
     "efficient_frontier",
     "Frontier",
     "mean_var_optimum",
@@ -162,8 +161,7 @@ def _require_single_linear(problem: ExecutionProblem) -> None:
 def _check_schedule(problem: ExecutionProblem, holdings: np.ndarray) -> None:
     """The unconstrained optimum also solves the spec only if caps, no-reversal and the spread
     (constant only for monotone trades) do not bind; otherwise say why not."""
-    trades = holdings[:-1] - holdings[1:]
-    trades = trades.reshape(problem.slices, problem.n_assets)
+    trades = trades_from_holdings(holdings).reshape(problem.slices, problem.n_assets)
     for i, a in enumerate(problem.assets):
         reverses = np.any(trades[:, i] * np.sign(a.holdings) < -1e-12 * abs(a.holdings))
         if reverses and a.spread > 0:
@@ -314,14 +312,12 @@ def _solve_continuous(problem: ExecutionProblem, start: float) -> Result:
         diagnostics = {"kappa": kappa, "half_life": 1.0 / kappa if kappa > 0 else math.inf,
                        "kappa_T": kappa * problem.horizon, "branch": _branch(lam)}
     _check_schedule(problem, holdings)
-    from .costs import trajectory_constants
-
     consts = trajectory_constants(problem)
     breakdown = {"permanent": consts["permanent"], "temporary": temporary, "spread": consts["spread"], "drift": 0.0}
     expected = sum(breakdown.values())
     return Result(
         method=METHOD, status="optimal", problem=problem, times=problem.times, holdings=holdings,
-        trades=holdings[:-1] - holdings[1:], expected_cost=expected, variance=variance,
+        trades=trades_from_holdings(holdings), expected_cost=expected, variance=variance,
         objective=expected + lam * variance, solve_seconds=time.perf_counter() - start,
         time_model="continuous", cost_breakdown=breakdown, diagnostics=diagnostics,
     )
@@ -336,12 +332,6 @@ def _continuous_single(problem: ExecutionProblem, u: np.ndarray):
     variance = a.volatility**2 * a.holdings**2 * float(jx) * problem.horizon
     kappa = math.copysign(math.sqrt(abs(q)), q) / problem.horizon
     return holdings, (temporary, variance), kappa
-
-
-def continuous_moments(problem: ExecutionProblem) -> tuple[float, float]:
-    """``(E, V)`` of the continuous-time optimum (currency, currency^2)."""
-    result = solve(problem, time_model="continuous")
-    return result.expected_cost, result.variance
 
 
 def ac2001_moments(problem: ExecutionProblem) -> tuple[float, float]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .spec import ExecutionProblem
 
-__all__ = ["ScheduleCost", "schedule_cost", "trades_from_holdings", "holdings_from_trades", "trajectory_constants"]
+__all__ = ["ScheduleCost", "schedule_cost", "trades_from_holdings", "trajectory_constants"]
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,6 @@ def trades_from_holdings(holdings: np.ndarray) -> np.ndarray:
     """``n_k = x_{k-1} - x_k``, k = 1..N, for holdings with time on the first axis."""
     x = np.asarray(holdings, dtype=np.float64)
     return x[:-1] - x[1:]
-
-
-def holdings_from_trades(initial: float | np.ndarray, trades: np.ndarray) -> np.ndarray:
-    """``x_k = X - sum_{j<=k} n_j`` (first axis is time), with ``x_0 = X``."""
-    trades = np.asarray(trades, dtype=np.float64)
-    initial = np.asarray(initial, dtype=np.float64)
-    cum = np.cumsum(trades, axis=0)
-    return np.concatenate([initial[None, ...], initial[None, ...] - cum], axis=0)
 
 
 def _check_shape(problem: ExecutionProblem, holdings: np.ndarray) -> None:

@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .costs import trades_from_holdings
 from .spec import ExecutionProblem
 
 __all__ = ["FeedbackPolicy", "SchedulePolicy"]
@@ -53,7 +54,7 @@ class SchedulePolicy:
             raise ValueError(f"holdings has {holdings.shape[0]} rows; expected N+1 = {problem.slices + 1}")
         self.problem = problem
         self.holdings = holdings
-        self.trades = holdings[:-1] - holdings[1:]
+        self.trades = trades_from_holdings(holdings)
 
     def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
         # holdings: (paths,) for one asset or (paths, m) for a basket; the trade row broadcasts to it
