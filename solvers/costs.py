@@ -23,9 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .impact import impact_model
 from .spec import ExecutionProblem
 
-__all__ = ["ScheduleCost", "schedule_cost", "trades_from_holdings", "trajectory_constants"]
+__all__ = ["ScheduleCost", "schedule_cost", "policy_cost", "cost_unit", "trades_from_holdings", "trajectory_constants",
+           "BREAKDOWN_KEYS"]
+
+#: the keys of every method's ``cost_breakdown`` (currency), in this order
+BREAKDOWN_KEYS = ("permanent", "temporary", "spread", "drift", "transient", "terminal")
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,13 @@ class ScheduleCost:
     drift: np.ndarray | float
     variance: np.ndarray | float
     risk_aversion: float
+    transient: np.ndarray | float = 0.0
+    terminal: np.ndarray | float = 0.0
 
     @property
     def expected_cost(self):
-        """``E = permanent + temporary + spread + drift``."""
-        return self.permanent + self.temporary + self.spread + self.drift
+        """``E = permanent + temporary + spread + drift + transient + terminal``."""
+        return self.permanent + self.temporary + self.spread + self.drift + self.transient + self.terminal
 
     @property
     def objective(self):
@@ -59,10 +66,8 @@ class ScheduleCost:
         return self.expected_cost + confidence_z * np.sqrt(self.variance)
 
     def as_dict(self) -> dict[str, float]:
-        return {
-            "permanent": float(self.permanent), "temporary": float(self.temporary),
-            "spread": float(self.spread), "drift": float(self.drift),
-        }
+        """The cost split under :data:`BREAKDOWN_KEYS` (one schedule)."""
+        return {key: float(getattr(self, key)) for key in BREAKDOWN_KEYS}
 
 
 def trades_from_holdings(holdings: np.ndarray) -> np.ndarray:
@@ -148,3 +153,20 @@ def trajectory_constants(problem: ExecutionProblem) -> dict[str, float]:
     gamma = problem.permanent_impact_matrix_array
     eps = np.array([a.spread for a in problem.assets])
     return {"permanent": float(0.5 * big_x @ gamma @ big_x), "spread": float(np.sum(eps * np.abs(big_x)))}
+
+
+def policy_cost(problem: ExecutionProblem, *, permanent: float, temporary: float, spread: float, drift: float,
+                variance: float, transient: float = 0.0, terminal: float = 0.0) -> ScheduleCost:
+    """The cost record of a policy whose moments a method computed itself (dynamic methods, the
+    continuous closed form): the same parts and the same ``objective = E + lambda V`` as
+    :func:`schedule_cost`, so every method's ``Result`` is assembled one way."""
+    return ScheduleCost(permanent=float(permanent), temporary=float(temporary), spread=float(spread),
+                        drift=float(drift), variance=float(variance), risk_aversion=problem.risk_aversion,
+                        transient=float(transient), terminal=float(terminal))
+
+
+def cost_unit(problem: ExecutionProblem) -> float:
+    """The currency unit in which qp, dp and hjb scale costs: the largest per-asset
+    ``T eta (|X|/T)^(1+beta)`` (the continuous-time temporary cost of TWAP,
+    :meth:`solvers.impact.PowerLawImpact.cost_unit`)."""
+    return max(impact_model(a).cost_unit(a.holdings, problem.horizon) for a in problem.assets)

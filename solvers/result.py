@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .costs import schedule_cost, trades_from_holdings
+from .costs import ScheduleCost, schedule_cost, trades_from_holdings
 from .errors import SolverError
 from .spec import ExecutionProblem
 
-__all__ = ["Result", "OK_STATUSES"]
+__all__ = ["Result", "OK_STATUSES", "check_result"]
 
 #: statuses that mean "this answer is the optimum to the stated accuracy"
 OK_STATUSES = ("optimal",)
@@ -85,6 +85,34 @@ class Result:
             variance=float(cost.variance), objective=float(cost.objective),
             solve_seconds=float(solve_seconds), time_model=time_model,
             cost_breakdown=cost.as_dict(), diagnostics=dict(diagnostics or {}), message=message,
+        )
+
+    @classmethod
+    def from_cost(
+        cls,
+        problem: ExecutionProblem,
+        holdings: np.ndarray,
+        cost: ScheduleCost,
+        *,
+        method: str,
+        objective: float | None = None,
+        status: str = "optimal",
+        solve_seconds: float = 0.0,
+        diagnostics: dict[str, Any] | None = None,
+        message: str = "",
+        time_model: str = "discrete",
+        policy: Any = None,
+        times: np.ndarray | None = None,
+    ) -> "Result":
+        """Wrap a cost record a method computed itself (:func:`solvers.costs.policy_cost`).
+        ``objective`` defaults to ``cost.objective``; a dynamic method passes its value function."""
+        holdings = np.asarray(holdings, dtype=np.float64)
+        return cls(
+            method=method, status=status, problem=problem, times=problem.times if times is None else times,
+            holdings=holdings, trades=trades_from_holdings(holdings), expected_cost=float(cost.expected_cost),
+            variance=float(cost.variance), objective=float(cost.objective if objective is None else objective),
+            solve_seconds=float(solve_seconds), time_model=time_model, cost_breakdown=cost.as_dict(),
+            diagnostics=dict(diagnostics or {}), message=message, policy=policy,
         )
 
     @property
@@ -174,6 +202,45 @@ class Result:
                 lines.append(f"  {key:<20} {self.diagnostics[key]:18.8g}")
         lines.append(f"  solve time           {self.solve_seconds * 1e3:15.3f} ms")
         return "\n".join(lines)
+
+
+#: diagnostics keys that hold a method's own residual or error estimate (must be finite)
+ERROR_KEYS = ("objective_error", "holdings_error", "kkt_residual", "error_estimate", "objective_gap")
+
+
+def check_result(result: Result) -> Result:
+    """The result rule shared by every method: ``optimal`` only if every number is finite, the
+    schedule starts at ``X`` and ends at 0 (relative 1e-9 of ``|X|``), and the method's own
+    residual or error estimate (:data:`ERROR_KEYS`) is finite. An answer that breaks it gets the
+    status ``numerical_error`` and a message saying which number broke which rule."""
+    if result.status not in OK_STATUSES:
+        return result
+    problems = []
+    for name in ("holdings", "trades"):
+        values = np.asarray(getattr(result, name), dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            problems.append(f"{name} has {int(np.sum(~np.isfinite(values)))} non-finite entries")
+    for name in ("expected_cost", "variance", "objective"):
+        value = getattr(result, name)
+        if not isinstance(value, (int, float, np.floating)) or not math.isfinite(float(value)):
+            problems.append(f"{name} = {value!r} is not a finite number")
+    for key in ERROR_KEYS:
+        value = result.diagnostics.get(key)
+        if value is not None and isinstance(value, (int, float, np.floating)) and not math.isfinite(float(value)):
+            problems.append(f"diagnostics[{key!r}] = {value!r} is not finite")
+    if not problems:
+        hold = np.asarray(result.holdings, dtype=np.float64).reshape(len(result.times), -1)
+        big_x = np.asarray(result.problem.initial_holdings, dtype=np.float64)
+        scale = 1e-9 * np.abs(big_x)
+        if np.any(np.abs(hold[0] - big_x) > scale):
+            problems.append(f"holdings start at {hold[0].tolist()}, not X = {big_x.tolist()}")
+        if np.any(np.abs(hold[-1]) > scale):
+            problems.append(f"holdings end at {hold[-1].tolist()}, not 0")
+    if not problems:
+        return result
+    result.status = "numerical_error"
+    result.message = "; ".join(problems) + (f" ({result.message})" if result.message else "")
+    return result
 
 
 def _plain(value: Any) -> Any:
