@@ -16,13 +16,16 @@ Build a problem in Python::
                                              temporary_impact=2.5e-6, spread=0.0625),))
 
 or load the TOML format of MODEL.md with :func:`load_problem` / :func:`problem_from_toml`.
-Every rule is checked at construction; a broken rule raises :class:`SpecError` naming the
-field, its value and the rule.
+Every rule is checked at construction (top-level scalars first, then assets, then the rules
+that join them, last the magnitude rule of :data:`MAX_AMOUNT`); a broken rule raises
+:class:`SpecError` naming the field, its value and the rule.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -45,9 +48,25 @@ __all__ = [
     "example_names",
     "load_example",
     "example_path",
+    "check_scalars",
+    "MAX_SLICES",
+    "MAX_AMOUNT",
 ]
 
 _BETA_RANGE = (0.0, 2.0)
+
+#: the most slices a spec may have: every method allocates at least O(N) per asset, and the
+#: dense and grid methods O(N^2) or O(N x grid) (see :mod:`solvers.resources`)
+MAX_SLICES = 1_000_000
+
+#: the largest magnitude any quantity a method forms may reach (shares^2, currency, or a
+#: ratio of the scaled problem). 1e300 leaves 1e8 of float64 headroom for the sums over up to
+#: ``MAX_SLICES`` slices and a few products that a solver forms on top.
+MAX_AMOUNT = 1e300
+
+#: the smallest positive normal float64: ``T``, ``tau`` and ``|X|`` must reach it, or ``x / X``
+#: and ``t / T`` lose precision (subnormal) or divide by zero
+_TINY = sys.float_info.min
 
 
 def _matrix(name: str, value: Any, size: int) -> tuple[tuple[float, ...], ...]:
@@ -60,12 +79,69 @@ def _matrix(name: str, value: Any, size: int) -> tuple[tuple[float, ...], ...]:
     return rows
 
 
+def _smallest_eigenvalue(mat: np.ndarray) -> float:
+    """The smallest eigenvalue of a symmetric matrix, computed on ``mat / max|mat|`` so that
+    entries near the float range cannot overflow inside LAPACK."""
+    scale = float(np.abs(mat).max(initial=0.0))
+    if scale == 0.0:
+        return 0.0
+    return scale * float(np.linalg.eigvalsh(mat / scale).min())
+
+
 def _check_symmetric(name: str, mat: np.ndarray) -> None:
     scale = max(1.0, float(np.abs(mat).max()))
     asym = np.abs(mat - mat.T)
     if asym.max() > 1e-12 * scale:
         i, j = np.unravel_index(int(np.argmax(asym)), asym.shape)
         raise SpecError(f"{name}[{i}][{j}]", mat[i, j], f"matrix must be symmetric ({name}[{j}][{i}] = {mat[j, i]})")
+
+
+def check_scalars(horizon: Any, slices: Any, risk_aversion: Any, risk_seeking: Any = False,
+                  no_reversal: Any = False) -> tuple[float, int, float]:
+    """Check the spec's top-level scalars (before any asset): ``T > 0`` and normal,
+    ``1 <= N <= MAX_SLICES`` integer, ``tau = T / N`` a normal float, ``lambda`` finite and
+    ``>= 0`` unless ``risk_seeking`` is true. Returns ``(T, N, lambda)``."""
+    horizon = _number("horizon", horizon)
+    if horizon <= 0:
+        raise SpecError("horizon", horizon, "must be > 0")
+    if horizon < _TINY:
+        raise SpecError("horizon", horizon, f"must be at least {_TINY:.4g} (a normal float: a subnormal horizon "
+                                             "has no precision left for t / T)")
+    if isinstance(slices, bool) or not isinstance(slices, (int, np.integer)):
+        if isinstance(slices, float) and slices.is_integer():
+            slices = int(slices)
+        else:
+            raise SpecError("slices", slices, "must be an integer")
+    if slices < 1:
+        raise SpecError("slices", slices, "must be >= 1")
+    if slices > MAX_SLICES:
+        raise SpecError("slices", slices, f"must be <= {MAX_SLICES:,} (every method allocates memory and time "
+                                          "in proportion to N or more; a finer grid of a fixed horizon changes "
+                                          "the answer by O(1/N))")
+    slices = int(slices)
+    if horizon / slices < _TINY:
+        raise SpecError("slices", slices, f"tau = horizon / slices = {horizon:g} / {slices} = {horizon / slices:.4g} "
+                                          f"underflows: it must be at least {_TINY:.4g} (a normal float)")
+    if not isinstance(risk_seeking, bool):
+        raise SpecError("risk_seeking", risk_seeking, "must be true or false")
+    if not isinstance(no_reversal, bool):
+        raise SpecError("no_reversal", no_reversal, "must be true or false")
+    risk_aversion = _number("risk_aversion", risk_aversion)
+    if risk_aversion < 0 and not risk_seeking:
+        raise SpecError("risk_aversion", risk_aversion,
+                        "must be >= 0 (a negative value prefers risk; set risk_seeking = true to mean it)")
+    return horizon, slices, risk_aversion
+
+
+def _power(parts: list[tuple[str, Any, float]], k: float) -> list[tuple[str, Any, float]]:
+    """Log-magnitude parts of a product raised to the power ``k``."""
+    return [(name, value, k * c) for name, value, c in parts]
+
+
+def _log10(value: float) -> float:
+    """``log10 |value|`` without overflow; ``-inf`` for zero."""
+    value = abs(float(value))
+    return math.log10(value) if value > 0 else -math.inf
 
 
 @dataclass(frozen=True)
@@ -119,6 +195,10 @@ class Asset:
             setter(self, key, _number(f"{where}.{key}", getattr(self, key)))
         if self.holdings == 0:
             raise SpecError(f"{where}.holdings", self.holdings, "must be non-zero (positive sells, negative buys)")
+        if abs(self.holdings) < _TINY:
+            raise SpecError(f"{where}.holdings", self.holdings,
+                            f"|holdings| must be at least {_TINY:.4g} (a normal float: a subnormal order has no "
+                            "precision left for x / X)")
         if self.price <= 0:
             raise SpecError(f"{where}.price", self.price, "must be > 0")
         if self.volatility < 0:
@@ -203,8 +283,9 @@ class ExecutionProblem:
     Attributes:
         horizon: ``T`` (time units, > 0).
         slices: ``N`` (>= 1); ``tau = T / N``.
-        risk_aversion: ``lambda`` (1 / currency). ``lambda < 0`` is risk seeking; only
-            the closed form has a branch for it.
+        risk_aversion: ``lambda`` (1 / currency, >= 0). ``lambda < 0`` is risk seeking and
+            needs ``risk_seeking = True``; only the closed form and dp have a branch for it.
+        risk_seeking: set it to mean a negative ``risk_aversion`` (default False).
         assets: one or more :class:`Asset`. More than one is a basket.
         correlation: ``m x m`` correlation matrix of the assets' price moves (symmetric
             positive semi-definite, unit diagonal); defaults to the identity.
@@ -240,25 +321,15 @@ class ExecutionProblem:
     imbalance_band: float | tuple[float, ...] | None = None
     factor_loadings: tuple[tuple[float, ...], ...] | None = None
     specific_volatility: tuple[float, ...] | None = None
+    risk_seeking: bool = False
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
-        horizon = _number("horizon", self.horizon)
-        if horizon <= 0:
-            raise SpecError("horizon", horizon, "must be > 0")
+        horizon, slices, risk_aversion = check_scalars(self.horizon, self.slices, self.risk_aversion,
+                                                       self.risk_seeking, self.no_reversal)
         setter(self, "horizon", horizon)
-        slices = self.slices
-        if isinstance(slices, bool) or not isinstance(slices, (int, np.integer)):
-            if isinstance(slices, float) and slices.is_integer():
-                slices = int(slices)
-            else:
-                raise SpecError("slices", slices, "must be an integer")
-        if slices < 1:
-            raise SpecError("slices", slices, "must be >= 1")
-        setter(self, "slices", int(slices))
-        setter(self, "risk_aversion", _number("risk_aversion", self.risk_aversion))
-        if not isinstance(self.no_reversal, bool):
-            raise SpecError("no_reversal", self.no_reversal, "must be true or false")
+        setter(self, "slices", slices)
+        setter(self, "risk_aversion", risk_aversion)
 
         assets = tuple(self.assets) if not isinstance(self.assets, Asset) else (self.assets,)
         if not assets:
@@ -283,6 +354,7 @@ class ExecutionProblem:
         self._validate_correlation(m)
         self._validate_impact_matrices(m)
         self._validate_volatility_model(m)
+        self._validate_magnitudes()
         self._validate_convexity()
         self._validate_caps()
         self._validate_imbalance_band()
@@ -302,7 +374,7 @@ class ExecutionProblem:
         if off.max(initial=0.0) > 1.0:
             i, j = np.unravel_index(int(np.argmax(off)), off.shape)
             raise SpecError(f"correlation[{i}][{j}]", c[i, j], "must be in [-1, 1]")
-        smallest = float(np.linalg.eigvalsh(c).min())
+        smallest = _smallest_eigenvalue(c)
         if smallest < -1e-12:
             raise SpecError("correlation", [list(r) for r in rows],
                             f"must be positive semi-definite (smallest eigenvalue {smallest:.6g})")
@@ -316,7 +388,7 @@ class ExecutionProblem:
             rows = _matrix(key, value, m)
             mat = np.array(rows)
             _check_symmetric(key, mat)
-            smallest = float(np.linalg.eigvalsh(mat).min())
+            smallest = _smallest_eigenvalue(mat)
             if key == "temporary_impact_matrix":
                 nonlinear = [i for i, a in enumerate(self.assets) if not a.is_linear]
                 if nonlinear:
@@ -341,7 +413,8 @@ class ExecutionProblem:
         if m > 1 and not isinstance(model, ConstantVolatility):
             raise SpecError("volatility_model.kind", model.kind,
                             "only 'constant' is supported for a basket (more than one asset)")
-        model.check(self.assets[0].volatility, self.slices)
+        peak = model.check(self.assets[0].volatility, self.slices, self.horizon)
+        object.__setattr__(self, "_peak_variance", float(peak))
 
     def _validate_convexity(self) -> None:
         tau = self.tau
@@ -431,6 +504,73 @@ class ExecutionProblem:
                                 f"must equal sqrt(sum_j B_ij^2 + s_i^2) = {implied[i]:.12g} of the factor model")
         object.__setattr__(self, "factor_loadings", rows)
         object.__setattr__(self, "specific_volatility", spec_vol)
+
+    def _validate_magnitudes(self) -> None:
+        """Refuse a spec whose methods would overflow, before any of them runs.
+
+        Every quantity below, in shares^2, currency or (last four) a ratio to the cost unit
+        ``K = eta (|X|/T)^(1+beta) T`` that scales the problem, must be at most
+        :data:`MAX_AMOUNT`. Computed from logarithms, so that the check itself cannot overflow.
+        Tiny orders pass: their amounts underflow towards 0, and their scaled problem is normal.
+        """
+        lim = math.log10(MAX_AMOUNT)
+        T, lam = self.horizon, self.risk_aversion
+        peak = getattr(self, "_peak_variance", None)
+        terms: list[tuple[str, list[tuple[str, float, float]]]] = []
+        for i, a in enumerate(self.assets):
+            w = f"assets[{i}]"
+            f_x = (f"{w}.holdings", a.holdings, _log10(a.holdings))
+            var = peak if (i == 0 and peak is not None and not self.is_basket) else a.volatility * a.volatility
+            f_s = (f"{w}.volatility", a.volatility, _log10(var) if math.isfinite(var) else math.inf)
+            f_t = ("horizon", T, _log10(T))
+            inv_tau = [("horizon", T, -_log10(T)), ("slices", self.slices, _log10(self.slices))]  # 1 / tau
+            f_l = ("risk_aversion", lam, _log10(lam))
+            beta = a.impact_exponent
+            f_eta = (f"{w}.temporary_impact", a.temporary_impact, _log10(a.temporary_impact))
+            x_speed = (f"{w}.holdings", a.holdings, (1 + beta) * _log10(a.holdings))
+            k_parts = [f_eta, x_speed, ("horizon", T, -beta * _log10(T))]
+            inv_k = [(f, v, -c) for f, v, c in k_parts]
+            two_x = (f_x[0], f_x[1], 2 * f_x[2])
+            f_g = (f"{w}.permanent_impact", a.permanent_impact, _log10(a.permanent_impact))
+            f_e = (f"{w}.spread", a.spread, _log10(a.spread))
+            f_mu = (f"{w}.drift", a.drift, _log10(a.drift))
+            terms += [
+                ("X^2 (shares^2)", [two_x]),
+                ("sigma^2, the largest E[sigma(t)^2] over [0, T]", [f_s]),
+                ("(|X| / tau)^(1 + beta), the one-slice trade rate's power", [x_speed] + _power(inv_tau, 1 + beta)),
+                ("eta (|X| / tau)^(1 + beta) tau, the temporary cost of one slice (currency)",
+                 [f_eta, x_speed] + _power(inv_tau, beta)),
+                ("K = eta (|X| / T)^(1 + beta) T, the cost unit (currency)", k_parts),
+                ("gamma X^2 (currency)", [f_g, two_x]),
+                ("sigma^2 T X^2, the variance of holding the order (currency^2)", [f_s, f_t, two_x]),
+                ("|lambda| sigma^2 T X^2 (currency)", [f_l, f_s, f_t, two_x]),
+                ("epsilon |X| (currency)", [f_e, f_x]),
+                ("|mu| T |X| (currency)", [f_mu, f_t, f_x]),
+                ("S_0 |X|, the order's value (currency)", [(f"{w}.price", a.price, _log10(a.price)), f_x]),
+                ("gamma X^2 / K", [f_g, two_x] + inv_k),
+                ("|lambda| sigma^2 T X^2 / K", [f_l, f_s, f_t, two_x] + inv_k),
+                ("epsilon |X| / K", [f_e, f_x] + inv_k),
+                ("|mu| T |X| / K", [f_mu, f_t, f_x] + inv_k),
+            ]
+        xmax = max(self.assets, key=lambda a: abs(a.holdings))
+        f_xx = ("assets", f"max |X| = {abs(xmax.holdings):g}", 2 * _log10(xmax.holdings))
+        for key in ("temporary_impact_matrix", "permanent_impact_matrix"):
+            mat = getattr(self, key)
+            if mat is not None:
+                f_m = (key, f"max |entry| = {float(np.abs(np.array(mat)).max()):g}",
+                       _log10(float(np.abs(np.array(mat)).max())))
+                extra = ([("horizon", T, -_log10(T)), ("slices", self.slices, _log10(self.slices))]
+                         if key == "temporary_impact_matrix" else [])
+                terms.append((f"max |{key}| X^2" + (" / tau" if extra else "") + " (currency)", [f_m, f_xx] + extra))
+        for what, parts in terms:
+            if any(c == -math.inf for _, _, c in parts):
+                continue  # a zero factor: the quantity is 0
+            total = sum(c for _, _, c in parts)
+            if total > lim:
+                name, value, _ = max(parts, key=lambda p: p[2])
+                size = f"about 1e{total:.0f}" if math.isfinite(total) else "beyond the float range"
+                raise SpecError(name, value, f"makes {what} {size}, over the {MAX_AMOUNT:g} that every quantity "
+                                             "a method forms must stay below (float64 overflows at 1.8e308)")
 
     @property
     def has_factor_model(self) -> bool:
@@ -573,6 +713,8 @@ class ExecutionProblem:
         if self.description:
             out["description"] = self.description
         out.update(horizon=self.horizon, slices=self.slices, risk_aversion=self.risk_aversion)
+        if self.risk_seeking:
+            out["risk_seeking"] = True
         if self.no_reversal:
             out["no_reversal"] = True
         if self.imbalance_band is not None:
@@ -608,7 +750,7 @@ class ExecutionProblem:
 
 _TOP_KEYS = {"horizon", "slices", "risk_aversion", "assets", "correlation", "volatility_model",
              "temporary_impact_matrix", "permanent_impact_matrix", "no_reversal", "name", "description", "imbalance_band",
-             "factor_loadings", "specific_volatility"}
+             "factor_loadings", "specific_volatility", "risk_seeking"}
 
 
 def problem_from_dict(data: Mapping[str, Any]) -> ExecutionProblem:
@@ -624,6 +766,10 @@ def problem_from_dict(data: Mapping[str, Any]) -> ExecutionProblem:
     for key in ("horizon", "slices", "risk_aversion", "assets"):
         if key not in data:
             raise SpecError(key, None, "is required")
+    # the top-level scalars first: a broken horizon is reported as the horizon, not as whatever
+    # per-slice list of an asset it makes inconsistent
+    check_scalars(data["horizon"], data["slices"], data["risk_aversion"], data.get("risk_seeking", False),
+                  data.get("no_reversal", False))
     raw_assets = data["assets"]
     if isinstance(raw_assets, Mapping) or not isinstance(raw_assets, Sequence) or not raw_assets:
         raise SpecError("assets", raw_assets, "must be one or more [[assets]] tables")

@@ -39,6 +39,14 @@ __all__ = [
     "volatility_model_from_dict",
 ]
 
+#: the largest ``E[sigma(t)^2]`` a model may reach over the horizon (the spec's magnitude bound)
+_MAX_VARIANCE = 1e300
+
+
+def _square(value: float) -> float:
+    """``value^2``, infinite (not OverflowError) past the float range."""
+    return float(value) * float(value)
+
 
 @dataclass(frozen=True)
 class VolatilityModel:
@@ -47,8 +55,11 @@ class VolatilityModel:
     kind: ClassVar[str] = ""
     stochastic: ClassVar[bool] = False
 
-    def check(self, sigma0: float, slices: int) -> None:
-        """Validate against the asset's volatility ``sigma0`` and the number of slices."""
+    def check(self, sigma0: float, slices: int, horizon: float | None = None) -> float:
+        """Validate against the asset's volatility ``sigma0``, the number of slices and the
+        horizon; return the largest ``E[sigma(t)^2]`` over ``[0, T]`` (``sigma0^2`` without a
+        horizon), which the spec bounds against overflow."""
+        return _square(sigma0)
 
     def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
         """``E[sigma(t)^2]`` at each of ``times`` (time units), for ``sigma(0) = sigma0``."""
@@ -90,7 +101,7 @@ class VolatilityPath(VolatilityModel):
                 raise SpecError(f"volatility_model.path[{i}]", v, "volatility must be >= 0")
         object.__setattr__(self, "path", values)
 
-    def check(self, sigma0: float, slices: int) -> None:
+    def check(self, sigma0: float, slices: int, horizon: float | None = None) -> float:
         if len(self.path) != slices:
             raise SpecError(
                 "volatility_model.path", f"{len(self.path)} numbers",
@@ -101,6 +112,7 @@ class VolatilityPath(VolatilityModel):
                 "assets[0].volatility", sigma0,
                 f"must equal the volatility at t_0, volatility_model.path[0] = {self.path[0]}",
             )
+        return _square(max(self.path))
 
     def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
         raise NotImplementedError("a path is defined per slice: use slice_variance")
@@ -150,19 +162,48 @@ class MeanRevertingVolatility(VolatilityModel):
             raise SpecError("volatility_model.elasticity", p, "must be 0, 0.5 or 1")
         for name, value in (("reversion", kappa), ("mean", theta), ("vol_of_vol", xi), ("elasticity", p)):
             object.__setattr__(self, name, value)
-        if p == 0.5 and 2 * kappa * theta < xi**2:
+        if p == 0.5 and 2 * kappa * theta < xi * xi:
             warnings.warn(
                 f"volatility_model: Feller condition 2*reversion*mean = {2 * kappa * theta:g} "
-                f"< vol_of_vol^2 = {xi**2:g}; sigma can reach 0",
+                f"< vol_of_vol^2 = {xi * xi:g}; sigma can reach 0",
                 stacklevel=3,
             )
 
-    def check(self, sigma0: float, slices: int) -> None:
+    def check(self, sigma0: float, slices: int, horizon: float | None = None) -> float:
         if self.elasticity > 0 and sigma0 <= 0:
             raise SpecError(
                 "assets[0].volatility", sigma0,
                 "must be > 0 for a mean-reverting model with elasticity > 0",
             )
+        if horizon is None:
+            return _square(sigma0)
+        # E[sigma^2] solves a linear ODE whose fastest mode grows like exp((xi^2 - 2 kappa) t) for
+        # p = 1: bound it from logarithms first, so that expm itself cannot overflow
+        kappa, xi, p = self.reversion, self.vol_of_vol, self.elasticity
+        logs = [2 * math.log(v) for v in (abs(sigma0), self.mean, xi) if v > 0]
+        if xi > 0:
+            logs.append(2 * math.log(xi) + math.log(horizon))  # the diffusion's own contribution, xi^2 T
+        rates = [0.0, -kappa] + ([xi * xi - 2 * kappa] if p == 1.0 else [])
+        log_peak = max(logs + [0.0]) + max(rates) * horizon + math.log(4.0)
+        limit = math.log(_MAX_VARIANCE)
+        if log_peak > limit:
+            raise SpecError(
+                "volatility_model.vol_of_vol", xi,
+                f"E[sigma(t)^2] over [0, T = {horizon:g}] grows like exp((vol_of_vol^2 - 2 reversion) t) = "
+                f"exp({(max(rates)) * horizon:.4g}) (elasticity = {p:g}, reversion = {kappa:g}) and overflows: "
+                f"it must stay below {_MAX_VARIANCE:g}; lower vol_of_vol or the horizon",
+            )
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m2 = self.expected_variance(sigma0, np.linspace(0.0, horizon, 17))
+        peak = float(np.max(m2)) if np.all(np.isfinite(m2)) else math.inf
+        if not peak <= _MAX_VARIANCE:
+            raise SpecError(
+                "volatility_model.vol_of_vol", xi,
+                f"E[sigma(t)^2] over [0, T = {horizon:g}] reaches {peak:.4g}: it must be finite and below "
+                f"{_MAX_VARIANCE:g}",
+            )
+        return max(peak, _square(sigma0))
 
     def generator_matrix(self) -> np.ndarray:
         """Matrix ``M`` of ``d/dt (1, m1, m2) = M (1, m1, m2)``."""
@@ -265,13 +306,14 @@ class RegimeVolatility(VolatilityModel):
         p = np.clip(p, 0.0, None)
         return p / p.sum(axis=1, keepdims=True)
 
-    def check(self, sigma0: float, slices: int) -> None:
+    def check(self, sigma0: float, slices: int, horizon: float | None = None) -> float:
         level = self.levels[self.initial_regime]
         if not math.isclose(level, sigma0, rel_tol=1e-12, abs_tol=0.0):
             raise SpecError(
                 "assets[0].volatility", sigma0,
                 f"must equal the initial regime's level, volatility_model.levels[{self.initial_regime}] = {level}",
             )
+        return _square(max(self.levels))
 
     def distribution(self, times: np.ndarray) -> np.ndarray:
         """Probability of each regime at ``times``: shape ``times.shape + (n_regimes,)``."""

@@ -221,3 +221,97 @@ def test_examples_validate_without_warnings():
 def test_unknown_example_lists_the_available_ones():
     with pytest.raises(SpecError, match=r"example = 'nope': unknown example \(available: .*almgren-chriss-2001"):
         load_example("nope")
+
+
+# ---------------------------------------------------------------------- magnitudes, sign and order of checks
+def test_slices_have_an_upper_bound_and_tau_must_not_underflow():
+    from solvers.spec import MAX_SLICES
+
+    problem(slices=MAX_SLICES)  # the bound itself is allowed
+    with pytest.raises(SpecError, match=r"slices = 1000000000: must be <= 1,000,000"):
+        problem(slices=10**9)
+    with pytest.raises(SpecError, match=r"horizon = 5e-324: must be at least 2.225e-308 \(a normal float"):
+        problem(horizon=5e-324)
+    with pytest.raises(SpecError, match=r"slices = 1000: tau = horizon / slices = .* underflows"):
+        problem(horizon=1e-306, slices=1000)
+
+
+@pytest.mark.parametrize(
+    "kw, pattern",
+    [
+        (dict(holdings=1e156), r"assets\[0\]\.holdings = 1e\+156: makes X\^2 \(shares\^2\) about 1e312, over the 1e\+300"),
+        (dict(volatility=1e300), r"assets\[0\]\.volatility = 1e\+300: makes sigma\^2.* beyond the float range"),
+        (dict(temporary_impact=5e-324), r"assets\[0\]\.temporary_impact = 5e-324: makes gamma X\^2 / K about 1e317"),
+        (dict(spread=1e296, permanent_impact=0.0), r"assets\[0\]\.spread = 1e\+296: makes epsilon \|X\| \(currency\)"),
+        (dict(price=1e299), r"assets\[0\]\.price = 1e\+299: makes S_0 \|X\|"),
+    ],
+)
+def test_overflowing_magnitudes_are_refused_naming_the_field_and_the_quantity(kw, pattern):
+    with pytest.raises(SpecError, match=pattern):
+        problem(assets=(asset(**kw),))
+
+
+def test_short_horizon_that_overflows_the_trade_rate_names_the_horizon():
+    with pytest.raises(SpecError, match=r"horizon = 1e-300: makes \(\|X\| / tau\)\^\(1 \+ beta\)"):
+        problem(horizon=1e-300)
+
+
+def test_tiny_and_large_orders_that_are_fine_after_scaling_are_accepted():
+    # every scaled quantity (ratios to the cost unit) is moderate: only the currency amounts are tiny
+    tiny = problem(assets=(asset(holdings=1e-200),))
+    assert tiny.initial_holdings[0] == 1e-200
+    problem(assets=(asset(holdings=-1e-300, spread=0.0),))
+    problem(assets=(asset(holdings=1e140, temporary_impact=1e-250, permanent_impact=1e-255),))
+    with pytest.raises(SpecError, match=r"holdings = 5e-324: \|holdings\| must be at least 2.225e-308"):
+        asset(holdings=5e-324)
+
+
+def test_mean_reverting_variance_that_overflows_names_vol_of_vol():
+    model = MeanRevertingVolatility(reversion=2.0, mean=0.95, vol_of_vol=20.0, elasticity=1.0)
+    with pytest.raises(SpecError, match=r"volatility_model\.vol_of_vol = 20\.0: E\[sigma\(t\)\^2\] over \[0, T = 5\] "
+                                        r"grows like exp\(\(vol_of_vol\^2 - 2 reversion\) t\) = exp\(1980\)"):
+        problem(volatility_model=model)
+    # the same model over a short horizon is fine, and elasticity 0 grows only linearly in xi^2
+    problem(horizon=0.05, volatility_model=model)
+    problem(volatility_model=MeanRevertingVolatility(reversion=2.0, mean=0.95, vol_of_vol=20.0, elasticity=0.0))
+
+
+def test_huge_matrix_entries_do_not_break_the_eigenvalue_checks():
+    assets = (asset(name="A"), asset(name="B"))
+    with pytest.raises(SpecError, match=r"temporary_impact_matrix = .*max \|temporary_impact_matrix\|"):
+        problem(assets=assets, temporary_impact_matrix=[[1e300, 0.0], [0.0, 1e300]])
+    with pytest.raises(SpecError, match=r"permanent_impact_matrix = .*positive semi-definite"):
+        problem(assets=assets, permanent_impact_matrix=[[1e300, 1e308], [1e308, 1e300]])
+
+
+def test_negative_risk_aversion_needs_risk_seeking():
+    with pytest.raises(SpecError, match=r"risk_aversion = -1e-06: must be >= 0 .*set risk_seeking = true"):
+        problem(risk_aversion=-1e-6)
+    seeking = problem(risk_aversion=-1e-6, risk_seeking=True)
+    assert seeking.to_dict()["risk_seeking"] is True
+    assert problem_from_toml(seeking.to_toml()) == seeking
+    with pytest.raises(SpecError, match=r"risk_aversion = -1e-06: must be >= 0"):
+        problem_from_toml(BASE.replace("risk_aversion = 1e-6", "risk_aversion = -1e-6"))
+    assert problem_from_toml("risk_seeking = true\n" + BASE.replace("1e-6", "-1e-6")).risk_aversion == -1e-6
+    with pytest.raises(SpecError, match=r"risk_seeking = 'yes': must be true or false"):
+        problem(risk_seeking="yes")
+
+
+def test_top_level_scalars_are_checked_before_the_assets(tmp_path):
+    # the CLI path of 'optexec solve SPEC' with a negative horizon: the error names the horizon, even
+    # when an asset's per-slice list is also broken
+    text = (BASE.replace("horizon = 5.0", "horizon = -1.0")
+            + "participation = 0.5\nmarket_volume = [-1.0, 1e6, 1e6, 1e6, 1e6]\n")
+    with pytest.raises(SpecError, match=r"^horizon = -1\.0: must be > 0"):
+        problem_from_toml(text)
+    from solvers.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text(Path_example("almgren-chriss-2001").replace("horizon = 5.0", "horizon = -1.0"))
+    assert main(["solve", str(path)]) != 0
+
+
+def Path_example(name):
+    from solvers.spec import example_path
+
+    return example_path(name).read_text()
