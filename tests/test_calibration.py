@@ -348,3 +348,41 @@ def test_too_few_bars_leave_the_volatility_unidentified():
     assert not fit.sigma.identified
     assert fit.sigma.reason == "7 usable bar increments (need >= 10)"
     assert estimate_volatility(bars).sigma.identified
+
+
+def test_default_order_keeps_the_side_of_the_parent_orders():
+    """The spec's holdings follow the parents' side: a program of buys calibrates to a buy, of
+    sells to a sell, and the notes say which (with the median of that side's parents)."""
+    from solvers.calibration.impact import parent_table
+
+    data = generate(SyntheticTruth(), seed=0)
+    cal = calibrate(data.fills, data.bars)
+    par = parent_table(cal.children)
+    sells = par["side"] > 0
+    want_side = 1.0 if sells.sum() >= (~sells).sum() else -1.0
+    chosen = sells if want_side > 0 else ~sells
+    problem, notes = cal.to_problem()
+    assert problem.asset.holdings == want_side * float(np.median(par["size"][chosen]))
+    word = "sell" if want_side > 0 else "buy"
+    assert f"a {word} of {abs(problem.asset.holdings):g} shares, the median of the {int(chosen.sum())} {word}" in notes[-1]
+    # one side only: the order is on that side
+    for side in (1, -1):
+        one = data.fills.select(data.fills.side == side)
+        cal1 = calibrate(one, data.bars)
+        p1, n1 = cal1.to_problem()
+        assert np.sign(p1.asset.holdings) == side
+        assert ("sell" if side > 0 else "buy") in n1[-1] and "other side" not in n1[-1]
+    # a given order is kept as given, and said so
+    p2, n2 = cal.to_problem(holdings=-1e5)
+    assert p2.asset.holdings == -1e5 and "a buy of 100000 shares (given)" in n2[-1]
+
+
+def test_calibrated_spec_names_the_users_horizon_first():
+    data = generate(SyntheticTruth(), seed=0)
+    cal = calibrate(data.fills, data.bars)
+    with pytest.raises(SpecError, match=r"^horizon = -1\.0: must be > 0"):
+        cal.to_problem(horizon=-1.0)
+    with pytest.raises(SpecError, match=r"^risk_aversion = -1e-06: must be >= 0"):
+        cal.to_problem(risk_aversion=-1e-6)
+    with pytest.raises(SpecError, match=r"^assets\[0\]\.price = -1\.0: must be > 0"):
+        cal.to_problem(price=-1.0)

@@ -97,3 +97,18 @@ def test_plot_json_and_column_names(tmp_path, capsys):
     # numeric times read on a session clock: every row is malformed, and says why
     assert main(argv + ["--fill-column", "arrival_mid=mid_at_arrival", "--session", "09:30-16:00"]) == 2
     assert "line 2: time = '0': must be an ISO 8601 date-time" in capsys.readouterr().err
+
+
+def test_sample_calibrates_to_the_parents_side_and_says_so(tmp_path, capsys):
+    """The bundled sample holds more buy than sell parents: the default spec is a buy of the buy
+    parents' median size, and the output says "buy"; a negative horizon names the horizon."""
+    spec = tmp_path / "cal.toml"
+    assert main(["calibrate", FILLS, BARS, "-o", str(spec)]) == 0
+    out = capsys.readouterr().out
+    problem = load_problem(spec)
+    assert problem.asset.holdings < 0
+    assert f"note: holdings = {problem.asset.holdings:g}: a buy of {-problem.asset.holdings:g} shares" in out
+    assert "parent orders on the other side left out" in out
+    assert main(["calibrate", FILLS, BARS, "-o", str(tmp_path / "bad.toml"), "--horizon", "-1"]) != 0
+    err = capsys.readouterr().err
+    assert "horizon = -1.0: must be > 0" in err and "market_volume" not in err

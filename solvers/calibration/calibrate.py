@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..spec import Asset, ExecutionProblem
+from ..spec import Asset, ExecutionProblem, check_scalars
 from .estimate import Estimate, NotIdentifiedError
 from .impact import Children, PermanentFit, TemporaryFit, children_from_fills, fit_permanent_impact, fit_temporary_impact, parent_table
 from .market import VolatilityFit, VolumeProfile, bar_spacing, estimate_volatility, own_shares_per_bar, volume_profile
@@ -62,22 +62,36 @@ class Calibration:
     def not_identified(self) -> list[Estimate]:
         return [e for e in self.estimates[:5] if not e.identified]
 
-    def typical_order(self) -> float:
-        """Median parent size, signed by the more common side (shares; sales positive)."""
+    def typical_order(self) -> tuple[float, str]:
+        """The default order: the median size of the parent orders on their side (shares; sales
+        positive, purchases negative), and a sentence saying which parents it came from. With
+        parents on both sides, the more common side (ties: sell) and its parents' median."""
         par = parent_table(self.children)
-        side = 1.0 if np.sum(par["side"] > 0) >= np.sum(par["side"] < 0) else -1.0
-        return side * float(np.median(par["size"]))
+        sells, buys = int(np.sum(par["side"] > 0)), int(np.sum(par["side"] < 0))
+        side = 1.0 if sells >= buys else -1.0
+        chosen = par["side"] > 0 if side > 0 else par["side"] < 0
+        size = side * float(np.median(par["size"][chosen]))
+        word, other = ("sell", buys) if side > 0 else ("buy", sells)
+        text = (f"holdings = {size:g}: a {word} of {abs(size):g} shares, the median of the "
+                f"{int(np.sum(chosen))} {word} parent orders")
+        if other:
+            text += (f" ({other} parent orders on the other side left out: the fills mix sells and buys; "
+                     "--holdings chooses the order)")
+        return size, text
 
     def to_problem(self, *, holdings: float | None = None, horizon: float = 1.0, slices: int = 10,
                    risk_aversion: float = 1e-6, price: float | None = None, start: float = 0.0,
                    participation: float | None = None, name: str = "") -> tuple[ExecutionProblem, list[str]]:
         """The calibrated spec and notes on any adjustment made to fit the spec's rules.
 
-        ``holdings`` defaults to :meth:`typical_order`, ``price`` to the last bar mid.
+        ``holdings`` defaults to :meth:`typical_order` (signed by the parent orders' side: a
+        buy program calibrates to a buy), ``price`` to the last bar mid. The last note says
+        which side the spec trades and why.
         ``start`` is the time of day (fraction of the profile's period) where the horizon
         begins; it places ``market_volume`` on the intraday profile. Raises
         :class:`NotIdentifiedError` when an estimate the spec needs is not identified.
         """
+        check_scalars(horizon, slices, risk_aversion)  # the user's numbers first (their errors name them)
         missing = self.not_identified()
         if missing:
             raise NotIdentifiedError(", ".join(e.name for e in missing),
@@ -101,12 +115,21 @@ class Calibration:
             raise SpecError("participation", participation, "needs a volume profile, which is not identified")
         else:
             notes.append("volume profile not identified (a bucket has no bars): market_volume left out")
-        asset = Asset(
-            name=self.symbol, holdings=self.typical_order() if holdings is None else holdings,
-            price=self.last_mid if price is None else price, volatility=self.volatility.sigma.value,
-            permanent_impact=gamma, temporary_impact=self.temporary.temporary_impact.value, spread=spread,
-            impact_exponent=self.temporary.impact_exponent.value, **kwargs,
-        )
+        if holdings is None:
+            holdings, side_note = self.typical_order()
+        else:
+            holdings = float(holdings)
+            side_note = (f"holdings = {holdings:g}: a {'sell' if holdings > 0 else 'buy'} of {abs(holdings):g} "
+                         "shares (given)")
+        try:
+            asset = Asset(
+                name=self.symbol, holdings=holdings,
+                price=self.last_mid if price is None else price, volatility=self.volatility.sigma.value,
+                permanent_impact=gamma, temporary_impact=self.temporary.temporary_impact.value, spread=spread,
+                impact_exponent=self.temporary.impact_exponent.value, **kwargs,
+            )
+        except SpecError as err:
+            raise type(err)(err.field.replace("asset.", "assets[0].", 1), err.value, err.rule) from None
         description = (f"calibrated from {Path(self.sources[0]).name} and {Path(self.sources[1]).name}: "
                        f"{len(self.children)} child orders, {len(self.permanent.size)} parents, "
                        f"{self.volatility.increments} bar increments")
@@ -120,7 +143,7 @@ class Calibration:
         problem = ExecutionProblem(horizon=horizon, slices=slices, risk_aversion=risk_aversion, assets=(asset,),
                                    name=name or f"calibrated-{self.symbol}", description=description,
                                    no_reversal=no_reversal)
-        return problem, notes
+        return problem, notes + [side_note]
 
     def to_dict(self) -> dict[str, Any]:
         return {
