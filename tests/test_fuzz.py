@@ -13,7 +13,8 @@ or (c) a non-optimal status with a message. Never another exception, never NaN a
 Deterministic (``derandomize=True``). ``OPTEXEC_FUZZ_EXAMPLES`` sets the number of specs
 (default 60, under 40 s); the long run is
 ``OPTEXEC_FUZZ_EXAMPLES=400 timeout 1200 python -m pytest -q tests/test_fuzz.py -s`` (it prints
-the outcome counts). Methods whose :mod:`solvers.resources` estimate exceeds
+the outcome counts; with ``OPTEXEC_FUZZ_COLLECT=fails.jsonl`` it records each failure, its
+method, error and source line, instead of stopping at the first). Methods whose :mod:`solvers.resources` estimate exceeds
 ``OPTEXEC_FUZZ_SECONDS`` (default 2 s) are skipped for that spec and counted;
 ``OPTEXEC_FUZZ_METHODS`` (comma-separated) limits the methods.
 """
@@ -22,8 +23,10 @@ from __future__ import annotations
 
 import collections
 import copy
+import json
 import os
 import tomllib
+import traceback
 import warnings
 
 import numpy as np
@@ -43,6 +46,8 @@ SECONDS = float(os.environ.get("OPTEXEC_FUZZ_SECONDS", "2"))
 METHODS = [m for m in os.environ.get("OPTEXEC_FUZZ_METHODS", ",".join(method_names())).split(",") if m]
 SPECS = {name: tomllib.loads(example_path(name).read_text()) for name in example_names()}
 OUTCOMES: collections.Counter = collections.Counter()
+#: with OPTEXEC_FUZZ_COLLECT=PATH, failures are recorded (JSON lines at PATH) instead of raised
+COLLECT = os.environ.get("OPTEXEC_FUZZ_COLLECT", "")
 
 MAGNITUDES = [5e-324, 2.3e-308, 1e-300, 1e-200, 1e-12, 1e-6, 0.5, 1.0, 3.0, 1e6, 1e12, 1e156, 1e200, 1e300, 1.7e308]
 SPECIAL = [0.0, -0.0, -1.0, -1e-6, -1e300, float("nan"), float("inf"), "high", True, [1.0, 2.0], {}]
@@ -146,28 +151,49 @@ def _check_result(result, info) -> str:
     return "optimal"
 
 
+def _record(spec: dict, method: str, err: BaseException) -> str:
+    frames = traceback.extract_tb(err.__traceback__)
+    where = next((f"{f.filename.split('/work/wt/reliab/')[-1]}:{f.lineno}" for f in reversed(frames)
+                  if "site-packages" not in f.filename and "test_fuzz" not in f.filename), "")
+    with open(COLLECT, "a", encoding="utf-8") as out:
+        out.write(json.dumps({"method": method, "error": f"{type(err).__name__}: {str(err)[:300]}", "where": where,
+                              "spec": spec}, default=repr) + "\n")
+    return f"FAIL:{method}:{type(err).__name__}"
+
+
+def _solve_one(problem, name: str) -> str:
+    info = method_info(name)
+    if estimate(problem, name).seconds > SECONDS:
+        return "skipped:size"
+    try:
+        result = solve(problem, name, throw=False)
+    except OptexecError as err:
+        assert str(err), f"{name}: {type(err).__name__} without a message"
+        return f"error:{type(err).__name__}"
+    return _check_result(result, info)
+
+
 def run_one(spec: dict) -> list[str]:
     """Build and solve one spec with every method; the outcome kinds (asserting the property)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            problem = problem_from_dict(spec)
+            problem = problem_from_dict(copy.deepcopy(spec))
         except OptexecError as err:
             assert str(err), "a spec error without a message"
             return [f"spec:{type(err).__name__}"]
+        except Exception as err:  # noqa: BLE001 - the property: only project errors
+            if not COLLECT:
+                raise
+            return [_record(spec, "spec", err)]
         kinds = ["spec:accepted"]
         for name in METHODS:
-            info = method_info(name)
-            if estimate(problem, name).seconds > SECONDS:
-                kinds.append("skipped:size")
-                continue
             try:
-                result = solve(problem, name, throw=False)
-            except OptexecError as err:
-                assert str(err), f"{name}: {type(err).__name__} without a message"
-                kinds.append(f"error:{type(err).__name__}")
-                continue
-            kinds.append(_check_result(result, info))
+                kinds.append(_solve_one(problem, name))
+            except Exception as err:  # noqa: BLE001 - the property: only project errors
+                if not COLLECT:
+                    raise
+                kinds.append(_record(spec, name, err))
         return kinds
 
 
