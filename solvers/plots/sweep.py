@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..result import OK_STATUSES
-from ..sweep.axes import Sweep
 from .figure import save, subplots
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..sweep import Sweep
 
 __all__ = ["plot_sweep", "MAX_LINES"]
 
