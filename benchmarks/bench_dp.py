@@ -1,5 +1,5 @@
 """Backward induction (method ``dp``): speed of the JAX ``lax.scan`` against a plain numpy loop of
-the same recursion (the same :mod:`hjb.dp_stage` code, driven by a Python ``for`` over slices) in
+the same recursion (the same :mod:`hjb.dp.stage` code, driven by a Python ``for`` over slices) in
 this process, as N, the x grid and the number of volatility states grow; compile time apart;
 the exact linear recursion against the closed form; and accuracy against ``qp`` as the x grid
 refines (square-root impact with a per-slice cap).
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hjb.backward_induction import _bucket, solve
+from hjb.dp import solve
+from hjb.dp.method import scan_length
 from solvers import MeanRevertingVolatility, closed_form, load_example
 
 from .common import best_time
@@ -42,11 +43,11 @@ def _speed_record(slices: int, points: int, states: int, numpy_too: bool) -> dic
     rec = {
         "case": f"N={slices} M={points} S={first.diagnostics['vol_states']}",
         "N": slices, "x_points": points, "vol_states": first.diagnostics["vol_states"],
-        "scan_length": _bucket(slices - 1), "jax_run_ms": 1e3 * t_jax, "jax_compile_s": compile_s,
+        "scan_length": scan_length(slices - 1), "jax_run_ms": 1e3 * t_jax, "jax_compile_s": compile_s,
         "nodes_x_slices_per_us": slices * points * first.diagnostics["vol_states"] / (1e6 * t_jax),
     }
     if numpy_too:
-        npy = solve(problem, **opts, backend="numpy")
+        npy = solve(problem, **opts, engine="numpy")
         rec["numpy_loop_ms"] = 1e3 * npy.diagnostics["run_seconds"]
         rec["numpy_over_jax"] = npy.diagnostics["run_seconds"] / t_jax
         rec["max_table_diff"] = float(np.max(np.abs(npy.policy.tables - first.policy.tables)))
@@ -76,7 +77,7 @@ def _accuracy_records(points_list) -> tuple[list[dict], str]:
         return [], "qp not available: no accuracy records"
     out, errors = [], []
     for m in points_list:
-        r = solve(problem, x_points=m, backend="numpy")
+        r = solve(problem, x_points=m, engine="numpy")
         err = float(np.max(np.abs(r.holdings - truth.holdings)) / 1e6)
         errors.append(err)
         out.append({"case": f"sqrt impact + cap, M={m}", "x_points": m, "max_holdings_error_vs_qp": err,
@@ -91,7 +92,7 @@ def run(quick: bool, out_dir: Path) -> dict:
     records: list[dict] = []
     notes = [
         "jax_run_ms: the compiled lax.scan alone (best of 3, after block_until_ready); jax_compile_s apart.",
-        "numpy_loop_ms: the same recursion (hjb.dp_stage) in a Python loop over slices with numpy arrays.",
+        "numpy_loop_ms: the same recursion (hjb.dp.stage) in a Python loop over slices with numpy arrays.",
         "Square-root impact, so every case uses the grid recursion; S > 1 is the mean-reverting chain.",
     ]
     if quick:

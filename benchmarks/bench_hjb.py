@@ -9,7 +9,7 @@ Records:
 * ``full``: the full HJB with square-root impact under mean-reverting volatility,
   256 holdings x 64 volatility points x 1000 steps (quick: 64 x 16 x 200): JAX against the
   same semi-Lagrangian + implicit-s scheme vectorised in numpy; ``jax_s_solve`` says how the
-  JAX s-step was applied (``hjb.full.default_s_solve``) and ``jax_inverse_ms`` times the JAX
+  JAX s-step was applied (``hjb.pde.full.default_s_solve``) and ``jax_inverse_ms`` times the JAX
   kernel with the dense ``(I - dt L_s)^-1`` product instead (the numpy baseline's s-step).
 * ``sweep``: a vol-of-vol sweep in one ``vmap``-ed call against a Python loop of single
   compiled solves.
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hjb.full import default_s_solve, full_hjb_arrays, full_hjb_numpy
-from hjb.pde import solve
-from hjb.reduced import _pde_jit, _timed, reduced_pde_numpy, solve_mean_reverting_batch, volatility_grid
-from hjb.settings import HJBSettings
+from hjb.jax_runtime import compiled
+from hjb.pde import HJBSettings, solve
+from hjb.pde.full import default_s_solve, full_hjb_arrays, full_hjb_numpy
+from hjb.pde.reduced import reduced_kernel, reduced_pde_numpy, solve_mean_reverting_batch, volatility_grid
 from solvers import closed_form, load_example
 from solvers.volatility import MeanRevertingVolatility
 
@@ -65,13 +65,13 @@ def _reduced_record(quick: bool) -> dict:
     per_slice = n_t // problem.slices
     args = (c, grid.lower, grid.diagonal, grid.upper, h, grid.start_index)
     static = {"n_slices": problem.slices, "per_slice": per_slice, "explicit": False}
-    out, compile_s, _ = _timed(_pde_jit, *args, **static)
-    jax_s = best_time(lambda: _timed(_pde_jit, *args, **static), repeat=5)["best"]
+    out, compile_s, _ = compiled(reduced_kernel, *args, **static)
+    jax_s = best_time(lambda: compiled(reduced_kernel, *args, **static), repeat=5)["best"]
     numpy_s = best_time(lambda: reduced_pde_numpy(c, grid.lower, grid.diagonal, grid.upper, h, n_t),
                         repeat=2 if not quick else 3)["best"]
     d_np = reduced_pde_numpy(c, grid.lower, grid.diagonal, grid.upper, h, n_t)
     d_jax = np.asarray(out[0])
-    jax_cpu = _cpu_time(lambda: _timed(_pde_jit, *args, **static), 5)
+    jax_cpu = _cpu_time(lambda: compiled(reduced_kernel, *args, **static), 5)
     numpy_cpu = _cpu_time(lambda: reduced_pde_numpy(c, grid.lower, grid.diagonal, grid.upper, h, n_t), 2)
     return {
         "case": f"reduced HJB, mean-reverting, {ns} vol x {n_t} steps",

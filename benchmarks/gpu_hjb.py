@@ -47,9 +47,10 @@ _bare_packages()
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hjb.full import MAX_SL_COURANT, full_hjb_arrays, full_hjb_numpy  # noqa: E402  (sets float64)
-from hjb.reduced import _pde_jit, _timed, solve_mean_reverting_batch, volatility_grid  # noqa: E402
-from hjb.settings import HJBSettings  # noqa: E402
+from hjb.pde.full import MAX_SL_COURANT, full_hjb_arrays, full_hjb_numpy  # noqa: E402  (sets float64)
+from hjb.jax_runtime import compiled  # noqa: E402
+from hjb.pde.reduced import reduced_kernel, solve_mean_reverting_batch, volatility_grid  # noqa: E402
+from hjb.pde import HJBSettings  # noqa: E402
 from solvers.spec import load_problem  # noqa: E402
 
 
@@ -132,8 +133,8 @@ def reduced_case(ns: int, steps: int, repeat: int) -> dict:
     h = problem.horizon / steps
     args = (c, grid.lower, grid.diagonal, grid.upper, h, grid.start_index)
     static = {"n_slices": problem.slices, "per_slice": steps // problem.slices, "explicit": False}
-    out, compile_s, _ = _timed(_pde_jit, *args, **static)
-    run_s = _best(lambda: _timed(_pde_jit, *args, **static)[0], repeat)
+    out, compile_s, _ = compiled(reduced_kernel, *args, **static)
+    run_s = _best(lambda: compiled(reduced_kernel, *args, **static)[0], repeat)
     coeff = 1.0 / problem.horizon + float(np.asarray(out[0])[grid.start_index])
     return {"case": f"reduced HJB {ns} vol x {steps} steps", "compile_s": compile_s, "run_s": run_s,
             "us_per_step": 1e6 * run_s / steps,

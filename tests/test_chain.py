@@ -1,11 +1,11 @@
-"""Volatility chains of the backward induction (hjb.chain) against the models' exact laws."""
+"""Volatility chains of the backward induction (hjb.dp.chain) against the models' exact laws."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hjb.chain import mean_reverting_chain, moment_matched_row, volatility_chain
+from hjb.dp.chain import mean_reverting_chain, moment_matched_row, volatility_chain
 from solvers import ExecutionProblem, MeanRevertingVolatility, SpecError, VolatilityPath, load_example
 
 

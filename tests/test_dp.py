@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from hjb.backward_induction import DPSettings, solve
-from hjb.dp_policy import GridDPPolicy, LinearDPPolicy
+from hjb.dp import DPSettings, solve
+from hjb.dp import GridDPPolicy, LinearDPPolicy
 from solvers import MethodNotApplicable, SpecError, VolatilityPath, closed_form, load_example, schedule_cost
 from solvers.cli import main as cli_main
 from solvers.methods import solve as solve_method
@@ -62,7 +62,7 @@ def test_risk_seeking_with_no_reversal_falls_back_to_the_grid():
     problem = _ac(2, spread=0.0).replace(risk_aversion=-6e-7)
     assert solve(problem).holdings[1] > 1e6
     capped = problem.replace(no_reversal=True)
-    dp = solve(capped, x_points=41, backend="numpy")
+    dp = solve(capped, x_points=41, engine="numpy")
     assert dp.diagnostics["recursion"] == "grid"
     x1 = np.linspace(0.0, 1e6, 100001)
     costs = schedule_cost(capped, np.stack([np.full_like(x1, 1e6), x1, np.zeros_like(x1)], axis=1)).objective
@@ -112,7 +112,7 @@ def test_grid_reproduces_linear_impact_to_rounding():
     # points reproduce the exact recursion up to rounding and the bisection width (1e-16).
     problem = _ac(30)
     exact = solve(problem)
-    grid = solve(problem, recursion="grid", x_points=11, backend="numpy")
+    grid = solve(problem, recursion="grid", x_points=11, engine="numpy")
     assert grid.diagnostics["recursion"] == "grid" and grid.diagnostics["max_bracket_width"] < 1e-15
     np.testing.assert_allclose(grid.holdings, exact.holdings, rtol=0, atol=1e-11 * 1e6)
     assert grid.diagnostics["value_function_objective"] == pytest.approx(exact.objective, rel=1e-12)
@@ -171,8 +171,8 @@ def test_graded_grid_resolves_square_root_impact():
     from solvers.qp import solve as solve_qp
 
     truth = solve_qp(problem).holdings
-    graded = solve(problem, x_points=41, backend="numpy")
-    uniform = solve(problem, x_points=41, backend="numpy", x_grid="uniform")
+    graded = solve(problem, x_points=41, engine="numpy")
+    uniform = solve(problem, x_points=41, engine="numpy", x_grid="uniform")
     assert graded.diagnostics["x_grid"].startswith("graded")
     err_graded = np.max(np.abs(graded.holdings - truth)) / 1e6
     err_uniform = np.max(np.abs(uniform.holdings - truth)) / 1e6
@@ -192,13 +192,13 @@ def test_power_law_with_caps_converges_to_the_static_optimum_at_a_fitted_order()
     points = [25, 49, 97, 193]
     errors, value_errors = [], []
     for m in points:
-        r = solve(problem, x_points=m, backend="numpy")
+        r = solve(problem, x_points=m, engine="numpy")
         caps = problem.asset.slice_caps(problem.slices)
         assert np.all(r.trades <= caps * (1 + 1e-12)) and np.all(r.trades >= 0)
         errors.append(np.max(np.abs(r.holdings - truth)) / 1e6)
         value_errors.append(abs(r.diagnostics["value_function_objective"] / schedule_cost(problem, truth).objective - 1))
         if m == 49:  # the safeguarded-Newton option lands on the same minimizers (1e-10 of X)
-            newton = solve(problem, x_points=m, backend="numpy", solver="newton")
+            newton = solve(problem, x_points=m, engine="numpy", stage_minimizer="newton")
             np.testing.assert_allclose(newton.holdings, r.holdings, rtol=0, atol=1e-10 * 1e6)
     h = 1.0 / (np.array(points) - 1)
     order = np.polyfit(np.log(h), np.log(errors), 1)[0]
@@ -210,11 +210,11 @@ def test_power_law_with_caps_converges_to_the_static_optimum_at_a_fitted_order()
 
 
 def test_jax_scan_equals_the_numpy_loop():
-    # Same formulas (hjb.dp_stage), different array backends and loop drivers: rounding only.
+    # Same formulas (hjb.dp.stage), different array backends and loop drivers: rounding only.
     problem = load_example("volatility-regimes").replace(no_reversal=True).replace_asset(
         0, impact_exponent=0.5, temporary_impact=1.1e-3)
     jx = solve(problem, x_points=41)
-    npy = solve(problem, x_points=41, backend="numpy")
+    npy = solve(problem, x_points=41, engine="numpy")
     assert jx.diagnostics["compile_seconds"] >= 0 and jx.diagnostics["run_seconds"] > 0
     np.testing.assert_allclose(jx.policy.tables, npy.policy.tables, rtol=1e-11, atol=1e-12)
     assert jx.objective == pytest.approx(npy.objective, rel=1e-12)
@@ -229,7 +229,7 @@ def test_policies_follow_the_feedback_protocol_and_the_constraints():
         n = linear.policy.trade(k, np.array([x[k - 1]]), np.array([0.95]))
         assert n[0] == pytest.approx(linear.trades[k - 1], rel=1e-12)
     problem = _sqrt_capped()
-    grid = solve(problem, x_points=49, backend="numpy")
+    grid = solve(problem, x_points=49, engine="numpy")
     assert isinstance(grid.policy, GridDPPolicy) and isinstance(grid.policy, FeedbackPolicy)
     cap = problem.asset.slice_caps(problem.slices)
     holdings = np.linspace(0.0, 1e6, 37)  # off the path: caps and no-reversal still hold
@@ -243,33 +243,33 @@ def test_policies_follow_the_feedback_protocol_and_the_constraints():
 
 # ------------------------------------------------------------------ errors and faces
 def test_errors_name_the_parameter():
-    with pytest.raises(SpecError, match=r"x_points = 2: must be an integer >= 3"):
+    with pytest.raises(SpecError, match=r"^settings.x_points = 2: must be >= 3"):
         solve(_ac(), x_points=2)
-    with pytest.raises(SpecError, match=r"recursion = 'fast': must be one of"):
+    with pytest.raises(SpecError, match=r"^settings.recursion = 'fast': must be one of"):
         solve(_ac(), recursion="fast")
-    with pytest.raises(SpecError, match=r"solver = 'brent': must be one of"):
-        solve(_ac(), solver="brent")
-    with pytest.raises(SpecError, match=r"time_model = 'continuous'"):
+    with pytest.raises(SpecError, match=r"^settings.stage_minimizer = 'brent': must be one of"):
+        solve(_ac(), stage_minimizer="brent")
+    with pytest.raises(SpecError, match=r"^settings.time_model = 'continuous': unknown setting of method dp"):
         solve(_ac(), time_model="continuous")
-    with pytest.raises(SpecError, match=r"accuracy = 'ultra'"):
+    with pytest.raises(SpecError, match=r"^settings.accuracy = 'ultra'"):
         DPSettings.with_accuracy("ultra")
     with pytest.raises(MethodNotApplicable, match="single asset"):
         solve(load_example("two-asset-basket"))
     with pytest.raises(MethodNotApplicable, match="impact_exponent = 0.5"):
         solve(_sqrt_capped(), recursion="exact")
     with pytest.raises(MethodNotApplicable, match="no_reversal"):
-        solve(_ac(drift=0.01), backend="numpy")
+        solve(_ac(drift=0.01), engine="numpy")
     # square-root impact without caps or no_reversal: round trips make the cost unbounded below
     # (gamma > lambda tau sigma^2 at N = 20); the grid would silently solve the monotone problem
     sqrt20 = load_example("square-root-impact").replace(slices=20)
     with pytest.raises(SpecError, match=r"assets\[0\]\.permanent_impact = 2.5e-07: round trips .*unbounded below"):
-        solve(sqrt20, backend="numpy")
+        solve(sqrt20, engine="numpy")
     with pytest.raises(MethodNotApplicable, match="round trips"):
-        solve(sqrt20.replace_asset(0, max_slice_trade=1.3e5), backend="numpy")
+        solve(sqrt20.replace_asset(0, max_slice_trade=1.3e5), engine="numpy")
 
 
 def test_registry_and_cli_json(capsys):
-    result = solve_method(load_example("capped-participation"), "dp", x_points=33, backend="numpy")
+    result = solve_method(load_example("capped-participation"), "dp", x_points=33, engine="numpy")
     assert result.method == "dp" and result.diagnostics["x_points"] == 33
     code = cli_main(["solve", "--example", "almgren-chriss-2001", "--method", "dp", "--json", "-", "--quiet"])
     assert code == 0
@@ -288,7 +288,7 @@ def test_buy_order_with_participation_caps_and_square_root_impact_equals_qp():
 
     problem = load_example("capped-participation").replace_asset(0, holdings=-1e6, impact_exponent=0.5,
                                                                   temporary_impact=1.1e-3)
-    dp, qp = solve(problem, x_points=101, backend="numpy"), solve_qp(problem)
+    dp, qp = solve(problem, x_points=101, engine="numpy"), solve_qp(problem)
     np.testing.assert_allclose(dp.holdings, qp.holdings, rtol=0, atol=1e-8 * 1e6)
     assert dp.objective == pytest.approx(qp.objective, rel=1e-10)
     assert np.all(dp.trades <= 0) and np.all(-dp.trades <= problem.asset.slice_caps(problem.slices) * (1 + 1e-12))

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from hjb.backward_induction import solve
+from hjb.dp import solve
 from solvers import RegimeVolatility, load_example
 
 
@@ -86,7 +86,7 @@ def test_grid_equals_exact_recursion_under_regimes_and_mean_reversion():
     # too, so the grid agrees with the exact recursion to rounding (1e-12) for the value, E and V.
     for problem in (_regime_problem(20), load_example("mean-reverting-volatility")):
         exact = solve(problem, vol_states=9)
-        grid = solve(problem, vol_states=9, recursion="grid", x_points=21, backend="numpy")
+        grid = solve(problem, vol_states=9, recursion="grid", x_points=21, engine="numpy")
         assert grid.diagnostics["vol_states"] == exact.diagnostics["vol_states"] > 1
         assert grid.diagnostics["value_function_objective"] == pytest.approx(exact.objective, rel=1e-12)
         assert grid.expected_cost == pytest.approx(exact.expected_cost, rel=1e-11)
@@ -132,7 +132,7 @@ def test_square_root_impact_under_regimes_converges_at_fourth_order_on_the_grade
     problem = load_example("volatility-regimes").replace(no_reversal=True).replace_asset(
         0, impact_exponent=0.5, temporary_impact=1.1e-3)
     points = np.array([21, 41, 81, 161])
-    values = np.array([solve(problem, x_points=int(m), backend="numpy").objective for m in points])
+    values = np.array([solve(problem, x_points=int(m), engine="numpy").objective for m in points])
     diffs = np.abs(np.diff(values))
     order = np.polyfit(np.log(1.0 / (points[1:] - 1)), np.log(diffs), 1)[0]
     assert order > 3.0, (order, values)

@@ -8,8 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from hjb.pde import solve
-from hjb.settings import HJBSettings
+from hjb.pde import HJBSettings, solve
 from solvers.cli import main
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.methods import get_method
@@ -80,7 +79,7 @@ def test_explicit_s_stepping_agrees_with_implicit_when_stable():
     ({"time_steps": 100.5}, "settings.time_steps = 100.5", "must be an integer"),
     ({"s_stepping": "crank"}, "settings.s_stepping = 'crank'", "must be one of"),
     ({"vol_bounds": (2.0, 1.0)}, "settings.vol_bounds = (2.0, 1.0)", "hi > lo"),
-    ({"coverage_sds": -1.0}, "settings.coverage_sds = -1.0", "must be a number > 0"),
+    ({"coverage_sds": -1.0}, "settings.coverage_sds = -1.0", "must be > 0"),
     ({"extrapolate": "yes"}, "settings.extrapolate = 'yes'", "must be true or false"),
 ])
 def test_bad_settings_name_the_parameter_value_and_rule(kwargs, field, words):
@@ -91,9 +90,9 @@ def test_bad_settings_name_the_parameter_value_and_rule(kwargs, field, words):
 
 def test_bad_options_and_grids_are_refused_with_the_numbers():
     problem = load_example("mean-reverting-volatility")
-    with pytest.raises(SpecError, match=r"^time_stpes = 10: unknown option of method hjb"):
+    with pytest.raises(SpecError, match=r"^settings.time_stpes = 10: unknown setting of method hjb"):
         solve(problem, time_stpes=10)
-    with pytest.raises(SpecError, match=r"^time_model = 'discrete': method hjb solves the continuous-time"):
+    with pytest.raises(SpecError, match=r"^settings.time_model = 'discrete': unknown setting of method hjb"):
         solve(problem, time_model="discrete")
     with pytest.raises(SpecError, match=r"^settings.accuracy = 'ultra'"):
         solve(problem, accuracy="ultra")
@@ -126,7 +125,7 @@ def test_problems_outside_the_hjb_say_why():
         solve(sqrt.replace(volatility_model=path))
     with pytest.raises(MethodNotApplicable, match="form='reduced' needs linear impact"):
         solve(sqrt, form="reduced")
-    with pytest.raises(SpecError, match="^form = 'pde': must be"):
+    with pytest.raises(SpecError, match="^settings.form = 'pde': must be one of"):
         solve(sqrt, form="pde")
     mr = load_example("mean-reverting-volatility").replace(
         volatility_model=MeanRevertingVolatility(reversion=2.0, mean=0.95, vol_of_vol=0.5, elasticity=1.0))

@@ -11,10 +11,10 @@ import pytest
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from hjb.full import full_hjb_numpy, solve_full
+from hjb.pde.full import full_hjb_numpy, solve_full
 from hjb.pde import solve
-from hjb.reduced import solve_reduced, volatility_grid
-from hjb.settings import HJBSettings
+from hjb.pde.reduced import solve_reduced, volatility_grid
+from hjb.pde import HJBSettings
 from solvers import closed_form
 from solvers.spec import load_example
 from solvers.volatility import MeanRevertingVolatility, RegimeVolatility

@@ -14,7 +14,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 from hjb import solve_dp, solve_hjb, solve_reduced
-from hjb.settings import HJBSettings
+from hjb.pde import HJBSettings
 from solvers import closed_form
 from solvers.spec import load_example
 from solvers.volatility import MeanRevertingVolatility, RegimeVolatility, VolatilityPath

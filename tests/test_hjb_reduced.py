@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from hjb.reduced import _generator_rows, reduced_pde_numpy, solve_mean_reverting_batch, solve_reduced, volatility_grid
-from hjb.settings import HJBSettings
+from hjb.pde.reduced import generator_rows, reduced_pde_numpy, solve_mean_reverting_batch, solve_reduced, volatility_grid
+from hjb.pde import HJBSettings
 from solvers import closed_form
 from solvers.spec import load_example
 from solvers.volatility import MeanRevertingVolatility, RegimeVolatility
@@ -166,7 +166,7 @@ def test_jax_scheme_matches_numpy_reference_and_batch_matches_single_solves():
     widest = volatility_grid(problem, settings, model=problem.volatility_model)  # xi = 0.5 is the widest
     for xi, got in zip(xis, batch["value_coefficient"]):
         model = MeanRevertingVolatility(2.0, 0.95, xi, 1.0)
-        rows = _generator_rows(model, widest.s)
+        rows = generator_rows(model, widest.s)
         d = reduced_pde_numpy(c, *rows[:3], h, settings.steps_for(problem.slices)[0])
         assert got == pytest.approx(1.0 / problem.horizon + d[widest.start_index], rel=1e-12)
     # more vol-of-vol, more expected risk from a start above the mean: the value increases

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hjb.full import REDUCTION_TAIL, _reduction_solve, implicit_s_matrix, reduction_coefficients
+from hjb.pde.full import REDUCTION_TAIL, reduction_solve, implicit_s_matrix, reduction_coefficients
 
 
 def random_generator(ns: int, rng: np.random.Generator):
@@ -26,7 +26,7 @@ def test_reduction_equals_dense_inverse(ns):
     d = rng.normal(size=(ns, 7))
     want = implicit_s_matrix(lower, diagonal, upper, h) @ d
     coef = reduction_coefficients(lower, diagonal, upper, h)
-    got = np.asarray(_reduction_solve(jnp.asarray(coef), jnp.asarray(d)))
+    got = np.asarray(reduction_solve(jnp.asarray(coef), jnp.asarray(d)))
     # an M-matrix with unit row sums: no growth, so rounding-level agreement is expected
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
     if ns <= REDUCTION_TAIL:

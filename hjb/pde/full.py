@@ -59,7 +59,8 @@ from solvers.errors import MethodNotApplicable, SpecError
 from solvers.spec import ExecutionProblem
 from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility
 
-from .reduced import _check_problem, _timed, volatility_grid  # also switches on float64
+from ..jax_runtime import compiled
+from .reduced import check_problem, volatility_grid
 from .settings import HJBSettings
 
 __all__ = ["FullSolution", "solve_full", "full_hjb_numpy", "full_hjb_arrays", "power_functions", "MAX_SL_COURANT",
@@ -83,7 +84,7 @@ def power_functions(beta: float, xp=jnp) -> tuple[Callable, Callable]:
     return (lambda z: z ** (1.0 + beta)), (lambda z: z ** (1.0 / beta))
 
 
-def _gradient(w, dy, xp):
+def holdings_gradient(w, dy, xp):
     """``dW/dy`` along the last axis: central inside, one-sided at the ends."""
     inner = (w[..., 2:] - w[..., :-2]) / (2 * dy)
     first = (w[..., 1:2] - w[..., 0:1]) / dy
@@ -107,7 +108,7 @@ def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, interpolato
     pow_1pb, inv_beta = power_functions(beta, xp)
     ny = w.shape[1]
     dy = y[1] - y[0]
-    grad = _gradient(w, dy, xp)
+    grad = holdings_gradient(w, dy, xp)
     inv_old = xp.where(first, 0.0, xp.where(first, 1.0, theta_old) ** (-beta))
     interp = interpolator(w)
     int_type = np.int32 if xp is np else jnp.int32
@@ -224,7 +225,7 @@ def _reduction_size(ns: int, tail: int = REDUCTION_TAIL) -> int:
     return sum(2 * m + 3 * ne for _, m, ne in levels) + rest * rest
 
 
-def _reduction_solve(coef, d, tail: int = REDUCTION_TAIL):
+def reduction_solve(coef, d, tail: int = REDUCTION_TAIL):
     """``(I - dt L_s)^-1 d`` for ``d`` (ns, ny) from :func:`reduction_coefficients`: per level
     one fused update of the odd rows (down) and one of the even rows (up), about 5 flops per
     grid point in all against ``2 ns`` for the dense product."""
@@ -272,7 +273,7 @@ def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny:
             return w + h * (diagonal[:, None] * w + lower[:, None] * jnp.roll(w, 1, axis=0)
                             + upper[:, None] * jnp.roll(w, -1, axis=0))
         if s_solve == "reduction":
-            return _reduction_solve(s_operator, w)
+            return reduction_solve(s_operator, w)
         return s_operator @ w
 
     def semi_lagrangian(w, n):
@@ -302,7 +303,7 @@ def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny:
     return w_final, out[0], jnp.concatenate([out[1].reshape(-1, ny)[1:], w_final[j0][None]])
 
 
-_full_jit = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "explicit", "keep",
+full_kernel = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "explicit", "keep",
                                                  "safeguard", "s_solve"))
 
 
@@ -342,8 +343,8 @@ def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_sli
         s_operator = np.eye(1)
     args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (
         float(h), int(j0), jnp.asarray(s_operator))
-    (w, ends, paths), compile_s, run_s = _timed(
-        _full_jit, *args, beta=float(beta), ny=int(ny), n_slices=int(n_slices), per_slice=int(per_slice),
+    (w, ends, paths), compile_s, run_s = compiled(
+        full_kernel, *args, beta=float(beta), ny=int(ny), n_slices=int(n_slices), per_slice=int(per_slice),
         explicit=bool(explicit), keep=bool(keep), safeguard=bool(safeguard), s_solve=s_solve)
     return w, ends, paths, compile_s, run_s
 
@@ -416,7 +417,7 @@ class FullSolution:
         """Scaled rate ``r`` at holdings ``y`` from a row of ``W`` (the scheme's control rule)."""
         _, inv_beta = power_functions(self.beta, np)
         dy = self.y[1] - self.y[0]
-        grad = np.interp(y, self.y, _gradient(w_row, dy, np))
+        grad = np.interp(y, self.y, holdings_gradient(w_row, dy, np))
         p = np.maximum(y, 0.0) ** self.beta * theta ** (-self.beta) + grad / (1.0 + self.beta)
         return np.clip(inv_beta(np.maximum(p, 0.0)), 0.0, np.maximum(y, 0.0) / dt)
 
@@ -424,7 +425,7 @@ class FullSolution:
 def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -> FullSolution:
     """Solve the full HJB of ``problem`` (any ``beta``; constant or mean-reverting volatility)."""
     settings = settings or HJBSettings()
-    _check_problem(problem)
+    check_problem(problem)
     a = problem.asset
     model = problem.volatility_model
     eta, lam, beta, big_x = a.temporary_impact, problem.risk_aversion, a.impact_exponent, abs(a.holdings)

@@ -13,7 +13,7 @@ at a node).
   ``r = c / (c + lam rho + (P a_{k})_i)``.
 * :class:`GridDPPolicy`: the general case: re-solves the slice's 1-D minimization at the actual
   ``x`` with the stored value tables (the same code as the backward induction,
-  :mod:`hjb.dp_stage`), so trades always respect the caps and no-reversal exactly.
+  :mod:`hjb.dp.stage`), so trades always respect the caps and no-reversal exactly.
 
 The last slice finishes the order (``n_N = x_{N-1}``). From a state the caps cannot complete
 (more left than the remaining slices may trade, reachable only off the optimal path) the grid
@@ -27,7 +27,7 @@ import numpy as np
 from solvers.spec import ExecutionProblem
 
 from .chain import VolatilityChain
-from .dp_stage import StageCoefficients, interpolate, minimize_stage, prepare_tables
+from .stage import StageCoefficients, interpolate, minimize_stage, prepare_tables
 
 __all__ = ["LinearDPPolicy", "GridDPPolicy"]
 
@@ -101,19 +101,19 @@ class GridDPPolicy(_ChainState):
             units, on the grid ``q = U_k u^p``, ``u = linspace(0, 1, M)`` (``power`` p = 1 or 2).
         extents: ``U_k`` (fractions of the order), k = 0..N-1.
         caps: per-slice caps on ``|n_k| / |X|`` (inf when uncapped), k = 1..N.
-        coefficients: the stage coefficients; ``iterations`` and ``solver``: the 1-D minimization.
+        coefficients: the stage coefficients; ``iterations`` and ``stage_minimizer``: the 1-D minimization.
     """
 
     def __init__(self, problem, chain, tables: np.ndarray, extents: np.ndarray, caps: np.ndarray,
                  coefficients: StageCoefficients, rho_unit: float, risk_aversion: float, iterations: int,
-                 solver: str = "bisection", power: int = 1):
+                 stage_minimizer: str = "bisection", power: int = 1):
         super().__init__(problem, chain, rho_unit, risk_aversion)
         self.tables = np.asarray(tables)
         self.extents = np.asarray(extents)
         self.caps = np.asarray(caps)
         self.coefficients = coefficients
         self.iterations = iterations
-        self.solver = solver
+        self.stage_minimizer = stage_minimizer
         self.power = power
         self._expected: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
 
@@ -150,7 +150,7 @@ class GridDPPolicy(_ChainState):
         lo = np.maximum(0.0, q - self.caps[k - 1])
         hi = np.maximum(np.minimum(q, self.extents[k]), lo)  # infeasible state: trade the cap
         risk = self._lam * self._rho_unit * np.asarray(sigma, dtype=np.float64) ** 2
-        y, _, _, _ = minimize_stage(np, self.coefficients, q, lo, hi, risk, continuation, self.iterations, self.solver)
+        y, _, _, _ = minimize_stage(np, self.coefficients, q, lo, hi, risk, continuation, self.iterations, self.stage_minimizer)
         return y
 
     def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:

@@ -51,7 +51,7 @@ nonlinear impact with ``gamma > lam tau min sigma^2``, where round trips pay (th
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -63,99 +63,33 @@ import numpy as np
 
 from solvers.costs import trajectory_constants, trades_from_holdings
 from solvers.errors import MethodNotApplicable, SolverError, SpecError
+from solvers.methods import MethodAccuracy, MethodInfo
 from solvers.result import Result
+from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
 
+from ..jax_runtime import compiled
 from .chain import VolatilityChain, volatility_chain
-from .dp_policy import GridDPPolicy, LinearDPPolicy
-from .dp_stage import (StageCoefficients, grid_nodes, impact, impact_curvature, impact_slope, interpolate,
-                       minimize_stage, prepare_tables)
+from .policy import GridDPPolicy, LinearDPPolicy
+from .settings import DPSettings
+from .stage import (StageCoefficients, grid_nodes, impact, impact_curvature, impact_slope, interpolate,
+                    minimize_stage, prepare_tables)
 
-jax.config.update("jax_enable_x64", True)  # float64 everywhere in the DP (documented above)
-
-__all__ = ["DPSettings", "solve", "GridTables", "grid_backward", "exact_backward", "stage_coefficients"]
+__all__ = ["INFO", "METHOD", "solve", "GridTables", "grid_backward", "exact_backward", "stage_coefficients", "scan_length"]
 
 METHOD = "dp"
-_RECURSIONS = ("auto", "exact", "grid")
-_BACKENDS = ("jax", "numpy")
-_SOLVERS = ("newton", "bisection")
-_XGRIDS = ("auto", "uniform", "graded")
 
-
-@dataclass(frozen=True)
-class DPSettings:
-    """Discretization of the backward induction, apart from the problem.
-
-    Attributes:
-        x_points: points ``M`` of the holdings grid per slice (>= 3; grid ``case only``).
-        vol_states: states of a mean-reverting model's chain (>= 3).
-        vol_width: the chain covers ``E[sigma(t)] +- vol_width sd(sigma(t))`` (> 0).
-        solver: the 1-D minimization in each slice: ``bisection`` on the sign of the derivative
-            (default: robust, resolves ``[0, 1]`` to float64 in 60 halvings) or ``newton``
-            (safeguarded Newton, rtsafe; about 1.3-1.5x faster in the numpy loop, but its last step
-            stayed near 4e-8 at a few nodes for square-root impact: reported, not hidden).
-        iterations: iterations of that solver (>= 1); None: 60 halvings or 24 Newton steps.
-        x_grid: ``auto`` (graded for ``beta < 1``, uniform otherwise), ``uniform`` or ``graded``:
-            nodes ``q = U u^p`` with ``u`` uniform and ``p`` = 1 or 2; the square-root-type
-            singularity ``W ~ q^(1+beta)`` at ``q = 0`` is smooth in ``u`` on the graded grid.
-        recursion: ``auto`` (exact when it applies, else grid), ``exact`` or ``grid``.
-        backend: ``jax`` (``lax.scan``) or ``numpy`` (a plain loop of the same recursion).
-    """
-
-    x_points: int = 201
-    vol_states: int = 15
-    vol_width: float = 4.0
-    solver: str = "bisection"
-    iterations: int | None = None
-    x_grid: str = "auto"
-    recursion: str = "auto"
-    backend: str = "jax"
-
-    def __post_init__(self) -> None:
-        for name, minimum in (("x_points", 3), ("vol_states", 3), ("iterations", 1)):
-            value = getattr(self, name)
-            if name == "iterations" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-                raise SpecError(name, value, f"must be an integer >= {minimum}")
-            object.__setattr__(self, name, int(value))
-        width = self.vol_width
-        if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
-            raise SpecError("vol_width", width, "must be a finite number > 0")
-        if self.x_grid not in _XGRIDS:
-            raise SpecError("x_grid", self.x_grid, f"must be one of {list(_XGRIDS)}")
-        if self.solver not in _SOLVERS:
-            raise SpecError("solver", self.solver, f"must be one of {list(_SOLVERS)}")
-        if self.recursion not in _RECURSIONS:
-            raise SpecError("recursion", self.recursion, f"must be one of {list(_RECURSIONS)}")
-        if self.backend not in _BACKENDS:
-            raise SpecError("backend", self.backend, f"must be one of {list(_BACKENDS)}")
-
-    @property
-    def solver_iterations(self) -> int:
-        """``iterations``, or the solver's default."""
-        if self.iterations is not None:
-            return self.iterations
-        return 24 if self.solver == "newton" else 60
-
-    def grid_power(self, beta: float) -> int:
-        """Exponent ``p`` of the holdings grid ``q = U u^p``: 2 (graded) for ``beta < 1`` under
-        ``auto``, else 1 (uniform: exact for the quadratic values of linear impact)."""
-        if self.x_grid == "auto":
-            return 2 if beta < 1 else 1
-        return 2 if self.x_grid == "graded" else 1
-
-    @classmethod
-    def with_accuracy(cls, level: str) -> "DPSettings":
-        """Presets: ``low`` (101 points, 9 states), ``medium`` (the defaults), ``high`` (801, 31)."""
-        presets = {"low": cls(x_points=101, vol_states=9), "medium": cls(),
-                   "high": cls(x_points=801, vol_states=31)}
-        if level not in presets:
-            raise SpecError("accuracy", level, f"must be one of {list(presets)}")
-        return presets[level]
-
-    def replace(self, **changes: Any) -> "DPSettings":
-        return dataclasses.replace(self, **changes)
+#: the facts of method ``dp`` (the registry reads them). A result may state its own error
+#: (``objective_error``/``holdings_error``/``accuracy_note`` in diagnostics): the exact recursion does.
+INFO = MethodInfo(
+    name=METHOD,
+    kind="dynamic",
+    time_models=("discrete",),
+    accuracy=MethodAccuracy(2e-3, 2e-2, "backward induction on a state grid with interpolation",
+                            order=3.0, order_in="x_points"),
+    settings=DPSettings,
+    summary="backward induction over the spec's N slices: feedback policy under stochastic volatility",
+)
 
 
 # ---------------------------------------------------------------------------- scaling
@@ -244,7 +178,7 @@ class GridTables:
     run_seconds: float
 
 
-def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: int, solver: str, power: int,
+def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: int, stage_minimizer: str, power: int,
                carry, inp):
     wv, ws, kv, qv = carry
     u0, u1, cap, risk, rho = inp
@@ -264,7 +198,7 @@ def _grid_step(xp, c: StageCoefficients, transition, points: int, iterations: in
     def continuation(y, second=False):
         return interpolate(xp, cv, cs, u1, points, power, y, state, second)
 
-    y, value, gy, width = minimize_stage(xp, c, q, lo, hi, risk[:, None], continuation, iterations, solver)
+    y, value, gy, width = minimize_stage(xp, c, q, lo, hi, risk[:, None], continuation, iterations, stage_minimizer)
     n = q - y
     moves = ((y == lo) & (q - cap > 0)) | ((y == hi) & (q < u1))
     interior = (y > lo) & (y < hi)
@@ -293,10 +227,7 @@ def _grid_init(xp, c: StageCoefficients, u_last, states: int, points: int, power
     return val, slope, (val, slope), (zero, zero)
 
 
-_COMPILED: dict[tuple, Any] = {}  # compiled programs by (beta, M, iterations, scan length, S)
-
-
-def _bucket(steps: int) -> int:
+def scan_length(steps: int) -> int:
     """Scan length for ``steps`` slices: the next power of two (>= 8) up to 256, then the next
     multiple of 256, so that nearby ``N`` share one compiled program (padding steps are no-ops)."""
     if steps <= 256:
@@ -304,7 +235,10 @@ def _bucket(steps: int) -> int:
     return -(-steps // 256) * 256
 
 
-def _jax_program(beta: float, points: int, iterations: int, solver: str, power: int):
+@functools.lru_cache(maxsize=None)
+def _jax_program(beta: float, points: int, iterations: int, stage_minimizer: str, power: int):
+    """The jitted backward scan for these static constants (one object per constants, so that
+    :func:`hjb.jax_runtime.compiled` caches its compiled programs by argument shapes)."""
     def program(coef, transition, extents, caps, risk, rho, active, u_last):
         c = StageCoefficients(A=coef[0], G=coef[1], E=coef[2], D=coef[3], beta=beta, c0=1.0)
         states = transition.shape[0]
@@ -312,7 +246,7 @@ def _jax_program(beta: float, points: int, iterations: int, solver: str, power: 
 
         def step(carry, inp):
             ext, cap, risk_k, rho_k, on = inp
-            new, (v, sl, w) = _grid_step(jnp, c, transition, points, iterations, solver, power, carry,
+            new, (v, sl, w) = _grid_step(jnp, c, transition, points, iterations, stage_minimizer, power, carry,
                                          (ext[0], ext[1], cap, risk_k, rho_k))
             kept = jax.tree_util.tree_map(lambda a, b: jnp.where(on, a, b), new, carry)
             return kept, (v, sl, jnp.where(on, w, 0.0))
@@ -325,17 +259,18 @@ def _jax_program(beta: float, points: int, iterations: int, solver: str, power: 
 
 def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndarray, caps: np.ndarray,
                   risk: np.ndarray, rho: np.ndarray, *, points: int, iterations: int,
-                  solver: str = "bisection", power: int = 1, backend: str = "jax") -> GridTables:
-    """Run the grid backward induction (see the module docstring of :mod:`hjb.dp_stage`).
+                  stage_minimizer: str = "bisection", power: int = 1, engine: str = "jax") -> GridTables:
+    """Run the grid backward induction (see the module docstring of :mod:`hjb.dp.stage`).
 
     Args:
         c: stage coefficients; transition: ``(S, S)``; extents: ``U_k``, k = 0..N-1;
         caps: per-slice caps (fractions of the order, inf if none), k = 1..N;
         risk: ``lam rho`` and rho: ``rho`` per slice and state, ``(N, S)``.
+        engine: ``jax`` (one compiled ``lax.scan``) or ``numpy`` (a Python loop of the same step).
     """
     n = extents.shape[0]
     s = transition.shape[0]
-    if backend == "numpy":
+    if engine == "numpy":
         start = time.perf_counter()
         carry = _grid_init(np, c, extents[-1], s, points, power)
         tables = np.zeros((n, 2, s, points))
@@ -343,14 +278,13 @@ def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndar
         width = 0.0
         for k in range(n - 2, -1, -1):
             inp = (extents[k], extents[k + 1], caps[k], risk[k], rho[k])
-            carry, (v, sl, w) = _grid_step(np, c, transition, points, iterations, solver, power, carry, inp)
+            carry, (v, sl, w) = _grid_step(np, c, transition, points, iterations, stage_minimizer, power, carry, inp)
             tables[k] = v, sl
             width = max(width, float(w))
         return GridTables(tables, np.asarray(carry[2][0]), np.asarray(carry[3][0]), width, 0.0, time.perf_counter() - start)
     steps = n - 1
-    length = _bucket(steps)
+    length = scan_length(steps)
     pad = length - steps
-    key = (c.beta, points, iterations, solver, power, length, s)
 
     def padded(arr, fill):
         arr = np.asarray(arr, dtype=np.float64)
@@ -363,15 +297,8 @@ def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndar
             padded(caps[:-1], np.inf), padded(risk[:-1], 0.0), padded(rho[:-1], 0.0),
             jnp.asarray(np.concatenate([np.zeros(pad, dtype=bool), np.ones(steps, dtype=bool)])),
             jnp.asarray(float(extents[-1])))
-    compile_seconds = 0.0
-    if key not in _COMPILED:
-        start = time.perf_counter()
-        _COMPILED[key] = _jax_program(c.beta, points, iterations, solver, power).lower(*args).compile()
-        compile_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    final, vals, slopes, width, init = _COMPILED[key](*args)
-    jax.block_until_ready(final)
-    run_seconds = time.perf_counter() - start
+    program = _jax_program(c.beta, points, iterations, stage_minimizer, power)
+    (final, vals, slopes, width, init), compile_seconds, run_seconds = compiled(program, *args)
     tables = np.zeros((n, 2, s, points))
     if n > 1:
         tables[: n - 1, 0] = np.asarray(vals)[pad:]
@@ -381,14 +308,6 @@ def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndar
 
 
 # ---------------------------------------------------------------------------- entry point
-def _settings(settings: DPSettings | None, overrides: dict[str, Any]) -> DPSettings:
-    base = settings if settings is not None else DPSettings()
-    if not isinstance(base, DPSettings):
-        raise SpecError("settings", base, "must be a DPSettings")
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return base.replace(**given) if given else base
-
-
 def _applicable(problem: ExecutionProblem) -> None:
     if problem.is_basket:
         raise MethodNotApplicable(METHOD, f"backward induction is for a single asset (this spec has {problem.n_assets})")
@@ -409,24 +328,18 @@ def _use_exact(problem: ExecutionProblem, recursion: str) -> bool:
     return recursion != "grid" and not reasons
 
 
-def solve(problem: ExecutionProblem, *, settings: DPSettings | None = None, x_points: int | None = None,
-          vol_states: int | None = None, vol_width: float | None = None, iterations: int | None = None,
-          solver: str | None = None, recursion: str | None = None, backend: str | None = None,
-          x_grid: str | None = None, time_model: str = "discrete") -> Result:
+def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overrides: Any) -> Result:
     """Backward induction over the spec's ``N`` slices (method ``dp``); see the module docstring.
 
     Args:
         problem: a single-asset spec (any volatility model).
-        settings: a :class:`DPSettings`; the keyword arguments override its fields.
-        time_model: only ``"discrete"`` (the DP is exact in time).
+        settings: a :class:`DPSettings` (None: the defaults).
+        overrides: :class:`DPSettings` fields and ``accuracy`` (a preset name); an unknown key is
+            a :class:`SpecError` naming ``settings.<key>``. The DP is exact in time: discrete only.
 
     Returns a :class:`Result` with ``policy`` a :class:`LinearDPPolicy` or :class:`GridDPPolicy`.
     """
-    if time_model != "discrete":
-        raise SpecError("time_model", time_model, "dp is exact in time: only 'discrete'")
-    cfg = _settings(settings, dict(x_points=x_points, vol_states=vol_states, vol_width=vol_width,
-                                   iterations=iterations, solver=solver, recursion=recursion, backend=backend,
-                                   x_grid=x_grid))
+    cfg = merge_settings(DPSettings, settings, overrides)
     _applicable(problem)
     start = time.perf_counter()
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
@@ -537,12 +450,12 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
     extents[0] = 1.0  # the spec is validated feasible
     power = cfg.grid_power(a.impact_exponent)
     grid = grid_backward(coeff, chain.transition, extents, caps, lam * rho, rho,
-                         points=cfg.x_points, iterations=cfg.solver_iterations, solver=cfg.solver,
-                         power=power, backend=cfg.backend)
+                         points=cfg.x_points, iterations=cfg.minimizer_iterations, stage_minimizer=cfg.stage_minimizer,
+                         power=power, engine=cfg.engine)
     i0 = chain.initial_state
     value = coeff.c0 * grid.tables[0, 0, i0, -1] + consts["permanent"]
     policy = GridDPPolicy(problem, chain, grid.tables, extents, caps, coeff, rho_unit, lam,
-                          cfg.solver_iterations, cfg.solver, power)
+                          cfg.minimizer_iterations, cfg.stage_minimizer, power)
     # frozen path: the policy with the state fixed at the initial one
     q = np.ones(1)
     path = [1.0]
@@ -554,9 +467,9 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
     holdings = a.holdings * np.asarray(path)
     diagnostics.update({
         "interpolation": "cubic Hermite, envelope-theorem slopes (cost/risk tables: chain-rule slopes), Hyman monotone filter",
-        "x_points": cfg.x_points, "x_grid": "uniform" if power == 1 else "graded q = U u^2", "solver": cfg.solver, "iterations": cfg.solver_iterations,
-        "max_bracket_width" if cfg.solver == "bisection" else "max_last_newton_step": grid.max_width,
-        "compile_seconds": grid.compile_seconds, "run_seconds": grid.run_seconds, "backend": cfg.backend,
+        "x_points": cfg.x_points, "x_grid": "uniform" if power == 1 else "graded q = U u^2", "stage_minimizer": cfg.stage_minimizer, "iterations": cfg.minimizer_iterations,
+        "max_bracket_width" if cfg.stage_minimizer == "bisection" else "max_last_newton_step": grid.max_width,
+        "compile_seconds": grid.compile_seconds, "run_seconds": grid.run_seconds, "engine": cfg.engine,
         "value_function_objective": value,
     })
     if chain.n_states == 1:

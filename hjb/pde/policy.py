@@ -26,7 +26,7 @@ import numpy as np
 
 from solvers.spec import ExecutionProblem
 
-from .full import FullSolution, _gradient, power_functions
+from .full import FullSolution, holdings_gradient, power_functions
 from .reduced import ReducedSolution
 
 __all__ = ["ReducedPolicy", "FullPolicy"]
@@ -93,7 +93,7 @@ class FullPolicy:
         self.solution = solution
         self.substeps = int(substeps)
         dy = solution.y[1] - solution.y[0]
-        self._grad = _gradient(solution.w_slices, dy, np)  # (N, ns, ny)
+        self._grad = holdings_gradient(solution.w_slices, dy, np)  # (N, ns, ny)
         self._scale = abs(problem.asset.holdings)
 
     def _bilinear(self, table: np.ndarray, sigma: np.ndarray, y: np.ndarray, regime=None) -> np.ndarray:

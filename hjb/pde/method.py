@@ -53,7 +53,6 @@ problem on the ``(x, s)`` grid too: a cross-check of the two schemes).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Any
@@ -62,41 +61,31 @@ import numpy as np
 
 from solvers.costs import trades_from_holdings, trajectory_constants
 from solvers.errors import MethodNotApplicable, SpecError
+from solvers.methods import MethodAccuracy, MethodInfo
 from solvers.result import Result
+from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
 from solvers.volatility import ConstantVolatility, VolatilityPath
 
 from .full import FullSolution, power_functions, solve_full
-from .hjb_policy import FullPolicy, ReducedPolicy
+from .policy import FullPolicy, ReducedPolicy
 from .reduced import ReducedSolution, solve_reduced, uniform_moments
 from .settings import HJBSettings
 
-__all__ = ["solve", "METHOD"]
+__all__ = ["solve", "METHOD", "INFO"]
 
 METHOD = "hjb"
-_FIELDS = {f.name for f in dataclasses.fields(HJBSettings)}
 
-
-def _settings(settings: HJBSettings | None, options: dict[str, Any]) -> tuple[HJBSettings, str]:
-    options = dict(options)
-    form = options.pop("form", "auto")
-    if form not in ("auto", "reduced", "full"):
-        raise SpecError("form", form, "must be 'auto', 'reduced' or 'full'")
-    accuracy = options.pop("accuracy", None)
-    time_model = options.pop("time_model", "continuous")
-    if time_model != "continuous":
-        raise SpecError("time_model", time_model, "method hjb solves the continuous-time problem: must be 'continuous'")
-    unknown = sorted(set(options) - _FIELDS)
-    if unknown:
-        raise SpecError(unknown[0], options[unknown[0]],
-                        f"unknown option of method hjb (allowed: settings, accuracy, form, time_model, {', '.join(sorted(_FIELDS))})")
-    if settings is not None and not isinstance(settings, HJBSettings):
-        raise SpecError("settings", settings, "must be an HJBSettings")
-    if accuracy is not None:
-        base = HJBSettings.with_accuracy(accuracy)
-    else:
-        base = settings or HJBSettings()
-    return (base.replace(**options) if options else base), form
+#: the facts of method ``hjb`` (the registry reads them)
+INFO = MethodInfo(
+    name=METHOD,
+    kind="dynamic",
+    time_models=("continuous",),
+    accuracy=MethodAccuracy(5e-3, 3e-2, "finite differences, first order in the time step",
+                            order=1.0, order_in="time_steps"),
+    settings=HJBSettings,
+    summary="continuous-time HJB by finite differences (JAX): feedback policy under stochastic volatility",
+)
 
 
 def _expected_variance_mid(problem: ExecutionProblem, t_mid: np.ndarray) -> np.ndarray:
@@ -179,16 +168,17 @@ def _full_path(problem: ExecutionProblem, sol: FullSolution):
     return x_theta[::-1], sol.value_scale * temporary
 
 
-def solve(problem: ExecutionProblem, *, settings: HJBSettings | None = None, **options: Any) -> Result:
+def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **overrides: Any) -> Result:
     """Solve ``problem`` by the HJB (method ``hjb``); see the module doc for the output.
 
     Raises:
         MethodNotApplicable: baskets, drift, per-slice caps, negative risk aversion, a
             time-varying deterministic path with nonlinear impact.
-        SpecError: bad settings or options (naming the value and the rule); a volatility grid
+        SpecError: bad settings (``settings.<key>``, the value and the rule); a volatility grid
             that does not cover the model's mass; an unstable explicit step.
     """
-    settings, form = _settings(settings, options)
+    settings = merge_settings(HJBSettings, settings, overrides)
+    form = settings.form
     start = time.perf_counter()
     asset = problem.asset if not problem.is_basket else None
     if asset is None:

@@ -164,12 +164,12 @@ def interpolate(xp: Any, values, slopes_u, extent, points: int, power: int, y, s
 
 def minimize_stage(
     xp: Any, c: StageCoefficients, q, lo, hi, risk, continuation: Callable, iterations: int,
-    solver: str = "bisection",
+    stage_minimizer: str = "bisection",
 ):
     """Minimize ``g(y) = impact(q - y) + risk y^2 + D y + C(y)`` over ``[lo, hi]`` (elementwise).
 
     ``continuation(y, second) -> (C, C')``, or ``(C, C', C'')`` when ``second``; ``risk = lam * rho``
-    broadcastable to ``q``. ``solver``: ``"bisection"`` halves the bracket on the sign of ``g'``
+    broadcastable to ``q``. ``stage_minimizer``: ``"bisection"`` halves the bracket on the sign of ``g'``
     ``iterations`` times; ``"newton"`` takes safeguarded Newton steps on ``g' = 0`` (a step leaving
     the current bracket is replaced by bisection), quadratic near the root.
     Returns ``(y*, g(y*), g'(y*), resolution)``: the minimizer, its value, the derivative there
@@ -212,7 +212,7 @@ def minimize_stage(
         new = xp.where(g1 == 0, y, new)
         return a, b, new, xp.abs(new - y), step
 
-    body = newton if solver == "newton" else bisect
+    body = newton if stage_minimizer == "newton" else bisect
     state = (a, b, y0, step0, step0)
     if xp.__name__.startswith("jax"):
         import jax

@@ -69,21 +69,17 @@ from functools import partial
 from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax import lax
+from scipy.linalg import solve_banded
 
-jax.config.update("jax_enable_x64", True)  # float64 for the whole hjb package (set once, here)
+from solvers.errors import MethodNotApplicable, SpecError
+from solvers.spec import ExecutionProblem
+from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
 
-import jax.numpy as jnp  # noqa: E402
-from jax import lax  # noqa: E402
-from scipy.linalg import solve_banded  # noqa: E402
-
-from solvers.errors import MethodNotApplicable, SpecError  # noqa: E402
-from solvers.spec import ExecutionProblem  # noqa: E402
-from solvers.volatility import (  # noqa: E402
-    ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath,
-)
-
-from .settings import HJBSettings  # noqa: E402
+from ..jax_runtime import compiled
+from .settings import HJBSettings
 
 __all__ = [
     "ReducedSolution", "VolatilityGrid", "volatility_grid", "solve_reduced", "solve_mean_reverting_batch",
@@ -150,7 +146,7 @@ def _moment_band(model: MeanRevertingVolatility, sigma0: float, horizon: float):
     return times, m1, sd
 
 
-def _generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
+def generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
     ds = s[1] - s[0]
     mu = model.reversion * (model.mean - s)
     p = model.elasticity
@@ -211,7 +207,7 @@ def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: 
             f"(at t = {times[i]:g}: mean {m1[i]:.6g}, sd {sd[i]:.6g}); "
             f"need >= settings.min_coverage_sds = {settings.min_coverage_sds:g}",
         )
-    lower, diagonal, upper, per_dt = _generator_rows(model, s)
+    lower, diagonal, upper, per_dt = generator_rows(model, s)
     return VolatilityGrid(s=s, start_index=j0, lower=lower, diagonal=diagonal, upper=upper,
                           coverage_sds=cover, stability_number_per_dt=per_dt)
 
@@ -270,7 +266,7 @@ def _pde_scan(c, lower, diagonal, upper, h, j0, s2=None, *, n_slices: int, per_s
     return final[0], ends, integrals, paths.reshape(-1)
 
 
-_pde_jit = jax.jit(_pde_scan, static_argnames=("n_slices", "per_slice", "explicit", "moments"))
+reduced_kernel = jax.jit(_pde_scan, static_argnames=("n_slices", "per_slice", "explicit", "moments"))
 
 
 def _pde_batch(c, lower, diagonal, upper, h, j0, *, n_slices: int, per_slice: int, explicit: bool):
@@ -279,7 +275,7 @@ def _pde_batch(c, lower, diagonal, upper, h, j0, *, n_slices: int, per_slice: in
     return jax.vmap(one, in_axes=(None, 0, 0, 0, None, None))(c, lower, diagonal, upper, h, j0)
 
 
-_pde_batch_jit = jax.jit(_pde_batch, static_argnames=("n_slices", "per_slice", "explicit"))
+reduced_batch_kernel = jax.jit(_pde_batch, static_argnames=("n_slices", "per_slice", "explicit"))
 
 
 def riccati_rhs_q(q, c, generator):
@@ -432,7 +428,7 @@ class ReducedSolution:
         return float(self.risk_start[self.start_index])
 
 
-def _check_problem(problem: ExecutionProblem) -> None:
+def check_problem(problem: ExecutionProblem) -> None:
     if problem.is_basket:
         raise MethodNotApplicable("hjb", "baskets are not supported (single asset only)")
     if problem.has_drift:
@@ -455,23 +451,6 @@ def _ode_states(problem: ExecutionProblem):
     raise MethodNotApplicable("hjb", f"volatility model {model.kind!r} has no ODE form")
 
 
-_COMPILED: dict[Any, Any] = {}
-
-
-def _timed(fn, *args, **static):
-    """Run a jitted function ahead-of-time compiled (cached per shapes and static arguments);
-    returns ``(out, compile_seconds, run_seconds)``, compile 0 on a cache hit."""
-    key = (id(fn), tuple((np.shape(a), str(np.asarray(a).dtype)) for a in args), tuple(sorted(static.items())))
-    compile_s = 0.0
-    if key not in _COMPILED:
-        start = time.perf_counter()
-        _COMPILED[key] = fn.lower(*args, **static).compile()
-        compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    out = jax.block_until_ready(_COMPILED[key](*args))
-    return out, compile_s, time.perf_counter() - start
-
-
 def _slice_exponents_from_d(d_all: np.ndarray, theta: np.ndarray, n_slices: int, per_slice: int) -> np.ndarray:
     """``G`` per slice from ``d`` on the fine grid (trapezoid for ``int d``, exact ``log`` for
     ``int 1/theta``); rows in t order (slice 1 first); ``d_all`` is (n_t + 1, states)."""
@@ -488,7 +467,7 @@ def _slice_exponents_from_d(d_all: np.ndarray, theta: np.ndarray, n_slices: int,
 def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None) -> ReducedSolution:
     """Solve the reduced (linear-impact) HJB of ``problem`` on the grid of ``settings``."""
     settings = settings or HJBSettings()
-    _check_problem(problem)
+    check_problem(problem)
     a = problem.asset
     if not a.is_linear:
         raise MethodNotApplicable("hjb", f"the reduced HJB needs linear impact (impact_exponent = {a.impact_exponent:g})")
@@ -509,8 +488,8 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         c = lam * grid.s**2 / eta
         args = tuple(jnp.asarray(v) for v in (c, grid.lower, grid.diagonal, grid.upper)) + (
             h, grid.start_index, jnp.asarray(grid.s**2))
-        (d_final, ends, integrals, path, e_final, b_final), compile_s, run_s = _timed(
-            _pde_jit, *args, n_slices=problem.slices, per_slice=per_slice, explicit=explicit, moments=True)
+        (d_final, ends, integrals, path, e_final, b_final), compile_s, run_s = compiled(
+            reduced_kernel, *args, n_slices=problem.slices, per_slice=per_slice, explicit=explicit, moments=True)
         integrals = np.asarray(integrals)
         exps = np.empty_like(integrals)
         for j in range(problem.slices):  # theta order -> t order; exact log part of int 1/theta
@@ -542,7 +521,7 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
     else:  # slice k (t in [t_{k-1}, t_k)) is theta in (T - t_k, T - t_{k-1}]: reversed order
         s2_steps = np.repeat((path_sigma**2)[::-1], per_slice)[:, None]
     c_steps = lam * s2_steps / eta
-    (qs, final), compile_s, run_s = _timed(_ode_moments_jit, jnp.asarray(c_steps), jnp.asarray(s2_steps),
+    (qs, final), compile_s, run_s = compiled(_ode_moments_jit, jnp.asarray(c_steps), jnp.asarray(s2_steps),
                                            jnp.asarray(generator), h)
     q_end, n_end, m_end = np.asarray(final)
     qs = np.vstack([np.zeros((1, levels.size)), np.asarray(qs)])
@@ -584,7 +563,7 @@ def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[
     ``{"vol_of_vol", "value_coefficient" (A/eta per entry), "grid", "compile_seconds", "run_seconds"}``.
     """
     settings = settings or HJBSettings()
-    _check_problem(problem)
+    check_problem(problem)
     model = problem.volatility_model
     if not isinstance(model, MeanRevertingVolatility):
         raise MethodNotApplicable("hjb", "a vol-of-vol sweep needs a mean-reverting model")
@@ -593,15 +572,15 @@ def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[
         raise SpecError("vol_of_vols", list(np.atleast_1d(xis)), "must be a non-empty list of numbers >= 0")
     widest = MeanRevertingVolatility(model.reversion, model.mean, float(xis.max()), model.elasticity)
     grid = volatility_grid(problem, settings, model=widest)
-    rows = [_generator_rows(MeanRevertingVolatility(model.reversion, model.mean, float(x), model.elasticity), grid.s)
+    rows = [generator_rows(MeanRevertingVolatility(model.reversion, model.mean, float(x), model.elasticity), grid.s)
             for x in xis]
     lower, diagonal, upper = (np.stack([r[i] for r in rows]) for i in range(3))
     a = problem.asset
     n_t, per_slice = settings.steps_for(problem.slices)
     h = problem.horizon / n_t
     c = problem.risk_aversion * grid.s**2 / a.temporary_impact
-    (d_final, *_), compile_s, run_s = _timed(
-        _pde_batch_jit, jnp.asarray(c), jnp.asarray(lower), jnp.asarray(diagonal), jnp.asarray(upper), h,
+    (d_final, *_), compile_s, run_s = compiled(
+        reduced_batch_kernel, jnp.asarray(c), jnp.asarray(lower), jnp.asarray(diagonal), jnp.asarray(upper), h,
         grid.start_index, n_slices=problem.slices, per_slice=per_slice, explicit=False)
     coeff = 1.0 / problem.horizon + np.asarray(d_final)[:, grid.start_index]
     return {"vol_of_vol": xis, "value_coefficient": coeff, "grid": grid,

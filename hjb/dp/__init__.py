@@ -1,0 +1,16 @@
+"""Method ``dp``: backward induction over the spec's ``N`` slices (exact in time).
+
+Entry point :func:`solve` (``INFO`` declares the method's facts, :class:`DPSettings` its
+discretization). Volatility becomes a Markov chain (:mod:`.chain`); linear impact without caps
+or drift uses the exact recursion ``V = a x^2``, everything else a holdings grid (:mod:`.stage`).
+"""
+
+from .chain import VolatilityChain, mean_reverting_chain, volatility_chain
+from .method import INFO, METHOD, solve
+from .policy import GridDPPolicy, LinearDPPolicy
+from .settings import DPSettings
+
+__all__ = [
+    "INFO", "METHOD", "solve", "DPSettings", "VolatilityChain", "volatility_chain", "mean_reverting_chain",
+    "GridDPPolicy", "LinearDPPolicy",
+]
