@@ -49,16 +49,13 @@ class MethodRun:
     result: Any = None
     seconds: float = 0.0
     simulation: Any = None
-
-    @property
-    def kind(self) -> str:
-        """``static`` or ``dynamic``, as the method declares (``MethodInfo.kind``)."""
-        return method_info(self.method).kind
+    kind: str = "static"  # as the method declares (MethodInfo.kind)
+    declared: MethodAccuracy | None = None  # MethodInfo.accuracy
 
     def accuracy(self) -> MethodAccuracy:
         """The method's declared accuracy (``MethodInfo.accuracy``); a result may state its own
         reason in ``diagnostics["accuracy_note"]`` (with ``objective_error`` / ``holdings_error``)."""
-        acc = method_info(self.method).accuracy
+        acc = self.declared if self.declared is not None else method_info(self.method).accuracy
         note = self.result.diagnostics.get("accuracy_note") if self.result is not None else None
         return dataclasses.replace(acc, why=note) if note else acc
 

@@ -34,18 +34,21 @@ def _variants(methods: Sequence[str]) -> list[tuple[str, str, dict[str, Any]]]:
 def run_method(problem: ExecutionProblem, label: str, method: str, settings: dict[str, Any]) -> MethodRun:
     """Solve with one method variant; a failure or a method that does not apply is recorded,
     never raised (a :class:`SpecError` in the spec or the settings is raised)."""
+    info = method_info(method)
+    facts = {"kind": info.kind, "declared": info.accuracy}
     start = time.perf_counter()
     try:
         result = solve(problem, method, throw=False, **settings)
     except MethodNotApplicable as err:
-        return MethodRun(label, method, settings, "not applicable", err.reason, seconds=time.perf_counter() - start)
+        return MethodRun(label, method, settings, "not applicable", err.reason, seconds=time.perf_counter() - start,
+                         **facts)
     except SpecError:
         raise
     except Exception as err:  # noqa: BLE001 - a failing method is reported, not hidden
         tb = traceback.extract_tb(err.__traceback__)[-1]
         return MethodRun(label, method, settings, "failed", f"{type(err).__name__}: {err} ({tb.filename}:{tb.lineno})",
-                         seconds=time.perf_counter() - start)
-    run = MethodRun(label, method, settings, "ok", result=result, seconds=time.perf_counter() - start)
+                         seconds=time.perf_counter() - start, **facts)
+    run = MethodRun(label, method, settings, "ok", result=result, seconds=time.perf_counter() - start, **facts)
     if not result.success:
         run.state, run.reason = "failed", f"status {result.status!r}: {result.message}"
     return run
