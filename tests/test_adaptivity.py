@@ -19,6 +19,7 @@ from solvers.cli import main
 from solvers.errors import MethodNotApplicable
 from solvers.methods import method_info, registered
 
+from tests.helpers.method_kit import without_methods
 from tests.helpers.regime_riccati import RegimeRiccatiPolicy
 from tests.helpers.static_ref_method import solve as solve_static_reference
 
@@ -26,12 +27,10 @@ Z = 4.0
 
 
 @pytest.fixture
-def reference_methods(monkeypatch):
+def reference_methods():
     """The test references as the only static and dynamic methods besides the closed form (which
     does not apply to regimes), so the default resolution by MethodInfo.kind picks them."""
-    for name in ("qp", "dp", "hjb"):
-        monkeypatch.delitem(registry.METHODS, name, raising=False)
-    with registered("static-ref", "tests.helpers.static_ref_method"), registered("dp-ref", "tests.helpers.dp_ref_method"):
+    with without_methods("qp", "dp", "hjb"), registered("static-ref", "tests.helpers.static_ref_method"), registered("dp-ref", "tests.helpers.dp_ref_method"):
         yield
 
 
@@ -79,9 +78,12 @@ def test_registry_resolution_cli_json_and_plot(reference_methods, tmp_path, caps
     assert png.stat().st_size > 1000
 
 
-def test_no_feedback_method_is_reported(monkeypatch, capsys):
-    for name in ("dp", "hjb"):
-        monkeypatch.delitem(registry.METHODS, name, raising=False)
+def test_no_feedback_method_is_reported(capsys):
+    with without_methods("dp", "hjb"):
+        _no_feedback_method_is_reported(capsys)
+
+
+def _no_feedback_method_is_reported(capsys):
     with pytest.raises(MethodNotApplicable, match=r"no feedback-policy method applies \(no registered method declares kind 'dynamic'\)"):
         value_of_adaptivity(load_example("almgren-chriss-2001"), paths=100)
     with pytest.raises(MethodNotApplicable, match=r"no feedback-policy method applies \(dp: not registered; hjb: not registered\)"):

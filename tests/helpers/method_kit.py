@@ -4,9 +4,11 @@ registering one is one call: ``solvers.methods.registered(name, "tests.helpers.<
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from solvers.methods import MethodAccuracy, MethodInfo
+from solvers.methods import METHODS, MethodAccuracy, MethodInfo
 from solvers.settings import MethodSettings
 
 EXACT = MethodAccuracy(1e-12, 1e-10, "exact (test fixture)")
@@ -27,3 +29,16 @@ def method_info(name: str, settings: type[MethodSettings], kind: str = "static",
                 accuracy: MethodAccuracy = EXACT, time_models: tuple[str, ...] = ("discrete",)) -> MethodInfo:
     return MethodInfo(name=name, kind=kind, time_models=time_models, accuracy=accuracy, settings=settings,
                       summary=f"{name} (test fixture)")
+
+
+@contextmanager
+def without_methods(*names: str) -> Iterator[None]:
+    """Unregister ``names`` for a ``with`` block; the registry comes back in its own order."""
+    before = dict(METHODS)
+    for name in names:
+        METHODS.pop(name, None)
+    try:
+        yield
+    finally:
+        METHODS.clear()
+        METHODS.update(before)
