@@ -82,10 +82,11 @@ def cluster_client(client):
 # ---------------------------------------------------------------------------- tests
 def test_sweep_equals_points_solved_one_by_one(cluster_client, tmp_path):
     """Every point, once per method; the vectorized closed form (one efficient_frontier call
-    per batch) and the same function called point by point give the numbers of solve()."""
+    per batch, MethodInfo.batch_solve) and the same method point by point give the numbers of
+    solve()."""
     lams = np.geomspace(1e-8, 1e-4, 9)
     vols = [0.5, 0.95]
-    sweep = _sweep(lams, vols, ["closed-form", {"name": "solvers.closed_form:solve", "label": "single"}], batch_size=6)
+    sweep = _sweep(lams, vols, ["closed-form", {"name": "closed-form", "label": "single", "vectorize": False}], batch_size=6)
     report = run_sweep(sweep, tmp_path / "out", scheduler=cluster_client, progress=False, plots=False)
     table = report.table
     assert report.n_points == 18 and report.computed_points == 18 and report.workers == 2

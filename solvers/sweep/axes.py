@@ -325,14 +325,17 @@ def _random_values(data: Mapping[str, Any], where: str, seed: int | None) -> tup
 @dataclass(frozen=True)
 class MethodSpec:
     """A method to run at every point: a registered ``name`` (``closed-form``, ``qp``, ...), the
-    ``options`` (its settings, as keywords) and the ``label`` its rows carry (default: the name)."""
+    ``options`` (its settings, as keywords), the ``label`` its rows carry (default: the name),
+    and ``vectorize = false`` to solve it point by point even where it has a batch solver."""
 
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
+    vectorize: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "options": dict(self.options), "label": self.label}
+        out = {"name": self.name, "options": dict(self.options), "label": self.label}
+        return out if self.vectorize else {**out, "vectorize": False}
 
 
 def _methods_from_value(value: Any) -> tuple[MethodSpec, ...]:
@@ -347,9 +350,13 @@ def _methods_from_value(value: Any) -> tuple[MethodSpec, ...]:
             entry = {"name": entry}
         if not isinstance(entry, Mapping):
             raise SpecError(where, entry, "must be a method name or a table with 'name'")
-        unknown = sorted(set(entry) - {"name", "options", "label"})
+        unknown = sorted(set(entry) - {"name", "options", "label", "vectorize"})
         if unknown:
-            raise SpecError(f"{where}.{unknown[0]}", entry[unknown[0]], "unknown key (allowed: label, name, options)")
+            raise SpecError(f"{where}.{unknown[0]}", entry[unknown[0]],
+                            "unknown key (allowed: label, name, options, vectorize)")
+        vectorize = entry.get("vectorize", True)
+        if not isinstance(vectorize, bool):
+            raise SpecError(f"{where}.vectorize", vectorize, "must be true or false")
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             raise SpecError(f"{where}.name", name, "is required (a method name)")
@@ -361,7 +368,7 @@ def _methods_from_value(value: Any) -> tuple[MethodSpec, ...]:
         label = entry.get("label", name)
         if not isinstance(label, str) or not label:
             raise SpecError(f"{where}.label", label, "must be a non-empty string")
-        out.append(MethodSpec(name=name, options=dict(options), label=label))
+        out.append(MethodSpec(name=name, options=dict(options), label=label, vectorize=vectorize))
     labels = [m.label for m in out]
     dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
     if dupes:

@@ -115,7 +115,7 @@ def solve_batch(base: Mapping[str, Any], points: Sequence[tuple[int, Mapping[str
             info = method_info(name)
         except Exception as err:  # noqa: BLE001 - every point of this method records it
             info, resolve_error = None, _failure(err)
-        batch = info.batch_solve if info is not None and vectorize else None
+        batch = info.batch_solve if info is not None and vectorize and method.get("vectorize", True) else None
         if batch is not None and len(problems) > 1:
             try:
                 settings = merge_settings(info.settings, None, options)
