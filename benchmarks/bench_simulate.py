@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from solvers import load_example, schedule_cost, solve
-from solvers.simulate import ProportionalPolicy, _block_generator, simulate
+from solvers.policy import ProportionalPolicy
+from solvers.schedules import linear_ramp
+from solvers.simulation import block_generator, simulate
 
 from .common import best_time
 
@@ -59,7 +61,7 @@ def run(quick: bool, out_dir: Path) -> dict:
     # the engine's first block of normals (seed 0): the loop sees exactly the same draws
     block = int(min(65536, max(256, 2**21 // N)))
     block += block % 2
-    normals = _block_generator(0, 0).standard_normal((block, N, 1))[:loop_paths]
+    normals = block_generator(0, 0).standard_normal((block, N, 1))[:loop_paths]
 
     records = []
     notes = [f"AC 2001 example at N = {N} (tau = {base.tau:g} day), closed-form schedule; "
@@ -88,8 +90,6 @@ def run(quick: bool, out_dir: Path) -> dict:
         })
     # stochastic volatility: regimes, static and feedback, the vectorized engine only
     reg = load_example("volatility-regimes").replace(slices=N)
-    from solvers.schedules import linear_ramp
-
     ramp = linear_ramp(reg, 0.5)
     for name, strategy, paths in (("static regimes", ramp, 4_000 if quick else 100_000),
                                   ("feedback regimes", ProportionalPolicy(reg, ramp), 2_000 if quick else 50_000)):

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from solvers import METHODS, efficient_frontier, load_example, run_sweep, solve, sweep_from_dict
+from solvers.sweep.runners import warm_worker
 
 from .common import best_time
 
@@ -56,8 +57,6 @@ def _one_run(sweep, scheduler, workdir: Path, **kwargs) -> dict:
 
 def run(quick: bool, out_dir: Path) -> dict:
     from distributed import Client, LocalCluster
-
-    from solvers.sweep import _warm_worker
 
     vols = list(np.linspace(0.5, 1.5, 4 if quick else 12))
     etas = [1.25e-6, 2.5e-6] if quick else [1.25e-6, 2.5e-6, 5e-6]
@@ -100,7 +99,7 @@ def run(quick: bool, out_dir: Path) -> dict:
             start = time.perf_counter()
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             client = Client(cluster)
-            client.run(_warm_worker)
+            client.run(warm_worker)
             if qp is not None:
                 client.run(_warm_method, "qp")
             records.append({"workload": "-", "config": "local cluster start-up", "workers": workers,

@@ -1,6 +1,15 @@
-"""optexec's static layer: the problem spec, costing, closed forms, baselines, the method
-registry and the command line. See MODEL.md for the conventions every method shares."""
+"""optexec: optimal trade execution, solved four ways and cross-checked.
 
+The problem spec (:class:`ExecutionProblem`, TOML in and out), its costing, the methods
+behind one registry (:func:`solve`), the Monte Carlo pricer (:func:`simulate`), and the
+analyses on top (:func:`validate`, :func:`value_of_adaptivity`, :func:`run_sweep`,
+:func:`calibrate`). Conventions (costs, time, volatility): the conventions page. The sweep and
+calibration names load on first use (they need dask and pandas).
+"""
+
+import importlib
+
+from .adaptivity import AdaptivityReport, value_of_adaptivity
 from .closed_form import (
     Frontier,
     HorizonCurve,
@@ -16,16 +25,13 @@ from .closed_form import (
 )
 from .costs import ScheduleCost, schedule_cost, trades_from_holdings, trajectory_constants
 from .errors import InfeasibleSpecError, MethodNotApplicable, OptexecError, SolverError, SpecError
-from .methods import METHODS, get_method, method_names, solve
+from .methods import METHODS, MethodInfo, get_method, method_info, method_names, solve
+from .policy import FeedbackPolicy, ProportionalPolicy, SchedulePolicy
 from .result import Result
 from .schedules import BASELINES, baseline_result, exponential, linear_ramp, percentage_of_volume, twap, vwap
+from .simulation import Difference, MonteCarloEstimate, SimulationResult, compare, simulate
 from .spec import Asset, ExecutionProblem, example_names, load_example, load_problem, problem_from_dict, problem_from_toml
-from .sweep import SweepReport, run_sweep
-from .sweep_axes import Sweep, load_sweep, sweep_from_dict, sweep_from_toml
-from .calibration import Calibration, SyntheticTruth, calibrate, calibrate_files, read_bars, read_fills
-from .simulate import Estimate, ProportionalPolicy, SimulationResult, compare, simulate
-from .validate import ValidationReport, validate
-from .adaptivity import AdaptivityReport, value_of_adaptivity
+from .validation import ValidationReport, validate
 from .volatility import (
     ConstantVolatility,
     MeanRevertingVolatility,
@@ -39,26 +45,33 @@ __all__ = [
     "Asset", "ExecutionProblem", "load_problem", "load_example", "example_names", "problem_from_dict",
     "problem_from_toml", "VolatilityModel", "ConstantVolatility", "VolatilityPath", "MeanRevertingVolatility",
     "RegimeVolatility", "volatility_model_from_dict", "ScheduleCost", "schedule_cost", "trades_from_holdings",
-    "trajectory_constants", "Result", "METHODS", "get_method", "method_names", "solve",
+    "trajectory_constants", "Result", "METHODS", "MethodInfo", "get_method", "method_info", "method_names", "solve",
     "optimal_holdings", "discrete_kappa", "continuous_kappa", "half_life", "ac2001_moments", "efficient_frontier",
     "Frontier", "mean_var_optimum", "MeanVarOptimum", "cost_vs_horizon", "HorizonCurve", "twap", "vwap",
     "linear_ramp", "exponential", "percentage_of_volume", "baseline_result", "BASELINES", "OptexecError",
     "SpecError", "InfeasibleSpecError", "MethodNotApplicable", "SolverError",
-    "Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport",
-    "solve_qp", "kkt_residual",
-    "Calibration", "calibrate", "calibrate_files", "read_fills", "read_bars", "SyntheticTruth",
-    "simulate", "SimulationResult", "Estimate", "ProportionalPolicy", "compare", "validate", "ValidationReport",
+    "FeedbackPolicy", "SchedulePolicy", "ProportionalPolicy",
+    "simulate", "SimulationResult", "MonteCarloEstimate", "Difference", "compare", "validate", "ValidationReport",
     "value_of_adaptivity", "AdaptivityReport",
+    "Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport",
+    "Calibration", "calibrate", "calibrate_files", "read_fills", "read_bars", "SyntheticTruth",
+    "solve_qp", "kkt_residual",
 ]
 
-_LAZY = {"solve_qp": ("solvers.qp", "solve"), "kkt_residual": ("solvers.qp", "kkt_residual")}
+#: names loaded on first use: name -> (module, attribute)
+_LAZY = {
+    **{name: ("solvers.sweep", name) for name in
+       ("Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport")},
+    **{name: ("solvers.calibration", name) for name in
+       ("Calibration", "calibrate", "calibrate_files", "read_fills", "read_bars", "SyntheticTruth")},
+    "solve_qp": ("solvers.qp", "solve"),
+    "kkt_residual": ("solvers.qp", "kkt_residual"),
+}
 
 
 def __getattr__(name: str):
-    """Lazy names: ``solvers.qp`` imports CVXPY (seconds), so it loads on first use only."""
+    """The lazy names of :data:`_LAZY` (sweep, calibration, qp), imported on first use."""
     if name in _LAZY:
-        import importlib
-
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'solvers' has no attribute {name!r}")

@@ -1,38 +1,25 @@
-"""The value of adaptivity: the best static schedule against the best feedback policy,
-priced by the simulator on common random numbers (``optexec adaptivity SPEC``).
+"""The value of adaptivity: the best static schedule against the best feedback policy, both
+priced by the simulator on common random numbers (:func:`value_of_adaptivity`).
 
-Under stochastic volatility the static optimum (a method such as ``qp`` minimizing
-``E + lambda V`` with ``V = tau sum E[sigma_k^2] x_k^2``, i.e. on the expected-volatility
-path) commits to its trades at ``t_0``; a feedback policy (``dp`` or ``hjb``) trades
-``n_k = n(t_{k-1}, x_{k-1}, sigma_k)`` and can slow down when volatility is low and speed up
-when it is high. Both are executed on the *same* simulated paths; per path we record the
-cost ``C``, the realized risk term ``R = lambda tau sum sigma_k^2 x_k^2`` and ``C + R`` (the
-objective of MODEL.md). The value of adaptivity is ``E[C + R]_static - E[C + R]_feedback``;
-because the paths are common, its standard error comes from the per-path (or per antithetic
-pair) differences, which is far smaller than either run's own error. With constant volatility
-the optimal feedback policy trades the static optimum on every path and the value is zero.
-
-All amounts are in currency.
+A static optimum commits to its trades at ``t_0``; a feedback policy trades
+``n_k = n(t_{k-1}, x_{k-1}, sigma_k)``. On the same paths the value of adaptivity is
+``E[C + R]_static - E[C + R]_feedback`` (``R = lambda tau sum sigma_k^2 x_k^2``, currency), with
+the standard error of the paired differences. Under constant volatility it is zero. Static
+and dynamic methods are those the registry declares (``MethodInfo.kind``), in its order.
 """
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
 from .errors import MethodNotApplicable
+from .methods import method_info, method_names, solve
+from .simulation import Difference, MonteCarloEstimate, SimulationResult, compare, simulate
 from .spec import ExecutionProblem
+from .validation import predicted_discretization_gap
 
-__all__ = ["AdaptivityReport", "value_of_adaptivity", "plot_adaptivity", "STATIC_METHODS", "DYNAMIC_METHODS", "register"]
-
-#: static optimizers tried in order (first registered one that applies)
-STATIC_METHODS: tuple[str, ...] = ("qp", "closed-form")
-#: feedback-policy methods tried in order
-DYNAMIC_METHODS: tuple[str, ...] = ("dp", "hjb")
+__all__ = ["AdaptivityReport", "value_of_adaptivity", "methods_of_kind"]
 
 
 @dataclass
@@ -42,30 +29,28 @@ class AdaptivityReport:
     problem: ExecutionProblem
     static_label: str
     dynamic_label: str
-    static_sim: Any
-    dynamic_sim: Any
-    differences: dict[str, Any]  # "cost", "risk_term", "objective": Difference (static - dynamic)
+    static_sim: SimulationResult
+    dynamic_sim: SimulationResult
+    differences: dict[str, Difference]  # "cost", "risk_term", "objective": static - dynamic
     static_value: float | None = None  # the static method's E + lambda V
     dynamic_value: float | None = None  # the dynamic solver's value at t = 0
     notes: list[str] = field(default_factory=list)
     dynamic_gap: float = 0.0  # predicted discrete - continuous O(tau) gap for a continuous-time policy
 
     @property
-    def value(self):
-        """The value of adaptivity ``E[C+R]_static - E[C+R]_feedback`` (an Estimate)."""
+    def value(self) -> MonteCarloEstimate:
+        """The value of adaptivity ``E[C+R]_static - E[C+R]_feedback`` (currency)."""
         return self.differences["objective"].estimate
 
     @property
-    def dynamic_objective_cv(self):
+    def dynamic_objective_cv(self) -> MonteCarloEstimate | None:
         """The feedback policy's objective with the static schedule as control variate:
-        ``static_value - (E[C+R]_static - E[C+R]_feedback)``, an Estimate whose error is the
-        paired difference's (the static value is exact: E + lambda V of solvers.costs). None
-        when the static strategy came without its value."""
-        from .simulate import Estimate
-
+        ``static_value - (E[C+R]_static - E[C+R]_feedback)``, whose error is the paired
+        difference's (the static value is exact: E + lambda V of solvers.costs). None when the
+        static strategy came without its value."""
         if self.static_value is None:
             return None
-        return Estimate(self.static_value - self.value.value, self.value.se)
+        return MonteCarloEstimate(self.static_value - self.value.value, self.value.se)
 
     def agreement(self) -> dict[str, Any]:
         """Simulated objectives against the methods' own values (z-scores)."""
@@ -125,25 +110,30 @@ class AdaptivityReport:
         return "\n".join(lines)
 
 
-def _solve_first(problem: ExecutionProblem, names: Sequence[str], want_policy: bool, options: dict | None):
-    from .methods import METHODS, get_method
+def methods_of_kind(kind: str) -> list[str]:
+    """The registered methods that declare ``kind`` (``static`` or ``dynamic``), in registry order."""
+    return [name for name in method_names() if method_info(name).kind == kind]
 
+
+def _solve_first(problem: ExecutionProblem, names: Sequence[str], want_policy: bool, settings: dict | None):
+    known = method_names()
     reasons = []
     for name in names:
-        if name not in METHODS:
+        if name not in known:
             reasons.append(f"{name}: not registered")
             continue
         try:
-            result = get_method(name)(problem, **(options or {}))
+            result = solve(problem, name, **(settings or {}))
         except MethodNotApplicable as err:
             reasons.append(f"{name}: {err.reason}")
             continue
-        result.raise_for_status()
         if want_policy and result.policy is None:
             reasons.append(f"{name}: returned no feedback policy")
             continue
         return name, result
     kind = "feedback-policy" if want_policy else "static"
+    if not names:
+        reasons.append(f"no registered method declares kind {'dynamic' if want_policy else 'static'!r}")
     raise MethodNotApplicable("adaptivity", f"no {kind} method applies ({'; '.join(reasons)})")
 
 
@@ -154,8 +144,8 @@ def value_of_adaptivity(
     dynamic: Any = None,
     static_method: str | Sequence[str] | None = None,
     dynamic_method: str | Sequence[str] | None = None,
-    static_options: dict | None = None,
-    dynamic_options: dict | None = None,
+    static_settings: dict | None = None,
+    dynamic_settings: dict | None = None,
     paths: int = 100_000,
     seed: int = 0,
     antithetic: bool = True,
@@ -167,25 +157,25 @@ def value_of_adaptivity(
     Args:
         problem: a single-asset spec (stochastic volatility is the interesting case).
         static: holdings, a ``Result`` or a policy to use as the static strategy; default:
-            solve with the first of ``static_method`` (default :data:`STATIC_METHODS`) that applies.
+            solve with the first of ``static_method`` (default: the registered static methods,
+            in registry order) that applies.
         dynamic: a feedback policy or a ``Result`` carrying one; default: the first of
-            ``dynamic_method`` (default :data:`DYNAMIC_METHODS`) that applies.
+            ``dynamic_method`` (default: the registered dynamic methods) that applies.
+        static_settings, dynamic_settings: method settings (keywords) for those solves.
         paths, seed, antithetic, levels, vol_substeps: simulator settings (shared).
     """
-    from .simulate import compare, simulate
-
     notes = []
     static_value = dynamic_value = None
     if static is None:
-        names = (static_method,) if isinstance(static_method, str) else (static_method or STATIC_METHODS)
-        s_label, res = _solve_first(problem, names, False, static_options)
+        names = (static_method,) if isinstance(static_method, str) else (static_method or methods_of_kind("static"))
+        s_label, res = _solve_first(problem, names, False, static_settings)
         static, static_value = res, res.objective
     else:
         s_label = getattr(static, "method", None) or "static"
         static_value = getattr(static, "objective", None)
     if dynamic is None:
-        names = (dynamic_method,) if isinstance(dynamic_method, str) else (dynamic_method or DYNAMIC_METHODS)
-        d_label, res = _solve_first(problem, names, True, dynamic_options)
+        names = (dynamic_method,) if isinstance(dynamic_method, str) else (dynamic_method or methods_of_kind("dynamic"))
+        d_label, res = _solve_first(problem, names, True, dynamic_settings)
         dynamic, dynamic_value = res, res.objective
     else:
         d_label = getattr(dynamic, "method", None) or type(dynamic).__name__
@@ -194,9 +184,7 @@ def value_of_adaptivity(
             dynamic_value = getattr(dynamic, "value", None)
     dynamic_gap = 0.0
     if getattr(dynamic, "time_model", "discrete") == "continuous" and hasattr(dynamic, "trades"):
-        from .validate import _gap_prediction
-
-        dynamic_gap = _gap_prediction(problem, dynamic)[0]
+        dynamic_gap = predicted_discretization_gap(problem, dynamic).gap
         notes.append(f"{d_label}'s value {dynamic_value:.10g} is the continuous-time optimum; executed in "
                      f"{problem.slices} slices its cost differs by O(tau): the solver value compared below is "
                      f"shifted by the predicted first-order gap {dynamic_gap:.6g} (see optexec validate)")
@@ -211,76 +199,3 @@ def value_of_adaptivity(
                             static_value=None if static_value is None else float(static_value),
                             dynamic_value=None if dynamic_value is None else float(dynamic_value), notes=notes,
                             dynamic_gap=float(dynamic_gap))
-
-
-def plot_adaptivity(report: AdaptivityReport, path: str | Path) -> Path:
-    """Three panels: cost histograms of both strategies, holdings fans (static: its schedule;
-    feedback: 5-95% band and mean), and the three differences with 95% intervals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    s, d = report.static_sim, report.dynamic_sim
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
-    ax = axes[0]
-    lo = min(np.quantile(s.cost, 0.001), np.quantile(d.cost, 0.001))
-    hi = max(np.quantile(s.cost, 0.999), np.quantile(d.cost, 0.999))
-    bins = np.linspace(lo, hi, 80)
-    for i, sim in enumerate((s, d)):
-        ax.hist(sim.cost, bins=bins, density=True, histtype="step", lw=1.5, color=f"C{i}", label=sim.strategy)
-        ax.axvline(sim.mean.value, color=f"C{i}", lw=1)
-    ax.set_xlabel("cost C (currency)")
-    ax.set_ylabel("density")
-    ax.set_title("cost distribution")
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    t = report.problem.times
-    for i, sim in enumerate((s, d)):
-        q = sim.fan_quantiles((0.05, 0.5, 0.95))
-        ax.fill_between(t, q[0], q[2], color=f"C{i}", alpha=0.2)
-        ax.plot(t, sim.mean_holdings, color=f"C{i}", lw=1.5, label=f"{sim.strategy} (mean, 5-95%)")
-    ax.set_xlabel("time")
-    ax.set_ylabel("holdings (shares)")
-    ax.set_title("holdings")
-    ax.legend(fontsize=8)
-    ax = axes[2]
-    keys = ("cost", "risk_term", "objective")
-    vals = [report.differences[k].estimate for k in keys]
-    err = [v.ci()[1] - v.value for v in vals]
-    ax.bar(range(3), [v.value for v in vals], yerr=err, capsize=6, color=["C2", "C4", "C3"])
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_xticks(range(3), ["E[C]", "E[R]", "E[C + R]"])
-    ax.set_ylabel("static - feedback (currency), 95% CI")
-    ax.set_title(f"value of adaptivity = {report.value.value:.4g} +/- {err[2]:.2g}")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-# ---------------------------------------------------------------------------- CLI
-def _cmd_adaptivity(args: argparse.Namespace) -> int:
-    from .cli import emit_outputs, problem_from_args
-
-    problem = problem_from_args(args)
-    report = value_of_adaptivity(problem, static_method=args.static_method, dynamic_method=args.dynamic_method,
-                                 paths=args.paths, seed=args.seed, antithetic=not args.no_antithetic)
-    emit_outputs(args, report.summary(), report.to_dict(), lambda path: plot_adaptivity(report, path))
-    return 0
-
-
-def register(subparsers) -> None:
-    """``optexec adaptivity SPEC | --example NAME``."""
-    from .cli import add_spec_arguments
-
-    p = subparsers.add_parser("adaptivity", help="value of a feedback policy over the static optimum (Monte Carlo, CRN)")
-    add_spec_arguments(p)
-    p.add_argument("--static-method", help=f"static optimizer (default: first that applies of {', '.join(STATIC_METHODS)})")
-    p.add_argument("--dynamic-method", help=f"feedback method (default: first that applies of {', '.join(DYNAMIC_METHODS)})")
-    p.add_argument("--paths", type=int, default=100_000, help="Monte Carlo paths (default 100000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-antithetic", action="store_true", help="plain Monte Carlo (default: antithetic pairs)")
-    p.add_argument("--json", metavar="PATH", help="write the report as JSON ('-' for stdout)")
-    p.add_argument("--plot", metavar="PNG", help="plot histograms, holdings and differences")
-    p.set_defaults(func=_cmd_adaptivity)

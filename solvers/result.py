@@ -18,6 +18,7 @@ import numpy as np
 
 from .costs import ScheduleCost, schedule_cost, trades_from_holdings
 from .errors import SolverError
+from .serialize import plain as _plain
 from .spec import ExecutionProblem
 
 __all__ = ["Result", "OK_STATUSES", "check_result"]
@@ -241,16 +242,3 @@ def check_result(result: Result) -> Result:
     result.status = "numerical_error"
     result.message = "; ".join(problems) + (f" ({result.message})" if result.message else "")
     return result
-
-
-def _plain(value: Any) -> Any:
-    """Convert numpy arrays and scalars (nested) to JSON-ready Python objects."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -1,14 +1,13 @@
 """Value of adaptivity: static optimum against feedback policy on common random numbers.
 
 Truths: the exact Riccati feedback policy for regimes and the banded-KKT static optimum on
-E[sigma_k^2] (tests/test_simulate_support.py, tests/reference.py), whose own values the
+E[sigma_k^2] (tests/helpers, tests/reference.py), whose own values the
 simulated objectives must match within 4 standard errors; and, with constant volatility, the
 fact that the optimal feedback policy trades the static optimum (value zero).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import pytest
@@ -18,19 +17,21 @@ from solvers import methods as registry
 from solvers.adaptivity import value_of_adaptivity
 from solvers.cli import main
 from solvers.errors import MethodNotApplicable
+from solvers.methods import method_info, registered
 
-from tests.test_simulate_support import RegimeRiccatiPolicy, solve_static_reference
+from tests.helpers.method_kit import without_methods
+from tests.helpers.regime_riccati import RegimeRiccatiPolicy
+from tests.helpers.static_ref_method import solve as solve_static_reference
 
-SUPPORT = "tests.test_simulate_support"
-validate_mod = importlib.import_module("solvers.validate")
 Z = 4.0
 
 
 @pytest.fixture
-def reference_methods(monkeypatch):
-    """Register the test references as 'qp' and 'dp' so the default resolution path is used."""
-    monkeypatch.setitem(registry.METHODS, "qp", f"{SUPPORT}:solve_static_reference")
-    monkeypatch.setitem(registry.METHODS, "dp", f"{SUPPORT}:solve_regime_dp")
+def reference_methods():
+    """The test references as the only static and dynamic methods besides the closed form (which
+    does not apply to regimes), so the default resolution by MethodInfo.kind picks them."""
+    with without_methods("qp", "dp", "hjb"), registered("static-ref", "tests.helpers.static_ref_method"), registered("dp-ref", "tests.helpers.dp_ref_method"):
+        yield
 
 
 def test_regimes_feedback_beats_static_with_ci():
@@ -69,19 +70,24 @@ def test_registry_resolution_cli_json_and_plot(reference_methods, tmp_path, caps
     rc = main(["adaptivity", "--example", "volatility-regimes", "--paths", "4000", "--json", str(out), "--plot", str(png)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "feedback: dp" in text and "static: qp" in text
+    assert "feedback: dp-ref" in text and "static: static-ref" in text
     data = json.loads(out.read_text())
-    assert data["static"] == "qp" and data["dynamic"] == "dp"
+    assert data["static"] == "static-ref" and data["dynamic"] == "dp-ref"
     lo, hi = data["value_of_adaptivity"]["ci95"]
     assert lo < data["value_of_adaptivity"]["value"] < hi
     assert png.stat().st_size > 1000
 
 
-def test_no_feedback_method_is_reported(monkeypatch, capsys):
-    for name in ("dp", "hjb"):
-        monkeypatch.delitem(registry.METHODS, name, raising=False)
-    with pytest.raises(MethodNotApplicable, match=r"no feedback-policy method applies \(dp: not registered; hjb: not registered\)"):
+def test_no_feedback_method_is_reported(capsys):
+    with without_methods("dp", "hjb"):
+        _no_feedback_method_is_reported(capsys)
+
+
+def _no_feedback_method_is_reported(capsys):
+    with pytest.raises(MethodNotApplicable, match=r"no feedback-policy method applies \(no registered method declares kind 'dynamic'\)"):
         value_of_adaptivity(load_example("almgren-chriss-2001"), paths=100)
+    with pytest.raises(MethodNotApplicable, match=r"no feedback-policy method applies \(dp: not registered; hjb: not registered\)"):
+        value_of_adaptivity(load_example("almgren-chriss-2001"), dynamic_method=("dp", "hjb"), paths=100)
     assert main(["adaptivity", "--example", "almgren-chriss-2001", "--paths", "100"]) == 3
     assert "adaptivity does not apply" in capsys.readouterr().err
 
@@ -108,7 +114,7 @@ def test_registered_dp_policy_value_and_adaptivity(example):
     # mean-reverting example (15-state volatility chain) dp's value is 520 +/- 81 (3e-4)
     # above its policy's simulated cost; dp is held to its declared accuracy there.
     cv = rep.dynamic_objective_cv
-    allowed = Z * cv.se + validate_mod.ACCURACY["dp"].objective_rtol * abs(rep.dynamic_value)
+    allowed = Z * cv.se + method_info("dp").accuracy.objective_rtol * abs(rep.dynamic_value)
     assert abs(cv.value - rep.dynamic_value) <= allowed
 
 

@@ -94,3 +94,59 @@ def test_python_dash_m_solvers(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "solvers", "examples"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "almgren-chriss-2001" in proc.stdout
+
+
+# ---------------------------------------------------------------------------- method settings
+def test_set_and_option_are_method_settings(tmp_path, capsys):
+    """``--set KEY=VALUE`` (and its alias ``--option``) pass the method's settings; values are
+    Python or TOML literals."""
+    from solvers.cli.common import parse_setting
+
+    assert parse_setting("time_steps=400") == ("time_steps", 400)
+    assert parse_setting("vol-bounds=(0.5, 2.0)") == ("vol_bounds", (0.5, 2.0))
+    assert parse_setting("extrapolate=true") == ("extrapolate", True)
+    assert parse_setting("backend=CLARABEL") == ("backend", "CLARABEL")
+    for flag in ("--set", "--option"):
+        out = tmp_path / f"{flag[2:]}.json"
+        assert main(["solve", "--example", "almgren-chriss-2001", flag, "time_model='continuous'",
+                     "--json", str(out)]) == 0
+        assert json.loads(out.read_text())["time_model"] == "continuous"
+
+
+def test_probe_time_model_on_a_discrete_only_method(capsys):
+    """qp with --time-model discrete: accepted (its only time model) or a clear error, no traceback."""
+    rc = main(["solve", "--example", "almgren-chriss-2001", "--method", "qp", "--time-model", "discrete", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc in (0, 3) and "Traceback" not in err
+    if rc == 3:
+        assert "qp" in err and "time" in err
+    rc = main(["solve", "--example", "almgren-chriss-2001", "--method", "dp", "--time-model", "continuous"])
+    err = capsys.readouterr().err
+    assert rc == 3 and "dp does not apply: --time-model continuous: it solves the discrete-time problem only" in err
+
+
+@pytest.mark.parametrize("method", ["closed-form", "dp", "hjb"])
+def test_probe_solver_on_a_method_without_back_end(method, capsys):
+    rc = main(["solve", "--example", "almgren-chriss-2001", "--method", method, "--solver", "CLARABEL"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert f"optexec: invalid spec: --solver = 'CLARABEL': method {method} has no back end setting (its settings: " in err
+
+
+def test_probe_unknown_setting_names_the_key_and_method(capsys):
+    rc = main(["solve", "--example", "almgren-chriss-2001", "--set", "unknown_key=1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "settings.unknown_key = 1" in err and "method closed-form" in err and "Traceback" not in err
+
+
+def test_a_method_registered_in_one_place_is_on_the_command_line(tmp_path, capsys):
+    from solvers.methods import registered
+
+    with registered("toy", "tests.helpers.toy_method"):
+        out = tmp_path / "toy.json"
+        assert main(["solve", "--example", "almgren-chriss-2001", "--method", "toy", "--set", "label='flat'",
+                     "--json", str(out)]) == 0
+        data = json.loads(out.read_text())
+        assert data["method"] == "toy" and data["diagnostics"]["label"] == "flat"
+        assert main(["solve", "--example", "almgren-chriss-2001", "--method", "toy", "--set", "nope=1"]) == 2
+        assert "settings.nope = 1: unknown setting of method toy" in capsys.readouterr().err

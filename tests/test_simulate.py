@@ -21,18 +21,12 @@ from scipy.stats import norm
 from solvers import load_example, schedule_cost, solve
 from solvers.errors import SpecError
 from solvers.schedules import linear_ramp, twap
-from solvers.simulate import (
-    ProportionalPolicy,
-    compare,
-    plot_cost_histogram,
-    plot_fan_chart,
-    sample_statistics,
-    simulate,
-    simulate_volatility,
-)
+from solvers.plots import plot_cost_histogram, plot_fan_chart
+from solvers.policy import ProportionalPolicy
+from solvers.simulation import compare, sample_statistics, simulate, simulate_volatility
 from solvers.volatility import MeanRevertingVolatility, RegimeVolatility
 
-from tests.test_simulate_support import RegimeRiccatiPolicy
+from tests.helpers.regime_riccati import RegimeRiccatiPolicy
 
 Z = 4.0
 
@@ -179,7 +173,7 @@ def test_regime_distribution_matches_chain():
 
 
 def test_feedback_policy_value_matches_exact_dp():
-    """A regime-switching feedback policy (exact Riccati recursion, tests/test_simulate_support)
+    """A regime-switching feedback policy (exact Riccati recursion, tests/helpers/regime_riccati.py)
     priced by the simulator: E[C + R] = the policy's value at t = 0 within 4 SE."""
     reg = load_example("volatility-regimes")
     policy = RegimeRiccatiPolicy(reg)

@@ -3,8 +3,8 @@ worker killed mid-sweep, interrupt and resume without recomputation, bad points 
 and the sweep's numbers equal to the same points solved one by one.
 
 The cluster is started once for the module (two single-threaded worker processes with a
-small memory limit). Methods given as import paths ``tests.test_sweep_helpers:...`` run on the
-workers: :func:`counting_solve` appends one line per solve to a marker file, which counts
+small memory limit). Test methods registered in the driver (``tests/helpers/*_method.py``) run
+on the workers too: ``counting`` appends one line per solve to a marker file, which counts
 the solves independently of the results store.
 """
 
@@ -22,14 +22,22 @@ import pandas as pd
 import pytest
 
 from solvers import SpecError, load_example, run_sweep, solve, sweep_from_dict
-from tests.test_sweep_helpers import warm
+from solvers.methods import registered
+from tests.helpers.sweep_worker import warm
 
 EXAMPLE = "almgren-chriss-2001"
 
 
 # ---------------------------------------------------------------------------- helpers
-COUNTING = "tests.test_sweep_helpers:counting_solve"
+COUNTING = "counting"
 VOL = "assets[0].volatility"
+
+
+@pytest.fixture(autouse=True)
+def test_methods():
+    """The test methods, registered in one call each (the sweep carries them to its workers)."""
+    with registered("counting", "tests.helpers.counting_method"), registered("flaky", "tests.helpers.flaky_method"):
+        yield
 
 
 def _marker_lines(path: Path) -> list[tuple[float, float]]:
@@ -74,10 +82,11 @@ def cluster_client(client):
 # ---------------------------------------------------------------------------- tests
 def test_sweep_equals_points_solved_one_by_one(cluster_client, tmp_path):
     """Every point, once per method; the vectorized closed form (one efficient_frontier call
-    per batch) and the same function called point by point give the numbers of solve()."""
+    per batch, MethodInfo.batch_solve) and the same method point by point give the numbers of
+    solve()."""
     lams = np.geomspace(1e-8, 1e-4, 9)
     vols = [0.5, 0.95]
-    sweep = _sweep(lams, vols, ["closed-form", {"name": "solvers.closed_form:solve", "label": "single"}], batch_size=6)
+    sweep = _sweep(lams, vols, ["closed-form", {"name": "closed-form", "label": "single", "vectorize": False}], batch_size=6)
     report = run_sweep(sweep, tmp_path / "out", scheduler=cluster_client, progress=False, plots=False)
     table = report.table
     assert report.n_points == 18 and report.computed_points == 18 and report.workers == 2
@@ -215,7 +224,7 @@ def test_bad_points_are_reported_and_the_rest_complete(client, tmp_path):
 def test_lost_task_is_recorded_then_retried_on_resume(tmp_path, monkeypatch):
     """A task that keeps failing (as when its workers keep dying) is resubmitted, then its rows
     are recorded as 'lost'; the next run computes only those points."""
-    import solvers.sweep as engine
+    import solvers.sweep.engine as engine
 
     sweep = _sweep([1e-7, 1e-6, 1e-5], [0.95], ["closed-form"], batch_size=1)
     real = engine.solve_batch
@@ -266,7 +275,7 @@ def test_resume_with_an_added_method_solves_only_that_method(tmp_path):
 
 def test_retry_failed_recomputes_only_the_failed_rows(tmp_path):
     flag = tmp_path / "ready"
-    flaky = {"name": "tests.test_sweep_helpers:flaky_solve", "options": {"flag": str(flag)}}
+    flaky = {"name": "flaky", "options": {"flag": str(flag)}}
     sweep = _sweep([1e-7, 1e-6], [0.95], ["closed-form", flaky])
     first = run_sweep(sweep, tmp_path / "out", scheduler="synchronous", progress=False, plots=False)
     assert first.status_counts == {"optimal": 2, "solver-error": 2}

@@ -10,7 +10,7 @@ import pytest
 
 from solvers import SpecError, load_example
 from solvers.spec import example_path
-from solvers.sweep_axes import apply_params, load_sweep, parse_path, sweep_from_dict, sweep_from_toml
+from solvers.sweep import apply_params, load_sweep, parse_path, sweep_from_dict, sweep_from_toml
 
 BASE = "base_example = 'almgren-chriss-2001'\n"
 
@@ -232,3 +232,19 @@ def test_bundled_example_sweeps_load():
     assert vov.n_points == 48
     first = vov.problem(next(vov.points())[1])
     assert first.volatility_model.vol_of_vol == 0.0 and 1e-7 <= first.risk_aversion <= 1e-5
+
+
+def test_a_method_registered_in_one_place_is_swept(tmp_path):
+    """One call registers the toy method; a sweep names it and runs it like any other."""
+    from solvers.methods import registered
+    from solvers.sweep import run_sweep
+
+    data = {"base_example": "almgren-chriss-2001", "methods": ["closed-form", "toy"],
+            "axes": [{"parameter": "risk_aversion", "values": [1e-7, 1e-6]}]}
+    with pytest.raises(SpecError, match=r"methods\[1\].name = 'toy': unknown method"):
+        sweep_from_dict(data)
+    with registered("toy", "tests.helpers.toy_method"):
+        report = run_sweep(sweep_from_dict(data), tmp_path, scheduler="synchronous", progress=False, plots=False)
+    table = report.table
+    assert len(table) == 4 and set(table["method"]) == {"closed-form", "toy"}
+    assert (table["status"] == "optimal").all()

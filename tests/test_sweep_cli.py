@@ -13,10 +13,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import pytest
+
 from solvers.cli import main
+from solvers.methods import registered
 
 ROOT = Path(__file__).resolve().parents[1]
-COUNTING = "tests.test_sweep_helpers:counting_solve"
+COUNTING = "counting"
+#: ``optexec`` in a fresh process with the test method registered first (one call)
+OPTEXEC_WITH_COUNTING = ("import sys; from solvers.methods import register_method; "
+                         "register_method('counting', 'tests.helpers.counting_method'); "
+                         "from solvers.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+@pytest.fixture(autouse=True)
+def counting_method():
+    with registered(COUNTING, "tests.helpers.counting_method"):
+        yield
 
 
 def _write_sweep(path: Path, marker: Path | None = None, delay: float = 0.0, lams: int = 10) -> Path:
@@ -69,7 +82,7 @@ def test_ctrl_c_then_resume_recomputes_nothing(tmp_path):
     marker = tmp_path / "solves.txt"
     sweep = _write_sweep(tmp_path / "s.toml", marker=marker, delay=0.05)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "solvers", "sweep", str(sweep), "--scheduler", "synchronous", "--no-progress",
+    cmd = [sys.executable, "-c", OPTEXEC_WITH_COUNTING, "sweep", str(sweep), "--scheduler", "synchronous", "--no-progress",
            "--no-plots", "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,60 +1,45 @@
 """optexec validate: agreement table, pair tolerances, failure path, CLI and JSON.
 
 The independent truths here are the closed form (discrete and continuous time), the
-simulator, and two test-only references in tests/test_simulate_support.py (a banded KKT
-static optimum and an exact Riccati feedback policy for regimes) registered under their own
-names, the way qp and dp slot into the registry.
+simulator, and two test-only references (tests/helpers: a banded KKT static optimum and an
+exact Riccati feedback policy for regimes) registered under their own names in one call each,
+the way qp and dp slot into the registry.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+from contextlib import ExitStack
 
 import numpy as np
 import pytest
 
 from solvers import load_example, solve
-from solvers import methods as registry
 from solvers.cli import main
-from solvers.errors import MethodNotApplicable
-from solvers.result import Result
-from solvers.validate import MethodAccuracy, validate
-
-SUPPORT = "tests.test_simulate_support"
-# the module (solvers.validate, the package attribute, is the re-exported function)
-validate_mod = importlib.import_module("solvers.validate")
+from solvers.methods import method_info, method_names, registered
+from solvers.validation import predicted_discretization_gap, validate
 
 
-def solve_with_wrong_eta(problem, **options):
-    """The deliberately broken method of the failure fixture: solves with eta x 1.5, reports on
-    the true spec (as a method that mis-reads one parameter would)."""
-    wrong = problem.replace_asset(0, temporary_impact=1.5 * problem.asset.temporary_impact)
-    return Result.from_schedule(problem, solve(wrong).holdings, method="wrong-eta")
-
-
-def solve_raising(problem, **options):
-    raise RuntimeError("grid exploded")
-
-
-def solve_not_applicable(problem, **options):
-    raise MethodNotApplicable("never", "this method applies to nothing")
+def _register(*names):
+    """Register test methods ``tests/helpers/<name>_method.py`` (one call each)."""
+    stack = ExitStack()
+    for name in names:
+        stack.enter_context(registered(name, f"tests.helpers.{name.replace('-', '_')}_method"))
+    return stack
 
 
 @pytest.fixture
-def wrong_eta_method(monkeypatch):
-    """Register a method that is given a wrong parameter (eta x 1.5), declared as accurate as
-    the closed form, so that validate must catch it."""
-    monkeypatch.setitem(registry.METHODS, "wrong-eta", "tests.test_validate:solve_with_wrong_eta")
-    monkeypatch.setitem(validate_mod.ACCURACY, "wrong-eta", MethodAccuracy(1e-12, 1e-10, "exact (test fixture)"))
+def wrong_eta_method():
+    """A method given a wrong parameter (eta x 1.5), declared as accurate as the closed form,
+    so that validate must catch it."""
+    with _register("wrong-eta"):
+        yield
 
 
 @pytest.fixture
-def reference_methods(monkeypatch):
-    monkeypatch.setitem(registry.METHODS, "static-ref", f"{SUPPORT}:solve_static_reference")
-    monkeypatch.setitem(registry.METHODS, "dp-ref", f"{SUPPORT}:solve_regime_dp")
-    monkeypatch.setitem(validate_mod.ACCURACY, "static-ref", MethodAccuracy(1e-12, 1e-9, "banded KKT solve"))
-    monkeypatch.setitem(validate_mod.ACCURACY, "dp-ref", MethodAccuracy(1e-12, 1e-9, "exact Riccati recursion"))
+def reference_methods():
+    with _register("static-ref", "dp-ref"):
+        yield
 
 
 def test_ac_example_passes_with_table():
@@ -62,10 +47,15 @@ def test_ac_example_passes_with_table():
     assert report.passed, report.failures
     labels = [r.label for r in report.runs]
     assert labels[:2] == ["closed-form", "closed-form/continuous"]
-    text = report.table()
+    text = report.table(verbose=True)
     for piece in ("closed-form/continuous", "mc[closed-form]", "largest disagreement in holdings",
                   "largest disagreement in objective", "discrete vs continuous time differ by O(tau)", "PASSED"):
         assert piece in text
+    # the compact table: one row per variant and one per pair (ratio to tolerance, verdict), no reasons
+    compact = report.table()
+    assert "discrete vs continuous time differ by O(tau)" not in compact and "PASSED" in compact
+    pair = [line for line in compact.splitlines() if line.strip().startswith("closed-form vs closed-form/continuous")]
+    assert len(pair) == 1 and "objective" in pair[0] and "holdings" in pair[0] and pair[0].rstrip().endswith("ok")
     gap = [c for c in report.checks if c.quantity == "objective" and c.b == "closed-form/continuous"
            and c.a == "closed-form"][0]
     assert gap.expected < 0 and gap.passed  # the O(tau) gap is predicted, not hidden
@@ -93,10 +83,9 @@ def test_failure_fixture_exit_code_and_message(wrong_eta_method, capsys, tmp_pat
     assert any("wrong-eta" in f for f in data["failures"])
 
 
-def test_failed_and_not_applicable_methods(monkeypatch):
-    monkeypatch.setitem(registry.METHODS, "boom", "tests.test_validate:solve_raising")
-    monkeypatch.setitem(registry.METHODS, "never", "tests.test_validate:solve_not_applicable")
-    report = validate(load_example("almgren-chriss-2001"), methods=["closed-form", "boom", "never"], paths=2000)
+def test_failed_and_not_applicable_methods():
+    with _register("boom", "never"):
+        report = validate(load_example("almgren-chriss-2001"), methods=["closed-form", "boom", "never"], paths=2000)
     states = {r.label: (r.state, r.reason) for r in report.runs}
     assert states["never"] == ("not applicable", "this method applies to nothing")
     assert states["boom"][0] == "failed" and "RuntimeError: grid exploded" in states["boom"][1]
@@ -122,7 +111,7 @@ def test_gap_prediction_residual_is_second_order():
     for n in (10, 20, 40, 80):
         p = base.replace(slices=n)
         d, c = solve(p), solve(p, time_model="continuous")
-        first, tol, _ = validate_mod._gap_prediction(p, c)
+        first, tol, _ = predicted_discretization_gap(p, c)
         taus.append(p.tau)
         resid.append(abs((d.objective - c.objective) - first))
         assert abs((d.objective - c.objective) - first) <= tol
@@ -159,22 +148,11 @@ def test_unknown_method_is_a_spec_error():
         validate(load_example("almgren-chriss-2001"), methods=["nope"])
 
 
-def solve_biased_dp(problem, **options):
-    """The exact regime policy reporting a value 0.5% too high (a subtly wrong value function)."""
-    from tests.test_simulate_support import solve_regime_dp
-
-    res = solve_regime_dp(problem)
-    res.objective *= 1.005
-    res.method = "dp-biased"
-    return res
-
-
-def test_control_variate_check_catches_what_plain_monte_carlo_misses(reference_methods, monkeypatch):
+def test_control_variate_check_catches_what_plain_monte_carlo_misses(reference_methods):
     """Regimes, 6000 paths: a feedback value 0.5% (7,000) too high hides inside the plain Monte
     Carlo tolerance (4 SE ~ 25,000) but not inside the control-variate one (4 paired SE ~ 2,000)."""
-    monkeypatch.setitem(registry.METHODS, "dp-biased", "tests.test_validate:solve_biased_dp")
-    monkeypatch.setitem(validate_mod.ACCURACY, "dp-biased", MethodAccuracy(1e-12, 1e-9, "exact (test fixture)"))
-    report = validate(load_example("volatility-regimes"), methods=["static-ref", "dp-ref", "dp-biased"], paths=6000)
+    with _register("dp-biased"):
+        report = validate(load_example("volatility-regimes"), methods=["static-ref", "dp-ref", "dp-biased"], paths=6000)
     checks = {(c.a, c.b): c for c in report.checks if c.quantity == "objective"}
     assert checks[("mc[dp-biased]", "dp-biased")].passed  # plain MC cannot see it
     assert not checks[("mc-cv[dp-biased]", "dp-biased")].passed
@@ -183,13 +161,28 @@ def test_control_variate_check_catches_what_plain_monte_carlo_misses(reference_m
 
 
 def test_exact_dp_recursion_is_held_to_rounding_not_to_a_grid_tolerance():
-    from solvers import load_example
-    from solvers.validate import validate as run_validate
-
-    report = run_validate(load_example("almgren-chriss-2001"), methods=["closed-form", "dp"], monte_carlo=False)
+    report = validate(load_example("almgren-chriss-2001"), methods=["closed-form", "dp"], monte_carlo=False)
     pairs = [c for c in report.checks if {c.a, c.b} == {"closed-form", "dp"}]
     assert pairs and report.passed
     for c in pairs:
         scale = 1.7e6 if c.quantity == "objective" else 1e6
         assert c.tolerance < 1e-9 * scale, c.message()
         assert "exact linear recursion" in c.why
+
+
+def test_a_method_registered_in_one_place_is_validated(capsys):
+    """One call registers the toy method; validate (library and CLI) runs it beside the others."""
+    with registered("toy", "tests.helpers.toy_method"):
+        report = validate(load_example("almgren-chriss-2001"), methods=["closed-form", "toy"], monte_carlo=False)
+        assert [r.label for r in report.runs][-1] == "toy" and report.runs[-1].state == "ok"
+        assert any({c.a, c.b} == {"closed-form", "toy"} for c in report.checks)
+        assert main(["validate", "--example", "almgren-chriss-2001", "--methods", "toy", "--no-mc"]) == 0
+        assert "toy" in capsys.readouterr().out
+    assert "toy" not in method_names()
+
+
+def test_accuracy_and_variants_come_from_the_registry():
+    """validate holds each method to MethodInfo.accuracy and runs MethodInfo.run_variants."""
+    report = validate(load_example("almgren-chriss-2001"), methods=["closed-form"], monte_carlo=False)
+    assert [r.label for r in report.runs] == [v.label for v in method_info("closed-form").run_variants]
+    assert all(r.accuracy().objective_rtol == method_info("closed-form").accuracy.objective_rtol for r in report.runs)

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
 from solvers import load_example
-from solvers.validate import validate
+from solvers.validation import validate
 
 report = validate(load_example("almgren-chriss-2001"), paths=4_000)
 print(report.table())

@@ -1,63 +1,15 @@
-"""Monte Carlo execution simulator: price and volatility paths under MODEL.md's dynamics,
-executing a static schedule or any feedback policy on the same (common) random numbers.
+"""The Monte Carlo engine: execute a static schedule or any feedback policy on simulated
+price and volatility paths, on common random numbers (:func:`simulate`, :func:`compare`).
 
-Dynamics (MODEL.md, discrete time, ``k = 1..N``, ``tau = T / N``)::
+Per slice ``k = 1..N`` (``tau = T / N``; the conventions page, "Prices and costs")::
 
-    S_k = S_{k-1} + mu tau + sigma_k sqrt(tau) xi_k - Gamma n_k       (tau g(v_k) = Gamma n_k)
-    Stilde_k = S_{k-1} - h(v_k),   h(v) = epsilon sign(v) + eta |v|^beta sign(v)
-                                   (basket with a matrix H: epsilon sign(v) + H v)
-    C = X S_0 - sum_k n_k Stilde_k                                     (implementation shortfall)
-    R = lambda tau sum_k sigma_k^2 x_k^2                               (basket: lambda tau sum x_k' C x_k)
+    D_k = D_{k-1} + mu tau + sigma_k sqrt(tau) xi_k - Gamma n_k       (D_k = S_k - S_0)
+    C   = -sum_k n_k (D_{k-1} - h(n_k / tau)),   R = lambda tau sum_k sigma_k^2 x_k^2
 
-``sigma_k = sigma(t_{k-1})`` drives slice ``k`` and is known when its trade is chosen
-(``solvers/volatility.py``). ``xi_k`` is standard normal, correlated across a basket's
-assets by the spec's correlation matrix (factor ``L`` with ``L L' = R`` from its eigen
-decomposition, so a singular correlation is fine). The simulator carries ``D_k = S_k - S_0``
-rather than ``S_k``: ``X S_0`` cancels exactly in ``C`` (``sum_k n_k = X``), so
-``C = -sum_k n_k (D_{k-1} - h(v_k))`` with no loss of digits to a large ``X S_0``. All amounts
-are in currency. ``C + R`` per path has mean ``E[C] + lambda E[sum tau sigma_k^2 x_k^2]``, the
-``objective`` of MODEL.md for static and dynamic methods alike.
-
-Volatility schemes (values at ``t_0 .. t_{N-1}``; ``sigma(t_0)`` is the asset's volatility):
-
-* constant and path: deterministic.
-* mean reverting, ``p = 0`` (Ornstein-Uhlenbeck): exact Gaussian transition.
-* mean reverting, ``p = 1/2`` (``d sigma = kappa (theta - sigma) dt + xi sqrt(sigma) dW``, a CIR
-  process in sigma): exact transition, ``sigma' = c * chi'^2_d(sigma e^{-kappa dt} / c)``,
-  ``c = xi^2 (1 - e^{-kappa dt}) / (4 kappa)``, ``d = 4 kappa theta / xi^2``, drawn as
-  ``c * Gamma(d/2 + P, 2)`` with ``P ~ Poisson(sigma e^{-kappa dt} / (2c))`` (valid for d = 0 too).
-* mean reverting, ``p = 1`` (geometric mean reversion; no closed-form transition):
-  a lognormal step whose conditional mean and second moment equal the exact ones
-  (``expm`` of the moment ODE's matrix), with ``vol_substeps`` steps per slice. Because the
-  conditional second moment is linear in ``(1, sigma, sigma^2)``, the unconditional
-  ``E[sigma_k]`` and ``E[sigma_k^2]`` are exact at every slice for any number of substeps;
-  higher moments converge as substeps grow.
-* regimes: a Markov chain with ``P = expm(Q tau)`` between slices (``transition_matrix(tau)``);
-  the regime during slice ``k`` is the state at ``t_{k-1}``.
-
-Random numbers and reproducibility: paths are generated in blocks; block ``b`` draws from
-``numpy.random.Generator(PCG64(SeedSequence(seed, spawn_key=(b,))))`` (volatility draws first,
-then the price noise), so a given ``(seed, problem)`` yields the same paths whatever the
-strategy (common random numbers) and whatever the number of paths asked for (a run of ``n``
-paths is the prefix of any longer run with the same seed: the last block draws its whole
-block of random numbers and executes only the paths asked for). With ``antithetic=True`` each block's second half
-uses ``-xi`` of its first half on the same volatility path, and statistics treat each pair as
-one independent unit.
-
-Memory: one block holds ``block_paths * N * m`` normals (about ``2**21`` numbers, 16 MB);
-across blocks only per-path scalars are kept (cost and risk term, 16 bytes a path: 16 MB for
-a million paths) plus the holdings of the first ``fan_paths`` paths for the fan chart.
-
-Statistics (each with a standard error, from independent units = paths, or antithetic pairs;
-the standard error of a mean is floored at ``ROUNDING_RTOL = 1e-13`` of its magnitude, the
-float64 rounding that remains when the statistical error vanishes):
-mean and variance (unit averages of ``C`` and of ``(C - mean)^2``), standard deviation (delta
-method), VaR at level ``alpha`` (the ``alpha`` quantile of the cost; standard error
-``sqrt(Var_unit(1{C <= q})) / sqrt(units) * s``, with the sparsity ``s = 1/f(q)`` estimated by
-Siddiqui's difference quotient of the empirical quantiles at the Hall-Sheather bandwidth), and
-CVaR (expected shortfall, Rockafellar-Uryasev form ``q + E[(C - q)^+] / (1 - alpha)``; the
-standard error of that unit average is asymptotically exact because its derivative in ``q``
-vanishes at the quantile).
+``h`` is :meth:`solvers.impact.PowerLawImpact.price_concession` (a basket's matrix ``H``:
+``epsilon sign(v) + H v``). Block ``b`` of paths draws from ``PCG64(SeedSequence(seed,
+spawn_key=(b,)))``, so a ``(seed, problem)`` gives every strategy the same paths, and a run of
+``n`` paths is the prefix of any longer one. Amounts are in currency.
 """
 
 from __future__ import annotations
@@ -66,34 +18,20 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy.linalg import expm
-from scipy.stats import norm
 
-from .errors import SpecError
-from .policy import FeedbackPolicy, SchedulePolicy
-from .spec import ExecutionProblem
-from .volatility import (
-    ConstantVolatility,
-    MeanRevertingVolatility,
-    RegimeVolatility,
-    VolatilityPath,
-)
+from ..errors import SpecError
+from ..impact import impact_model
+from ..policy import FeedbackPolicy, SchedulePolicy
+from ..spec import ExecutionProblem
+from ..volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
+from .estimates import Difference, MonteCarloEstimate, sample_statistics, standard_error, unit_means
 
 __all__ = [
-    "Estimate",
-    "SimulationResult",
-    "Difference",
-    "ProportionalPolicy",
-    "simulate",
-    "simulate_volatility",
-    "compare",
-    "sample_statistics",
-    "plot_cost_histogram",
-    "plot_fan_chart",
+    "SimulationResult", "simulate", "simulate_volatility", "compare", "block_generator",
     "strategies_on_common_paths",
 ]
 
@@ -101,135 +39,21 @@ _BLOCK_ELEMENTS = 2**21  # normals per block (16 MB of float64)
 _FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-# ---------------------------------------------------------------------------- estimates
-@dataclass(frozen=True)
-class Estimate:
-    """A Monte Carlo estimate with its standard error (same units as the value)."""
-
-    value: float
-    se: float
-
-    def ci(self, level: float = 0.95) -> tuple[float, float]:
-        """Two-sided normal confidence interval ``value -/+ z se``."""
-        z = float(norm.ppf(0.5 + level / 2))
-        return (self.value - z * self.se, self.value + z * self.se)
-
-    def contains(self, truth: float, z: float = 4.0) -> bool:
-        """``|value - truth| <= z se``."""
-        return abs(self.value - truth) <= z * self.se
-
-    def to_dict(self) -> dict[str, float]:
-        return {"value": self.value, "se": self.se}
-
-    def __format__(self, spec: str) -> str:
-        spec = spec or ".6g"
-        return f"{format(self.value, spec)} +/- {format(self.se, '.2g')}"
-
-
-def _units(values: np.ndarray, unit: int) -> np.ndarray:
-    """Per-unit averages (a unit is one path, or one antithetic pair of adjacent paths)."""
-    return values.reshape(-1, unit).mean(axis=1)
-
-
-#: relative floating-point floor on the standard error of a mean: when the statistical error
-#: vanishes (antithetic pairs of a static linear cost, identical strategies on common paths) the
-#: estimate still carries float64 rounding of sums of O(N) terms (measured ~2e-16 relative)
-ROUNDING_RTOL = 1e-13
-
-
-def _se(unit_values: np.ndarray, scale: float | None = None) -> float:
-    """Standard error of the mean of independent units, floored by ``ROUNDING_RTOL * scale``
-    (``scale`` defaults to the mean's magnitude)."""
-    n = unit_values.shape[0]
-    if n < 2:
-        return math.inf
-    stat = float(np.std(unit_values, ddof=1) / math.sqrt(n))
-    ref = abs(float(unit_values.mean())) if scale is None else scale
-    return math.hypot(stat, ROUNDING_RTOL * ref)
-
-
-def _hall_sheather(n: int, alpha: float) -> float:
-    """Hall-Sheather (1988) bandwidth for the sparsity estimate at quantile ``alpha``."""
-    z = norm.ppf(alpha)
-    zc = norm.ppf(0.975)
-    return n ** (-1.0 / 3.0) * zc ** (2.0 / 3.0) * (1.5 * norm.pdf(z) ** 2 / (2 * z * z + 1)) ** (1.0 / 3.0)
-
-
-def sample_statistics(cost: np.ndarray, levels: Sequence[float] = (0.95, 0.99), unit: int = 1) -> dict[str, Any]:
-    """Mean, variance, std, VaR and CVaR of cost samples, each an :class:`Estimate`.
-
-    Args:
-        cost: samples (currency); with ``unit = 2`` adjacent pairs are antithetic partners.
-        levels: VaR / CVaR confidence levels in (0, 1) (cost is a loss: high is bad).
-        unit: 1 for independent paths, 2 for antithetic pairs.
-    """
-    c = np.asarray(cost, dtype=np.float64)
-    n = c.shape[0]
-    if n < 2 * unit or n % unit:
-        raise SpecError("paths", n, f"need at least {2 * unit} samples in whole units of {unit}")
-    mean_u = _units(c, unit)
-    mean = float(mean_u.mean())
-    dev2 = _units((c - mean) ** 2, unit)
-    var = float(dev2.mean()) * n / (n - 1)
-    var_se = _se(dev2, 0.0)
-    std = math.sqrt(var)
-    out: dict[str, Any] = {
-        "mean": Estimate(mean, _se(mean_u)),
-        "variance": Estimate(var, var_se),
-        "std": Estimate(std, var_se / (2 * std) if std > 0 else 0.0),
-        "var": {},
-        "cvar": {},
-    }
-    for alpha in levels:
-        alpha = float(alpha)
-        if not 0 < alpha < 1:
-            raise SpecError("levels", alpha, "VaR levels must be in (0, 1)")
-        q = float(np.quantile(c, alpha))
-        h = min(_hall_sheather(n, alpha), 0.5 * min(alpha, 1 - alpha))
-        lo, hi = np.quantile(c, [alpha - h, alpha + h])
-        sparsity = float(hi - lo) / (2 * h)
-        below = _units((c <= q).astype(np.float64), unit)
-        var_est = Estimate(q, _se(below, 0.0) * sparsity)
-        tail = q + _units(np.maximum(c - q, 0.0), unit) / (1 - alpha)
-        out["var"][alpha] = var_est
-        out["cvar"][alpha] = Estimate(float(tail.mean()), _se(tail))
-    return out
-
-
-# ---------------------------------------------------------------------------- policies
-class ProportionalPolicy:
-    """The closed-loop form of a single-asset schedule: sell the same *fraction* of what is
-    left as the schedule does, ``n_k = x_{k-1} * n*_k / x*_{k-1}`` (``x*`` the schedule).
-
-    For the discrete AC optimum under constant volatility this is the optimal feedback policy
-    (the problem is time-consistent: from any state the remaining optimum is the same sinh
-    profile scaled by the holdings), so it reproduces the schedule on every path; it is a
-    genuine state-dependent policy for the simulator's feedback path.
-    """
-
-    time_model = "discrete"
-
-    def __init__(self, problem: ExecutionProblem, holdings: np.ndarray) -> None:
-        h = np.asarray(holdings, dtype=np.float64)
-        if h.shape != (problem.slices + 1,):
-            raise SpecError("holdings", f"shape {h.shape}", f"must have shape ({problem.slices + 1},) (single asset)")
-        self.problem = problem
-        prev = h[:-1]
-        safe = np.where(prev != 0, prev, 1.0)
-        self.fractions = np.where(prev != 0, (h[:-1] - h[1:]) / safe, 1.0)
-
-    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
-        return holdings * self.fractions[k - 1]
-
-
 # ---------------------------------------------------------------------------- volatility
-def _block_generator(seed: int, block: int) -> np.random.Generator:
+def block_generator(seed: int, block: int) -> np.random.Generator:
+    """The random stream of block ``block`` of a run with ``seed``."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=(block,))))
 
 
 def simulate_volatility(problem: ExecutionProblem, paths: int, rng: np.random.Generator,
                         vol_substeps: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-    """``sigma_k = sigma(t_{k-1})`` for k = 1..N on ``paths`` paths (scheme in the module doc).
+    """``sigma_k = sigma(t_{k-1})`` for k = 1..N on ``paths`` paths.
+
+    Schemes: constant and path are deterministic; mean reverting with ``p = 0`` (OU) and
+    ``p = 1/2`` (CIR in sigma: ``c Gamma(d/2 + P, 2)``, ``P ~ Poisson(sigma e^{-kappa dt} / 2c)``)
+    use exact transitions; ``p = 1`` takes ``vol_substeps`` lognormal steps per slice whose
+    conditional first two moments are exact (``expm`` of the moment ODE), so ``E[sigma_k]`` and
+    ``E[sigma_k^2]`` are exact; regimes follow ``P = expm(Q tau)`` between slices.
 
     Returns ``(sigma, regime)``: ``sigma`` of shape ``(paths, N)`` (single asset; a basket is
     constant and gets ``(paths, N)`` ones, scaled per asset by the caller), and the regime
@@ -311,7 +135,7 @@ class SimulationResult:
         cost: implementation shortfall per path (currency).
         risk: realized risk term ``lambda tau sum sigma_k^2 x_k^2`` per path (currency).
         stats: :func:`sample_statistics` of ``cost``.
-        objective: mean of ``cost + risk`` (MODEL.md's dynamic objective).
+        objective: mean of ``cost + risk`` (the dynamic objective).
         risk_term: mean of ``risk``.
         mean_holdings: ``E[x_k]`` over all paths, shape (N+1,) or (N+1, m).
         fan_holdings: holdings of the first ``fan_paths`` paths, shape (fan, N+1[, m]).
@@ -326,8 +150,8 @@ class SimulationResult:
     cost: np.ndarray
     risk: np.ndarray
     stats: dict[str, Any]
-    objective: Estimate
-    risk_term: Estimate
+    objective: MonteCarloEstimate
+    risk_term: MonteCarloEstimate
     mean_holdings: np.ndarray
     fan_holdings: np.ndarray
     seconds: float
@@ -339,15 +163,15 @@ class SimulationResult:
         return 2 if self.antithetic else 1
 
     @property
-    def mean(self) -> Estimate:
+    def mean(self) -> MonteCarloEstimate:
         return self.stats["mean"]
 
     @property
-    def variance(self) -> Estimate:
+    def variance(self) -> MonteCarloEstimate:
         return self.stats["variance"]
 
     @property
-    def std(self) -> Estimate:
+    def std(self) -> MonteCarloEstimate:
         return self.stats["std"]
 
     @property
@@ -408,23 +232,22 @@ def _as_strategy(problem: ExecutionProblem, strategy: Any) -> tuple[np.ndarray |
 
 
 def _impact(problem: ExecutionProblem):
-    """Return ``h(n)`` (temporary impact per share plus spread, as a function of the trades)."""
+    """``h(n)``: temporary impact per share plus spread of the trades ``n`` (shape (..., m))."""
     tau = problem.tau
-    eps = np.array([a.spread for a in problem.assets])
     if problem.temporary_impact_matrix is not None:
+        eps = np.array([a.spread for a in problem.assets])
         hmat = problem.temporary_impact_matrix_array
 
         def h(n):
             return eps * np.sign(n) + (n / tau) @ hmat.T
         return h
-    eta = np.array([a.temporary_impact for a in problem.assets])
-    beta = np.array([a.impact_exponent for a in problem.assets])
-    linear = bool(np.all(beta == 1.0))
+    laws = [impact_model(a) for a in problem.assets]
+    if len(laws) == 1:
+        law = laws[0]
+        return lambda n: law.price_concession(np, n, tau)
 
     def h(n):
-        v = n / tau
-        speed = np.abs(v) if linear else np.abs(v) ** beta
-        return np.sign(n) * (eps + eta * speed)
+        return np.stack([law.price_concession(np, n[..., j], tau) for j, law in enumerate(laws)], axis=-1)
     return h
 
 
@@ -494,7 +317,7 @@ def simulate(
     done, block = 0, 0
     while done < paths:
         size = min(block_paths, paths - done)
-        rng = _block_generator(int(seed), block)
+        rng = block_generator(int(seed), block)
         c, r, x = _run_block(problem, static, policy, block_paths, size, rng, antithetic, vol_substeps)
         cost[done:done + size] = c
         risk[done:done + size] = r
@@ -510,13 +333,13 @@ def simulate(
         bar.close()
     seconds = time.perf_counter() - start
     stats = sample_statistics(cost, levels, unit)
-    total_u = _units(cost + risk, unit)
-    risk_u = _units(risk, unit)
+    total_u = unit_means(cost + risk, unit)
+    risk_u = unit_means(risk, unit)
     squeeze = (lambda a: a[..., 0]) if not problem.is_basket else (lambda a: a)
     return SimulationResult(
         problem=problem, strategy=label or ("schedule" if static is not None else type(policy).__name__),
         paths=int(paths), seed=int(seed), antithetic=bool(antithetic), cost=cost, risk=risk, stats=stats,
-        objective=Estimate(float(total_u.mean()), _se(total_u)), risk_term=Estimate(float(risk_u.mean()), _se(risk_u)),
+        objective=MonteCarloEstimate(float(total_u.mean()), standard_error(total_u)), risk_term=MonteCarloEstimate(float(risk_u.mean()), standard_error(risk_u)),
         mean_holdings=squeeze(sum_x / paths), fan_holdings=squeeze(fan), seconds=seconds, time_model=time_model,
         diagnostics={"blocks": block, "block_paths": block_paths, "vol_substeps": int(vol_substeps),
                      "engine": "static (vectorized over slices)" if static is not None else "feedback (loop over slices)"},
@@ -618,20 +441,6 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
 
 
 # ---------------------------------------------------------------------------- comparisons
-@dataclass(frozen=True)
-class Difference:
-    """``a - b`` of a per-path quantity on common random numbers, with its standard error."""
-
-    quantity: str
-    a: str
-    b: str
-    estimate: Estimate
-
-    def to_dict(self) -> dict[str, Any]:
-        lo, hi = self.estimate.ci()
-        return {"quantity": self.quantity, "a": self.a, "b": self.b, **self.estimate.to_dict(), "ci95": [lo, hi]}
-
-
 def compare(a: SimulationResult, b: SimulationResult) -> dict[str, Difference]:
     """Paired differences ``a - b`` of mean cost, risk term and objective (``C + R``).
 
@@ -649,67 +458,9 @@ def compare(a: SimulationResult, b: SimulationResult) -> dict[str, Difference]:
     out = {}
     for name, da in (("cost", a.cost - b.cost), ("risk_term", a.risk - b.risk),
                      ("objective", (a.cost + a.risk) - (b.cost + b.risk))):
-        u = _units(da, unit)
-        out[name] = Difference(name, a.strategy, b.strategy, Estimate(float(u.mean()), _se(u, scale)))
+        u = unit_means(da, unit)
+        out[name] = Difference(name, a.strategy, b.strategy, MonteCarloEstimate(float(u.mean()), standard_error(u, scale)))
     return out
-
-
-# ---------------------------------------------------------------------------- plots
-def plot_cost_histogram(results: Sequence[SimulationResult], path: str | Path, bins: int = 80,
-                        level: float | None = None) -> Path:
-    """Histogram of the cost of one or more strategies, with mean and VaR marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
-    for i, r in enumerate(results):
-        color = f"C{i}"
-        ax.hist(r.cost, bins=bins, density=True, histtype="step", lw=1.5, color=color, label=r.strategy)
-        ax.axvline(r.mean.value, color=color, ls="-", lw=1)
-        lv = level if level is not None else (max(r.stats["var"]) if r.stats["var"] else None)
-        if lv is not None:
-            if lv not in r.stats["var"]:
-                r.stats["var"][lv] = sample_statistics(r.cost, (lv,), r.unit)["var"][lv]
-            ax.axvline(r.stats["var"][lv].value, color=color, ls="--", lw=1, label=f"VaR {lv:g} {r.strategy}")
-    ax.set_xlabel("implementation shortfall C (currency)")
-    ax.set_ylabel("density")
-    ax.set_title(f"{results[0].problem.name or 'problem'}: cost distribution ({results[0].paths} paths)")
-    ax.legend(fontsize=8)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_fan_chart(result: SimulationResult, path: str | Path, asset: int = 0) -> Path:
-    """Holdings fan chart: 5-95% and 25-75% bands and the median over the fan paths, and the
-    mean over all paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    t = result.problem.times
-    q = result.fan_quantiles()
-    mean = result.mean_holdings
-    if result.problem.is_basket:
-        q, mean = q[..., asset], mean[:, asset]
-    fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
-    ax.fill_between(t, q[0], q[4], alpha=0.2, color="C0", label="5-95%")
-    ax.fill_between(t, q[1], q[3], alpha=0.35, color="C0", label="25-75%")
-    ax.plot(t, q[2], color="C0", lw=1.5, label="median")
-    ax.plot(t, mean, color="C3", ls="--", lw=1.2, label="mean")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_xlabel("time")
-    ax.set_ylabel(f"holdings x_k ({result.problem.assets[asset].name}, shares)")
-    ax.set_title(f"{result.strategy}: holdings over {result.fan_holdings.shape[0]} paths")
-    ax.legend(fontsize=8)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def strategies_on_common_paths(problem: ExecutionProblem, strategies: Mapping[str, Any], **options: Any

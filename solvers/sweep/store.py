@@ -14,7 +14,7 @@ On resume the store reads the ``(point_id, method)`` pairs already recorded and 
 computes only the others. Part files carry a sequence number; if a pair is recorded twice
 (a point retried after it was lost), the later row wins in the consolidated table.
 
-Agreement (MODEL.md's cross-checks): for every row whose status is ``optimal``,
+Agreement (the cross-checks): for every row whose status is ``optimal``,
 ``rel_diff_vs_<m>`` is ``(objective - objective_m) / |objective_m|`` against each other
 method ``m`` optimal at the same point, and ``agreement`` is the largest absolute value of
 those (NaN where no other method answered).
@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from .errors import SpecError
-from .result import OK_STATUSES
+from ..errors import SpecError
+from ..result import OK_STATUSES
+from ..serialize import cell
 
 if TYPE_CHECKING:  # pandas is imported on use: `import solvers` stays light
     import pandas as pd
@@ -122,7 +123,7 @@ class SweepStore:
         """Write ``points.parquet`` (point_id and parameter values)."""
         import pandas as pd
 
-        rows = [{"point_id": pid, **{k: _cell(params[k]) for k in parameters}} for pid, params in points]
+        rows = [{"point_id": pid, **{k: cell(params[k]) for k in parameters}} for pid, params in points]
         path = self.out_dir / "points.parquet"
         _atomic_parquet(pd.DataFrame(rows), path)
         return path
@@ -204,11 +205,6 @@ def add_agreement(table: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _cell(value: Any) -> Any:
-    """Parameter values as Parquet-friendly cells: lists become JSON text."""
-    return json.dumps(value) if isinstance(value, (list, tuple)) else value
-
-
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 

@@ -1,6 +1,6 @@
-"""Test helpers for the simulator, validate and adaptivity tests (no tests here).
+"""An exact feedback policy for the simulator, validate and adaptivity tests (no tests here).
 
-``RegimeRiccatiPolicy`` is an independent, exact solution of the dynamic problem of MODEL.md
+``RegimeRiccatiPolicy`` is an independent, exact solution of the dynamic problem (the conventions page)
 for linear impact and a regime (or constant) volatility: the cost-to-go from holdings ``x``
 at ``t_k`` with regime ``r`` for slice ``k+1`` is ``a_k(r) x^2`` with
 
@@ -60,7 +60,7 @@ class RegimeRiccatiPolicy:
 
 
 
-def _expected_holdings(problem, policy):
+def expected_holdings(problem, policy):
     """E[x_k] under the Riccati policy (forward recursion on the regime law)."""
     model = problem.volatility_model
     n = problem.slices
@@ -78,33 +78,3 @@ def _expected_holdings(problem, policy):
         mass = mass @ p
     out[-1] = 0.0
     return np.array(out)
-
-
-def solve_regime_dp(problem, **options):
-    """A registry-shaped 'dp' stand-in: the exact Riccati policy in a Result (tests only)."""
-    from solvers.errors import MethodNotApplicable
-    from solvers.result import Result
-
-    if not problem.asset.is_linear or problem.has_drift or problem.has_caps:
-        raise MethodNotApplicable("dp-ref", "test reference needs linear impact, no drift, no caps")
-    if not isinstance(problem.volatility_model, (RegimeVolatility, ConstantVolatility)):
-        raise MethodNotApplicable("dp-ref", "test reference needs regime or constant volatility")
-    policy = RegimeRiccatiPolicy(problem)
-    x = _expected_holdings(problem, policy)
-    nan = float("nan")
-    return Result(method="dp-ref", status="optimal", problem=problem, times=problem.times, holdings=x,
-                  trades=x[:-1] - x[1:], expected_cost=nan, variance=nan, objective=policy.value,
-                  solve_seconds=0.0, policy=policy)
-
-
-def solve_static_reference(problem, **options):
-    """A registry-shaped static optimum on E[sigma_k^2] via tests/reference.kkt_single."""
-    from solvers.errors import MethodNotApplicable
-    from solvers.result import Result
-    from tests.reference import kkt_single
-
-    if problem.is_basket or not problem.asset.is_linear or problem.has_drift or problem.has_caps:
-        raise MethodNotApplicable("static-ref", "test reference needs one asset, linear impact, no drift, no caps")
-    x = kkt_single(problem.asset.holdings, problem.slices, problem.tau, problem.eta_tilde,
-                   problem.risk_aversion, problem.slice_variance())
-    return Result.from_schedule(problem, x, method="static-ref")

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register", "run_from_args"]
+from ..sweep import load_sweep, run_sweep
+
+__all__ = ["register", "run"]
 
 
 def register(subparsers) -> None:
@@ -33,13 +35,10 @@ def register(subparsers) -> None:
     p.add_argument("--retry-failed", action="store_true", help="recompute points whose rows failed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="do not draw the [plot] metrics")
-    p.set_defaults(func=run_from_args)
+    p.set_defaults(func=run)
 
 
-def run_from_args(args: argparse.Namespace) -> int:
-    from .sweep import run_sweep
-    from .sweep_axes import load_sweep
-
+def run(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.sweep_file)
     out = args.out or Path(f"{sweep.name}-results")
     try:

@@ -40,7 +40,7 @@ parameters are drawn together at random. A point is numbered by its position in 
 it when a sweep resumes. Methods are matched by label: a sweep may resume with methods added
 (only their rows are computed), but a label whose name or options changed is refused.
 
-Dotted paths name the spec's TOML keys (MODEL.md): ``risk_aversion``, ``slices``,
+Dotted paths name the spec's TOML keys (the conventions page): ``risk_aversion``, ``slices``,
 ``assets[0].volatility``, ``volatility_model.vol_of_vol``, ``correlation[0][1]`` ... A value
 at a point goes through the spec's own validation; a value the spec rejects is a failed
 point (its row records the error), not a failed sweep. Random draws use numpy's PCG64 seeded
@@ -65,9 +65,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import SpecError
-from .methods import METHODS
-from .spec import example_path, problem_from_dict
+from ..errors import SpecError
+from ..methods import method_names
+from ..spec import example_path, problem_from_dict
 
 __all__ = [
     "Axis",
@@ -324,16 +324,18 @@ def _random_values(data: Mapping[str, Any], where: str, seed: int | None) -> tup
 # ---------------------------------------------------------------------------- methods and plot
 @dataclass(frozen=True)
 class MethodSpec:
-    """A method to run at every point: a registered ``name`` (``closed-form``, ``qp``, ...) or
-    an import path ``package.module:function`` with the same signature, the ``options``
-    passed to it, and the ``label`` its rows carry (default: the name)."""
+    """A method to run at every point: a registered ``name`` (``closed-form``, ``qp``, ...), the
+    ``options`` (its settings, as keywords), the ``label`` its rows carry (default: the name),
+    and ``vectorize = false`` to solve it point by point even where it has a batch solver."""
 
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
+    vectorize: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "options": dict(self.options), "label": self.label}
+        out = {"name": self.name, "options": dict(self.options), "label": self.label}
+        return out if self.vectorize else {**out, "vectorize": False}
 
 
 def _methods_from_value(value: Any) -> tuple[MethodSpec, ...]:
@@ -348,26 +350,25 @@ def _methods_from_value(value: Any) -> tuple[MethodSpec, ...]:
             entry = {"name": entry}
         if not isinstance(entry, Mapping):
             raise SpecError(where, entry, "must be a method name or a table with 'name'")
-        unknown = sorted(set(entry) - {"name", "options", "label"})
+        unknown = sorted(set(entry) - {"name", "options", "label", "vectorize"})
         if unknown:
-            raise SpecError(f"{where}.{unknown[0]}", entry[unknown[0]], "unknown key (allowed: label, name, options)")
+            raise SpecError(f"{where}.{unknown[0]}", entry[unknown[0]],
+                            "unknown key (allowed: label, name, options, vectorize)")
+        vectorize = entry.get("vectorize", True)
+        if not isinstance(vectorize, bool):
+            raise SpecError(f"{where}.vectorize", vectorize, "must be true or false")
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             raise SpecError(f"{where}.name", name, "is required (a method name)")
-        if ":" in name:
-            module, _, attr = name.partition(":")
-            if not module or not attr:
-                raise SpecError(f"{where}.name", name, "an import path must look like 'package.module:function'")
-        elif name not in METHODS:
-            raise SpecError(f"{where}.name", name, f"unknown method (available: {', '.join(METHODS)}, "
-                                                   "or an import path 'package.module:function')")
+        if name not in method_names():
+            raise SpecError(f"{where}.name", name, f"unknown method (available: {', '.join(method_names())})")
         options = entry.get("options", {})
         if not isinstance(options, Mapping):
             raise SpecError(f"{where}.options", options, "must be a table of keyword options")
         label = entry.get("label", name)
         if not isinstance(label, str) or not label:
             raise SpecError(f"{where}.label", label, "must be a non-empty string")
-        out.append(MethodSpec(name=name, options=dict(options), label=label))
+        out.append(MethodSpec(name=name, options=dict(options), label=label, vectorize=vectorize))
     labels = [m.label for m in out]
     dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
     if dupes:
@@ -429,7 +430,7 @@ def _plot_from_dict(data: Any, axes: Sequence[Axis]) -> PlotSpec:
 # ---------------------------------------------------------------------------- the sweep
 @dataclass(frozen=True)
 class Sweep:
-    """A parsed, validated sweep. ``base`` is the spec as plain TOML data (MODEL.md keys)."""
+    """A parsed, validated sweep. ``base`` is the spec as plain TOML data (the spec's keys)."""
 
     base: Mapping[str, Any]
     axes: tuple[Axis, ...]

@@ -1,4 +1,4 @@
-"""Plots of a sweep's metrics over its axes (matplotlib, Agg backend; PNG files).
+"""Plots of a sweep's metrics over its axes (PNG files).
 
 ``lines``: one figure per metric, the ``x`` axis horizontally, one line per method and
 combination of the other axes (at most :data:`MAX_LINES`; the rest are left out and the
@@ -10,17 +10,17 @@ drawn, so a failed point is a gap, never a made-up number.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 
-import matplotlib
+from ..result import OK_STATUSES
+from .figure import save, subplots
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+if TYPE_CHECKING:
+    import pandas as pd
 
-from .result import OK_STATUSES  # noqa: E402
-from .sweep_axes import Sweep  # noqa: E402
+    from ..sweep import Sweep
 
 __all__ = ["plot_sweep", "MAX_LINES"]
 
@@ -42,6 +42,8 @@ def _x_axis(sweep: Sweep) -> str:
 
 def plot_sweep(table: pd.DataFrame, sweep: Sweep, out_dir: str | Path) -> list[Path]:
     """Draw the sweep's ``[plot]`` metrics; return the PNG paths (none if nothing to draw)."""
+    import pandas as pd
+
     out_dir = Path(out_dir)
     ok = table[table["status"].isin(list(OK_STATUSES))]
     if not len(ok):
@@ -69,7 +71,7 @@ def _log_x(sweep: Sweep, x: str, values: np.ndarray) -> bool:
 
 def _lines(ok: pd.DataFrame, sweep: Sweep, metric: str, x: str, out_dir: Path) -> Path:
     others = [a.parameter for a in sweep.axes if a.parameter != x]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    fig, ax = subplots(figsize=(7.5, 4.8), constrained_layout=True)
     keys = ["method"] + others
     groups = list(ok.groupby(keys, sort=False, dropna=False)) if others else list(ok.groupby("method", sort=False))
     shown = groups[:MAX_LINES]
@@ -97,9 +99,7 @@ def _lines(ok: pd.DataFrame, sweep: Sweep, metric: str, x: str, out_dir: Path) -
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     path = out_dir / f"{metric}-over-{_safe(x)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def _heatmap(ok: pd.DataFrame, sweep: Sweep, metric: str, x: str, y: str, out_dir: Path) -> Path:
@@ -108,7 +108,7 @@ def _heatmap(ok: pd.DataFrame, sweep: Sweep, metric: str, x: str, y: str, out_di
     for p, v in fixed.items():
         sel = sel[sel[p] == v]
     methods = list(dict.fromkeys(sel["method"]))
-    fig, axes = plt.subplots(1, max(1, len(methods)), figsize=(5.5 * max(1, len(methods)), 4.5),
+    fig, axes = subplots(1, max(1, len(methods)), figsize=(5.5 * max(1, len(methods)), 4.5),
                              constrained_layout=True, squeeze=False)
     for ax, method in zip(axes[0], methods):
         grid = sel[sel["method"] == method].pivot_table(index=y, columns=x, values=metric, aggfunc="first")
@@ -123,9 +123,7 @@ def _heatmap(ok: pd.DataFrame, sweep: Sweep, metric: str, x: str, y: str, out_di
     note = ", ".join(f"{p} = {_fmt(v)}" for p, v in fixed.items())
     fig.suptitle(f"{sweep.name}: {metric}" + (f" at {note}" if note else ""), fontsize=10)
     path = out_dir / f"{metric}-{_safe(x)}-{_safe(y)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def _fmt(value) -> str:

@@ -19,7 +19,10 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .errors import SpecError
+from ..calibration import BarColumns, FillColumns, SessionClock, calibrate, read_bars, read_fills
+from ..errors import SpecError
+from ..plots import plot_calibration
+from .common import emit_outputs
 
 __all__ = ["register", "run"]
 
@@ -71,9 +74,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .calibration import BarColumns, FillColumns, SessionClock, calibrate, read_bars, read_fills
-    from .cli import emit_outputs
-
     on_error = "skip" if args.skip_malformed else "raise"
     clock = None
     if args.session:
@@ -90,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"optexec calibrate: {table.source} {row} (left out)", file=sys.stderr)
     cal = calibrate(fills, bars, symbol=args.symbol, beta=args.beta, confidence=args.confidence, period=args.period,
                     covariance=args.covariance)
-    from .calibration.plot import plot_calibration
-
     out = emit_outputs(args, cal.summary(), cal.to_dict(), lambda path: plot_calibration(cal, path))
     if not cal.identified:
         for est in cal.not_identified():

@@ -1,13 +1,17 @@
-"""The calibration's picture (matplotlib, Agg backend): fitted impact curve over the data,
-its residuals, the permanent-impact regression and the intraday volume profile."""
+"""The calibration's picture: fitted impact curve over the data, its residuals, the
+permanent-impact regression and the intraday volume profile (PNG)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .calibrate import Calibration
+from .figure import save, subplots
+
+if TYPE_CHECKING:  # the calibration package reads data with pandas: not loaded to draw
+    from ..calibration import Calibration
 
 __all__ = ["plot_calibration"]
 
@@ -25,16 +29,11 @@ def _binned(x: np.ndarray, y: np.ndarray, bins: int = 12) -> tuple[np.ndarray, n
 
 def plot_calibration(cal: Calibration, path: str | Path) -> Path:
     """Write a 2 x 2 figure: impact fit, residuals, permanent impact, volume profile."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from matplotlib.ticker import NullFormatter
 
     path = Path(path)
     t = cal.temporary
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
+    fig, axes = subplots(2, 2, figsize=(11, 8), constrained_layout=True)
     ax = axes[0, 0]
     x, y = t.participation, t.normalized_cost
     ax.scatter(x, y, s=4, alpha=0.25, color="0.5", label="child orders")
@@ -100,6 +99,4 @@ def plot_calibration(cal: Calibration, path: str | Path) -> Path:
     ax.set_title(f"intraday volume profile; sigma = {cal.volatility.sigma.value:.4g}", fontsize=9)
     ax.legend(fontsize=8)
     fig.suptitle(f"calibration of {cal.symbol}", fontsize=11)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -1,0 +1,33 @@
+"""``optexec adaptivity SPEC | --example NAME``: the value of a feedback policy over the static
+optimum, both simulated on common random numbers."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..adaptivity import value_of_adaptivity
+from ..plots import plot_adaptivity
+from .common import add_spec_arguments, emit_outputs, problem_from_args
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("adaptivity", help="value of a feedback policy over the static optimum (Monte Carlo, CRN)")
+    add_spec_arguments(p)
+    p.add_argument("--static-method", help="static optimizer (default: the first registered static method that applies)")
+    p.add_argument("--dynamic-method", help="feedback method (default: the first registered dynamic method that applies)")
+    p.add_argument("--paths", type=int, default=100_000, help="Monte Carlo paths (default 100000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-antithetic", action="store_true", help="plain Monte Carlo (default: antithetic pairs)")
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON ('-' for stdout)")
+    p.add_argument("--plot", metavar="PNG", help="plot histograms, holdings and differences")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = problem_from_args(args)
+    report = value_of_adaptivity(problem, static_method=args.static_method, dynamic_method=args.dynamic_method,
+                                 paths=args.paths, seed=args.seed, antithetic=not args.no_antithetic)
+    emit_outputs(args, report.summary(), report.to_dict(), lambda path: plot_adaptivity(report, path))
+    return 0

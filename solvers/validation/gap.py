@@ -1,0 +1,60 @@
+"""The predicted gap between the discrete-time and the continuous-time optimum.
+
+To first order in ``tau`` (the risk sum takes sigma at the left and x at the right end of
+each slice; the discrete permanent cost has ``-1/2 sum n' Gamma n``)::
+
+    objective_discrete - objective_continuous
+        = -tau (1/2 lambda X' C_1 X + lambda int (d/dt E[sigma^2]) x^2 dt + 1/2 int v' Gamma v dt)
+
+with a residual O(tau^2), held to ``min(1, kappa_hat tau / 2)`` of the prediction
+(``kappa_hat``: the fastest exponential rate of the continuous answer's trades).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..spec import ExecutionProblem
+
+__all__ = ["GapPrediction", "predicted_discretization_gap"]
+
+
+class GapPrediction(NamedTuple):
+    """The first-order gap (currency), its tolerance (currency) and ``kappa_hat`` (1/time)."""
+
+    gap: float
+    tolerance: float
+    kappa_hat: float
+
+
+def predicted_discretization_gap(problem: ExecutionProblem, continuous: Any) -> GapPrediction:
+    """``objective_discrete - objective_continuous`` to first order in ``tau``, from the
+    continuous answer's holdings and trades (``continuous``: a Result in continuous time).
+
+    The middle term is evaluated on the expected variance and the continuous (expected)
+    holdings, ``sum_k (E[sigma_{k+1}^2] - E[sigma_k^2]) x_k^2``; it matters under a volatility
+    that moves in time.
+    """
+    tau = problem.tau
+    x0 = problem.initial_holdings
+    if problem.is_basket:
+        c1 = problem.covariance
+    else:
+        c1 = np.array([[float(problem.slice_variance()[0])]])
+    gamma = problem.permanent_impact_matrix_array
+    n = np.asarray(continuous.trades, dtype=np.float64).reshape(problem.slices, -1)
+    drift_of_variance = 0.0  # int (d/dt E[sigma^2]) x^2 dt, for a volatility that moves in time
+    if not problem.is_basket and not problem.has_constant_volatility:
+        s2 = problem.slice_variance()
+        x = np.asarray(continuous.holdings, dtype=np.float64).reshape(problem.slices + 1)
+        drift_of_variance = float(np.sum(np.diff(s2) * x[1:-1] ** 2))
+    first = -tau * (0.5 * problem.risk_aversion * float(x0 @ c1 @ x0)
+                    + problem.risk_aversion * drift_of_variance
+                    + 0.5 * float(np.einsum("ki,ij,kj->", n, gamma, n)) / tau)
+    norms = np.linalg.norm(n, axis=1)
+    ok = (norms[:-1] > 0) & (norms[1:] > 0)
+    rates = np.abs(np.log(norms[1:][ok] / norms[:-1][ok])) / tau if np.any(ok) else np.array([0.0])
+    kappa_hat = float(rates.max()) if rates.size else 0.0
+    return GapPrediction(first, min(1.0, 0.5 * kappa_hat * tau) * abs(first), kappa_hat)
