@@ -46,12 +46,9 @@ import numpy as np
 
 from solvers.errors import SpecError
 from solvers.spec import ExecutionProblem
-from solvers.volatility import (
-    ConstantVolatility,
-    MeanRevertingVolatility,
-    RegimeVolatility,
-    VolatilityPath,
-)
+from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
+
+from ..volatility_grid import covering_grid
 
 __all__ = ["VolatilityChain", "volatility_chain", "mean_reverting_chain", "moment_matched_row"]
 
@@ -177,26 +174,12 @@ def mean_reverting_chain(
         mean, _ = model.moments(sigma0, times)
         return VolatilityChain(mean[:, None], np.ones((1, 1)), 0, "deterministic-mean",
                                {"note": "vol_of_vol = 0: sigma(t) is the exact deterministic mean"})
-    # grid range over the horizon: t in [0, T] at a fine sampling (slice starts and 64 points)
-    fine = np.union1d(times, np.linspace(0.0, horizon, 65))
-    m1, m2 = model.moments(sigma0, fine)
-    sd = np.sqrt(np.maximum(m2 - m1**2, 0.0))
-    lo = float(np.min(m1 - width * sd))
-    hi = float(np.max(m1 + width * sd))
-    lo, hi = min(lo, sigma0), max(hi, sigma0)
-    if model.elasticity > 0:
-        lo = max(lo, 0.0)
-    h = (hi - lo) / (states - 1)
-    below = int(round((sigma0 - lo) / h))
-    nodes = sigma0 + h * (np.arange(states) - below)
-    dropped = 0
-    if model.elasticity > 0:
-        keep = nodes > 0
-        dropped = int(np.sum(~keep))
-        nodes = nodes[keep]
-    initial = int(np.argmin(np.abs(nodes - sigma0)))
-    nodes[initial] = sigma0  # exact, not sigma0 + h*0 rounded
-    cm1, cm2 = _conditional_moments(model, nodes, tau)
+    # the one volatility grid (hjb.volatility_grid): the band over [0, T] sampled at the slice starts too
+    grid = covering_grid(model, sigma0, horizon, points=states, width=width, extra_times=times, drop_nonpositive=True)
+    nodes, initial = grid.nodes, grid.start_index
+    h = grid.spacing
+    dropped = states - nodes.size
+    cm1, cm2 = model.moments(nodes, tau)  # exact conditional moments after one slice (affine in the start)
     rows = np.zeros((nodes.size, nodes.size))
     fallback, clamped = [], []
     worst = 0.0
@@ -218,17 +201,6 @@ def mean_reverting_chain(
         "resolution_fallback_rows": fallback, "clamped_rows": clamped,
     }
     return VolatilityChain(levels, rows, initial, "moment-matched", diagnostics)
-
-
-def _conditional_moments(model: MeanRevertingVolatility, nodes: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
-    """Exact ``E[sigma(t+tau) | sigma(t) = node]`` and second moment: the moment ODE's
-    propagator ``expm(M tau)`` applied to ``(1, sigma, sigma^2)`` (affine in the start)."""
-    from scipy.linalg import expm
-
-    prop = expm(model.generator_matrix() * tau)
-    start = np.stack([np.ones_like(nodes), nodes, nodes**2])
-    out = prop @ start
-    return out[1], out[2]
 
 
 def moment_matched_row(nodes: np.ndarray, mean: float, second: float, *, tol: float = 1e-13,

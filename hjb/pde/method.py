@@ -65,11 +65,11 @@ from solvers.methods import MethodAccuracy, MethodInfo
 from solvers.result import Result
 from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
-from solvers.volatility import ConstantVolatility, VolatilityPath
+from solvers.volatility import VolatilityPath
 
 from .full import FullSolution, power_functions, solve_full
 from .policy import FullPolicy, ReducedPolicy
-from .reduced import ReducedSolution, solve_reduced, uniform_moments
+from .reduced import ReducedSolution, solve_reduced
 from .settings import HJBSettings
 
 __all__ = ["solve", "METHOD", "INFO"]
@@ -91,14 +91,10 @@ INFO = MethodInfo(
 def _expected_variance_mid(problem: ExecutionProblem, t_mid: np.ndarray) -> np.ndarray:
     """``E[sigma(t)^2]`` at the midpoints of the fine grid (piecewise per slice for a path)."""
     model = problem.volatility_model
-    sigma0 = problem.asset.volatility
-    if isinstance(model, ConstantVolatility):
-        return np.full(t_mid.shape, sigma0**2)
     if isinstance(model, VolatilityPath):
         k = np.minimum((t_mid / problem.tau).astype(np.int64), problem.slices - 1)
         return np.asarray(model.path)[k] ** 2
-    step = t_mid[1] - t_mid[0] if t_mid.size > 1 else 1.0
-    return uniform_moments(model, sigma0, float(t_mid[0]), float(step), t_mid.size)[:, -1]
+    return model.expected_variance(problem.asset.volatility, t_mid)
 
 
 def _path_integrals(problem: ExecutionProblem, t: np.ndarray, x: np.ndarray, temporary: float) -> dict[str, Any]:

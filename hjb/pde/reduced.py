@@ -79,15 +79,21 @@ from solvers.spec import ExecutionProblem
 from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
 
 from ..jax_runtime import compiled
+from ..volatility_grid import covering_grid
 from .settings import HJBSettings
 
 __all__ = [
     "ReducedSolution", "VolatilityGrid", "volatility_grid", "solve_reduced", "solve_mean_reverting_batch",
-    "reduced_pde_numpy", "riccati_rhs_q", "moments_rhs", "uniform_moments",
+    "reduced_pde_numpy", "riccati_rhs_q", "moments_rhs", "generator_rows", "check_problem",
+    "reduced_kernel", "reduced_batch_kernel", "GRID_MARGIN",
 ]
 
 
 # ---------------------------------------------------------------------- volatility grid
+#: the HJB grid's margin beyond the covered band, as a fraction of the band
+GRID_MARGIN = 0.05
+
+
 @dataclass(frozen=True)
 class VolatilityGrid:
     """Uniform grid in ``s`` for a mean-reverting model, with ``sigma_0`` on a node.
@@ -113,40 +119,9 @@ class VolatilityGrid:
         return dt * self.stability_number_per_dt
 
 
-def uniform_moments(model, sigma0: float, start: float, step: float, count: int) -> np.ndarray:
-    """Exact ``E[sigma(t)^2]`` (and, for mean reversion, ``E[sigma(t)]``) at ``t = start + i step``,
-    i = 0..count-1, by propagating with two matrix exponentials (one ``expm`` per time is
-    slow); returns (count, 2) ``[E sigma, E sigma^2]`` for mean reversion, (count, 1) for regimes."""
-    from scipy.linalg import expm
-
-    if isinstance(model, MeanRevertingVolatility):
-        gen, state, read = model.generator_matrix(), np.array([1.0, sigma0, sigma0**2]), lambda v: v[1:]
-    elif isinstance(model, RegimeVolatility):
-        gen = model.generator_array.T
-        state = np.zeros(model.n_regimes)
-        state[model.initial_regime] = 1.0
-        levels2 = np.asarray(model.levels) ** 2
-        read = lambda v: np.array([v @ levels2])  # noqa: E731
-    else:
-        raise TypeError(f"no moment propagation for {model.kind!r}")
-    state = expm(gen * start) @ state
-    hop = expm(gen * step)
-    out = []
-    for _ in range(count):
-        out.append(read(state))
-        state = hop @ state
-    return np.array(out)
-
-
-def _moment_band(model: MeanRevertingVolatility, sigma0: float, horizon: float):
-    times = np.linspace(0.0, horizon, 65)
-    m = uniform_moments(model, sigma0, 0.0, horizon / 64, 65)
-    m1, m2 = m[:, 0], m[:, 1]
-    sd = np.sqrt(np.maximum(m2 - m1**2, 0.0))
-    return times, m1, sd
-
-
 def generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
+    """Rows ``(lower, diagonal, upper)`` of ``L_s`` on the nodes ``s`` (upwind drift, central
+    diffusion, no flux at the ends) and ``max_j (b_j / ds^2 + |mu_j| / ds)`` (1 / time unit)."""
     ds = s[1] - s[0]
     mu = model.reversion * (model.mean - s)
     p = model.elasticity
@@ -164,51 +139,32 @@ def generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
 
 def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: MeanRevertingVolatility | None = None
                     ) -> VolatilityGrid:
-    """The ``s`` grid of a mean-reverting problem (checked against the model's mass)."""
+    """The ``s`` grid of a mean-reverting problem (:func:`hjb.volatility_grid.covering_grid` with a
+    5% margin), checked against the model's mass: a grid covering less than
+    ``settings.min_coverage_sds`` is a :class:`SpecError` naming the numbers."""
     model = model or problem.volatility_model
     if not isinstance(model, MeanRevertingVolatility):
         raise MethodNotApplicable("hjb", f"a volatility grid needs a mean-reverting model, not {model.kind!r}")
     sigma0 = problem.asset.volatility
-    times, m1, sd = _moment_band(model, sigma0, problem.horizon)
-    k = settings.coverage_sds
-    if settings.vol_bounds is None:
-        lo = min(float(np.min(m1 - k * sd)), sigma0)
-        hi = max(float(np.max(m1 + k * sd)), sigma0)
-        width = hi - lo
-        pad = 0.05 * width + 1e-3 * max(abs(sigma0), abs(model.mean), 1e-12)
-        lo, hi = lo - pad, hi + pad
-        if model.elasticity > 0:
-            lo = max(lo, 0.0)
-    else:
+    if settings.vol_bounds is not None:
         lo, hi = settings.vol_bounds
         if not lo <= sigma0 <= hi:
             raise SpecError("settings.vol_bounds", (lo, hi), f"must contain sigma_0 = {sigma0:g}")
-    n = settings.vol_points
-    ds = (hi - lo) / (n - 1)
-    j0 = int(round((sigma0 - lo) / ds))
-    j0 = min(max(j0, 0), n - 1)
-    lo = sigma0 - j0 * ds  # shift by < ds/2 so that sigma_0 is a node
-    s = lo + ds * np.arange(n)
-    s[j0] = sigma0
-    # coverage actually achieved (the lower side is complete at 0 when sigma cannot go below 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        up = np.where(sd > 0, (s[-1] - m1) / sd, np.inf)
-        down = np.where(sd > 0, (m1 - s[0]) / sd, np.inf)
-    if model.elasticity > 0 and s[0] <= ds:  # sigma >= 0: a grid reaching 0 covers the lower tail
-        down = np.full_like(down, np.inf)
-    cover = float(min(up.min(), down.min()))
+    grid = covering_grid(model, sigma0, problem.horizon, points=settings.vol_points, width=settings.coverage_sds,
+                         margin=GRID_MARGIN, bounds=settings.vol_bounds)
+    s, band = grid.nodes, grid.band
+    cover, i = band.coverage(s, nonnegative=model.elasticity > 0)
     if cover < settings.min_coverage_sds:
-        i = int(np.argmin(np.minimum(up, down)))
         field, value = (("settings.vol_bounds", settings.vol_bounds) if settings.vol_bounds is not None
                         else ("settings.coverage_sds", settings.coverage_sds))
         raise SpecError(
             field, value,
             f"the grid [{s[0]:.6g}, {s[-1]:.6g}] covers only E[sigma(t)] +- {cover:.3g} sd "
-            f"(at t = {times[i]:g}: mean {m1[i]:.6g}, sd {sd[i]:.6g}); "
+            f"(at t = {band.times[i]:g}: mean {band.mean[i]:.6g}, sd {band.sd[i]:.6g}); "
             f"need >= settings.min_coverage_sds = {settings.min_coverage_sds:g}",
         )
     lower, diagonal, upper, per_dt = generator_rows(model, s)
-    return VolatilityGrid(s=s, start_index=j0, lower=lower, diagonal=diagonal, upper=upper,
+    return VolatilityGrid(s=s, start_index=grid.start_index, lower=lower, diagonal=diagonal, upper=upper,
                           coverage_sds=cover, stability_number_per_dt=per_dt)
 
 
