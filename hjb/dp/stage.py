@@ -49,7 +49,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["StageCoefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "hermite", "grid_nodes", "prepare_tables", "interpolate",
+from solvers.impact import PowerLawImpact, impact_model
+from solvers.spec import ExecutionProblem
+
+__all__ = ["StageCoefficients", "stage_coefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "hermite", "grid_nodes", "prepare_tables", "interpolate",
            "minimize_stage"]
 
 
@@ -65,36 +68,40 @@ class StageCoefficients:
     c0: float  # currency per cost unit
 
 
+def _shape(c: StageCoefficients) -> PowerLawImpact:
+    """The law ``n -> n^(1+beta)`` (unit ``eta``) whose exponent specialisation the stage uses."""
+    return PowerLawImpact(eta=1.0, beta=float(c.beta))
+
+
 def impact(xp: Any, c: StageCoefficients, n):
-    """``A n^(1+beta) - G n^2 + E n`` for ``n >= 0`` (exponent specialised for 1 and 1/2)."""
-    if c.beta == 1.0:
-        temp = c.A * n * n
-    elif c.beta == 0.5:
-        temp = c.A * n * xp.sqrt(n)
-    else:
-        temp = c.A * xp.power(n, 1.0 + c.beta)
-    return temp - c.G * n * n + c.E * n
+    """``A n^(1+beta) - G n^2 + E n`` for ``n >= 0`` (:meth:`PowerLawImpact.power`)."""
+    return c.A * _shape(c).power(xp, n) - c.G * n * n + c.E * n
 
 
 def impact_slope(xp: Any, c: StageCoefficients, n):
     """``d/dn`` of :func:`impact`: ``A (1+beta) n^beta - 2 G n + E``."""
-    if c.beta == 1.0:
-        temp = 2.0 * c.A * n
-    elif c.beta == 0.5:
-        temp = 1.5 * c.A * xp.sqrt(n)
-    else:
-        temp = c.A * (1.0 + c.beta) * xp.power(n, c.beta)
-    return temp - 2.0 * c.G * n + c.E
+    return c.A * _shape(c).power_slope(xp, n) - 2.0 * c.G * n + c.E
 
 
 def impact_curvature(xp: Any, c: StageCoefficients, n):
     """``d^2/dn^2`` of :func:`impact` (``n > 0``; infinite at ``n = 0`` when ``beta < 1``)."""
-    if c.beta == 1.0:
-        temp = 2.0 * c.A + 0.0 * n
-    else:
-        safe = xp.maximum(n, 1e-300)
-        temp = c.A * (1.0 + c.beta) * c.beta * xp.power(safe, c.beta - 1.0)
-    return temp - 2.0 * c.G
+    return c.A * _shape(c).power_curvature(xp, n) - 2.0 * c.G
+
+
+def stage_coefficients(problem: ExecutionProblem) -> tuple[StageCoefficients, float]:
+    """Stage coefficients in cost units ``c0 = T eta (|X|/T)^(1+beta)``, and ``rho_unit =
+    tau X^2 / c0`` (the risk weight of a slice is ``rho_unit sigma^2``)."""
+    a = problem.asset
+    big_x, tau, beta = abs(a.holdings), problem.tau, a.impact_exponent
+    c0 = impact_model(a).cost_unit(a.holdings, problem.horizon)
+    coeff = StageCoefficients(
+        A=tau * a.temporary_impact * (big_x / tau) ** (1.0 + beta) / c0,
+        G=0.5 * a.permanent_impact * big_x**2 / c0,
+        E=a.spread * big_x / c0,
+        D=-tau * a.drift * a.holdings / c0,
+        beta=beta, c0=c0,
+    )
+    return coeff, tau * big_x**2 / c0
 
 
 def hyman_slopes(xp: Any, values, slopes, spacing):

@@ -72,7 +72,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from scipy.linalg import solve_banded
 
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.spec import ExecutionProblem
@@ -84,7 +83,7 @@ from .settings import HJBSettings
 
 __all__ = [
     "ReducedSolution", "VolatilityGrid", "volatility_grid", "solve_reduced", "solve_mean_reverting_batch",
-    "reduced_pde_numpy", "riccati_rhs_q", "moments_rhs", "generator_rows", "check_problem",
+    "riccati_source", "riccati_rhs_q", "moments_rhs", "generator_rows", "check_problem",
     "reduced_kernel", "reduced_batch_kernel", "GRID_MARGIN",
 ]
 
@@ -117,6 +116,14 @@ class VolatilityGrid:
     def stability_number(self, dt: float) -> float:
         """``dt * max_j (b_j / ds^2 + |mu_j| / ds)``: the explicit-step number (<= 1 needed)."""
         return dt * self.stability_number_per_dt
+
+
+def riccati_source(problem: ExecutionProblem, states: np.ndarray) -> np.ndarray:
+    """``c(s) = lambda s^2 |X|^(1-beta) / eta`` on the volatility ``states`` (1 / time unit^2 for
+    ``beta = 1``): the source of the scaled Riccati equation (reduced HJB) and of the scaled full HJB."""
+    a = problem.asset
+    return problem.risk_aversion * np.asarray(states) ** 2 * abs(a.holdings) ** (1.0 - a.impact_exponent) \
+        / a.temporary_impact
 
 
 def generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
@@ -308,29 +315,6 @@ def _ode_moments_scan(c_steps, s2_steps, generator, h):
 _ode_moments_jit = jax.jit(_ode_moments_scan)
 
 
-# ---------------------------------------------------------------------- numpy reference
-def reduced_pde_numpy(c, lower, diagonal, upper, h, n_steps: int, explicit: bool = False) -> np.ndarray:
-    """The volatility-grid scheme of :func:`_pde_scan` in plain numpy/scipy (LAPACK banded
-    solve per step); returns ``d`` at ``theta = n_steps h``. Benchmark baseline and test oracle."""
-    c, lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (c, lower, diagonal, upper))
-    ns = c.size
-    d = np.zeros(ns)
-    ab = np.zeros((3, ns))
-    ab[0, 1:] = -h * upper[:-1]
-    ab[2, :-1] = -h * lower[1:]
-    for n in range(n_steps):
-        reaction = 1.0 + h * (2.0 / ((n + 1) * h) + d)
-        if explicit:
-            ld = diagonal * d
-            ld[1:] += lower[1:] * d[:-1]
-            ld[:-1] += upper[:-1] * d[1:]
-            d = (d + h * (c + ld)) / reaction
-        else:
-            ab[1] = reaction - h * diagonal
-            d = solve_banded((1, 1), ab, d + h * c, overwrite_ab=False, check_finite=False)
-    return d
-
-
 # ---------------------------------------------------------------------- results
 @dataclass
 class ReducedSolution:
@@ -441,7 +425,7 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
             raise SpecError("settings.time_steps", settings.time_steps,
                             f"explicit s-stepping is unstable: dt * max(b/ds^2 + |mu|/ds) = {number:.4g} > 1 "
                             f"(dt = {h:.4g}, ds = {grid.ds:.4g}); use more time steps or s_stepping='implicit'")
-        c = lam * grid.s**2 / eta
+        c = riccati_source(problem, grid.s)
         args = tuple(jnp.asarray(v) for v in (c, grid.lower, grid.diagonal, grid.upper)) + (
             h, grid.start_index, jnp.asarray(grid.s**2))
         (d_final, ends, integrals, path, e_final, b_final), compile_s, run_s = compiled(
@@ -474,9 +458,10 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
     levels, generator, start, path_sigma = _ode_states(problem)
     if path_sigma is None:
         s2_steps = np.broadcast_to(levels**2, (n_t, levels.size))
+        c_steps = np.broadcast_to(riccati_source(problem, levels), (n_t, levels.size))
     else:  # slice k (t in [t_{k-1}, t_k)) is theta in (T - t_k, T - t_{k-1}]: reversed order
         s2_steps = np.repeat((path_sigma**2)[::-1], per_slice)[:, None]
-    c_steps = lam * s2_steps / eta
+        c_steps = np.repeat(riccati_source(problem, path_sigma)[::-1], per_slice)[:, None]
     (qs, final), compile_s, run_s = compiled(_ode_moments_jit, jnp.asarray(c_steps), jnp.asarray(s2_steps),
                                            jnp.asarray(generator), h)
     q_end, n_end, m_end = np.asarray(final)
@@ -534,7 +519,7 @@ def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[
     a = problem.asset
     n_t, per_slice = settings.steps_for(problem.slices)
     h = problem.horizon / n_t
-    c = problem.risk_aversion * grid.s**2 / a.temporary_impact
+    c = riccati_source(problem, grid.s)
     (d_final, *_), compile_s, run_s = compiled(
         reduced_batch_kernel, jnp.asarray(c), jnp.asarray(lower), jnp.asarray(diagonal), jnp.asarray(upper), h,
         grid.start_index, n_slices=problem.slices, per_slice=per_slice, explicit=False)
