@@ -330,15 +330,11 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
     w_path = np.vstack([np.zeros((1, ny)), np.asarray(paths)])
     theta = h * np.arange(n_t + 1)
     diag.update(
-        scheme="semi-Lagrangian in holdings (linear interpolation, FOC control), backward Euler in s "
-        "(upwind drift, central diffusion), Lie splitting" if not explicit else
-        "semi-Lagrangian in holdings, forward Euler in s",
-        unknown="W = U - y^(1+beta) theta^-beta (risk-neutral singular part removed exactly)",
-        boundary_conditions="y = 0: departure points stay in [0, y] (no condition needed); "
-        "s ends: diffusion dropped, drift upwinded inward (no flux)",
+        scheme="sl-fe" if explicit else "sl-be-lie",
+        unknown="w=u-y^(1+beta)/theta^beta",
+        boundary_conditions="no-flux",
         stability_number=number, semi_lagrangian_courant=courant,
-        s_solve=("none (one state)" if s.size == 1 else "explicit" if explicit else
-                 "cyclic reduction (precomputed coefficients)" if s_solve == "reduction" else "dense (I - dt L_s)^-1"),
+        s_solve=("none" if s.size == 1 else "explicit" if explicit else s_solve),
         order_time=1, compile_seconds=compile_s, run_seconds=run_s,
     )
     return FullSolution(states=s, start_index=j0, y=np.linspace(0.0, 1.0, ny), beta=beta, w_start=w,

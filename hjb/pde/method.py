@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from solvers.costs import trades_from_holdings, trajectory_constants
+from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.methods import MethodAccuracy, MethodInfo
 from solvers.result import Result
@@ -108,19 +108,11 @@ def _path_integrals(problem: ExecutionProblem, t: np.ndarray, x: np.ndarray, tem
     return {"variance": variance, "breakdown": breakdown}
 
 
-_MOMENTS_NOTE = {
-    "policy": "expected_cost = 1/2 gamma X^2 + epsilon |X| + E[int eta v^2 dt] and variance = "
-    "E[int sigma_t^2 x_t^2 dt] of the optimal feedback policy v = x A(t, sigma_t)/eta from (0, X, sigma_0) "
-    "(Feynman-Kac PDE/ODEs on the grid of A); objective_gap = expected_cost + lambda variance - objective "
-    "is the discretization error (rounding for the RK4 ODE forms)",
-    "frozen_path": "full HJB under stochastic volatility: expected_cost and variance are those of the frozen "
-    "path (volatility held at sigma_0 in the rate, V charged with E[sigma_t^2]), NOT the feedback policy's "
-    "moments, so objective != expected_cost + lambda variance (objective_gap); the objective is the value "
-    "function's",
-    "frozen_path_deterministic": "full HJB, deterministic volatility: expected_cost and variance are those of "
-    "the frozen path (the policy's rate followed on the fine time grid), which here IS the feedback policy's "
-    "path; objective_gap is the discretization error",
-}
+#: ``diagnostics["moments"]``: what ``expected_cost`` and ``variance`` are (see the theory page)
+#: ``policy``: the optimal feedback policy's E[C] and E[int sigma^2 x^2 dt] (Feynman-Kac, reduced HJB);
+#: ``frozen-path``: the frozen path's, NOT the policy's, under stochastic volatility (full HJB);
+#: ``frozen-path-deterministic``: the frozen path's, which IS the policy's path (full HJB).
+MOMENTS = ("policy", "frozen-path", "frozen-path-deterministic")
 
 
 def _policy_moments(problem: ExecutionProblem, sol: ReducedSolution) -> tuple[float, float]:
@@ -217,28 +209,25 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
         value = 2.0 * value_grid - value_coarse
     objective = value + consts["permanent"] + consts["spread"]
     if use_full:  # the frozen path's E and V (module doc): exact for constant volatility only
-        expected, variance, breakdown = frozen_expected, parts["variance"], parts["breakdown"]
-        moments, note = "frozen_path", ("frozen_path" if problem.volatility_model.stochastic
-                                        else "frozen_path_deterministic")
+        variance, breakdown = parts["variance"], parts["breakdown"]
+        moments = "frozen-path" if problem.volatility_model.stochastic else "frozen-path-deterministic"
     else:  # the feedback policy's E[C] and E[int sigma^2 x^2 dt] (Feynman-Kac, hjb.reduced)
         temp, variance = moments_grid
         if extrapolated:  # the same Richardson step as the value
             temp, variance = 2.0 * temp - moments_coarse[0], 2.0 * variance - moments_coarse[1]
         breakdown = {**parts["breakdown"], "temporary": temp}
-        expected = sum(breakdown.values())
-        moments = note = "policy"
+        moments = "policy"
     per_slice = settings.steps_for(problem.slices)[1]
     holdings = x_t[::per_slice].copy()
     holdings[-1] = 0.0
     diagnostics = dict(sol.diagnostics)
     diagnostics.update(
         formulation=formulation, value_function=value, trajectory_constants=consts,
-        frozen_path="rate of the policy at s = sigma_0 followed on the fine time grid; E = constants + "
-        "int eta |v|^(1+beta) dt, V = int E[sigma_t^2] x_t^2 dt (model's exact moments), trapezoid/exact-linear",
+        frozen_path="sigma0-rate-fine-grid",
         frozen_path_expected_cost=frozen_expected, frozen_path_variance=parts["variance"],
         frozen_path_objective=frozen_expected + problem.risk_aversion * parts["variance"],
-        moments=moments, moments_note=_MOMENTS_NOTE[note],
-        value_function_objective=objective, objective_gap=expected + problem.risk_aversion * variance - objective,
+        moments=moments,
+        value_function_objective=objective, objective_gap=sum(breakdown.values()) + problem.risk_aversion * variance - objective,
         settings=settings.as_dict(), extrapolated=extrapolated,
     )
     if extrapolated:
@@ -248,9 +237,8 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     status, message = "optimal", ""
     if not (math.isfinite(objective) and np.all(np.isfinite(holdings))):
         status, message = "numerical_error", "the HJB produced non-finite values"
-    return Result(
-        method=METHOD, status=status, problem=problem, times=problem.times, holdings=holdings,
-        trades=trades_from_holdings(holdings), expected_cost=expected, variance=variance,
-        objective=objective, solve_seconds=time.perf_counter() - start, time_model="continuous",
-        cost_breakdown=breakdown, diagnostics=diagnostics, message=message, policy=policy,
-    )
+    cost = policy_cost(problem, permanent=breakdown["permanent"], temporary=breakdown["temporary"],
+                       spread=breakdown["spread"], drift=breakdown["drift"], variance=variance)
+    return Result.from_cost(problem, holdings, cost, method=METHOD, objective=objective, status=status,
+                            solve_seconds=time.perf_counter() - start, diagnostics=diagnostics, message=message,
+                            time_model="continuous", policy=policy)

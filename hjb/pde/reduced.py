@@ -438,10 +438,9 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         d_path = np.concatenate([[0.0], np.asarray(path)])
         a_start = 1.0 / horizon + np.asarray(d_final)
         diag.update(
-            scheme="backward Euler in time (reaction linearized d^n d^{n+1}), upwind drift, central diffusion"
-            if not explicit else "forward Euler in s, semi-implicit reaction, upwind drift, central diffusion",
-            unknown="d = A/eta - 1/theta (singular part 1/theta removed exactly)",
-            boundary_conditions="diffusion dropped and drift upwinded inward at both ends (no flux)",
+            scheme="be-upwind-central" if not explicit else "fe-upwind-central",
+            unknown="d=a-1/theta",
+            boundary_conditions="no-flux",
             vol_points=int(grid.s.size), vol_min=float(grid.s[0]), vol_max=float(grid.s[-1]), ds=grid.ds,
             coverage_sds=grid.coverage_sds, stability_number=number, order_time=1, order_vol=1,
         )
@@ -449,8 +448,7 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         a_slices = np.asarray(ends)[::-1] + 1.0 / slice_theta[:, None]
         cost_start = 1.0 / horizon + np.asarray(e_final)
         risk_start = np.asarray(b_final)
-        diag.update(moments_scheme="e = C/eta - 1/theta and B by the same backward Euler and L_s as d, fully "
-                    "implicit along the policy a = 1/theta + d^{n+1} (one tridiagonal solve, two right-hand sides)",
+        diag.update(moments_scheme="be-along-policy",
                     **_moments_gap(eta, lam, a_start, cost_start, risk_start, grid.start_index))
         return ReducedSolution("grid", grid.s, grid.start_index, a_start, exps, a_slices, theta, d_path,
                                {**diag, "compile_seconds": compile_s, "run_seconds": run_s},
@@ -473,13 +471,11 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         raise SpecError("settings.time_steps", settings.time_steps,
                         "the Riccati integration left q = 1/a > 0 (non-finite or non-positive values)")
     diag.update(
-        scheme="classical RK4 on q = eta/A (smooth, q(T) = 0)", unknown="q = eta / A",
-        boundary_conditions="none (ODE system, one equation per state)",
+        scheme="rk4", unknown="q=1/a",
+        boundary_conditions="none",
         states=int(levels.size), stability_number=float(h * max(np.max(np.abs(generator)), math.sqrt(np.max(c_steps)))),
         order_time=4,
-        moments_scheme="the same RK4 on (q, n = q^2 C/eta, m = q^2 B) together (smooth at theta = 0: the "
-        "singular -2 A C/eta and 2 C q'/q terms cancel in the q^2 scaling); RK4 keeps n + lambda m / eta = q "
-        "exactly, so the gap is rounding",
+        moments_scheme="rk4-q2-scaled",
     )
     a_slices = 1.0 / qs[per_slice * np.arange(problem.slices, 0, -1)]
     a_start, cost_start, risk_start = 1.0 / q_end, n_end / q_end**2, m_end / q_end**2
