@@ -1,52 +1,11 @@
-"""Backward induction (method ``dp``): discrete-time dynamic programming over holdings and
-volatility states, exact in time (the spec's own ``N`` slices).
+"""Method ``dp``: backward induction over the spec's ``N`` slices (exact in time), and its result.
 
-Problem (MODEL.md, "Stochastic volatility"): minimize over feedback policies
-
-    E[ sum_k  temporary_k + permanent_k + spread_k + drift_k + lam tau sigma_k^2 x_k^2 ]
-
-where ``sigma_k = sigma(t_{k-1})`` is known when slice ``k``'s trade is chosen and moves
-between slices on the Markov chain of :mod:`hjb.chain`. With deterministic volatility this is
-the static ``E + lam V``, so ``dp`` must reproduce ``closed-form`` and ``qp`` there.
-
-Two recursions (``DPSettings.recursion``):
-
-* ``exact`` (linear impact, no caps, no drift): ``V_k(x, i) = a_k(i) x^2`` with
-  ``c = eta_tilde / tau``, ``d_k(i) = lam tau sigma_{k,i}^2 + sum_j P_ij a_k(j)``:
-  ``a_{k-1}(i) = c d / (c + d)``, ``a_{N-1} = c``, and the policy ``x_k = c / (c + d) x_{k-1}``.
-  The spread ``epsilon |X|`` and ``1/2 gamma X^2`` are constants of any monotone schedule
-  (:func:`solvers.costs.trajectory_constants`); the recursion checks monotonicity. Expected
-  cost and ``E[sum tau sigma_k^2 x_k^2]`` of the policy are propagated forward exactly (the
-  second moments of ``x`` per state).
-* ``grid`` (everything else the spec allows for one asset: power-law impact, spread, slice
-  and participation caps, no-reversal): the value on ``M`` points in ``x`` per state, one
-  vectorized 1-D minimization per slice (bisection or safeguarded Newton, :mod:`hjb.dp_stage`), ``jax.lax.scan`` over slices in
-  float64 (``jax_enable_x64`` is switched on when this module is imported). The expected cost
-  and risk of the policy are carried as two more tables, their slopes by the chain rule
-  through ``dy*/dq`` (implicit differentiation of the slice's first-order condition).
-
-Output (:class:`solvers.result.Result`, ``time_model="discrete"``):
-
-* ``holdings``: the optimal path with the volatility state frozen at its initial state (for
-  constant or deterministic volatility simply the optimal schedule; under stochastic volatility
-  only an illustration: the policy in ``Result.policy`` is the answer);
-* ``expected_cost`` and ``variance``: deterministic volatility: the path priced by
-  :func:`solvers.costs.schedule_cost`; stochastic: ``E[C]`` and ``E[sum tau sigma_k^2 x_k^2]``
-  of the policy from ``(X, initial state)`` (``variance`` is the expected quadratic variation
-  MODEL.md charges, not ``Var[C]``);
-* ``objective = expected_cost + lam variance``; ``diagnostics["value_function_objective"]`` is the
-  value function at ``(X, initial state)`` plus the constants, and ``objective_gap`` the
-  difference (rounding for ``exact``, the discretization error for ``grid``);
-* diagnostics: recursion, chain method and states, grid points, interpolation, bisection
-  iterations and the largest final bracket width, compile and run seconds.
-
-Scope: a single asset. The grid holds ``x`` in ``[0, X]`` (trades on the order's side), where the
-optimum lies for ``lam >= 0``, no drift and a convex stage cost. Otherwise ``no_reversal`` must
-be set, or a clear error says why: drift or ``lam < 0`` (:class:`MethodNotApplicable`);
-nonlinear impact with ``gamma > lam tau min sigma^2``, where round trips pay (the
-``-1/2 gamma n^2`` of the permanent impact beats ``|n|^(1+beta)``): unbounded below for
-``beta < 1`` without caps (:class:`SpecError` on ``permanent_impact``), else
-:class:`MethodNotApplicable`.
+Volatility becomes a Markov chain (:mod:`hjb.dp.chain`); linear impact without caps or drift uses the
+exact recursion ``V = a x^2`` (:mod:`hjb.dp.exact`), everything else the holdings grid
+(:mod:`hjb.dp.grid`). ``holdings`` is the path with the volatility state frozen at its initial state;
+``expected_cost``/``variance`` are the policy's ``E[C]`` and ``E[sum tau sigma_k^2 x_k^2]``;
+``objective = E + lambda V``, priced through :func:`solvers.costs.policy_cost`. Derivations: the theory
+page ``solvers/docs/theory-dp.md``.
 """
 
 from __future__ import annotations

@@ -1,46 +1,11 @@
-"""Full HJB for nonlinear temporary impact on an ``(x, s)`` grid (``x`` alone for constant
-volatility; ``(x, regime)`` for a regime chain, where ``L_s`` is the generator ``Q``).
+"""Full HJB for nonlinear temporary impact on an ``(x, s)`` grid (``x`` alone for constant volatility,
+``(x, regime)`` for regimes).
 
-Continuous-time problem (single asset, zero drift, selling ``X > 0``; a buy program is the
-mirror image): minimize ``E[ int_0^T eta |v|^(1+beta) + lambda sigma_t^2 x_t^2 dt ]``,
-``dx = -v dt``, ``x_T = 0``. Scaled units: ``x = |X| y`` (``y`` in [0, 1]), value
-``V = eta |X|^(1+beta) U``, ``r = v / |X|`` (1 / time unit), ``c(s) = lambda s^2 |X|^(1-beta) / eta``.
-In time to go ``theta``:
-
-    U_theta = c(s) y^2 + min_r [ r^(1+beta) - r U_y ] + L_s U,     U -> +inf as theta -> 0 (y > 0).
-
-Pointwise optimal control from the first-order condition: ``(1+beta) r^beta = U_y``.
-
-Hard terminal condition, handled exactly: ``U = U0 + W`` with the risk-neutral value
-``U0 = y^(1+beta) theta^(-beta)`` (liquidate at constant rate ``y / theta``), known in closed
-form, so only the smooth remainder ``W`` (``W(0) = 0``, ``W = O(c theta y^2)``) lives on the
-grid. The first step (``theta = dt``) is the forced liquidation ``r = y / dt``:
-``W = dt c y^2 / 2``.
-
-Scheme (first order in time): semi-Lagrangian in ``y`` with linear interpolation (monotone
-for a given control), then one implicit step in ``s`` (backward Euler; upwind drift, central
-diffusion, the same operator and boundary rows as :mod:`hjb.reduced`; ``L_s`` is constant,
-so everything of ``(I - dt L_s)^-1`` that does not depend on the right-hand side is
-precomputed: cyclic-reduction coefficients on the CPU, the dense inverse (one GEMM) on an
-accelerator, see :func:`default_s_solve`) (Lie splitting):
-
-    J(r) = dt (r^(1+beta) + c (y^2 + z^2) / 2) + z^(1+beta) theta_n^-beta + W^n(z),  z = y - r dt in [0, y]
-    r    = clip( (y^beta theta_{n+1}^-beta + W^n_y(y) / (1+beta))^(1/beta), 0, y / dt )   (FOC)
-    W*   = J(r) - y^(1+beta) theta_{n+1}^-beta
-    W^{n+1} = (I - dt L_s)^-1 W*.
-
-With ``W = 0`` the control ``y / theta_{n+1}`` is the exact minimizer of the singular part, so
-the splitting of the singularity is exact. The semi-Lagrangian step with an exact minimization would have no CFL
-limit; with the FOC control it needs ``dt / dy <= MAX_SL_COURANT`` (measured, checked with a
-:class:`SpecError` naming the numbers). The interpolation error is ``O(dy^2 / dt)``, so ``dy``
-and ``dt`` are refined together (``dy ~ dt``).
-Powers are specialised for ``beta`` in {0.5, 1, 2} (``sqrt`` instead of a generic ``**``: the
-generic power erased most of the JAX speed-up on this machine).
-Where the JAX time goes (CPU, 256 x 64 x 1000, per step, measured with the XLA profiler and by
-removing parts): semi-Lagrangian fusion ~55 us, of which the two interpolation gathers ~30 us
-(a fusion with a gather is not vectorized; replacing them by selects among shifted copies was
-slower); cyclic-reduction s-step ~18 us (the dense 64 x 64 product: ~75 us); gradient ~8 us.
-:func:`full_hjb_numpy` is the same scheme in numpy (benchmark baseline and test oracle).
+Scaled: ``x = |X| y``, ``V = eta |X|^(1+beta) (y^(1+beta) theta^-beta + W)``; ``W`` (smooth, ``W(0) = 0``)
+is stepped semi-Lagrangian in ``y`` with the first-order control ``(1+beta) r^beta = U_y``, then one
+implicit step in ``s`` (:mod:`hjb.pde.s_step`), Lie splitting, first order. Entry points
+:func:`solve_full` and :func:`full_hjb_arrays` (the compiled kernel on plain arrays, for benchmarks).
+Derivations: ``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations

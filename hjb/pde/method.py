@@ -1,54 +1,11 @@
-"""Method ``hjb``: the continuous-time HJB by finite differences (JAX), one entry point.
+"""Method ``hjb``: solve, choosing the formulation, and assemble the result through ``solvers.costs``.
 
-``solve(problem, *, settings=None, **options) -> Result`` picks the formulation:
-
-* linear impact (``beta = 1``): the reduced HJB ``V = x^2 A(t, s)`` (:mod:`hjb.reduced`):
-  an ODE system for constant / path / regime volatility, a PDE on an ``s`` grid for
-  mean-reverting volatility;
-* nonlinear impact: the full HJB on an ``(x, s)`` grid (mean-reverting), ``(x, regime)``
-  (regimes), or ``x`` alone for constant volatility (:mod:`hjb.full`).
-
-The result follows MODEL.md: ``objective = V(0, X, sigma_0) + 1/2 gamma X^2 + epsilon |X|``
-(the value function at the start plus :func:`solvers.costs.trajectory_constants`; the
-spread is ``epsilon |X|`` because the optimal strategy is monotone), ``time_model =
-"continuous"``, ``holdings`` = the optimal path with the volatility frozen at ``sigma_0``
-(the policy's rate at ``s = sigma_0`` followed on the fine time grid, sampled at ``t_k``),
-``expected_cost`` / ``variance``:
-
-* **reduced HJB** (linear impact, every volatility model): the optimal *feedback policy*'s
-  ``E[C]`` and expected quadratic variation ``E[int sigma_t^2 x_t^2 dt]`` from ``(0, X, sigma_0)``,
-  the quantities MODEL.md charges and method ``dp`` reports: with ``v = x A(t, s) / eta``,
-  ``E[int eta v^2 dt] = X^2 C(0, s_0)`` and ``E[int s^2 x^2 dt] = X^2 B(0, s_0)``, where
-  (Feynman-Kac, ``L`` the volatility or regime generator, ``C = B = 0`` at ``T``)
-  ``-C_t = A^2 / eta - 2 (A / eta) C + L C`` and ``-B_t = s^2 - 2 (A / eta) B + L B`` are solved on
-  the grid and by the scheme of ``A`` (:func:`hjb.reduced.solve_reduced`). So
-  ``expected_cost = 1/2 gamma X^2 + epsilon |X| + X^2 C(0, s_0)``, ``variance = X^2 B(0, s_0)``;
-  ``C + lambda B = A`` in continuous time, and ``diagnostics["objective_gap"] = expected_cost +
-  lambda variance - objective`` is the discretization error (rounding for the RK4 ODE forms,
-  first order in time for the mean-reverting grid);
-* **full HJB** (nonlinear impact, or ``form="full"``): ``E`` and ``V`` of the frozen path
-  (``E = constants + int eta |v|^(1+beta) dt``, ``V = int E[sigma_t^2] x_t^2 dt`` on the fine grid).
-  For constant volatility that path *is* the policy's, and ``E + lambda V = objective`` up to the
-  discretization error; under stochastic volatility they are NOT the policy's moments and
-  ``objective != E + lambda V`` (``diagnostics["moments"] = "frozen_path"`` and ``moments_note``
-  say so; the reduced HJB gives ``diagnostics["moments"] = "policy"``). Why not a linear PDE along
-  the full HJB's policy: it needs the control at every ``(x, s)`` node and step, i.e. the full
-  scheme's time loop once more; left for :mod:`hjb.full`'s owner.
-
-The frozen path's numbers are always in ``diagnostics["frozen_path_expected_cost"]``,
-``["frozen_path_variance"]`` and ``["frozen_path_objective"]``; ``["moments_note"]`` states
-what ``expected_cost`` and ``variance`` are. ``policy`` = a
-:class:`solvers.policy.FeedbackPolicy` for the simulator.
-
-With ``settings.extrapolate`` the first-order grid schemes are solved twice and ``objective``
-is the Richardson value ``2 V - V_coarse`` (``diagnostics["error_estimate"]`` is ``|V - V_coarse|``,
-the first-order error of the unextrapolated value); the reduced HJB's policy moments take the
-same Richardson step; the path, the frozen-path numbers and the policy are those of the finer grid.
-
-Options (besides ``settings``): ``accuracy`` (a preset name of
-:meth:`HJBSettings.with_accuracy`), any :class:`HJBSettings` field (``time_steps=4000``, ...),
-and ``form`` = ``"auto"`` | ``"reduced"`` | ``"full"`` (``"full"`` solves a linear-impact
-problem on the ``(x, s)`` grid too: a cross-check of the two schemes).
+Linear impact: the reduced HJB ``V = x^2 A(t, s)`` (:mod:`hjb.pde.reduced`); nonlinear impact or
+``form="full"``: the full HJB on an ``(x, s)`` grid (:mod:`hjb.pde.full`). ``objective`` is the value
+function plus ``1/2 gamma X^2 + epsilon |X|``; ``expected_cost``/``variance`` are the feedback policy's
+(reduced) or the frozen path's (full), ``diagnostics["moments"]`` says which; ``holdings`` is the path
+with volatility frozen at ``sigma_0``; ``time_model = "continuous"``. Derivations: the theory page
+``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
@@ -60,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from solvers.costs import policy_cost, trajectory_constants
-from solvers.errors import MethodNotApplicable, SpecError
+from solvers.errors import MethodNotApplicable
 from solvers.methods import MethodAccuracy, MethodInfo
 from solvers.result import Result
 from solvers.settings import merge_settings
@@ -118,7 +75,7 @@ MOMENTS = ("policy", "frozen-path", "frozen-path-deterministic")
 def _policy_moments(problem: ExecutionProblem, sol: ReducedSolution) -> tuple[float, float]:
     """``(E[int eta v^2 dt], E[int sigma_t^2 x_t^2 dt])`` of the reduced HJB's feedback policy
     from ``(0, X, sigma_0)``: ``X^2 C(0, s_0)`` (currency) and ``X^2 B(0, s_0)``
-    (share^2 x volatility^2 x time unit = currency^2, the unit of MODEL.md's ``V``)."""
+    (share^2 x volatility^2 x time unit = currency^2, the unit of the conventions page's ``V``)."""
     big_x, eta = problem.asset.holdings, problem.asset.temporary_impact
     return eta * big_x**2 * sol.cost_coefficient, big_x**2 * sol.risk_coefficient
 

@@ -1,69 +1,16 @@
-"""Reduced HJB for linear impact: ``V(t, x, s) = x^2 A(t, s)`` (MODEL.md).
+"""Reduced HJB for linear impact: ``V(t, x, s) = x^2 A(t, s)``, ``a = A / eta`` (1 / time unit).
 
-Continuous-time problem (single asset, ``beta = 1``, zero drift): minimize
-``E[ int_0^T eta v_t^2 + lambda sigma_t^2 x_t^2 dt ]`` with ``dx = -v dt``, ``x_0 = X``,
-``x_T = 0``. The value is ``x^2 A`` and, in time to go ``theta = T - t`` and the scaled
-``a = A / eta`` (1 / time unit), with ``c(s) = lambda s^2 / eta`` (1 / time unit^2):
-
-    a_theta = c(s) - a^2 + L_s a,        a ~ 1 / theta as theta -> 0  (x_T = 0),
-
-where ``L_s`` is the generator of the volatility (``mu(s) d/ds + 1/2 b(s) d^2/ds^2`` for the
-mean-reverting model, ``mu = kappa (mean - s)``, ``b = xi^2 s^(2p)``; the matrix ``Q`` for
-regimes). The optimal rate is ``v* = a x`` (shares / time unit).
-
-The blow-up at ``T`` is handled exactly, in two ways:
-
-* **ODE systems** (constant, deterministic path, regimes): ``q = 1 / a`` (time units) solves
-  the smooth system ``q_i' = 1 - c_i q_i^2 - q_ii q_i - sum_{j != i} Q_ij q_i^2 / q_j``,
-  ``q(0) = 0`` (the ratio ``q_i / q_j -> 1`` as ``theta -> 0``), integrated with classical
-  RK4 (order 4). Constant ``s``: ``q = tanh(k theta) / k``, ``k = s sqrt(lambda / eta)``.
-* **Volatility grid** (mean-reverting): ``a = 1 / theta + d`` removes the singular part
-  exactly (``L_s`` of a constant is 0); ``d`` is smooth with ``d = c theta / 3 + O(theta^2)``
-  and solves ``d_theta = c - 2 d / theta - d^2 + L_s d``, ``d(0) = 0``. Backward Euler in
-  ``theta`` with the quadratic term linearized as ``d^n d^{n+1}`` (order 1 in time; exact for
-  the leading ``c theta / 3``), ``L_s`` with upwinded drift (order 1 in ``s``) and central
-  diffusion: every step is one tridiagonal M-matrix solve, so ``d >= 0`` and the scheme is
-  monotone and unconditionally stable. Boundary conditions at both ends of the grid: the
-  diffusion is dropped and the drift is upwinded inward only (no flux through the boundary),
-  which is harmless because the grid covers ``E[sigma(t)] +- coverage_sds`` standard
-  deviations (checked, :class:`SpecError` names the numbers when a user grid does not).
-
-**The policy's moments** (what ``hjb`` reports as ``expected_cost`` / ``variance``, as ``dp``
-does). Along ``v = a x``, ``x^2`` scales out: ``E[int eta v^2 dt] = x^2 C`` and
-``E[int s^2 x^2 dt] = x^2 B`` with (Feynman-Kac, in theta, ``C = B = 0`` at theta = 0)
-
-    (C/eta)_theta = a^2 - 2 a (C/eta) + L_s (C/eta),     B_theta = s^2 - 2 a B + L_s B,
-
-and ``C + lambda B = eta a`` exactly (add the two: it is the Riccati equation). Near ``T``,
-``C/eta = 1/theta + e`` with ``e = O(theta^3)`` and ``B = s^2 theta / 3 + O(theta^2)``: the
-blow-up of ``C`` is the same ``1/theta`` as ``a``'s, and is handled the same way:
-
-* ODE systems: ``n = q^2 C / eta`` and ``m = q^2 B`` solve
-  ``n_i' = 1 - 2 c_i q_i n_i + sum_j Q_ij (r_ij^2 n_j - 2 r_ij n_i)`` and
-  ``m_i' = s_i^2 q_i^2 - 2 c_i q_i m_i + sum_j Q_ij (r_ij^2 m_j - 2 r_ij m_i)``, ``r_ij = q_i / q_j``,
-  ``n(0) = m(0) = 0``: smooth (the singular ``-2 a C`` and ``+2 C q'/q`` cancel), integrated by the
-  same RK4 step as ``q`` (:func:`moments_rhs`); ``C = eta n / q^2`` and ``B = m / q^2`` are read at
-  ``theta = T`` only, where ``q > 0``. RK4 preserves the linear relation ``n + lambda m / eta = q``
-  exactly, so ``C + lambda B = A`` holds to rounding.
-* Volatility grid: ``e_theta = d^2 - 2 e / theta - 2 d e + L_s e`` and
-  ``B_theta = s^2 - 2 B / theta - 2 d B + L_s B`` (``e(0) = B(0) = 0``, the ``1/theta`` part of
-  ``C`` removed exactly as for ``a``), backward Euler with the reaction taken implicitly along the
-  new ``d^{n+1}`` (exact for the leading ``s^2 theta / 3`` of ``B``), the same ``L_s`` and
-  boundary rows: one tridiagonal solve with two right-hand sides per step. ``C + lambda B - eta a``
-  is then a first-order-in-time discretization error (the ``L_s`` error is common to all three).
-
-JAX: float64 is switched on here, once for the ``hjb`` package
-(``jax.config.update("jax_enable_x64", True)``); time is a ``lax.scan`` over slices with an
-inner scan over the steps of a slice (memory O(grid + N grid), the per-slice snapshots feed
-the policy); :func:`solve_mean_reverting_batch` ``vmap``s a batch of vol-of-vols through one
-compiled call. :func:`reduced_pde_numpy` is the same scheme in numpy (benchmark baseline and a
-test of the JAX code).
+In time to go ``theta``: ``a_theta = c(s) - a^2 + L_s a``, ``a ~ 1/theta`` at ``theta = 0``, ``c`` from
+:func:`riccati_source`. Constant, path and regime volatility: RK4 on the smooth ``q = 1/a`` (order 4);
+mean-reverting volatility: backward Euler on ``d = a - 1/theta`` over the ``s`` grid of
+:func:`volatility_grid` (order 1). The policy's moments ride along (Feynman-Kac). Entry points
+:func:`solve_reduced`, :func:`solve_mean_reverting_batch`; kernels :func:`reduced_kernel` and
+:func:`reduced_batch_kernel` (benchmarks). Derivations: ``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Sequence
