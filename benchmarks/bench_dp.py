@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hjb.dp import solve
-from hjb.dp.method import scan_length
+from hjb.dp.grid import scan_length
 from solvers import MeanRevertingVolatility, closed_form, load_example
 
 from .common import best_time

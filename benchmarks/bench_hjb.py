@@ -9,7 +9,7 @@ Records:
 * ``full``: the full HJB with square-root impact under mean-reverting volatility,
   256 holdings x 64 volatility points x 1000 steps (quick: 64 x 16 x 200): JAX against the
   same semi-Lagrangian + implicit-s scheme vectorised in numpy; ``jax_s_solve`` says how the
-  JAX s-step was applied (``hjb.pde.full.default_s_solve``) and ``jax_inverse_ms`` times the JAX
+  JAX s-step was applied (``hjb.pde.s_step.default_s_solve``) and ``jax_inverse_ms`` times the JAX
   kernel with the dense ``(I - dt L_s)^-1`` product instead (the numpy baseline's s-step).
 * ``sweep``: a vol-of-vol sweep in one ``vmap``-ed call against a Python loop of single
   compiled solves.
@@ -29,8 +29,10 @@ import numpy as np
 
 from hjb.jax_runtime import compiled
 from hjb.pde import HJBSettings, solve
-from hjb.pde.full import default_s_solve, full_hjb_arrays, full_hjb_numpy
-from hjb.pde.reduced import reduced_kernel, reduced_pde_numpy, solve_mean_reverting_batch, volatility_grid
+from hjb.pde.full import full_hjb_arrays
+from hjb.pde.reduced import reduced_kernel, riccati_source, solve_mean_reverting_batch, volatility_grid
+from hjb.pde.reference import full_hjb_numpy, reduced_pde_numpy
+from hjb.pde.s_step import default_s_solve
 from solvers import closed_form, load_example
 from solvers.volatility import MeanRevertingVolatility
 
@@ -60,7 +62,7 @@ def _reduced_record(quick: bool) -> dict:
     settings = HJBSettings(time_steps=n_t, vol_points=ns)
     grid = volatility_grid(problem, settings)
     a = problem.asset
-    c = problem.risk_aversion * grid.s**2 / a.temporary_impact
+    c = riccati_source(problem, grid.s)
     h = problem.horizon / n_t
     per_slice = n_t // problem.slices
     args = (c, grid.lower, grid.diagonal, grid.upper, h, grid.start_index)
@@ -88,7 +90,7 @@ def _full_record(quick: bool) -> dict:
     settings = HJBSettings(time_steps=n_t, vol_points=ns, holdings_points=ny)
     grid = volatility_grid(problem, settings)
     a = problem.asset
-    c = problem.risk_aversion * grid.s**2 * abs(a.holdings) ** 0.5 / a.temporary_impact
+    c = riccati_source(problem, grid.s)
     h = problem.horizon / n_t
     kw = {"beta": 0.5, "ny": ny, "n_slices": problem.slices, "per_slice": n_t // problem.slices,
           "j0": grid.start_index}

@@ -47,9 +47,10 @@ _bare_packages()
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hjb.pde.full import MAX_SL_COURANT, full_hjb_arrays, full_hjb_numpy  # noqa: E402  (sets float64)
+from hjb.pde.full import MAX_SL_COURANT, full_hjb_arrays  # noqa: E402  (sets float64)
+from hjb.pde.reference import full_hjb_numpy  # noqa: E402
 from hjb.jax_runtime import compiled  # noqa: E402
-from hjb.pde.reduced import reduced_kernel, solve_mean_reverting_batch, volatility_grid  # noqa: E402
+from hjb.pde.reduced import reduced_kernel, riccati_source, solve_mean_reverting_batch, volatility_grid  # noqa: E402
 from hjb.pde import HJBSettings  # noqa: E402
 from solvers.spec import load_problem  # noqa: E402
 
@@ -65,7 +66,7 @@ def _full_inputs(ny: int, ns: int, steps: int):
     problem = _problem(0.5)
     grid = volatility_grid(problem, HJBSettings(time_steps=steps, vol_points=ns, holdings_points=ny))
     a = problem.asset
-    c = problem.risk_aversion * grid.s**2 * abs(a.holdings) ** 0.5 / a.temporary_impact
+    c = riccati_source(problem, grid.s)
     return problem, grid, c
 
 
@@ -129,7 +130,7 @@ def reduced_case(ns: int, steps: int, repeat: int) -> dict:
     settings = HJBSettings(time_steps=steps, vol_points=ns)
     grid = volatility_grid(problem, settings)
     a = problem.asset
-    c = problem.risk_aversion * grid.s**2 / a.temporary_impact
+    c = riccati_source(problem, grid.s)
     h = problem.horizon / steps
     args = (c, grid.lower, grid.diagonal, grid.upper, h, grid.start_index)
     static = {"n_slices": problem.slices, "per_slice": steps // problem.slices, "explicit": False}

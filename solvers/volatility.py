@@ -70,6 +70,13 @@ class VolatilityModel:
         tau = horizon / slices
         return self.expected_variance(sigma0, tau * np.arange(slices, dtype=np.float64))
 
+    def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
+               substeps: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+        """Simulated ``sigma_k = sigma(t_{k-1})``, k = 1..N, on ``paths`` paths: ``(sigma, regime)``,
+        ``sigma`` of shape ``(paths, N)``, ``regime`` the regime index per slice (regime models)
+        or None. ``substeps``: sub-steps per slice where the scheme is not exact."""
+        raise NotImplementedError
+
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -82,6 +89,10 @@ class ConstantVolatility(VolatilityModel):
 
     def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
         return np.full(np.shape(times), sigma0**2, dtype=np.float64)
+
+    def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
+               substeps: int = 1) -> tuple[np.ndarray, None]:
+        return np.full((paths, slices), sigma0), None
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind}
@@ -119,6 +130,10 @@ class VolatilityPath(VolatilityModel):
 
     def slice_variance(self, sigma0: float, horizon: float, slices: int) -> np.ndarray:
         return np.asarray(self.path, dtype=np.float64) ** 2
+
+    def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
+               substeps: int = 1) -> tuple[np.ndarray, None]:
+        return np.broadcast_to(np.asarray(self.path, dtype=np.float64), (paths, slices)).copy(), None
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "path": list(self.path)}
@@ -219,13 +234,64 @@ class MeanRevertingVolatility(VolatilityModel):
             m[2, 2] += xi2
         return m
 
-    def moments(self, sigma0: float, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(E[sigma(t)], E[sigma(t)^2])`` at ``times``, exact."""
-        times = np.asarray(times, dtype=np.float64)
+    def propagator(self, dt: float) -> np.ndarray:
+        """``expm(M dt)``: maps ``(1, sigma, sigma^2)`` at ``t`` to ``(1, E[sigma(t+dt)], E[sigma(t+dt)^2])``
+        given ``sigma(t)`` (the moments are affine in the start)."""
+        return expm(self.generator_matrix() * dt)
+
+    def moments(self, sigma0: float | np.ndarray, times: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """``(E[sigma(t)], E[sigma(t)^2])`` at ``times`` from ``sigma(0) = sigma0`` (broadcast), exact.
+
+        Closed form of the moment ODE: ``m1 = theta + (s0 - theta) e^(-kappa t)``,
+        ``m2 = s0^2 e^(a t) + (a0 + a1 theta) phi(a, t) + a1 (s0 - theta) e^(-kappa t) phi(a + kappa, t)``,
+        ``m2' = a0 + a1 m1 + a m2`` (the last row of :meth:`generator_matrix`),
+        ``phi(a, t) = (e^(a t) - 1) / a``.
+        """
+        t = np.asarray(times, dtype=np.float64)
+        s0 = np.asarray(sigma0, dtype=np.float64)
         gen = self.generator_matrix()
-        start = np.array([1.0, sigma0, sigma0**2])
-        out = np.array([expm(gen * t) @ start for t in times.ravel()]).reshape(times.shape + (3,))
-        return out[..., 1], out[..., 2]
+        a0, a1, a = gen[2, 0], gen[2, 1], gen[2, 2]
+        k, th = self.reversion, self.mean
+        decay = np.exp(-k * t)
+        m1 = th + (s0 - th) * decay
+        m2 = s0**2 * np.exp(a * t) + (a0 + a1 * th) * _phi(a, t) + a1 * (s0 - th) * decay * _phi(a + k, t)
+        return m1 + 0.0 * m2, m2 + 0.0 * m1
+
+    def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
+               substeps: int = 1) -> tuple[np.ndarray, None]:
+        """Per slice: exact Gaussian for ``p = 0``, exact noncentral chi-square (Poisson mixture of
+        gammas) for ``p = 1/2``, moment-matched lognormal sub-steps for ``p = 1``."""
+        kappa, theta, xi, p = self.reversion, self.mean, self.vol_of_vol, self.elasticity
+        n = slices
+        out = np.empty((paths, n))
+        out[:, 0] = sigma0
+        exact_cir = p == 0.5 and xi > 0
+        steps = 1 if (p == 0.0 or exact_cir or xi == 0) else int(substeps)
+        dt = tau / steps
+        phi = self.propagator(dt)  # (1, m1, m2) -> conditional moments after dt
+        s = out[:, 0].copy()
+        for k in range(1, n):
+            for _ in range(steps):
+                m1 = phi[1, 0] + phi[1, 1] * s + phi[1, 2] * s * s
+                if xi == 0:
+                    s = m1
+                    continue
+                if p == 0.0:
+                    m2 = phi[2, 0] + phi[2, 1] * s + phi[2, 2] * s * s
+                    s = m1 + np.sqrt(np.maximum(m2 - m1 * m1, 0.0)) * rng.standard_normal(paths)
+                elif exact_cir:  # noncentral chi-square as a Poisson mixture of gammas (df = 0 allowed)
+                    e = math.exp(-kappa * dt)
+                    c = xi * xi * (1 - e) / (4 * kappa)
+                    mix = rng.poisson(0.5 * np.maximum(s, 0.0) * e / c)
+                    s = c * rng.gamma(0.5 * 4 * kappa * theta / (xi * xi) + mix, 2.0)
+                else:
+                    m2 = phi[2, 0] + phi[2, 1] * s + phi[2, 2] * s * s
+                    pos = (m1 > 0) & (m2 > 0)  # both vanish only once sigma has reached 0 with theta = 0
+                    safe1, safe2 = np.where(pos, m1, 1.0), np.where(pos, m2, 1.0)
+                    v = np.maximum(np.log(safe2) - 2.0 * np.log(safe1), 0.0)  # log(m2 / m1^2): no underflow
+                    s = np.where(pos, safe1 * np.exp(-0.5 * v + np.sqrt(v) * rng.standard_normal(paths)), 0.0)
+            out[:, k] = s
+        return out, None
 
     def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
         return self.moments(sigma0, times)[1]
@@ -320,8 +386,38 @@ class RegimeVolatility(VolatilityModel):
         times = np.asarray(times, dtype=np.float64)
         start = np.zeros(self.n_regimes)
         start[self.initial_regime] = 1.0
-        out = np.array([start @ expm(self._q * t) for t in times.ravel()])
+        flat = times.ravel()
+        if flat.size > 2 and np.allclose(np.diff(flat), flat[1] - flat[0], rtol=1e-12, atol=0.0) and flat[1] > flat[0]:
+            state = start @ expm(self._q * flat[0])  # uniform times: one step matrix, applied repeatedly
+            hop = expm(self._q * (flat[1] - flat[0]))
+            out = np.empty((flat.size, self.n_regimes))
+            for i in range(flat.size):
+                out[i] = state
+                state = state @ hop
+        else:
+            out = start @ expm(self._q[None] * flat[:, None, None]) if flat.size else np.zeros((0, self.n_regimes))
         return out.reshape(times.shape + (self.n_regimes,))
+
+    def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
+               substeps: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The regime chain on ``P = expm(Q tau)`` by inverse-CDF draws; returns ``(levels[regime],
+        regime)``, both ``(paths, N)`` (views of time-major arrays)."""
+        n = slices
+        p = self.transition_matrix(tau)
+        cum = np.cumsum(p, axis=1)
+        cum[:, -1] = 1.0
+        levels = np.asarray(self.levels, dtype=np.float64)
+        regime_t = np.empty((n, paths), dtype=np.int64)  # time-major while stepping
+        regime_t[0] = self.initial_regime
+        u = rng.random((n - 1, paths)) if n > 1 else np.empty((0, paths))
+        columns = [np.ascontiguousarray(cum[:, j]) for j in range(self.n_regimes - 1)]
+        for k in range(1, n):
+            prev = regime_t[k - 1]
+            nxt = regime_t[k]
+            nxt[:] = 0
+            for col in columns:  # next regime = number of cumulative probabilities below u
+                nxt += u[k - 1] > col[prev]
+        return levels[regime_t].T, regime_t.T
 
     def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
         return self.distribution(times) @ (np.asarray(self.levels) ** 2)
@@ -331,6 +427,11 @@ class RegimeVolatility(VolatilityModel):
             "kind": self.kind, "levels": list(self.levels),
             "generator": [list(r) for r in self.generator], "initial_regime": self.initial_regime,
         }
+
+
+def _phi(a: float, t: np.ndarray) -> np.ndarray:
+    """``(e^(a t) - 1) / a`` (``t`` at ``a = 0``), without cancellation."""
+    return t + 0.0 * a if a == 0 else np.expm1(a * t) / a
 
 
 _MODELS: dict[str, type[VolatilityModel]] = {

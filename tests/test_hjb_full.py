@@ -11,7 +11,8 @@ import pytest
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from hjb.pde.full import full_hjb_numpy, solve_full
+from hjb.pde.full import solve_full
+from hjb.pde.reference import full_hjb_numpy
 from hjb.pde import solve
 from hjb.pde.reduced import solve_reduced, volatility_grid
 from hjb.pde import HJBSettings

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from hjb.pde.reduced import generator_rows, reduced_pde_numpy, solve_mean_reverting_batch, solve_reduced, volatility_grid
+from hjb.pde.reduced import generator_rows, solve_mean_reverting_batch, solve_reduced, volatility_grid
+from hjb.pde.reference import reduced_pde_numpy
 from hjb.pde import HJBSettings
 from solvers import closed_form
 from solvers.spec import load_example

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hjb.pde.full import REDUCTION_TAIL, reduction_solve, implicit_s_matrix, reduction_coefficients
+from hjb.pde.s_step import REDUCTION_TAIL, implicit_s_matrix, reduction_coefficients, reduction_solve
 
 
 def random_generator(ns: int, rng: np.random.Generator):

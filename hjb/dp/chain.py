@@ -1,39 +1,10 @@
 """Volatility as a finite Markov chain on the slice length ``tau`` (backward induction's view).
 
-Discrete-time convention of MODEL.md: the volatility that drives slice ``k`` is
-``sigma_k = sigma(t_{k-1})``, known when the slice's trade is chosen; between slices the
-chain moves with a transition matrix ``P`` (row ``i``: distribution of the next state).
-A :class:`VolatilityChain` holds
-
-* ``levels``: ``sigma`` (currency / share / sqrt(time unit)) of state ``i`` in slice ``k``,
-  shape ``(N, S)`` (a deterministic path is one state whose level changes with ``k``);
-* ``transition``: ``P``, shape ``(S, S)``, time-homogeneous, rows sum to one;
-* ``initial_state``: the state of slice 1 (its level is the asset's ``volatility``).
-
-How each model of the spec becomes a chain (:func:`volatility_chain`):
-
-* constant: one state, ``sigma_k = sigma_0``.
-* path: one state whose level is ``path[k-1]`` in slice ``k``.
-* regimes: the regimes as given, ``P = expm(Q tau)`` (``RegimeVolatility.transition_matrix``).
-* mean-reverting with ``vol_of_vol = 0``: deterministic, one state at the exact ``E[sigma(t_{k-1})]``.
-* mean-reverting (stochastic): **moment-matched discrete Gaussian rows** (method name
-  ``"moment-matched"``). The states are a uniform grid of spacing ``h`` that has ``sigma_0`` as a
-  node and covers ``E[sigma(t)] +- width * sd(sigma(t))`` for ``t`` in ``[0, T]`` (nodes ``<= 0``
-  dropped when the elasticity ``p > 0``). Row ``i`` is ``p_j ∝ exp(a z_j + b z_j^2)``,
-  ``z_j = (sigma_j - m_i) / h``, with ``(a, b)`` found by Newton on the convex dual so that the
-  row's mean and second moment equal the model's exact conditional moments
-  ``E[sigma(t + tau) | sigma_i]`` and ``E[sigma(t + tau)^2 | sigma_i]``
-  (``MeanRevertingVolatility.moments``). An exponential family with statistics
-  ``(sigma, sigma^2)`` reaches every point inside the convex hull of ``{(sigma_j, sigma_j^2)}``,
-  so the match is exact unless the target lies outside it: a conditional variance below the
-  grid's resolution ``d (h - d)`` (``d`` the distance of the conditional mean to the node below
-  it), or a mean beyond the end nodes. Such rows fall back to the closest feasible row
-  (two nodes around the mean: exact mean, variance ``d (h - d)``; an end node: mean clamped)
-  and are counted in ``diagnostics``.
-
-  Because the exact conditional moments are affine in ``(sigma, sigma^2)``, rows that match
-  them make the chain's unconditional ``E[sigma_k]`` and ``E[sigma_k^2]`` equal the model's
-  at every slice, to rounding (the tests check 1e-12). Higher moments converge as ``S`` grows.
+A :class:`VolatilityChain` holds ``levels`` (``(N, S)``, volatility of state ``i`` in slice ``k``),
+``transition`` ``P`` (``(S, S)``) and ``initial_state``. Constant and path: one state; regimes:
+``P = expm(Q tau)``; mean-reverting: moment-matched discrete Gaussian rows on the nodes of
+:func:`hjb.volatility_grid.covering_grid`, so the chain's ``E[sigma_k]`` and ``E[sigma_k^2]`` equal the
+model's. Entry point :func:`volatility_chain`. Details: ``solvers/docs/theory-dp.md``.
 """
 
 from __future__ import annotations
@@ -46,12 +17,9 @@ import numpy as np
 
 from solvers.errors import SpecError
 from solvers.spec import ExecutionProblem
-from solvers.volatility import (
-    ConstantVolatility,
-    MeanRevertingVolatility,
-    RegimeVolatility,
-    VolatilityPath,
-)
+from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
+
+from ..volatility_grid import covering_grid
 
 __all__ = ["VolatilityChain", "volatility_chain", "mean_reverting_chain", "moment_matched_row"]
 
@@ -177,26 +145,12 @@ def mean_reverting_chain(
         mean, _ = model.moments(sigma0, times)
         return VolatilityChain(mean[:, None], np.ones((1, 1)), 0, "deterministic-mean",
                                {"note": "vol_of_vol = 0: sigma(t) is the exact deterministic mean"})
-    # grid range over the horizon: t in [0, T] at a fine sampling (slice starts and 64 points)
-    fine = np.union1d(times, np.linspace(0.0, horizon, 65))
-    m1, m2 = model.moments(sigma0, fine)
-    sd = np.sqrt(np.maximum(m2 - m1**2, 0.0))
-    lo = float(np.min(m1 - width * sd))
-    hi = float(np.max(m1 + width * sd))
-    lo, hi = min(lo, sigma0), max(hi, sigma0)
-    if model.elasticity > 0:
-        lo = max(lo, 0.0)
-    h = (hi - lo) / (states - 1)
-    below = int(round((sigma0 - lo) / h))
-    nodes = sigma0 + h * (np.arange(states) - below)
-    dropped = 0
-    if model.elasticity > 0:
-        keep = nodes > 0
-        dropped = int(np.sum(~keep))
-        nodes = nodes[keep]
-    initial = int(np.argmin(np.abs(nodes - sigma0)))
-    nodes[initial] = sigma0  # exact, not sigma0 + h*0 rounded
-    cm1, cm2 = _conditional_moments(model, nodes, tau)
+    # the one volatility grid (hjb.volatility_grid): the band over [0, T] sampled at the slice starts too
+    grid = covering_grid(model, sigma0, horizon, points=states, width=width, extra_times=times, drop_nonpositive=True)
+    nodes, initial = grid.nodes, grid.start_index
+    h = grid.spacing
+    dropped = states - nodes.size
+    cm1, cm2 = model.moments(nodes, tau)  # exact conditional moments after one slice (affine in the start)
     rows = np.zeros((nodes.size, nodes.size))
     fallback, clamped = [], []
     worst = 0.0
@@ -218,17 +172,6 @@ def mean_reverting_chain(
         "resolution_fallback_rows": fallback, "clamped_rows": clamped,
     }
     return VolatilityChain(levels, rows, initial, "moment-matched", diagnostics)
-
-
-def _conditional_moments(model: MeanRevertingVolatility, nodes: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
-    """Exact ``E[sigma(t+tau) | sigma(t) = node]`` and second moment: the moment ODE's
-    propagator ``expm(M tau)`` applied to ``(1, sigma, sigma^2)`` (affine in the start)."""
-    from scipy.linalg import expm
-
-    prop = expm(model.generator_matrix() * tau)
-    start = np.stack([np.ones_like(nodes), nodes, nodes**2])
-    out = prop @ start
-    return out[1], out[2]
 
 
 def moment_matched_row(nodes: np.ndarray, mean: float, second: float, *, tol: float = 1e-13,

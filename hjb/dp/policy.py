@@ -1,23 +1,10 @@
 """Feedback policies of the backward induction (``Result.policy`` of method ``dp``).
 
-Both implement :class:`solvers.policy.FeedbackPolicy`: ``trade(k, holdings, sigma, regime)``
-returns ``n_k`` (shares) for slice ``k`` from ``x_{k-1}`` and the state at ``t_{k-1}``.
-
-The volatility state: a regime model uses ``regime``; a one-state chain (constant, path,
-deterministic mean) ignores ``sigma`` and uses the chain's level of slice ``k``; a
-mean-reverting chain takes ``sigma`` itself for the risk of the slice and interpolates the
-continuation linearly between the two chain nodes around ``sigma`` (exactly the DP's decision
-at a node).
-
-* :class:`LinearDPPolicy`: linear impact, ``V_k(x, i) = a_k(i) x^2``: ``x_k = r_k(i) x_{k-1}``,
-  ``r = c / (c + lam rho + (P a_{k})_i)``.
-* :class:`GridDPPolicy`: the general case: re-solves the slice's 1-D minimization at the actual
-  ``x`` with the stored value tables (the same code as the backward induction,
-  :mod:`hjb.dp.stage`), so trades always respect the caps and no-reversal exactly.
-
-The last slice finishes the order (``n_N = x_{N-1}``). From a state the caps cannot complete
-(more left than the remaining slices may trade, reachable only off the optimal path) the grid
-policy trades its slice's cap.
+``trade(k, holdings, sigma, regime) -> n_k`` (shares) for slice ``k`` from ``x_{k-1}`` and the state at
+``t_{k-1}``; the last slice finishes the order. :class:`LinearDPPolicy`: ``x_k = r_k(i) x_{k-1}``.
+:class:`GridDPPolicy`: re-solves the slice's minimization at the actual ``x`` on the stored tables
+(caps and no-reversal hold exactly). A mean-reverting chain interpolates between the two nodes
+around the observed ``sigma``.
 """
 
 from __future__ import annotations

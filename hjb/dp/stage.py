@@ -1,47 +1,11 @@
-"""One slice of the backward induction: stage cost, continuation interpolation and the exact
-1-D minimization over the feasible interval. Written once against an array module ``xp``
-(``numpy`` or ``jax.numpy``) so that the JAX scan, the plain numpy loop of the benchmark and the
-feedback policy evaluate the very same formulas.
+"""One slice of the backward induction: stage cost, continuation interpolation and the 1-D minimization.
 
-Scaled units (single asset, order ``X``): holdings ``q = x / X`` in ``[0, 1]`` (fraction of the
-order left; a buy order is mirrored), costs in units of ``c0 = T eta (|X| / T)^(1 + beta)`` (the
-temporary cost of TWAP). For slice ``k`` chosen at ``t_{k-1}`` from ``q`` in state ``i``, with
-``y = q_k`` and the trade ``n = q - y >= 0`` (MODEL.md's costs, monotone trading):
-
-    stage(n, y) = A n^(1+beta) - G n^2 + E n + lam rho_{k,i} y^2 + D y
-    A = tau eta (|X| / tau)^(1+beta) / c0      temporary impact
-    G = gamma X^2 / (2 c0)                     the -1/2 gamma n^2 part of the permanent impact
-    E = epsilon |X| / c0                       spread
-    D = -tau mu X / c0                         drift
-    rho_{k,i} = tau sigma_{k,i}^2 X^2 / c0     risk weight (times lambda in the objective)
-
-    W_{k-1}(q, i) = min_{lo <= y <= hi} stage(q - y, y) + sum_j P_ij W_k(y, j),
-    lo = max(0, q - cap_k),  hi = min(q, U_k),
-
-``U_k = min(1, remaining capacity of slices k+1..N)`` the largest feasible ``q_k`` (the extent of
-the ``x`` grid at ``t_k``, so that every grid node is feasible). The constant
-``1/2 gamma X^2`` is added once, outside.
-
-Grid. The nodes at ``t_k`` are ``q = U_k u^p`` with ``u`` uniform on ``[0, 1]``: ``p = 1`` (uniform)
-for linear impact, ``p = 2`` (graded towards 0) for ``beta < 1``, where ``W ~ q^(1+beta)`` near
-``q = 0`` is not smooth in ``q`` but is in ``u`` (``u^3`` for the square-root law). Interpolation is
-done in ``u`` (:func:`prepare_tables`, :func:`interpolate`).
-
-Interpolation. Continuation values are cubic Hermite in ``u``, with node slopes
-``W'`` from the envelope theorem (``W' = f'(n*)``, plus ``g'(y*)`` when ``y*`` sits on a bound
-that moves with ``q``), passed through Hyman's monotonicity filter (slopes clipped to
-``[0, 3 min(|Delta_left|, |Delta_right|)]`` with the sign of the data, zero at a local extremum):
-the interpolant is monotone wherever the data are (shape-preserving). With exact slopes it
-reproduces quadratics exactly (uniform grid), so linear impact is solved to rounding on any
-grid; smooth values are interpolated to ``O(h^4)`` (measured: order ~4 for square-root impact
-on the graded grid, ~3 with binding caps, whose switching points are not smooth). The expectation ``sum_j P_ij W_k(y, j)`` is linear, so it
-is applied to the node values and slopes before interpolating.
-
-Minimization. ``g(y) = stage(q - y, y) + C(y)`` is convex for convex continuations, so its
-minimizer over ``[lo, hi]`` is found on ``g'`` (vectorized over every node and state):
-``g'(lo) >= 0`` gives ``lo``, ``g'(hi) <= 0`` gives ``hi``, otherwise the root of ``g'`` by a fixed
-number of bisection halvings (default) or safeguarded Newton steps, to a bracket width (or last
-step) reported as a diagnostic.
+Scaled units: ``q = x / X`` in ``[0, 1]``, costs in ``c0 = T eta (|X|/T)^(1+beta)``. Stage of a trade
+``n = q - y``: ``A n^(1+beta) - G n^2 + E n + lam rho y^2 + D y`` (:func:`stage_coefficients`; powers from
+:class:`solvers.impact.PowerLawImpact`). Continuations are cubic Hermite in ``u`` on nodes ``q = U u^p``
+with envelope slopes and Hyman's filter; the minimizer is found on ``g'`` by bisection or safeguarded
+Newton. Written against an array module ``xp`` (numpy or jax.numpy): the JAX scan, the numpy loop and
+the policy evaluate the same formulas. Derivations: ``solvers/docs/theory-dp.md``.
 """
 
 from __future__ import annotations
@@ -49,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["StageCoefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "hermite", "grid_nodes", "prepare_tables", "interpolate",
+from solvers.impact import PowerLawImpact, impact_model
+from solvers.spec import ExecutionProblem
+
+__all__ = ["StageCoefficients", "stage_coefficients", "impact", "impact_slope", "impact_curvature", "hyman_slopes", "hermite", "grid_nodes", "prepare_tables", "interpolate",
            "minimize_stage"]
 
 
@@ -65,36 +32,40 @@ class StageCoefficients:
     c0: float  # currency per cost unit
 
 
+def _shape(c: StageCoefficients) -> PowerLawImpact:
+    """The law ``n -> n^(1+beta)`` (unit ``eta``) whose exponent specialisation the stage uses."""
+    return PowerLawImpact(eta=1.0, beta=float(c.beta))
+
+
 def impact(xp: Any, c: StageCoefficients, n):
-    """``A n^(1+beta) - G n^2 + E n`` for ``n >= 0`` (exponent specialised for 1 and 1/2)."""
-    if c.beta == 1.0:
-        temp = c.A * n * n
-    elif c.beta == 0.5:
-        temp = c.A * n * xp.sqrt(n)
-    else:
-        temp = c.A * xp.power(n, 1.0 + c.beta)
-    return temp - c.G * n * n + c.E * n
+    """``A n^(1+beta) - G n^2 + E n`` for ``n >= 0`` (:meth:`PowerLawImpact.power`)."""
+    return c.A * _shape(c).power(xp, n) - c.G * n * n + c.E * n
 
 
 def impact_slope(xp: Any, c: StageCoefficients, n):
     """``d/dn`` of :func:`impact`: ``A (1+beta) n^beta - 2 G n + E``."""
-    if c.beta == 1.0:
-        temp = 2.0 * c.A * n
-    elif c.beta == 0.5:
-        temp = 1.5 * c.A * xp.sqrt(n)
-    else:
-        temp = c.A * (1.0 + c.beta) * xp.power(n, c.beta)
-    return temp - 2.0 * c.G * n + c.E
+    return c.A * _shape(c).power_slope(xp, n) - 2.0 * c.G * n + c.E
 
 
 def impact_curvature(xp: Any, c: StageCoefficients, n):
     """``d^2/dn^2`` of :func:`impact` (``n > 0``; infinite at ``n = 0`` when ``beta < 1``)."""
-    if c.beta == 1.0:
-        temp = 2.0 * c.A + 0.0 * n
-    else:
-        safe = xp.maximum(n, 1e-300)
-        temp = c.A * (1.0 + c.beta) * c.beta * xp.power(safe, c.beta - 1.0)
-    return temp - 2.0 * c.G
+    return c.A * _shape(c).power_curvature(xp, n) - 2.0 * c.G
+
+
+def stage_coefficients(problem: ExecutionProblem) -> tuple[StageCoefficients, float]:
+    """Stage coefficients in cost units ``c0 = T eta (|X|/T)^(1+beta)``, and ``rho_unit =
+    tau X^2 / c0`` (the risk weight of a slice is ``rho_unit sigma^2``)."""
+    a = problem.asset
+    big_x, tau, beta = abs(a.holdings), problem.tau, a.impact_exponent
+    c0 = impact_model(a).cost_unit(a.holdings, problem.horizon)
+    coeff = StageCoefficients(
+        A=tau * a.temporary_impact * (big_x / tau) ** (1.0 + beta) / c0,
+        G=0.5 * a.permanent_impact * big_x**2 / c0,
+        E=a.spread * big_x / c0,
+        D=-tau * a.drift * a.holdings / c0,
+        beta=beta, c0=c0,
+    )
+    return coeff, tau * big_x**2 / c0
 
 
 def hyman_slopes(xp: Any, values, slopes, spacing):

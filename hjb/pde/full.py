@@ -1,46 +1,11 @@
-"""Full HJB for nonlinear temporary impact on an ``(x, s)`` grid (``x`` alone for constant
-volatility; ``(x, regime)`` for a regime chain, where ``L_s`` is the generator ``Q``).
+"""Full HJB for nonlinear temporary impact on an ``(x, s)`` grid (``x`` alone for constant volatility,
+``(x, regime)`` for regimes).
 
-Continuous-time problem (single asset, zero drift, selling ``X > 0``; a buy program is the
-mirror image): minimize ``E[ int_0^T eta |v|^(1+beta) + lambda sigma_t^2 x_t^2 dt ]``,
-``dx = -v dt``, ``x_T = 0``. Scaled units: ``x = |X| y`` (``y`` in [0, 1]), value
-``V = eta |X|^(1+beta) U``, ``r = v / |X|`` (1 / time unit), ``c(s) = lambda s^2 |X|^(1-beta) / eta``.
-In time to go ``theta``:
-
-    U_theta = c(s) y^2 + min_r [ r^(1+beta) - r U_y ] + L_s U,     U -> +inf as theta -> 0 (y > 0).
-
-Pointwise optimal control from the first-order condition: ``(1+beta) r^beta = U_y``.
-
-Hard terminal condition, handled exactly: ``U = U0 + W`` with the risk-neutral value
-``U0 = y^(1+beta) theta^(-beta)`` (liquidate at constant rate ``y / theta``), known in closed
-form, so only the smooth remainder ``W`` (``W(0) = 0``, ``W = O(c theta y^2)``) lives on the
-grid. The first step (``theta = dt``) is the forced liquidation ``r = y / dt``:
-``W = dt c y^2 / 2``.
-
-Scheme (first order in time): semi-Lagrangian in ``y`` with linear interpolation (monotone
-for a given control), then one implicit step in ``s`` (backward Euler; upwind drift, central
-diffusion, the same operator and boundary rows as :mod:`hjb.reduced`; ``L_s`` is constant,
-so everything of ``(I - dt L_s)^-1`` that does not depend on the right-hand side is
-precomputed: cyclic-reduction coefficients on the CPU, the dense inverse (one GEMM) on an
-accelerator, see :func:`default_s_solve`) (Lie splitting):
-
-    J(r) = dt (r^(1+beta) + c (y^2 + z^2) / 2) + z^(1+beta) theta_n^-beta + W^n(z),  z = y - r dt in [0, y]
-    r    = clip( (y^beta theta_{n+1}^-beta + W^n_y(y) / (1+beta))^(1/beta), 0, y / dt )   (FOC)
-    W*   = J(r) - y^(1+beta) theta_{n+1}^-beta
-    W^{n+1} = (I - dt L_s)^-1 W*.
-
-With ``W = 0`` the control ``y / theta_{n+1}`` is the exact minimizer of the singular part, so
-the splitting of the singularity is exact. The semi-Lagrangian step with an exact minimization would have no CFL
-limit; with the FOC control it needs ``dt / dy <= MAX_SL_COURANT`` (measured, checked with a
-:class:`SpecError` naming the numbers). The interpolation error is ``O(dy^2 / dt)``, so ``dy``
-and ``dt`` are refined together (``dy ~ dt``).
-Powers are specialised for ``beta`` in {0.5, 1, 2} (``sqrt`` instead of a generic ``**``: the
-generic power erased most of the JAX speed-up on this machine).
-Where the JAX time goes (CPU, 256 x 64 x 1000, per step, measured with the XLA profiler and by
-removing parts): semi-Lagrangian fusion ~55 us, of which the two interpolation gathers ~30 us
-(a fusion with a gather is not vectorized; replacing them by selects among shifted copies was
-slower); cyclic-reduction s-step ~18 us (the dense 64 x 64 product: ~75 us); gradient ~8 us.
-:func:`full_hjb_numpy` is the same scheme in numpy (benchmark baseline and test oracle).
+Scaled: ``x = |X| y``, ``V = eta |X|^(1+beta) (y^(1+beta) theta^-beta + W)``; ``W`` (smooth, ``W(0) = 0``)
+is stepped semi-Lagrangian in ``y`` with the first-order control ``(1+beta) r^beta = U_y``, then one
+implicit step in ``s`` (:mod:`hjb.pde.s_step`), Lie splitting, first order. Entry points
+:func:`solve_full` and :func:`full_hjb_arrays` (the compiled kernel on plain arrays, for benchmarks).
+Derivations: ``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
@@ -53,18 +18,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from scipy.linalg import solve_banded
 
 from solvers.errors import MethodNotApplicable, SpecError
+from solvers.impact import PowerLawImpact
 from solvers.spec import ExecutionProblem
 from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility
 
 from ..jax_runtime import compiled
-from .reduced import check_problem, volatility_grid
+from .reduced import check_problem, riccati_source, volatility_grid
+from .s_step import S_SOLVES, default_s_solve, implicit_s_matrix, reduction_coefficients, reduction_solve
 from .settings import HJBSettings
 
-__all__ = ["FullSolution", "solve_full", "full_hjb_numpy", "full_hjb_arrays", "power_functions", "MAX_SL_COURANT",
-           "S_SOLVES", "REDUCTION_TAIL", "default_s_solve", "implicit_s_matrix", "reduction_coefficients"]
+__all__ = ["FullSolution", "solve_full", "full_hjb_arrays", "full_kernel", "power_functions", "MAX_SL_COURANT",
+           "holdings_gradient", "semi_lagrangian_step", "jax_interpolator"]
 
 #: largest accepted ``dt / dy`` (scaled holdings). The control from the first-order condition
 #: with the gradient at the arrival point is an approximate minimizer; measured on the
@@ -74,14 +40,10 @@ MAX_SL_COURANT = 2.0
 
 
 def power_functions(beta: float, xp=jnp) -> tuple[Callable, Callable]:
-    """``(z -> z^(1+beta), z -> z^(1/beta))`` for ``z >= 0``, specialised for common betas."""
-    if beta == 1.0:
-        return (lambda z: z * z), (lambda z: z)
-    if beta == 0.5:
-        return (lambda z: z * xp.sqrt(z)), (lambda z: z * z)
-    if beta == 2.0:
-        return (lambda z: z * z * z), xp.sqrt
-    return (lambda z: z ** (1.0 + beta)), (lambda z: z ** (1.0 / beta))
+    """``(z -> z^(1+beta), z -> z^(1/beta))`` for ``z >= 0``: :meth:`PowerLawImpact.power` and
+    :meth:`PowerLawImpact.power_inverse` (exponent specialised there)."""
+    law = PowerLawImpact(eta=1.0, beta=float(beta))
+    return (lambda z: law.power(xp, z)), (lambda z: law.power_inverse(xp, z))
 
 
 def holdings_gradient(w, dy, xp):
@@ -92,7 +54,7 @@ def holdings_gradient(w, dy, xp):
     return xp.concatenate([first, inner, last], axis=-1)
 
 
-def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, interpolator, first=False, safeguard=False):
+def semi_lagrangian_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, interpolator, first=False, safeguard=False):
     """The semi-Lagrangian half step (before the s-step); ``w`` is (ns, ny).
 
     Control: the first-order condition with the gradient at ``y``. With ``safeguard`` the
@@ -102,7 +64,7 @@ def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, interpolato
     beyond the limit either). On the first step (``theta_old = 0``, ``first`` true) the control is the
     forced liquidation ``y / dt`` and the singular term at the departure point (``z = 0``) is 0.
     ``interpolator(w)`` returns ``interp(idx, frac) = W[idx] + frac (W[idx + 1] - W[idx])`` along
-    each row (``idx`` in ``[0, ny - 2]``): :func:`_numpy_interpolator` or :func:`_jax_interpolator`,
+    each row (``idx`` in ``[0, ny - 2]``): :func:`hjb.pde.reference.numpy_interpolator` or :func:`jax_interpolator`,
     the same arithmetic.
     """
     pow_1pb, inv_beta = power_functions(beta, xp)
@@ -127,22 +89,7 @@ def _sl_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, interpolato
     return out - y_1pb * theta_new ** (-beta)
 
 
-def _numpy_interpolator(w: np.ndarray) -> Callable:
-    """Linear interpolation along rows by one fancy-index read per point from the (ns * ny, 2)
-    table of ``(W_j, W_{j+1} - W_j)`` (the fastest numpy form measured here)."""
-    ns, ny = w.shape
-    slope = np.concatenate([w[:, 1:] - w[:, :-1], np.zeros((ns, 1))], axis=1)
-    table = np.stack([w, slope], axis=-1).reshape(ns * ny, 2)
-    offsets = (np.arange(ns) * ny)[:, None]
-
-    def interp(idx, frac):
-        pair = table[(offsets + idx).reshape(-1)].reshape(ns, ny, 2)
-        return pair[..., 0] + frac * pair[..., 1]
-
-    return interp
-
-
-def _jax_interpolator(w) -> Callable:
+def jax_interpolator(w) -> Callable:
     """Linear interpolation along rows by two row-wise gathers (``take_along_axis``), bit for bit
     the table form of :func:`_numpy_interpolator`. Measured on the CPU (256 x 64 x 1000, dense
     s-step, same process): ~150 ms against ~215 ms with one gather of pairs from the stacked
@@ -155,105 +102,6 @@ def _jax_interpolator(w) -> Callable:
         return lo + frac * (hi - lo)
 
     return interp
-
-
-def implicit_s_matrix(lower, diagonal, upper, h) -> np.ndarray:
-    """``(I - dt L_s)^-1`` as a dense matrix: ``L_s`` does not change in time, so the implicit
-    s-step can be one matrix product per time step (``s_solve="inverse"``: a plain GEMM on a
-    GPU; the numpy baseline's s-step)."""
-    lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (lower, diagonal, upper))
-    m = np.diag(1.0 - h * diagonal) - np.diag(h * lower[1:], -1) - np.diag(h * upper[:-1], 1)
-    return np.linalg.inv(m)
-
-
-#: ``s_solve`` values of :func:`full_hjb_arrays`: the dense inverse (one GEMM per step) or cyclic
-#: reduction of the tridiagonal ``I - dt L_s`` with precomputed coefficients.
-S_SOLVES = ("inverse", "reduction")
-
-#: cyclic reduction halves the system until it has at most this many rows, then applies the
-#: dense inverse of what is left (one small GEMM instead of the last, overhead-bound levels).
-#: Measured on the CPU, 64 volatility points x 256 holdings points, per step: dense 64 x 64
-#: inverse ~80 us; reduction to 16 then a 16 x 16 inverse ~28 us; to 8: ~32 us; to 1: ~38 us.
-REDUCTION_TAIL = 16
-
-
-def _reduction_levels(ns: int, tail: int = REDUCTION_TAIL) -> tuple[list[tuple[int, int, int]], int]:
-    """``([(n, m, ne) per level], rows left)``: a level takes ``n`` rows to the ``m = n // 2``
-    odd ones and back-substitutes the ``ne = n - m`` even ones. Static: depends on ``ns`` only."""
-    levels, n = [], ns
-    while n > tail:
-        levels.append((n, n // 2, n - n // 2))
-        n //= 2
-    return levels, n
-
-
-def reduction_coefficients(lower, diagonal, upper, h, tail: int = REDUCTION_TAIL) -> np.ndarray:
-    """Cyclic reduction of ``M = I - dt L_s`` (tridiagonal, rows ``a_i x_{i-1} + b_i x_i + c_i
-    x_{i+1}``), everything that does not depend on the right-hand side, packed in one float64
-    vector: per level ``alpha, gamma`` (odd row ``i`` becomes ``d_i + alpha d_{i-1} + gamma
-    d_{i+1}``, ``alpha = -a_i / b_{i-1}``, ``gamma = -c_i / b_{i+1}``) and the even rows' ``a, c,
-    b`` (back-substitution ``x_j = (d_j - a_j x_{j-1} - c_j x_{j+1}) / b_j``), then the dense
-    inverse of the system left. ``M`` is an M-matrix with row sums 1 (``L_s`` has zero row
-    sums and nonnegative off-diagonals), so every reduced system is one too (``alpha, gamma >=
-    0``): no pivoting, no growth; measured against the dense inverse, 1e-15 relative."""
-    lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (lower, diagonal, upper))
-    ns = diagonal.size
-    a = np.concatenate([[0.0], -h * lower[1:]])
-    b = 1.0 - h * diagonal
-    c = np.concatenate([-h * upper[:-1], [0.0]])
-    levels, _ = _reduction_levels(ns, tail)
-    parts = []
-    for n, m, _ in levels:
-        i = 2 * np.arange(m) + 1
-        right = np.minimum(i + 1, n - 1)
-        has_right = i + 1 < n
-        alpha = -a[i] / b[i - 1]
-        gamma = np.where(has_right, -c[i] / b[right], 0.0)
-        parts += [alpha, gamma, a[0::2], c[0::2], b[0::2]]
-        a, b, c = (alpha * a[i - 1],
-                   b[i] + alpha * c[i - 1] + np.where(has_right, gamma * a[right], 0.0),
-                   np.where(has_right, gamma * c[right], 0.0))
-    last = np.diag(b) + np.diag(a[1:], -1) + np.diag(c[:-1], 1)
-    parts.append(np.linalg.inv(last).reshape(-1))
-    out = np.concatenate(parts)
-    assert out.size == _reduction_size(ns, tail)
-    return out
-
-
-def _reduction_size(ns: int, tail: int = REDUCTION_TAIL) -> int:
-    levels, rest = _reduction_levels(ns, tail)
-    return sum(2 * m + 3 * ne for _, m, ne in levels) + rest * rest
-
-
-def reduction_solve(coef, d, tail: int = REDUCTION_TAIL):
-    """``(I - dt L_s)^-1 d`` for ``d`` (ns, ny) from :func:`reduction_coefficients`: per level
-    one fused update of the odd rows (down) and one of the even rows (up), about 5 flops per
-    grid point in all against ``2 ns`` for the dense product."""
-    ns = d.shape[0]
-    levels, rest = _reduction_levels(ns, tail)
-    offset = 0
-
-    def take(k):
-        nonlocal offset
-        offset += k
-        return coef[offset - k:offset]
-
-    zero = jnp.zeros_like(d[:1])
-    saved = []
-    for n, m, ne in levels:
-        alpha, gamma, a_even, c_even, b_even = take(m), take(m), take(ne), take(ne), take(ne)
-        saved.append((n, d, a_even, c_even, b_even))
-        right = d[2::2] if n % 2 else jnp.concatenate([d[2::2], zero])  # d_{i+1}, 0 past the end
-        d = d[1::2] + alpha[:, None] * d[0:2 * m:2] + gamma[:, None] * right
-    x = take(rest * rest).reshape(rest, rest) @ d
-    for n, d_level, a_even, c_even, b_even in reversed(saved):
-        ne = b_even.shape[0]
-        before = jnp.concatenate([zero, x])[:ne]  # x_{j-1} of even row j (0 for j = 0)
-        after = jnp.concatenate([x, zero])[:ne]  # x_{j+1} (0 past the end)
-        x_even = (d_level[0::2] - a_even[:, None] * before - c_even[:, None] * after) / b_even[:, None]
-        pairs = jnp.stack([x_even[:x.shape[0]], x], axis=1).reshape(2 * x.shape[0], -1)  # even, odd, ...
-        x = pairs if n % 2 == 0 else jnp.concatenate([pairs, x_even[-1:]])
-    return x
 
 
 def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny: int, n_slices: int,
@@ -278,7 +126,7 @@ def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny:
 
     def semi_lagrangian(w, n):
         theta_old = n * h
-        return _sl_step(w, theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp, _jax_interpolator,
+        return semi_lagrangian_step(w, theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp, jax_interpolator,
                         first=(n == 0), safeguard=safeguard)
 
     # The loop carries the semi-Lagrangian output V^n (before the s-step): a step is
@@ -305,17 +153,6 @@ def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny:
 
 full_kernel = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "explicit", "keep",
                                                  "safeguard", "s_solve"))
-
-
-def default_s_solve(ns: int, *, explicit: bool = False, generator: bool = False) -> str:
-    """The implicit s-step :func:`full_hjb_arrays` uses by default: cyclic reduction on the CPU
-    for a tridiagonal ``L_s`` larger than :data:`REDUCTION_TAIL` (measured here: 2.7x faster than
-    the dense product at 64 points, where the dense product alone was ~40% of the run), the dense
-    inverse otherwise: on an accelerator (one GEMM against ~2 log2(ns) small kernels), for a
-    regime chain's dense generator, for small grids (the reduction would be the inverse anyway)."""
-    if generator or explicit or ns <= REDUCTION_TAIL or jax.default_backend() != "cpu":
-        return "inverse"
-    return "reduction"
 
 
 def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_slice, j0=0, explicit=False,
@@ -347,36 +184,6 @@ def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_sli
         full_kernel, *args, beta=float(beta), ny=int(ny), n_slices=int(n_slices), per_slice=int(per_slice),
         explicit=bool(explicit), keep=bool(keep), safeguard=bool(safeguard), s_solve=s_solve)
     return w, ends, paths, compile_s, run_s
-
-
-def full_hjb_numpy(c, lower, diagonal, upper, h, *, beta, ny, n_steps, safeguard=False,
-                   s_solve: str = "inverse") -> np.ndarray:
-    """The same scheme in numpy (vectorised over the grid); the implicit s-step either by the
-    same precomputed inverse as the JAX kernel (``s_solve="inverse"``, one BLAS product per
-    step) or by a banded LAPACK solve with ``ny`` right-hand sides (``"banded"``, an
-    independent check of the linear algebra). Returns ``W`` at ``theta = n_steps h``, (ns, ny)."""
-    c, lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (c, lower, diagonal, upper))
-    ns = c.size
-    y = np.linspace(0.0, 1.0, ny)
-    pow_1pb, _ = power_functions(beta, np)
-    y_1pb = pow_1pb(y)
-    y_b = y**beta
-    ab = np.zeros((3, ns))
-    ab[0, 1:] = -h * upper[:-1]
-    ab[1] = 1.0 - h * diagonal
-    ab[2, :-1] = -h * lower[1:]
-    s_inverse = implicit_s_matrix(lower, diagonal, upper, h) if ns > 1 else None
-
-    def s_step(w):
-        if ns == 1:
-            return w
-        return s_inverse @ w if s_solve == "inverse" else solve_banded((1, 1), ab, w, check_finite=False)
-
-    w = np.zeros((ns, ny))
-    for n in range(n_steps):
-        w = s_step(_sl_step(w, n * h, (n + 1) * h, y, y_1pb, y_b, c, h, beta, np, _numpy_interpolator,
-                            first=(n == 0), safeguard=safeguard))
-    return w
 
 
 @dataclass
@@ -474,7 +281,7 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
     else:
         raise MethodNotApplicable("hjb", f"the full HJB supports constant, mean-reverting and regime volatility, "
                                   f"not {model.kind!r} (with linear impact the reduced HJB handles it)")
-    c = lam * s**2 * big_x ** (1.0 - beta) / eta
+    c = riccati_source(problem, s)
     s_solve = default_s_solve(s.size, explicit=explicit, generator=generator is not None)
     w, ends, paths, compile_s, run_s = full_hjb_arrays(
         c, lower, diagonal, upper, h, beta=beta, ny=ny, n_slices=problem.slices, per_slice=per_slice, j0=j0,
@@ -488,15 +295,11 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
     w_path = np.vstack([np.zeros((1, ny)), np.asarray(paths)])
     theta = h * np.arange(n_t + 1)
     diag.update(
-        scheme="semi-Lagrangian in holdings (linear interpolation, FOC control), backward Euler in s "
-        "(upwind drift, central diffusion), Lie splitting" if not explicit else
-        "semi-Lagrangian in holdings, forward Euler in s",
-        unknown="W = U - y^(1+beta) theta^-beta (risk-neutral singular part removed exactly)",
-        boundary_conditions="y = 0: departure points stay in [0, y] (no condition needed); "
-        "s ends: diffusion dropped, drift upwinded inward (no flux)",
+        scheme="sl-fe" if explicit else "sl-be-lie",
+        unknown="w=u-y^(1+beta)/theta^beta",
+        boundary_conditions="no-flux",
         stability_number=number, semi_lagrangian_courant=courant,
-        s_solve=("none (one state)" if s.size == 1 else "explicit" if explicit else
-                 "cyclic reduction (precomputed coefficients)" if s_solve == "reduction" else "dense (I - dt L_s)^-1"),
+        s_solve=("none" if s.size == 1 else "explicit" if explicit else s_solve),
         order_time=1, compile_seconds=compile_s, run_seconds=run_s,
     )
     return FullSolution(states=s, start_index=j0, y=np.linspace(0.0, 1.0, ny), beta=beta, w_start=w,

@@ -1,54 +1,11 @@
-"""Method ``hjb``: the continuous-time HJB by finite differences (JAX), one entry point.
+"""Method ``hjb``: solve, choosing the formulation, and assemble the result through ``solvers.costs``.
 
-``solve(problem, *, settings=None, **options) -> Result`` picks the formulation:
-
-* linear impact (``beta = 1``): the reduced HJB ``V = x^2 A(t, s)`` (:mod:`hjb.reduced`):
-  an ODE system for constant / path / regime volatility, a PDE on an ``s`` grid for
-  mean-reverting volatility;
-* nonlinear impact: the full HJB on an ``(x, s)`` grid (mean-reverting), ``(x, regime)``
-  (regimes), or ``x`` alone for constant volatility (:mod:`hjb.full`).
-
-The result follows MODEL.md: ``objective = V(0, X, sigma_0) + 1/2 gamma X^2 + epsilon |X|``
-(the value function at the start plus :func:`solvers.costs.trajectory_constants`; the
-spread is ``epsilon |X|`` because the optimal strategy is monotone), ``time_model =
-"continuous"``, ``holdings`` = the optimal path with the volatility frozen at ``sigma_0``
-(the policy's rate at ``s = sigma_0`` followed on the fine time grid, sampled at ``t_k``),
-``expected_cost`` / ``variance``:
-
-* **reduced HJB** (linear impact, every volatility model): the optimal *feedback policy*'s
-  ``E[C]`` and expected quadratic variation ``E[int sigma_t^2 x_t^2 dt]`` from ``(0, X, sigma_0)``,
-  the quantities MODEL.md charges and method ``dp`` reports: with ``v = x A(t, s) / eta``,
-  ``E[int eta v^2 dt] = X^2 C(0, s_0)`` and ``E[int s^2 x^2 dt] = X^2 B(0, s_0)``, where
-  (Feynman-Kac, ``L`` the volatility or regime generator, ``C = B = 0`` at ``T``)
-  ``-C_t = A^2 / eta - 2 (A / eta) C + L C`` and ``-B_t = s^2 - 2 (A / eta) B + L B`` are solved on
-  the grid and by the scheme of ``A`` (:func:`hjb.reduced.solve_reduced`). So
-  ``expected_cost = 1/2 gamma X^2 + epsilon |X| + X^2 C(0, s_0)``, ``variance = X^2 B(0, s_0)``;
-  ``C + lambda B = A`` in continuous time, and ``diagnostics["objective_gap"] = expected_cost +
-  lambda variance - objective`` is the discretization error (rounding for the RK4 ODE forms,
-  first order in time for the mean-reverting grid);
-* **full HJB** (nonlinear impact, or ``form="full"``): ``E`` and ``V`` of the frozen path
-  (``E = constants + int eta |v|^(1+beta) dt``, ``V = int E[sigma_t^2] x_t^2 dt`` on the fine grid).
-  For constant volatility that path *is* the policy's, and ``E + lambda V = objective`` up to the
-  discretization error; under stochastic volatility they are NOT the policy's moments and
-  ``objective != E + lambda V`` (``diagnostics["moments"] = "frozen_path"`` and ``moments_note``
-  say so; the reduced HJB gives ``diagnostics["moments"] = "policy"``). Why not a linear PDE along
-  the full HJB's policy: it needs the control at every ``(x, s)`` node and step, i.e. the full
-  scheme's time loop once more; left for :mod:`hjb.full`'s owner.
-
-The frozen path's numbers are always in ``diagnostics["frozen_path_expected_cost"]``,
-``["frozen_path_variance"]`` and ``["frozen_path_objective"]``; ``["moments_note"]`` states
-what ``expected_cost`` and ``variance`` are. ``policy`` = a
-:class:`solvers.policy.FeedbackPolicy` for the simulator.
-
-With ``settings.extrapolate`` the first-order grid schemes are solved twice and ``objective``
-is the Richardson value ``2 V - V_coarse`` (``diagnostics["error_estimate"]`` is ``|V - V_coarse|``,
-the first-order error of the unextrapolated value); the reduced HJB's policy moments take the
-same Richardson step; the path, the frozen-path numbers and the policy are those of the finer grid.
-
-Options (besides ``settings``): ``accuracy`` (a preset name of
-:meth:`HJBSettings.with_accuracy`), any :class:`HJBSettings` field (``time_steps=4000``, ...),
-and ``form`` = ``"auto"`` | ``"reduced"`` | ``"full"`` (``"full"`` solves a linear-impact
-problem on the ``(x, s)`` grid too: a cross-check of the two schemes).
+Linear impact: the reduced HJB ``V = x^2 A(t, s)`` (:mod:`hjb.pde.reduced`); nonlinear impact or
+``form="full"``: the full HJB on an ``(x, s)`` grid (:mod:`hjb.pde.full`). ``objective`` is the value
+function plus ``1/2 gamma X^2 + epsilon |X|``; ``expected_cost``/``variance`` are the feedback policy's
+(reduced) or the frozen path's (full), ``diagnostics["moments"]`` says which; ``holdings`` is the path
+with volatility frozen at ``sigma_0``; ``time_model = "continuous"``. Derivations: the theory page
+``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
@@ -59,17 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from solvers.costs import trades_from_holdings, trajectory_constants
-from solvers.errors import MethodNotApplicable, SpecError
+from solvers.costs import policy_cost, trajectory_constants
+from solvers.errors import MethodNotApplicable
 from solvers.methods import MethodAccuracy, MethodInfo
 from solvers.result import Result
 from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
-from solvers.volatility import ConstantVolatility, VolatilityPath
+from solvers.volatility import VolatilityPath
 
 from .full import FullSolution, power_functions, solve_full
 from .policy import FullPolicy, ReducedPolicy
-from .reduced import ReducedSolution, solve_reduced, uniform_moments
+from .reduced import ReducedSolution, solve_reduced
 from .settings import HJBSettings
 
 __all__ = ["solve", "METHOD", "INFO"]
@@ -91,14 +48,10 @@ INFO = MethodInfo(
 def _expected_variance_mid(problem: ExecutionProblem, t_mid: np.ndarray) -> np.ndarray:
     """``E[sigma(t)^2]`` at the midpoints of the fine grid (piecewise per slice for a path)."""
     model = problem.volatility_model
-    sigma0 = problem.asset.volatility
-    if isinstance(model, ConstantVolatility):
-        return np.full(t_mid.shape, sigma0**2)
     if isinstance(model, VolatilityPath):
         k = np.minimum((t_mid / problem.tau).astype(np.int64), problem.slices - 1)
         return np.asarray(model.path)[k] ** 2
-    step = t_mid[1] - t_mid[0] if t_mid.size > 1 else 1.0
-    return uniform_moments(model, sigma0, float(t_mid[0]), float(step), t_mid.size)[:, -1]
+    return model.expected_variance(problem.asset.volatility, t_mid)
 
 
 def _path_integrals(problem: ExecutionProblem, t: np.ndarray, x: np.ndarray, temporary: float) -> dict[str, Any]:
@@ -112,25 +65,17 @@ def _path_integrals(problem: ExecutionProblem, t: np.ndarray, x: np.ndarray, tem
     return {"variance": variance, "breakdown": breakdown}
 
 
-_MOMENTS_NOTE = {
-    "policy": "expected_cost = 1/2 gamma X^2 + epsilon |X| + E[int eta v^2 dt] and variance = "
-    "E[int sigma_t^2 x_t^2 dt] of the optimal feedback policy v = x A(t, sigma_t)/eta from (0, X, sigma_0) "
-    "(Feynman-Kac PDE/ODEs on the grid of A); objective_gap = expected_cost + lambda variance - objective "
-    "is the discretization error (rounding for the RK4 ODE forms)",
-    "frozen_path": "full HJB under stochastic volatility: expected_cost and variance are those of the frozen "
-    "path (volatility held at sigma_0 in the rate, V charged with E[sigma_t^2]), NOT the feedback policy's "
-    "moments, so objective != expected_cost + lambda variance (objective_gap); the objective is the value "
-    "function's",
-    "frozen_path_deterministic": "full HJB, deterministic volatility: expected_cost and variance are those of "
-    "the frozen path (the policy's rate followed on the fine time grid), which here IS the feedback policy's "
-    "path; objective_gap is the discretization error",
-}
+#: ``diagnostics["moments"]``: what ``expected_cost`` and ``variance`` are (see the theory page)
+#: ``policy``: the optimal feedback policy's E[C] and E[int sigma^2 x^2 dt] (Feynman-Kac, reduced HJB);
+#: ``frozen-path``: the frozen path's, NOT the policy's, under stochastic volatility (full HJB);
+#: ``frozen-path-deterministic``: the frozen path's, which IS the policy's path (full HJB).
+MOMENTS = ("policy", "frozen-path", "frozen-path-deterministic")
 
 
 def _policy_moments(problem: ExecutionProblem, sol: ReducedSolution) -> tuple[float, float]:
     """``(E[int eta v^2 dt], E[int sigma_t^2 x_t^2 dt])`` of the reduced HJB's feedback policy
     from ``(0, X, sigma_0)``: ``X^2 C(0, s_0)`` (currency) and ``X^2 B(0, s_0)``
-    (share^2 x volatility^2 x time unit = currency^2, the unit of MODEL.md's ``V``)."""
+    (share^2 x volatility^2 x time unit = currency^2, the unit of the conventions page's ``V``)."""
     big_x, eta = problem.asset.holdings, problem.asset.temporary_impact
     return eta * big_x**2 * sol.cost_coefficient, big_x**2 * sol.risk_coefficient
 
@@ -221,28 +166,25 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
         value = 2.0 * value_grid - value_coarse
     objective = value + consts["permanent"] + consts["spread"]
     if use_full:  # the frozen path's E and V (module doc): exact for constant volatility only
-        expected, variance, breakdown = frozen_expected, parts["variance"], parts["breakdown"]
-        moments, note = "frozen_path", ("frozen_path" if problem.volatility_model.stochastic
-                                        else "frozen_path_deterministic")
+        variance, breakdown = parts["variance"], parts["breakdown"]
+        moments = "frozen-path" if problem.volatility_model.stochastic else "frozen-path-deterministic"
     else:  # the feedback policy's E[C] and E[int sigma^2 x^2 dt] (Feynman-Kac, hjb.reduced)
         temp, variance = moments_grid
         if extrapolated:  # the same Richardson step as the value
             temp, variance = 2.0 * temp - moments_coarse[0], 2.0 * variance - moments_coarse[1]
         breakdown = {**parts["breakdown"], "temporary": temp}
-        expected = sum(breakdown.values())
-        moments = note = "policy"
+        moments = "policy"
     per_slice = settings.steps_for(problem.slices)[1]
     holdings = x_t[::per_slice].copy()
     holdings[-1] = 0.0
     diagnostics = dict(sol.diagnostics)
     diagnostics.update(
         formulation=formulation, value_function=value, trajectory_constants=consts,
-        frozen_path="rate of the policy at s = sigma_0 followed on the fine time grid; E = constants + "
-        "int eta |v|^(1+beta) dt, V = int E[sigma_t^2] x_t^2 dt (model's exact moments), trapezoid/exact-linear",
+        frozen_path="sigma0-rate-fine-grid",
         frozen_path_expected_cost=frozen_expected, frozen_path_variance=parts["variance"],
         frozen_path_objective=frozen_expected + problem.risk_aversion * parts["variance"],
-        moments=moments, moments_note=_MOMENTS_NOTE[note],
-        value_function_objective=objective, objective_gap=expected + problem.risk_aversion * variance - objective,
+        moments=moments,
+        value_function_objective=objective, objective_gap=sum(breakdown.values()) + problem.risk_aversion * variance - objective,
         settings=settings.as_dict(), extrapolated=extrapolated,
     )
     if extrapolated:
@@ -252,9 +194,8 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     status, message = "optimal", ""
     if not (math.isfinite(objective) and np.all(np.isfinite(holdings))):
         status, message = "numerical_error", "the HJB produced non-finite values"
-    return Result(
-        method=METHOD, status=status, problem=problem, times=problem.times, holdings=holdings,
-        trades=trades_from_holdings(holdings), expected_cost=expected, variance=variance,
-        objective=objective, solve_seconds=time.perf_counter() - start, time_model="continuous",
-        cost_breakdown=breakdown, diagnostics=diagnostics, message=message, policy=policy,
-    )
+    cost = policy_cost(problem, permanent=breakdown["permanent"], temporary=breakdown["temporary"],
+                       spread=breakdown["spread"], drift=breakdown["drift"], variance=variance)
+    return Result.from_cost(problem, holdings, cost, method=METHOD, objective=objective, status=status,
+                            solve_seconds=time.perf_counter() - start, diagnostics=diagnostics, message=message,
+                            time_model="continuous", policy=policy)

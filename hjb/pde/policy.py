@@ -1,23 +1,9 @@
 """Feedback policies of the HJB solutions (:class:`solvers.policy.FeedbackPolicy`).
 
-Both policies answer ``trade(k, holdings, sigma, regime) -> n_k`` (shares) for slice ``k``
-(k = 1..N) from the state at ``t_{k-1}``, for any holdings and volatility (interpolating
-between grid points, clamped to the grid's ends), and finish the order in the last slice
-(``n_N = x_{N-1}``, MODEL.md's ``x_N = 0``). Within a slice the volatility is held at its
-value at ``t_{k-1}`` (MODEL.md's discrete convention ``sigma_k = sigma(t_{k-1})``) and the
-continuous-time optimal rate is followed over the slice:
-
-* linear impact (:class:`ReducedPolicy`): ``dx/dt = -A(t, s) x / eta``, so exactly
-  ``n_k = x (1 - exp(-G_k(s)))`` with ``G_k(s) = int_{t_{k-1}}^{t_k} A(t, s) / eta dt``
-  (tabulated by the solver on every volatility node / regime, linear in ``s`` between nodes);
-* nonlinear impact (:class:`FullPolicy`): ``dx/dt = -v*(t, x, s)`` integrated with
-  ``settings.policy_substeps`` Euler steps, with the exact singular part of the value at the
-  running time and the smooth remainder ``W`` linear in time between its snapshots at
-  ``t_{k-1}`` and ``t_k`` (bilinear in ``(s, x)``).
-
-The value function is ``value(holdings, sigma, regime)`` at ``t = 0`` (currency, without the
-trajectory constants ``1/2 gamma X^2`` and spread) and the rate ``rate(k, holdings, sigma,
-regime)`` is ``v*(t_{k-1}, x, s)`` (shares / time unit).
+``trade(k, holdings, sigma, regime) -> n_k`` (shares) for slice ``k`` from the state at ``t_{k-1}``,
+volatility frozen over the slice, the last slice finishing the order. :class:`ReducedPolicy`:
+``n_k = x (1 - exp(-G_k(s)))``, ``G_k = int a dt`` over the slice. :class:`FullPolicy`: Euler sub-steps
+of the optimal rate. ``value`` (currency, no trajectory constants) and ``rate`` (shares / time unit).
 """
 
 from __future__ import annotations

@@ -1,69 +1,16 @@
-"""Reduced HJB for linear impact: ``V(t, x, s) = x^2 A(t, s)`` (MODEL.md).
+"""Reduced HJB for linear impact: ``V(t, x, s) = x^2 A(t, s)``, ``a = A / eta`` (1 / time unit).
 
-Continuous-time problem (single asset, ``beta = 1``, zero drift): minimize
-``E[ int_0^T eta v_t^2 + lambda sigma_t^2 x_t^2 dt ]`` with ``dx = -v dt``, ``x_0 = X``,
-``x_T = 0``. The value is ``x^2 A`` and, in time to go ``theta = T - t`` and the scaled
-``a = A / eta`` (1 / time unit), with ``c(s) = lambda s^2 / eta`` (1 / time unit^2):
-
-    a_theta = c(s) - a^2 + L_s a,        a ~ 1 / theta as theta -> 0  (x_T = 0),
-
-where ``L_s`` is the generator of the volatility (``mu(s) d/ds + 1/2 b(s) d^2/ds^2`` for the
-mean-reverting model, ``mu = kappa (mean - s)``, ``b = xi^2 s^(2p)``; the matrix ``Q`` for
-regimes). The optimal rate is ``v* = a x`` (shares / time unit).
-
-The blow-up at ``T`` is handled exactly, in two ways:
-
-* **ODE systems** (constant, deterministic path, regimes): ``q = 1 / a`` (time units) solves
-  the smooth system ``q_i' = 1 - c_i q_i^2 - q_ii q_i - sum_{j != i} Q_ij q_i^2 / q_j``,
-  ``q(0) = 0`` (the ratio ``q_i / q_j -> 1`` as ``theta -> 0``), integrated with classical
-  RK4 (order 4). Constant ``s``: ``q = tanh(k theta) / k``, ``k = s sqrt(lambda / eta)``.
-* **Volatility grid** (mean-reverting): ``a = 1 / theta + d`` removes the singular part
-  exactly (``L_s`` of a constant is 0); ``d`` is smooth with ``d = c theta / 3 + O(theta^2)``
-  and solves ``d_theta = c - 2 d / theta - d^2 + L_s d``, ``d(0) = 0``. Backward Euler in
-  ``theta`` with the quadratic term linearized as ``d^n d^{n+1}`` (order 1 in time; exact for
-  the leading ``c theta / 3``), ``L_s`` with upwinded drift (order 1 in ``s``) and central
-  diffusion: every step is one tridiagonal M-matrix solve, so ``d >= 0`` and the scheme is
-  monotone and unconditionally stable. Boundary conditions at both ends of the grid: the
-  diffusion is dropped and the drift is upwinded inward only (no flux through the boundary),
-  which is harmless because the grid covers ``E[sigma(t)] +- coverage_sds`` standard
-  deviations (checked, :class:`SpecError` names the numbers when a user grid does not).
-
-**The policy's moments** (what ``hjb`` reports as ``expected_cost`` / ``variance``, as ``dp``
-does). Along ``v = a x``, ``x^2`` scales out: ``E[int eta v^2 dt] = x^2 C`` and
-``E[int s^2 x^2 dt] = x^2 B`` with (Feynman-Kac, in theta, ``C = B = 0`` at theta = 0)
-
-    (C/eta)_theta = a^2 - 2 a (C/eta) + L_s (C/eta),     B_theta = s^2 - 2 a B + L_s B,
-
-and ``C + lambda B = eta a`` exactly (add the two: it is the Riccati equation). Near ``T``,
-``C/eta = 1/theta + e`` with ``e = O(theta^3)`` and ``B = s^2 theta / 3 + O(theta^2)``: the
-blow-up of ``C`` is the same ``1/theta`` as ``a``'s, and is handled the same way:
-
-* ODE systems: ``n = q^2 C / eta`` and ``m = q^2 B`` solve
-  ``n_i' = 1 - 2 c_i q_i n_i + sum_j Q_ij (r_ij^2 n_j - 2 r_ij n_i)`` and
-  ``m_i' = s_i^2 q_i^2 - 2 c_i q_i m_i + sum_j Q_ij (r_ij^2 m_j - 2 r_ij m_i)``, ``r_ij = q_i / q_j``,
-  ``n(0) = m(0) = 0``: smooth (the singular ``-2 a C`` and ``+2 C q'/q`` cancel), integrated by the
-  same RK4 step as ``q`` (:func:`moments_rhs`); ``C = eta n / q^2`` and ``B = m / q^2`` are read at
-  ``theta = T`` only, where ``q > 0``. RK4 preserves the linear relation ``n + lambda m / eta = q``
-  exactly, so ``C + lambda B = A`` holds to rounding.
-* Volatility grid: ``e_theta = d^2 - 2 e / theta - 2 d e + L_s e`` and
-  ``B_theta = s^2 - 2 B / theta - 2 d B + L_s B`` (``e(0) = B(0) = 0``, the ``1/theta`` part of
-  ``C`` removed exactly as for ``a``), backward Euler with the reaction taken implicitly along the
-  new ``d^{n+1}`` (exact for the leading ``s^2 theta / 3`` of ``B``), the same ``L_s`` and
-  boundary rows: one tridiagonal solve with two right-hand sides per step. ``C + lambda B - eta a``
-  is then a first-order-in-time discretization error (the ``L_s`` error is common to all three).
-
-JAX: float64 is switched on here, once for the ``hjb`` package
-(``jax.config.update("jax_enable_x64", True)``); time is a ``lax.scan`` over slices with an
-inner scan over the steps of a slice (memory O(grid + N grid), the per-slice snapshots feed
-the policy); :func:`solve_mean_reverting_batch` ``vmap``s a batch of vol-of-vols through one
-compiled call. :func:`reduced_pde_numpy` is the same scheme in numpy (benchmark baseline and a
-test of the JAX code).
+In time to go ``theta``: ``a_theta = c(s) - a^2 + L_s a``, ``a ~ 1/theta`` at ``theta = 0``, ``c`` from
+:func:`riccati_source`. Constant, path and regime volatility: RK4 on the smooth ``q = 1/a`` (order 4);
+mean-reverting volatility: backward Euler on ``d = a - 1/theta`` over the ``s`` grid of
+:func:`volatility_grid` (order 1). The policy's moments ride along (Feynman-Kac). Entry points
+:func:`solve_reduced`, :func:`solve_mean_reverting_batch`; kernels :func:`reduced_kernel` and
+:func:`reduced_batch_kernel` (benchmarks). Derivations: ``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Sequence
@@ -72,22 +19,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from scipy.linalg import solve_banded
 
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.spec import ExecutionProblem
 from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
 
 from ..jax_runtime import compiled
+from ..volatility_grid import covering_grid
 from .settings import HJBSettings
 
 __all__ = [
     "ReducedSolution", "VolatilityGrid", "volatility_grid", "solve_reduced", "solve_mean_reverting_batch",
-    "reduced_pde_numpy", "riccati_rhs_q", "moments_rhs", "uniform_moments",
+    "riccati_source", "riccati_rhs_q", "moments_rhs", "generator_rows", "check_problem",
+    "reduced_kernel", "reduced_batch_kernel", "GRID_MARGIN",
 ]
 
 
 # ---------------------------------------------------------------------- volatility grid
+#: the HJB grid's margin beyond the covered band, as a fraction of the band
+GRID_MARGIN = 0.05
+
+
 @dataclass(frozen=True)
 class VolatilityGrid:
     """Uniform grid in ``s`` for a mean-reverting model, with ``sigma_0`` on a node.
@@ -113,40 +65,17 @@ class VolatilityGrid:
         return dt * self.stability_number_per_dt
 
 
-def uniform_moments(model, sigma0: float, start: float, step: float, count: int) -> np.ndarray:
-    """Exact ``E[sigma(t)^2]`` (and, for mean reversion, ``E[sigma(t)]``) at ``t = start + i step``,
-    i = 0..count-1, by propagating with two matrix exponentials (one ``expm`` per time is
-    slow); returns (count, 2) ``[E sigma, E sigma^2]`` for mean reversion, (count, 1) for regimes."""
-    from scipy.linalg import expm
-
-    if isinstance(model, MeanRevertingVolatility):
-        gen, state, read = model.generator_matrix(), np.array([1.0, sigma0, sigma0**2]), lambda v: v[1:]
-    elif isinstance(model, RegimeVolatility):
-        gen = model.generator_array.T
-        state = np.zeros(model.n_regimes)
-        state[model.initial_regime] = 1.0
-        levels2 = np.asarray(model.levels) ** 2
-        read = lambda v: np.array([v @ levels2])  # noqa: E731
-    else:
-        raise TypeError(f"no moment propagation for {model.kind!r}")
-    state = expm(gen * start) @ state
-    hop = expm(gen * step)
-    out = []
-    for _ in range(count):
-        out.append(read(state))
-        state = hop @ state
-    return np.array(out)
-
-
-def _moment_band(model: MeanRevertingVolatility, sigma0: float, horizon: float):
-    times = np.linspace(0.0, horizon, 65)
-    m = uniform_moments(model, sigma0, 0.0, horizon / 64, 65)
-    m1, m2 = m[:, 0], m[:, 1]
-    sd = np.sqrt(np.maximum(m2 - m1**2, 0.0))
-    return times, m1, sd
+def riccati_source(problem: ExecutionProblem, states: np.ndarray) -> np.ndarray:
+    """``c(s) = lambda s^2 |X|^(1-beta) / eta`` on the volatility ``states`` (1 / time unit^2 for
+    ``beta = 1``): the source of the scaled Riccati equation (reduced HJB) and of the scaled full HJB."""
+    a = problem.asset
+    return problem.risk_aversion * np.asarray(states) ** 2 * abs(a.holdings) ** (1.0 - a.impact_exponent) \
+        / a.temporary_impact
 
 
 def generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
+    """Rows ``(lower, diagonal, upper)`` of ``L_s`` on the nodes ``s`` (upwind drift, central
+    diffusion, no flux at the ends) and ``max_j (b_j / ds^2 + |mu_j| / ds)`` (1 / time unit)."""
     ds = s[1] - s[0]
     mu = model.reversion * (model.mean - s)
     p = model.elasticity
@@ -164,51 +93,32 @@ def generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
 
 def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: MeanRevertingVolatility | None = None
                     ) -> VolatilityGrid:
-    """The ``s`` grid of a mean-reverting problem (checked against the model's mass)."""
+    """The ``s`` grid of a mean-reverting problem (:func:`hjb.volatility_grid.covering_grid` with a
+    5% margin), checked against the model's mass: a grid covering less than
+    ``settings.min_coverage_sds`` is a :class:`SpecError` naming the numbers."""
     model = model or problem.volatility_model
     if not isinstance(model, MeanRevertingVolatility):
         raise MethodNotApplicable("hjb", f"a volatility grid needs a mean-reverting model, not {model.kind!r}")
     sigma0 = problem.asset.volatility
-    times, m1, sd = _moment_band(model, sigma0, problem.horizon)
-    k = settings.coverage_sds
-    if settings.vol_bounds is None:
-        lo = min(float(np.min(m1 - k * sd)), sigma0)
-        hi = max(float(np.max(m1 + k * sd)), sigma0)
-        width = hi - lo
-        pad = 0.05 * width + 1e-3 * max(abs(sigma0), abs(model.mean), 1e-12)
-        lo, hi = lo - pad, hi + pad
-        if model.elasticity > 0:
-            lo = max(lo, 0.0)
-    else:
+    if settings.vol_bounds is not None:
         lo, hi = settings.vol_bounds
         if not lo <= sigma0 <= hi:
             raise SpecError("settings.vol_bounds", (lo, hi), f"must contain sigma_0 = {sigma0:g}")
-    n = settings.vol_points
-    ds = (hi - lo) / (n - 1)
-    j0 = int(round((sigma0 - lo) / ds))
-    j0 = min(max(j0, 0), n - 1)
-    lo = sigma0 - j0 * ds  # shift by < ds/2 so that sigma_0 is a node
-    s = lo + ds * np.arange(n)
-    s[j0] = sigma0
-    # coverage actually achieved (the lower side is complete at 0 when sigma cannot go below 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        up = np.where(sd > 0, (s[-1] - m1) / sd, np.inf)
-        down = np.where(sd > 0, (m1 - s[0]) / sd, np.inf)
-    if model.elasticity > 0 and s[0] <= ds:  # sigma >= 0: a grid reaching 0 covers the lower tail
-        down = np.full_like(down, np.inf)
-    cover = float(min(up.min(), down.min()))
+    grid = covering_grid(model, sigma0, problem.horizon, points=settings.vol_points, width=settings.coverage_sds,
+                         margin=GRID_MARGIN, bounds=settings.vol_bounds)
+    s, band = grid.nodes, grid.band
+    cover, i = band.coverage(s, nonnegative=model.elasticity > 0)
     if cover < settings.min_coverage_sds:
-        i = int(np.argmin(np.minimum(up, down)))
         field, value = (("settings.vol_bounds", settings.vol_bounds) if settings.vol_bounds is not None
                         else ("settings.coverage_sds", settings.coverage_sds))
         raise SpecError(
             field, value,
             f"the grid [{s[0]:.6g}, {s[-1]:.6g}] covers only E[sigma(t)] +- {cover:.3g} sd "
-            f"(at t = {times[i]:g}: mean {m1[i]:.6g}, sd {sd[i]:.6g}); "
+            f"(at t = {band.times[i]:g}: mean {band.mean[i]:.6g}, sd {band.sd[i]:.6g}); "
             f"need >= settings.min_coverage_sds = {settings.min_coverage_sds:g}",
         )
     lower, diagonal, upper, per_dt = generator_rows(model, s)
-    return VolatilityGrid(s=s, start_index=j0, lower=lower, diagonal=diagonal, upper=upper,
+    return VolatilityGrid(s=s, start_index=grid.start_index, lower=lower, diagonal=diagonal, upper=upper,
                           coverage_sds=cover, stability_number_per_dt=per_dt)
 
 
@@ -352,29 +262,6 @@ def _ode_moments_scan(c_steps, s2_steps, generator, h):
 _ode_moments_jit = jax.jit(_ode_moments_scan)
 
 
-# ---------------------------------------------------------------------- numpy reference
-def reduced_pde_numpy(c, lower, diagonal, upper, h, n_steps: int, explicit: bool = False) -> np.ndarray:
-    """The volatility-grid scheme of :func:`_pde_scan` in plain numpy/scipy (LAPACK banded
-    solve per step); returns ``d`` at ``theta = n_steps h``. Benchmark baseline and test oracle."""
-    c, lower, diagonal, upper = (np.asarray(v, dtype=np.float64) for v in (c, lower, diagonal, upper))
-    ns = c.size
-    d = np.zeros(ns)
-    ab = np.zeros((3, ns))
-    ab[0, 1:] = -h * upper[:-1]
-    ab[2, :-1] = -h * lower[1:]
-    for n in range(n_steps):
-        reaction = 1.0 + h * (2.0 / ((n + 1) * h) + d)
-        if explicit:
-            ld = diagonal * d
-            ld[1:] += lower[1:] * d[:-1]
-            ld[:-1] += upper[:-1] * d[1:]
-            d = (d + h * (c + ld)) / reaction
-        else:
-            ab[1] = reaction - h * diagonal
-            d = solve_banded((1, 1), ab, d + h * c, overwrite_ab=False, check_finite=False)
-    return d
-
-
 # ---------------------------------------------------------------------- results
 @dataclass
 class ReducedSolution:
@@ -485,7 +372,7 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
             raise SpecError("settings.time_steps", settings.time_steps,
                             f"explicit s-stepping is unstable: dt * max(b/ds^2 + |mu|/ds) = {number:.4g} > 1 "
                             f"(dt = {h:.4g}, ds = {grid.ds:.4g}); use more time steps or s_stepping='implicit'")
-        c = lam * grid.s**2 / eta
+        c = riccati_source(problem, grid.s)
         args = tuple(jnp.asarray(v) for v in (c, grid.lower, grid.diagonal, grid.upper)) + (
             h, grid.start_index, jnp.asarray(grid.s**2))
         (d_final, ends, integrals, path, e_final, b_final), compile_s, run_s = compiled(
@@ -498,10 +385,9 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         d_path = np.concatenate([[0.0], np.asarray(path)])
         a_start = 1.0 / horizon + np.asarray(d_final)
         diag.update(
-            scheme="backward Euler in time (reaction linearized d^n d^{n+1}), upwind drift, central diffusion"
-            if not explicit else "forward Euler in s, semi-implicit reaction, upwind drift, central diffusion",
-            unknown="d = A/eta - 1/theta (singular part 1/theta removed exactly)",
-            boundary_conditions="diffusion dropped and drift upwinded inward at both ends (no flux)",
+            scheme="be-upwind-central" if not explicit else "fe-upwind-central",
+            unknown="d=a-1/theta",
+            boundary_conditions="no-flux",
             vol_points=int(grid.s.size), vol_min=float(grid.s[0]), vol_max=float(grid.s[-1]), ds=grid.ds,
             coverage_sds=grid.coverage_sds, stability_number=number, order_time=1, order_vol=1,
         )
@@ -509,8 +395,7 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         a_slices = np.asarray(ends)[::-1] + 1.0 / slice_theta[:, None]
         cost_start = 1.0 / horizon + np.asarray(e_final)
         risk_start = np.asarray(b_final)
-        diag.update(moments_scheme="e = C/eta - 1/theta and B by the same backward Euler and L_s as d, fully "
-                    "implicit along the policy a = 1/theta + d^{n+1} (one tridiagonal solve, two right-hand sides)",
+        diag.update(moments_scheme="be-along-policy",
                     **_moments_gap(eta, lam, a_start, cost_start, risk_start, grid.start_index))
         return ReducedSolution("grid", grid.s, grid.start_index, a_start, exps, a_slices, theta, d_path,
                                {**diag, "compile_seconds": compile_s, "run_seconds": run_s},
@@ -518,9 +403,10 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
     levels, generator, start, path_sigma = _ode_states(problem)
     if path_sigma is None:
         s2_steps = np.broadcast_to(levels**2, (n_t, levels.size))
+        c_steps = np.broadcast_to(riccati_source(problem, levels), (n_t, levels.size))
     else:  # slice k (t in [t_{k-1}, t_k)) is theta in (T - t_k, T - t_{k-1}]: reversed order
         s2_steps = np.repeat((path_sigma**2)[::-1], per_slice)[:, None]
-    c_steps = lam * s2_steps / eta
+        c_steps = np.repeat(riccati_source(problem, path_sigma)[::-1], per_slice)[:, None]
     (qs, final), compile_s, run_s = compiled(_ode_moments_jit, jnp.asarray(c_steps), jnp.asarray(s2_steps),
                                            jnp.asarray(generator), h)
     q_end, n_end, m_end = np.asarray(final)
@@ -532,13 +418,11 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         raise SpecError("settings.time_steps", settings.time_steps,
                         "the Riccati integration left q = 1/a > 0 (non-finite or non-positive values)")
     diag.update(
-        scheme="classical RK4 on q = eta/A (smooth, q(T) = 0)", unknown="q = eta / A",
-        boundary_conditions="none (ODE system, one equation per state)",
+        scheme="rk4", unknown="q=1/a",
+        boundary_conditions="none",
         states=int(levels.size), stability_number=float(h * max(np.max(np.abs(generator)), math.sqrt(np.max(c_steps)))),
         order_time=4,
-        moments_scheme="the same RK4 on (q, n = q^2 C/eta, m = q^2 B) together (smooth at theta = 0: the "
-        "singular -2 A C/eta and 2 C q'/q terms cancel in the q^2 scaling); RK4 keeps n + lambda m / eta = q "
-        "exactly, so the gap is rounding",
+        moments_scheme="rk4-q2-scaled",
     )
     a_slices = 1.0 / qs[per_slice * np.arange(problem.slices, 0, -1)]
     a_start, cost_start, risk_start = 1.0 / q_end, n_end / q_end**2, m_end / q_end**2
@@ -578,7 +462,7 @@ def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[
     a = problem.asset
     n_t, per_slice = settings.steps_for(problem.slices)
     h = problem.horizon / n_t
-    c = problem.risk_aversion * grid.s**2 / a.temporary_impact
+    c = riccati_source(problem, grid.s)
     (d_final, *_), compile_s, run_s = compiled(
         reduced_batch_kernel, jnp.asarray(c), jnp.asarray(lower), jnp.asarray(diagonal), jnp.asarray(upper), h,
         grid.start_index, n_slices=problem.slices, per_slice=per_slice, explicit=False)
