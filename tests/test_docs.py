@@ -8,6 +8,7 @@
 (b) Every key the spec loader accepts (the fields of ExecutionProblem and Asset, and every
     volatility kind with its keys) is named in spec-reference.md.
 (c) Every relative link in those pages points to an existing file.
+(d) The README opens with the two set-up commands, each in its own virtual environment.
 """
 
 from __future__ import annotations
@@ -157,3 +158,16 @@ def test_relative_links_point_to_existing_files():
     assert links, "no relative links found: the link pattern is broken"
     broken = [f"{page}: {target}" for page, target, path in links if not path.exists()]
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_readme_opens_with_the_two_setup_commands():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.match(r"```bash\n(.*?)\n```\n", text, re.DOTALL)
+    assert match, "README.md must open with a bash block of the set-up commands"
+    lines = match.group(1).splitlines()
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    install = 'python -m pip install -e ".[dev]" && '
+    assert len(lines) == 2 and all(line.startswith(venv + install) for line in lines), lines
+    assert lines[0].endswith("optexec validate --example almgren-chriss-2001")
+    assert lines[1].endswith(install + "python -m pytest")  # the part .ci/run runs
+    assert "Python 3.11 or newer" in text[match.end():match.end() + 300]
