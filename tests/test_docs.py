@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from solvers.spec import Asset, ExecutionProblem, example_path, problem_from_dict
-from solvers.sweep_axes import sweep_from_dict
+from solvers.sweep import sweep_from_dict
 from solvers.volatility import VolatilityModel
 
 ROOT = Path(__file__).resolve().parents[1]
