@@ -33,19 +33,25 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Mapping
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.special import ndtri
 
-from .costs import schedule_cost, trades_from_holdings, trajectory_constants
+from .costs import policy_cost, schedule_cost, trades_from_holdings, trajectory_constants
 from .errors import MethodNotApplicable, SpecError
+from .methods import MethodAccuracy, MethodInfo, Variant
 from .result import Result
+from .settings import MethodSettings, check_choice, merge_settings
 from .spec import ExecutionProblem
 
 __all__ = [
+    "INFO",
+    "ClosedFormSettings",
     "solve",
+    "solve_batch",
     "optimal_holdings",
     "discrete_kappa",
     "half_life",
@@ -262,18 +268,32 @@ def _continuous_basket(problem: ExecutionProblem, u: np.ndarray):
     return (back @ z).T, temporary, variance
 
 
-def solve(problem: ExecutionProblem, *, time_model: str = "discrete") -> Result:
+@dataclass(frozen=True)
+class ClosedFormSettings(MethodSettings):
+    """Settings of method ``closed-form``.
+
+    Attributes:
+        time_model: ``"discrete"`` (AC 2001 on the spec's N slices) or ``"continuous"``
+            (the ``tau -> 0`` limit, holdings sampled at ``t_k``).
+    """
+
+    method: ClassVar[str] = "closed-form"
+    time_model: str = "discrete"
+
+    def __post_init__(self) -> None:
+        check_choice("time_model", self.time_model, ("discrete", "continuous"))
+
+
+def solve(problem: ExecutionProblem, settings: ClosedFormSettings | None = None, **overrides: Any) -> Result:
     """The closed-form optimum of ``E + lambda V`` (method ``closed-form``).
 
     Args:
         problem: linear impact, constant volatility, no drift; caps, no-reversal and spread
             are allowed when the unconstrained optimum does not violate them (then it is also
             the constrained optimum), otherwise :class:`MethodNotApplicable` says which binds.
-        time_model: ``"discrete"`` (AC 2001, the spec's N slices) or ``"continuous"``
-            (the ``tau -> 0`` limit, holdings sampled at ``t_k``).
+        settings: :class:`ClosedFormSettings` (``time_model``); keyword overrides allowed.
     """
-    if time_model not in ("discrete", "continuous"):
-        raise SpecError("time_model", time_model, "must be 'discrete' or 'continuous'")
+    time_model = merge_settings(ClosedFormSettings, settings, overrides).time_model
     _require_single_linear(problem)
     start = time.perf_counter()
     if time_model == "continuous":
@@ -313,14 +333,10 @@ def _solve_continuous(problem: ExecutionProblem, start: float) -> Result:
                        "kappa_T": kappa * problem.horizon, "branch": _branch(lam)}
     _check_schedule(problem, holdings)
     consts = trajectory_constants(problem)
-    breakdown = {"permanent": consts["permanent"], "temporary": temporary, "spread": consts["spread"], "drift": 0.0}
-    expected = sum(breakdown.values())
-    return Result(
-        method=METHOD, status="optimal", problem=problem, times=problem.times, holdings=holdings,
-        trades=trades_from_holdings(holdings), expected_cost=expected, variance=variance,
-        objective=expected + lam * variance, solve_seconds=time.perf_counter() - start,
-        time_model="continuous", cost_breakdown=breakdown, diagnostics=diagnostics,
-    )
+    cost = policy_cost(problem, permanent=consts["permanent"], temporary=temporary, spread=consts["spread"],
+                       drift=0.0, variance=variance)
+    return Result.from_cost(problem, holdings, cost, method=METHOD, solve_seconds=time.perf_counter() - start,
+                            time_model="continuous", diagnostics=diagnostics)
 
 
 def _continuous_single(problem: ExecutionProblem, u: np.ndarray):
@@ -426,7 +442,7 @@ def mean_var_optimum(problem: ExecutionProblem, confidence: float = 0.95) -> Mea
     _require_single_linear(problem)
     if problem.is_basket:
         raise MethodNotApplicable(METHOD, "mean-VaR optimum is implemented for a single asset")
-    z = float(norm.ppf(confidence))
+    z = float(ndtri(confidence))
 
     def gap(log_lam: float) -> float:
         lam = math.exp(log_lam)
@@ -497,3 +513,51 @@ def cost_vs_horizon(problem: ExecutionProblem, slices: Sequence[int]) -> Horizon
         twap.append(float(schedule_cost(p, np.linspace(a.holdings, 0.0, int(n) + 1)).objective))
         best.append(float(schedule_cost(p, optimal_holdings(p)).objective))
     return HorizonCurve(ns, ns * tau, np.array(twap), np.array(best))
+
+
+def solve_batch(problems: Mapping[int, ExecutionProblem], settings: ClosedFormSettings | None = None) -> dict[int, Result]:
+    """Vectorized closed form for a sweep: points that share everything but ``risk_aversion``
+    are solved by one :func:`efficient_frontier` call, then each schedule passes exactly the
+    applicability checks of :func:`solve` (caps, bounds, bands, no-reversal, spread with
+    trades both ways). Points left out (or any error) are solved one by one by the caller."""
+    settings = merge_settings(ClosedFormSettings, settings)
+    if settings.time_model != "discrete":
+        return {}
+    groups: dict[Any, list[int]] = {}
+    for pid, p in problems.items():
+        if p.is_basket or not p.all_linear or p.has_drift or not p.has_constant_volatility:
+            continue
+        key = (p.horizon, p.slices, p.assets, p.correlation, p.volatility_model, p.temporary_impact_matrix,
+               p.permanent_impact_matrix, p.no_reversal, p.imbalance_band)  # every field but risk_aversion
+        groups.setdefault(key, []).append(pid)
+    out: dict[int, Result] = {}
+    for pids in groups.values():
+        if len(pids) < 2:
+            continue
+        lams = np.array([problems[pid].risk_aversion for pid in pids])
+        start = time.perf_counter()
+        try:
+            frontier = efficient_frontier(problems[pids[0]], lams)
+        except (SpecError, MethodNotApplicable, ArithmeticError, ValueError):
+            continue  # the one-by-one path reports the exact error
+        elapsed = (time.perf_counter() - start) / len(pids)
+        for i, pid in enumerate(pids):
+            try:
+                _check_schedule(problems[pid], frontier.holdings[i])
+            except MethodNotApplicable:
+                continue
+            out[pid] = Result.from_schedule(problems[pid], frontier.holdings[i], method=METHOD, solve_seconds=elapsed,
+                                            diagnostics={"vectorized_batch": len(pids)})
+    return out
+
+
+INFO = MethodInfo(
+    name=METHOD,
+    kind="static",
+    time_models=("discrete", "continuous"),
+    accuracy=MethodAccuracy(1e-12, 1e-10, "closed form in float64"),
+    settings=ClosedFormSettings,
+    summary="Almgren-Chriss closed forms (discrete and continuous time, baskets by eigen-decomposition)",
+    variants=(Variant("closed-form", {}), Variant("closed-form/continuous", {"time_model": "continuous"})),
+    batch_solve=solve_batch,
+)

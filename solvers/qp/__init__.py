@@ -7,11 +7,11 @@ permanent impact, and when the answer is global), :mod:`.polish` (sparse Newton)
 :mod:`.structured` (banded solve of the linear-quadratic case), :mod:`.kkt` (the
 certificate), :mod:`.backend` (``solve``).
 
-Choosing a path and a solver (``solve(problem, path=..., solver=...)``):
+Choosing a path and a back end (``solve(problem, path=..., backend=...)``):
 
 * ``path="auto"`` (default): linear impact with no binding constraint goes to the structured
   banded / eigen-mode solve (milliseconds, exact to rounding); everything else to CVXPY.
-* ``solver="CLARABEL"`` (default) handles every case (power cones for ``beta != 1``);
+* ``backend="CLARABEL"`` (default) handles every case (power cones for ``beta != 1``);
   ``PIQP`` and ``OSQP`` are QP solvers (linear impact only) and were as fast or faster on
   the linear cases here; ``SCS`` is first-order (set tolerances; polish needed).
 * Leave ``polish=True``: the status is ``optimal`` only if the independent KKT residual of
@@ -23,6 +23,7 @@ Choosing a path and a solver (``solve(problem, path=..., solver=...)``):
   global optimum and when a spec is rejected as unbounded below.
 """
 
+from ..methods import MethodAccuracy, MethodInfo
 from .backend import SOLVERS, solve, solver_options
 from .convex_concave import convexity_certificate, convexity_thresholds
 from .formulation import cache_info, clear_cache, structure_key
@@ -30,10 +31,21 @@ from .kkt import KKTReport, kkt_residual
 from .polish import PolishResult
 from .polish import polish as newton_polish
 from .scaling import ScaledProblem, scale_problem
+from .settings import QPSettings
 from .structured import solve_unconstrained
 
+INFO = MethodInfo(
+    name="qp",
+    kind="static",
+    time_models=("discrete",),
+    accuracy=MethodAccuracy(1e-7, 1e-4, "convex solver at ~1e-8 on the scaled problem; holdings move with the "
+                                        "square root of the objective's error"),
+    settings=QPSettings,
+    summary="CVXPY in scaled units (DPP, power cones), Newton polish, independent KKT certificate",
+)
+
 __all__ = [
-    "solve", "SOLVERS", "solver_options", "convexity_certificate", "convexity_thresholds", "cache_info",
+    "INFO", "QPSettings", "solve", "SOLVERS", "solver_options", "convexity_certificate", "convexity_thresholds", "cache_info",
     "clear_cache", "structure_key", "KKTReport", "kkt_residual", "PolishResult", "newton_polish",
     "ScaledProblem", "scale_problem", "solve_unconstrained",
 ]

@@ -29,6 +29,8 @@ from .formulation import CompiledProblem, compiled_problem
 from .kkt import kkt_residual
 from .polish import polish as newton_polish
 from .scaling import ScaledProblem, scale_problem
+from .settings import QPSettings
+from ..settings import merge_settings
 
 __all__ = ["solve", "SOLVERS", "solver_options"]
 
@@ -93,10 +95,7 @@ class _Runner:
         return np.asarray(compiled.Y.value, dtype=np.float64)
 
 
-def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: float = 1e-9, polish: bool = True,
-          path: str = "auto", covariance: str = "auto", max_convex_concave: int = 200,
-          convex_concave_tol: float = 1e-7, solver_opts: dict[str, Any] | None = None,
-          verbose: bool = False) -> Result:
+def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overrides: Any) -> Result:
     """Optimal static schedule of ``E + lambda V`` by convex optimization (method ``qp``).
 
     Args:
@@ -104,30 +103,32 @@ def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: flo
             impact, spread, permanent impact, caps, participation, no-reversal, holdings
             bounds, dollar-imbalance band, drift, deterministic volatility path. A stochastic
             volatility model is solved as the static optimum on ``E[sigma_k^2]``.
-        solver: a CVXPY solver name (``CLARABEL``, ``PIQP``, ``OSQP``, ``SCS``, ...). QP-only
-            solvers (PIQP, OSQP) need linear impact.
-        tolerance: the relative KKT residual (:mod:`.kkt`) an ``optimal`` answer must meet;
-            also the solver's tolerances.
-        polish: Newton polish on the active set (recommended; off shows the raw solver).
-        path: ``"auto"`` (structured banded solve when linear and no constraint binds, else
-            CVXPY), ``"cvxpy"`` (always the CVXPY model), ``"structured"`` (banded solve only;
-            raises if a constraint binds).
-        covariance: ``"auto"`` or ``"dense"`` risk form for baskets (:func:`.scale_problem`).
-        max_convex_concave, convex_concave_tol: limits of the convex-concave iteration.
-        solver_opts: extra keyword arguments for the solver (override the tolerances).
+        settings: :class:`QPSettings` (back end, tolerance, polish, path, ...); keyword
+            overrides allowed.
     """
+    s = merge_settings(QPSettings, settings, overrides)
+    try:
+        return _solve(problem, s.backend, s)
+    except SolverError as err:
+        if s.fallback_backend is None or s.fallback_backend == s.backend:
+            raise
+        result = _solve(problem, s.fallback_backend, s)
+        result.diagnostics["fallback"] = {"from": s.backend, "reason": str(err)}
+        return result
+
+
+def _solve(problem: ExecutionProblem, solver: str, s: QPSettings) -> Result:
+    tolerance, polish, path, covariance = s.tolerance, s.polish, s.path, s.covariance
+    max_convex_concave, convex_concave_tol = s.max_convex_concave, s.convex_concave_tol
+    solver_opts, verbose = s.backend_options, s.verbose
     start = time.perf_counter()
-    if not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
-        raise SpecError("tolerance", tolerance, "must be a number in (0, 1)")
-    if path not in ("auto", "cvxpy", "structured"):
-        raise SpecError("path", path, "must be 'auto', 'cvxpy' or 'structured'")
     solver = str(solver).upper()
     if solver not in _installed():
-        raise SpecError("solver", solver, f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
+        raise SpecError("settings.backend", solver, f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
     sp = scale_problem(problem, covariance=covariance)
     check_bounded(sp)
     if solver in _QP_ONLY and not sp.linear:
-        raise SpecError("solver", solver, "is a QP solver: power-law impact (impact_exponent != 1) needs a conic "
+        raise SpecError("settings.backend", solver, "is a QP solver: power-law impact (impact_exponent != 1) needs a conic "
                         "solver with power cones (CLARABEL, SCS)")
     diag: dict[str, Any] = {
         "solver": None, "path": None, "scaling": {"cost_unit": sp.K, "holdings_unit": sp.X.tolist(),
@@ -185,7 +186,7 @@ def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: flo
         diag["convexity"] = convexity_thresholds(problem)
         diag["hessian_lower_bound_min_eig"] = eig
     status = "optimal"
-    if report.residual > tolerance:
+    if not report.residual <= tolerance:  # a NaN residual fails too
         status = "inaccurate"
         message = (f"KKT residual {report.residual:.3g} of the unscaled problem exceeds tolerance {tolerance:.3g}"
                    + ("" if polish else " (polish=False)")
