@@ -508,13 +508,15 @@ class ExecutionProblem:
     def _validate_magnitudes(self) -> None:
         """Refuse a spec whose methods would overflow, before any of them runs.
 
-        Every quantity below, in shares^2, currency or (last four) a ratio to the cost unit
+        Every quantity below, in shares^2, currency or (last three) a ratio to the cost unit
         ``K = eta (|X|/T)^(1+beta) T`` that scales the problem, must be at most
         :data:`MAX_AMOUNT`. Computed from logarithms, so that the check itself cannot overflow.
         Tiny orders pass: their amounts underflow towards 0, and their scaled problem is normal.
+        ``lambda`` is not bounded here: a huge one is the legitimate "sell at once" limit (the
+        closed form solves it at ``kappa T = 5000``); a method that cannot scale it reports so.
         """
         lim = math.log10(MAX_AMOUNT)
-        T, lam = self.horizon, self.risk_aversion
+        T = self.horizon
         peak = getattr(self, "_peak_variance", None)
         terms: list[tuple[str, list[tuple[str, float, float]]]] = []
         for i, a in enumerate(self.assets):
@@ -524,7 +526,6 @@ class ExecutionProblem:
             f_s = (f"{w}.volatility", a.volatility, _log10(var) if math.isfinite(var) else math.inf)
             f_t = ("horizon", T, _log10(T))
             inv_tau = [("horizon", T, -_log10(T)), ("slices", self.slices, _log10(self.slices))]  # 1 / tau
-            f_l = ("risk_aversion", lam, _log10(lam))
             beta = a.impact_exponent
             f_eta = (f"{w}.temporary_impact", a.temporary_impact, _log10(a.temporary_impact))
             x_speed = (f"{w}.holdings", a.holdings, (1 + beta) * _log10(a.holdings))
@@ -543,12 +544,10 @@ class ExecutionProblem:
                 ("K = eta (|X| / T)^(1 + beta) T, the cost unit (currency)", k_parts),
                 ("gamma X^2 (currency)", [f_g, two_x]),
                 ("sigma^2 T X^2, the variance of holding the order (currency^2)", [f_s, f_t, two_x]),
-                ("|lambda| sigma^2 T X^2 (currency)", [f_l, f_s, f_t, two_x]),
                 ("epsilon |X| (currency)", [f_e, f_x]),
                 ("|mu| T |X| (currency)", [f_mu, f_t, f_x]),
                 ("S_0 |X|, the order's value (currency)", [(f"{w}.price", a.price, _log10(a.price)), f_x]),
                 ("gamma X^2 / K", [f_g, two_x] + inv_k),
-                ("|lambda| sigma^2 T X^2 / K", [f_l, f_s, f_t, two_x] + inv_k),
                 ("epsilon |X| / K", [f_e, f_x] + inv_k),
                 ("|mu| T |X| / K", [f_mu, f_t, f_x] + inv_k),
             ]

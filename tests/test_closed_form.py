@@ -38,7 +38,7 @@ def ac():
 def single(x=1e6, n=5, t=5.0, lam=1e-6, sigma=0.95, gamma=2.5e-7, eta=2.5e-6, eps=0.0625, **kw):
     asset = Asset(name="A", holdings=x, price=50.0, volatility=sigma, permanent_impact=gamma,
                   temporary_impact=eta, spread=eps, **kw)
-    return ExecutionProblem(horizon=t, slices=n, risk_aversion=lam, assets=(asset,))
+    return ExecutionProblem(horizon=t, slices=n, risk_aversion=lam, risk_seeking=bool(lam < 0), assets=(asset,))
 
 
 # ------------------------------------------------------------------ AC 2001, section 3
@@ -301,4 +301,4 @@ def test_holdings_bounds_and_imbalance_band_are_checked():
     ac = load_example("almgren-chriss-2001")
     with pytest.raises(MethodNotApplicable, match=r"max_holdings binds"):
         # theta N ~ 2.5 > pi/2: the risk seeker first buys more (x_1 > X), which max_holdings = X forbids
-        closed_form.solve(ac.replace(risk_aversion=-7e-7, slices=20).replace_asset(0, spread=0.0, max_holdings=1e6))
+        closed_form.solve(ac.replace(risk_aversion=-7e-7, risk_seeking=True, slices=20).replace_asset(0, spread=0.0, max_holdings=1e6))

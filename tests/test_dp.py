@@ -50,16 +50,16 @@ def test_buy_orders_and_no_constants_equal_closed_form(changes):
 def test_zero_and_negative_risk_aversion():
     twap = _ac(20).replace(risk_aversion=0.0)
     np.testing.assert_allclose(solve(twap).holdings, closed_form.solve(twap).holdings, atol=1e-12 * 1e6)
-    seeking = _ac(20, spread=0.0).replace(risk_aversion=-2e-7)  # inside the convex range
+    seeking = _ac(20, spread=0.0).replace(risk_aversion=-2e-7, risk_seeking=True)  # inside the convex range
     np.testing.assert_allclose(solve(seeking).holdings, closed_form.solve(seeking).holdings, atol=1e-12 * 1e6)
     with pytest.raises(SpecError, match="risk_aversion"):
-        solve(_ac(20, spread=0.0).replace(risk_aversion=-1e-3))
+        solve(_ac(20, spread=0.0).replace(risk_aversion=-1e-3, risk_seeking=True))
 
 
 def test_risk_seeking_with_no_reversal_falls_back_to_the_grid():
     # lam < 0 inside the convex range but beyond reversal: the unconstrained optimum buys (x_1 > X);
     # with no_reversal the grid must hold x_1 = X, checked by brute force over x_1 (N = 2).
-    problem = _ac(2, spread=0.0).replace(risk_aversion=-6e-7)
+    problem = _ac(2, spread=0.0).replace(risk_aversion=-6e-7, risk_seeking=True)
     assert solve(problem).holdings[1] > 1e6
     capped = problem.replace(no_reversal=True)
     dp = solve(capped, x_points=41, engine="numpy")

@@ -130,4 +130,4 @@ def test_problems_outside_the_hjb_say_why():
     mr = load_example("mean-reverting-volatility").replace(
         volatility_model=MeanRevertingVolatility(reversion=2.0, mean=0.95, vol_of_vol=0.5, elasticity=1.0))
     with pytest.raises(MethodNotApplicable, match="risk_aversion = -1e-06"):
-        solve(mr.replace(risk_aversion=-1e-6))
+        solve(mr.replace(risk_aversion=-1e-6, risk_seeking=True))

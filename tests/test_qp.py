@@ -373,14 +373,14 @@ def test_spec_errors_for_new_keys():
         load_example("two-asset-basket").replace(imbalance_band=1e6)
     with pytest.raises(InfeasibleSpecError, match=r"asset.max_holdings = 5e5|asset.max_holdings = 500000.0"):
         AC.assets[0].replace(max_holdings=5e5)
-    with pytest.raises(SpecError, match=r"solver = 'NOPE': is not an installed CVXPY solver"):
-        solve(AC, solver="nope")
-    with pytest.raises(SpecError, match=r"tolerance = 0: must be a number in \(0, 1\)"):
+    with pytest.raises(SpecError, match=r"settings.backend = 'NOPE': is not an installed CVXPY solver"):
+        solve(AC, backend="nope")
+    with pytest.raises(SpecError, match=r"settings.tolerance = 0: must be > 0 and < 1"):
         solve(AC, tolerance=0)
     with pytest.raises(MethodNotApplicable, match="risk_aversion = -1e-06 < 0"):
-        solve(AC.replace(risk_aversion=-1e-6))
-    with pytest.raises(SpecError, match=r"solver = 'PIQP': is a QP solver: power-law impact"):
-        solve(load_example("square-root-impact"), solver="PIQP")
+        solve(AC.replace(risk_aversion=-1e-6, risk_seeking=True))
+    with pytest.raises(SpecError, match=r"settings.backend = 'PIQP': is a QP solver: power-law impact"):
+        solve(load_example("square-root-impact"), backend="PIQP")
     with pytest.raises(MethodNotApplicable, match="structured path needs linear impact"):
         solve(load_example("square-root-impact"), path="structured")
 
@@ -408,7 +408,7 @@ def test_kkt_certificate_rejects_a_wrong_schedule():
 @pytest.mark.parametrize("solver", ["PIQP", "OSQP"])
 def test_qp_solvers_by_name(solver):
     problem = AC.replace(slices=100)
-    res = solve(problem, path="cvxpy", solver=solver)
+    res = solve(problem, path="cvxpy", backend=solver)
     assert res.diagnostics["solver"] == solver and res.status == "optimal"
     assert _rel_holdings(res.holdings, closed_form.solve(problem).holdings, problem) < 1e-8
 
