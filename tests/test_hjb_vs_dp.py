@@ -9,6 +9,7 @@ import pytest
 
 from solvers.methods import METHODS, solve
 from solvers.spec import load_example
+from solvers.simulation import simulate
 
 pytestmark = pytest.mark.skipif("dp" not in METHODS, reason="method dp (backward induction) is not registered")
 
@@ -42,8 +43,6 @@ def test_mean_reverting_hjb_converges_to_the_continuous_limit_of_backward_induct
 
 @pytest.mark.parametrize("name", ["volatility-regimes", "mean-reverting-volatility"])
 def test_hjb_feedback_policy_in_the_simulator_is_as_good_as_the_dp_policy(name):
-    from solvers.simulate import simulate
-
     problem = load_example(name).replace(slices=80)
     hjb = solve(problem, "hjb", accuracy="low")
     dp = solve(problem, "dp")

@@ -146,7 +146,7 @@ def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
         # against the closed form at 1e-12 for N up to 2000); validate holds dp to this
         result.diagnostics["objective_error"] = 1e-10 * abs(result.objective)
         result.diagnostics["holdings_error"] = 1e-10 * abs(problem.asset.holdings)
-        result.diagnostics["accuracy_note"] = "exact-recursion-rounding"
+        result.diagnostics["accuracy_note"] = "exact linear recursion: rounding only"
     result.policy = policy
     result.message = _message(chain)
     return result
