@@ -65,12 +65,12 @@ def _case(label: str, problem: ExecutionProblem, repeat: int, solvers=("CLARABEL
     for solver in solvers:
         clear_cache()
         start = time.perf_counter()
-        first = solve(problem, path="cvxpy", solver=solver)
+        first = solve(problem, path="cvxpy", backend=solver)
         first_wall = time.perf_counter() - start
         d = first.diagnostics
-        raw = solve(other, path="cvxpy", solver=solver, polish=False, tolerance=1e-8)
-        resolve = best_time(lambda: solve(other, path="cvxpy", solver=solver), repeat=repeat)["best"]
-        res = solve(other, path="cvxpy", solver=solver)
+        raw = solve(other, path="cvxpy", backend=solver, polish=False, tolerance=1e-8)
+        resolve = best_time(lambda: solve(other, path="cvxpy", backend=solver), repeat=repeat)["best"]
+        res = solve(other, path="cvxpy", backend=solver)
         records.append({
             "case": label, "path": "cvxpy", "solver": solver, "N": problem.slices, "m": problem.n_assets,
             "compile_s": d["build_seconds"] + d["compile_seconds"], "first_solve_s": first_wall,

@@ -373,14 +373,14 @@ def test_spec_errors_for_new_keys():
         load_example("two-asset-basket").replace(imbalance_band=1e6)
     with pytest.raises(InfeasibleSpecError, match=r"asset.max_holdings = 5e5|asset.max_holdings = 500000.0"):
         AC.assets[0].replace(max_holdings=5e5)
-    with pytest.raises(SpecError, match=r"solver = 'NOPE': is not an installed CVXPY solver"):
-        solve(AC, solver="nope")
-    with pytest.raises(SpecError, match=r"tolerance = 0: must be a number in \(0, 1\)"):
+    with pytest.raises(SpecError, match=r"settings.backend = 'NOPE': is not an installed CVXPY solver"):
+        solve(AC, backend="nope")
+    with pytest.raises(SpecError, match=r"settings.tolerance = 0: must be a number in \(0, 1\)"):
         solve(AC, tolerance=0)
     with pytest.raises(MethodNotApplicable, match="risk_aversion = -1e-06 < 0"):
         solve(AC.replace(risk_aversion=-1e-6))
-    with pytest.raises(SpecError, match=r"solver = 'PIQP': is a QP solver: power-law impact"):
-        solve(load_example("square-root-impact"), solver="PIQP")
+    with pytest.raises(SpecError, match=r"settings.backend = 'PIQP': is a QP solver: power-law impact"):
+        solve(load_example("square-root-impact"), backend="PIQP")
     with pytest.raises(MethodNotApplicable, match="structured path needs linear impact"):
         solve(load_example("square-root-impact"), path="structured")
 
@@ -408,7 +408,7 @@ def test_kkt_certificate_rejects_a_wrong_schedule():
 @pytest.mark.parametrize("solver", ["PIQP", "OSQP"])
 def test_qp_solvers_by_name(solver):
     problem = AC.replace(slices=100)
-    res = solve(problem, path="cvxpy", solver=solver)
+    res = solve(problem, path="cvxpy", backend=solver)
     assert res.diagnostics["solver"] == solver and res.status == "optimal"
     assert _rel_holdings(res.holdings, closed_form.solve(problem).holdings, problem) < 1e-8
 
@@ -467,3 +467,46 @@ def test_factor_model_spec_errors():
         problem.replace(specific_volatility=None)
     with pytest.raises(SpecError, match=r"specific_volatility\[1\] = -0.1: must be >= 0"):
         problem.replace(specific_volatility=[0.1, -0.1, 0.1])
+
+
+# --------------------------------------------------------------------------- method contract
+def test_settings_contract_and_info():
+    from solvers.methods import method_info
+    from solvers.qp import INFO, QPSettings
+
+    assert method_info("qp") is INFO
+    assert INFO.kind == "static" and INFO.time_models == ("discrete",) and INFO.settings is QPSettings
+    assert (INFO.accuracy.objective_rtol, INFO.accuracy.holdings_rtol) == (1e-7, 1e-4)
+    assert QPSettings(backend="piqp").backend == "PIQP"
+    assert QPSettings.with_accuracy("high").tolerance == 1e-11
+    with pytest.raises(SpecError, match=r"settings.solver = 'PIQP': unknown setting of method qp"):
+        solve(AC, solver="PIQP")
+    with pytest.raises(SpecError, match=r"settings.path = 'fast': must be one of"):
+        solve(AC, path="fast")
+    with pytest.raises(SpecError, match=r"settings.fallback_backend = 'NOPE': is not an installed CVXPY solver"):
+        solve(AC, fallback_backend="nope")
+
+
+@pytest.mark.parametrize("accuracy", ["high", "fast"])
+def test_presets_meet_their_certificate(accuracy):
+    from solvers.qp import QPSettings
+
+    cfg = QPSettings.with_accuracy(accuracy)
+    for name in ("capped-participation", "square-root-impact", "two-asset-basket"):
+        problem = load_example(name)
+        res = solve(problem, accuracy=accuracy, path="cvxpy")
+        assert res.status == "optimal", (name, res.message)
+        assert res.diagnostics["kkt_residual"] <= cfg.tolerance
+
+
+def test_fallback_backend_is_opt_in_and_reported():
+    # a back end that fails (OSQP stopped after one iteration: 'user_limit') raises by default;
+    # with a fallback the solve is retried once, and the result says so
+    problem, broken = AC.replace(slices=50), {"backend": "OSQP", "backend_options": {"max_iter": 1}, "path": "cvxpy"}
+    with pytest.raises(SolverError, match="OSQP returned 'user_limit'"):
+        solve(problem, **broken)
+    res = solve(problem, **broken, fallback_backend="CLARABEL")
+    assert res.status == "optimal" and res.diagnostics["solver"] == "CLARABEL"
+    assert res.diagnostics["fallback"]["failed_backend"] == "OSQP"
+    assert "user_limit" in res.diagnostics["fallback"]["error"]
+    assert _rel_holdings(res.holdings, closed_form.solve(problem).holdings, problem) < 1e-8

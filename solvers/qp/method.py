@@ -1,14 +1,11 @@
-"""``solve(problem, ...)``: the ``qp`` method (MODEL.md's static problem, certified).
+"""``solve(problem, settings=None, **overrides)``: the ``qp`` method, certified.
 
-Pipeline: scale the spec (:mod:`.scaling`); for linear impact try the structured banded
-solve (:mod:`.structured`) and keep it when no constraint binds; otherwise fetch the
-compiled DPP problem for the spec's structure (:mod:`.formulation`), load the numbers, solve
-with the chosen conic/QP solver (a convex-concave iteration when the objective has a concave
-part, :mod:`.convex_concave`), polish by Newton on the active set (:mod:`.polish`), then
-certify with an independent KKT residual of the unscaled problem (:mod:`.kkt`). The status
-is ``optimal`` only when that residual is within ``tolerance``; otherwise ``inaccurate``
-with the residual in the message. A solver that fails raises :class:`SolverError` with its
-status. Costs come from :mod:`solvers.costs` via :meth:`Result.from_schedule`.
+Pipeline: scale the spec (:mod:`.scaling`); for linear impact try the structured banded solve
+(:mod:`.structured`) and keep it when no constraint binds; otherwise solve the compiled DPP
+problem (:mod:`.formulation`) with the chosen CVXPY back end (convex-concave iteration when the
+objective has a concave part), polish by Newton on the active set (:mod:`.polish`) and certify
+with the independent KKT residual of the unscaled problem (:mod:`.kkt`): ``optimal`` only when
+that residual is within ``settings.tolerance``. Costs come from :meth:`Result.from_schedule`.
 """
 
 from __future__ import annotations
@@ -21,7 +18,9 @@ import cvxpy as cp
 import numpy as np
 
 from ..errors import MethodNotApplicable, SolverError, SpecError
+from ..methods import MethodAccuracy, MethodInfo
 from ..result import Result
+from ..settings import merge_settings
 from ..spec import ExecutionProblem
 from . import structured
 from .convex_concave import check_bounded, convex_concave, convexity_certificate, convexity_thresholds
@@ -29,12 +28,13 @@ from .formulation import CompiledProblem, compiled_problem
 from .kkt import kkt_residual
 from .polish import polish as newton_polish
 from .scaling import ScaledProblem, scale_problem
+from .settings import QPSettings
 
-__all__ = ["solve", "SOLVERS", "solver_options"]
+__all__ = ["INFO", "solve", "BACKENDS", "tolerance_options"]
 
 METHOD = "qp"
-#: solvers offered by name (those installed are usable); Clarabel is the default
-SOLVERS = ("CLARABEL", "PIQP", "OSQP", "SCS", "ECOS", "HIGHS")
+#: back ends offered by name (those installed are usable); Clarabel is the default
+BACKENDS = ("CLARABEL", "PIQP", "OSQP", "SCS", "ECOS", "HIGHS")
 _OK = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 _QP_ONLY = ("PIQP", "OSQP", "HIGHS", "DAQP", "PROXQP", "QPALM", "CPLEX", "GUROBI", "XPRESS")
 
@@ -45,8 +45,9 @@ def _installed() -> tuple[str, ...]:
     return tuple(cp.installed_solvers())
 
 
-def solver_options(solver: str, tolerance: float) -> dict[str, Any]:
-    """Tolerances for ``solver`` (solver defaults are not accuracy: STYLE.md)."""
+def tolerance_options(solver: str, tolerance: float) -> dict[str, Any]:
+    """The keyword arguments that set ``solver``'s tolerances to ``tolerance`` (a back end's
+    defaults are not accuracy)."""
     t = max(tolerance, 1e-12)
     if solver == "CLARABEL":
         return {"tol_gap_abs": t, "tol_gap_rel": t, "tol_feas": t, "max_iter": 200}
@@ -93,10 +94,7 @@ class _Runner:
         return np.asarray(compiled.Y.value, dtype=np.float64)
 
 
-def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: float = 1e-9, polish: bool = True,
-          path: str = "auto", covariance: str = "auto", max_convex_concave: int = 200,
-          convex_concave_tol: float = 1e-7, solver_opts: dict[str, Any] | None = None,
-          verbose: bool = False) -> Result:
+def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overrides: Any) -> Result:
     """Optimal static schedule of ``E + lambda V`` by convex optimization (method ``qp``).
 
     Args:
@@ -104,31 +102,23 @@ def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: flo
             impact, spread, permanent impact, caps, participation, no-reversal, holdings
             bounds, dollar-imbalance band, drift, deterministic volatility path. A stochastic
             volatility model is solved as the static optimum on ``E[sigma_k^2]``.
-        solver: a CVXPY solver name (``CLARABEL``, ``PIQP``, ``OSQP``, ``SCS``, ...). QP-only
-            solvers (PIQP, OSQP) need linear impact.
-        tolerance: the relative KKT residual (:mod:`.kkt`) an ``optimal`` answer must meet;
-            also the solver's tolerances.
-        polish: Newton polish on the active set (recommended; off shows the raw solver).
-        path: ``"auto"`` (structured banded solve when linear and no constraint binds, else
-            CVXPY), ``"cvxpy"`` (always the CVXPY model), ``"structured"`` (banded solve only;
-            raises if a constraint binds).
-        covariance: ``"auto"`` or ``"dense"`` risk form for baskets (:func:`.scale_problem`).
-        max_convex_concave, convex_concave_tol: limits of the convex-concave iteration.
-        solver_opts: extra keyword arguments for the solver (override the tolerances).
+        settings: a :class:`QPSettings` (None: the defaults).
+        overrides: its fields by keyword (``backend="PIQP"``, ``tolerance=1e-10``, ...) or
+            ``accuracy`` (a preset name).
     """
     start = time.perf_counter()
-    if not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
-        raise SpecError("tolerance", tolerance, "must be a number in (0, 1)")
-    if path not in ("auto", "cvxpy", "structured"):
-        raise SpecError("path", path, "must be 'auto', 'cvxpy' or 'structured'")
-    solver = str(solver).upper()
-    if solver not in _installed():
-        raise SpecError("solver", solver, f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
-    sp = scale_problem(problem, covariance=covariance)
+    cfg = merge_settings(QPSettings, settings, overrides)
+    tolerance, polish, path = cfg.tolerance, cfg.polish, cfg.path
+    for key, name in (("backend", cfg.backend), ("fallback_backend", cfg.fallback_backend)):
+        if name is not None and name not in _installed():
+            raise SpecError(f"settings.{key}", name,
+                            f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
+    sp = scale_problem(problem, covariance=cfg.covariance)
     check_bounded(sp)
-    if solver in _QP_ONLY and not sp.linear:
-        raise SpecError("solver", solver, "is a QP solver: power-law impact (impact_exponent != 1) needs a conic "
-                        "solver with power cones (CLARABEL, SCS)")
+    for key, name in (("backend", cfg.backend), ("fallback_backend", cfg.fallback_backend)):
+        if name in _QP_ONLY and not sp.linear:
+            raise SpecError(f"settings.{key}", name, "is a QP solver: power-law impact (impact_exponent != 1) needs a "
+                            "conic solver with power cones (CLARABEL, SCS)")
     diag: dict[str, Any] = {
         "solver": None, "path": None, "scaling": {"cost_unit": sp.K, "holdings_unit": sp.X.tolist(),
                                                   "dollar_unit": sp.band_scale},
@@ -157,8 +147,7 @@ def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: flo
             raise MethodNotApplicable(METHOD, "structured path needs linear impact (all impact_exponent = 1)")
     compiled = None
     if y is None:
-        y, compiled, runner = _solve_cvxpy(sp, solver, tolerance, solver_opts, verbose, max_convex_concave,
-                                           convex_concave_tol, diag)
+        y, compiled = _solve_with_fallback(sp, cfg, diag)
     y_solver = y
     pol = None
     if polish and diag["path"] == "cvxpy":
@@ -197,11 +186,24 @@ def solve(problem: ExecutionProblem, *, solver: str = "CLARABEL", tolerance: flo
                                 diagnostics=diag, message=message)
 
 
-def _solve_cvxpy(sp: ScaledProblem, solver: str, tolerance: float, solver_opts, verbose: bool,
-                 max_cc: int, cc_tol: float, diag: dict) -> tuple[np.ndarray, CompiledProblem, _Runner]:
-    options = solver_options(solver, tolerance)
-    options.update(solver_opts or {})
-    runner = _Runner(solver, options, verbose)
+def _solve_with_fallback(sp: ScaledProblem, cfg: QPSettings, diag: dict) -> tuple[np.ndarray, CompiledProblem]:
+    """The CVXPY solve with ``cfg.backend``; on failure, once more with ``cfg.fallback_backend``
+    if one is set (and recorded in ``diag["fallback"]``), else the failure is raised."""
+    try:
+        return _solve_cvxpy(sp, cfg.backend, cfg, diag)
+    except SolverError as err:
+        if cfg.fallback_backend is None or cfg.fallback_backend == cfg.backend:
+            raise
+        diag["fallback"] = {"failed_backend": cfg.backend, "error": str(err), "backend": cfg.fallback_backend}
+        return _solve_cvxpy(sp, cfg.fallback_backend, cfg, diag)
+
+
+def _solve_cvxpy(sp: ScaledProblem, solver: str, cfg: QPSettings, diag: dict) -> tuple[np.ndarray, CompiledProblem]:
+    options = tolerance_options(solver, cfg.tolerance if cfg.backend_tolerance is None else cfg.backend_tolerance)
+    if solver == cfg.backend:  # back-end options are spelled per back end: the fallback gets only tolerances
+        options.update(cfg.backend_options or {})
+    max_cc, cc_tol = cfg.max_convex_concave, cfg.convex_concave_tol
+    runner = _Runner(solver, options, cfg.verbose)
     t0 = time.perf_counter()
     compiled, hit = compiled_problem(sp)
     build = 0.0 if hit else compiled.build_seconds
@@ -220,7 +222,7 @@ def _solve_cvxpy(sp: ScaledProblem, solver: str, tolerance: float, solver_opts, 
         build_seconds=build, compile_seconds=runner.compile_seconds, solver_seconds=runner.solver_seconds,
         cvxpy_seconds=time.perf_counter() - t0, exponents_used=compiled.info.get("exponents_used"),
     )
-    return y, compiled, runner
+    return y, compiled
 
 
 def _cap_duals(sp: ScaledProblem, compiled: CompiledProblem | None, pol, y: np.ndarray):
@@ -242,3 +244,12 @@ def _cap_duals(sp: ScaledProblem, compiled: CompiledProblem | None, pol, y: np.n
         for j, i in enumerate(capped):
             out[:, i] = np.abs(dual[:, j]) * unit[i]
     return out[:, 0] if m == 1 else out
+
+
+INFO = MethodInfo(
+    name=METHOD, kind="static", time_models=("discrete",),
+    accuracy=MethodAccuracy(1e-7, 1e-4, "convex solver at ~1e-8 on the scaled problem; holdings move with the "
+                                        "square root of the objective's error"),
+    settings=QPSettings,
+    summary="static optimum of E + lambda V by convex optimization (CVXPY), Newton-polished and KKT-certified",
+)
