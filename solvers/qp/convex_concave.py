@@ -38,10 +38,12 @@ from typing import Callable
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sps
+from scipy.sparse.linalg import eigsh
 
+from ..errors import SpecError
 from ..spec import ExecutionProblem
 from .formulation import CompiledProblem
-from .polish import difference_operator
+from .banded import difference_operator
 from .scaling import ScaledProblem
 
 __all__ = ["convexity_thresholds", "convexity_certificate", "convex_concave", "check_bounded"]
@@ -81,8 +83,6 @@ def check_bounded(sp: ScaledProblem) -> None:
     a = problem.assets[i]
     gamma = float(problem.permanent_impact_matrix_array[i, i])
     risk_coef = float(risk[i, i]) * sp.K / sp.X[i] ** 2
-    from ..errors import SpecError
-
     raise SpecError(
         f"assets[{i}].permanent_impact", gamma,
         f"with impact_exponent = {a.impact_exponent:g} < 1 and trades allowed both ways the objective is "
@@ -136,8 +136,6 @@ def convexity_certificate(sp: ScaledProblem) -> tuple[bool, str, float | None]:
     elif h.shape[0] <= 3000:
         smallest = float(np.linalg.eigvalsh(h.toarray())[0])
     else:
-        from scipy.sparse.linalg import eigsh
-
         smallest = float(eigsh(h, k=1, which="SA", return_eigenvectors=False, tol=1e-8)[0])
     scale = float(abs(h).max())
     if smallest >= -1e-12 * scale:

@@ -30,6 +30,7 @@ never by the numbers.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -129,8 +130,6 @@ def _psd_factor(mat: np.ndarray) -> np.ndarray:
 
 
 def _build(sp: ScaledProblem, key: tuple) -> CompiledProblem:
-    import time
-
     start = time.perf_counter()
     n, m = sp.N, sp.m
     Y = cp.Variable((n + 1, m), name="y")

@@ -25,12 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
+from .banded import difference_operator, mode_solver, upper_banded
 from .scaling import ScaledProblem
 
-__all__ = ["PolishResult", "polish", "difference_operator", "upper_banded"]
+__all__ = ["PolishResult", "polish"]
 
 
 @dataclass
@@ -44,20 +46,6 @@ class PolishResult:
     newton_iterations: int = 0
     active_set_rounds: int = 0
     message: str = ""
-
-
-def difference_operator(n: int, m: int) -> tuple[sps.csr_matrix, np.ndarray]:
-    """``E`` and ``b0`` with ``vec(d) = E v + b0`` (time-major vec, ``v`` = interior ``y``)."""
-    nv = max(n - 1, 0) * m
-    rows = np.arange(n * m)
-    # d_k = y_(k-1) - y_k: +1 on y_(k-1) (interior index (k-2) m + i), -1 on y_k ((k-1) m + i)
-    plus = rows[m:]                         # slices k >= 2
-    minus = rows[: nv]                      # slices k <= N-1
-    e = sps.csr_matrix((np.concatenate([np.ones(plus.size), -np.ones(minus.size)]),
-                        (np.concatenate([plus, minus]), np.concatenate([plus - m, minus]))), shape=(n * m, nv))
-    b0 = np.zeros(n * m)
-    b0[:m] = 1.0
-    return e, b0
 
 
 class _Model:
@@ -76,8 +64,6 @@ class _Model:
         self.solve_h = None
         if sp.linear:
             self.quad_h = sps.kron(sps.identity(n), sps.csr_matrix(2.0 * sp.Q))
-            from .structured import mode_solver
-
             self.solve_h = mode_solver(sp)  # O(N m^2) solves with the (constant) Hessian
 
     def d(self, v: np.ndarray) -> np.ndarray:
@@ -221,15 +207,6 @@ def _initial_active(sp: ScaledProblem, y: np.ndarray, tol: float) -> list[tuple[
     return rows
 
 
-def upper_banded(mat: sps.spmatrix, u: int) -> np.ndarray:
-    """LAPACK upper band storage ``ab[u + i - j, j] = mat[i, j]`` (``0 <= j - i <= u``)."""
-    coo = mat.tocoo()
-    keep = (coo.col >= coo.row) & (coo.col - coo.row <= u)
-    ab = np.zeros((u + 1, mat.shape[0]))
-    np.add.at(ab, (u + coo.row[keep] - coo.col[keep], coo.col[keep]), coo.data[keep])
-    return ab
-
-
 def _kkt_solve(hess: sps.csr_matrix, a_mat: sps.csr_matrix, rhs_v: np.ndarray, rhs_a: np.ndarray,
                m: int, solve_h=None) -> np.ndarray:
     """Solve ``[H A'; A 0] [dv; mu] = [rhs_v; rhs_a]``.
@@ -240,8 +217,6 @@ def _kkt_solve(hess: sps.csr_matrix, a_mat: sps.csr_matrix, rhs_v: np.ndarray, r
     Otherwise (an indefinite ``H`` of the convex-concave case), or when ``H^-1 A'`` would be
     large, a sparse LU of the whole KKT matrix.
     """
-    import scipy.linalg as sla
-
     r = a_mat.shape[0]
     u = min(2 * m - 1 if m > 1 else 1, max(hess.shape[0] - 1, 0))
     if r * hess.shape[0] <= 4e6 and hess.shape[0] > 0:  # H^-1 A' fits in ~32 MB

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import MethodNotApplicable
+from ..errors import MethodNotApplicable, SpecError
 from ..spec import ExecutionProblem
 
 __all__ = ["ScaledProblem", "scale_problem"]
@@ -120,8 +120,6 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         raise MethodNotApplicable("qp", f"risk_aversion = {problem.risk_aversion:g} < 0 makes the objective "
                                   "non-convex (only the closed form has the risk-seeking branch)")
     if covariance not in ("auto", "dense"):
-        from ..errors import SpecError
-
         raise SpecError("covariance", covariance, "must be 'auto' or 'dense'")
     n, m, tau, big_t = problem.slices, problem.n_assets, problem.tau, problem.horizon
     x = problem.initial_holdings
