@@ -39,6 +39,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
+from ..impact import PowerLawImpact
 from .scaling import ScaledProblem
 
 __all__ = ["CompiledProblem", "structure_key", "compiled_problem", "clear_cache", "cache_info"]
@@ -146,10 +147,8 @@ def _build(sp: ScaledProblem, key: tuple) -> CompiledProblem:
     else:
         params["c"] = cp.Parameter(m, nonneg=True, name="c")
         for i in range(m):
-            p = _rational(float(sp.p[i]))
-            col = D[:, i]
-            power = cp.sum(cp.square(col)) if p == 2.0 else cp.sum(cp.power(cp.abs(col), p))
-            terms.append(params["c"][i] * power)
+            law = PowerLawImpact(eta=1.0, beta=_rational(float(sp.p[i])) - 1.0)  # the exponent CVXPY represents
+            terms.append(law.cvxpy_temporary(D[:, i], params["c"][i]))
         if sp.has_concave_part:
             params["L"] = cp.Parameter((n, m), name="L")
             terms.append(cp.sum(cp.multiply(params["L"], D)))

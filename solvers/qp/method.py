@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from typing import Any
 
 import cvxpy as cp
@@ -62,6 +63,27 @@ def tolerance_options(solver: str, tolerance: float) -> dict[str, Any]:
     return {}
 
 
+class _recorded(warnings.catch_warnings):
+    """Record the warnings CVXPY and its back ends emit ("Solution may be inaccurate", power
+    approximations) into ``sink`` instead of printing them; the KKT certificate decides the status."""
+
+    def __init__(self, sink: list[str]):
+        super().__init__(record=True)
+        self.sink = sink
+
+    def __enter__(self):
+        self.log = super().__enter__()
+        warnings.simplefilter("always")
+        return self.log
+
+    def __exit__(self, *exc):
+        for w in self.log:
+            text = f"{w.category.__name__}: {w.message}"
+            if text not in self.sink:
+                self.sink.append(text)
+        return super().__exit__(*exc)
+
+
 class _Runner:
     """Solves a compiled problem, accumulating the solver's iterations and times."""
 
@@ -72,11 +94,13 @@ class _Runner:
         self.solver_seconds = 0.0
         self.solves = 0
         self.status = ""
+        self.warnings: list[str] = []
 
     def __call__(self, compiled: CompiledProblem) -> np.ndarray:
         prob = compiled.problem
         try:
-            prob.solve(solver=self.solver, verbose=self.verbose, **self.options)
+            with _recorded(self.warnings):
+                prob.solve(solver=self.solver, verbose=self.verbose, **self.options)
         except cp.error.SolverError as err:
             raise SolverError(METHOD, "solver_error", f"{self.solver}: {err}") from None
         except cp.error.DCPError as err:  # pragma: no cover - formulation bug
@@ -205,7 +229,8 @@ def _solve_cvxpy(sp: ScaledProblem, solver: str, cfg: QPSettings, diag: dict) ->
     max_cc, cc_tol = cfg.max_convex_concave, cfg.convex_concave_tol
     runner = _Runner(solver, options, cfg.verbose)
     t0 = time.perf_counter()
-    compiled, hit = compiled_problem(sp)
+    with _recorded(runner.warnings):
+        compiled, hit = compiled_problem(sp)
     build = 0.0 if hit else compiled.build_seconds
     if sp.has_concave_part:
         y, iters, history = convex_concave(compiled, sp, runner, tol=cc_tol, max_iter=max_cc)
@@ -221,6 +246,7 @@ def _solve_cvxpy(sp: ScaledProblem, solver: str, cfg: QPSettings, diag: dict) ->
         solver_calls=runner.solves, convex_concave_iterations=iters, cache_hit=hit,
         build_seconds=build, compile_seconds=runner.compile_seconds, solver_seconds=runner.solver_seconds,
         cvxpy_seconds=time.perf_counter() - t0, exponents_used=compiled.info.get("exponents_used"),
+        solver_warnings=list(runner.warnings),
     )
     return y, compiled
 

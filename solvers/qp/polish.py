@@ -75,7 +75,7 @@ class _Model:
         if sp.linear:
             gd = 2.0 * d @ sp.Q
         else:
-            gd = sp.c * sp.p * np.abs(d) ** (sp.p - 1.0) * np.sign(d) - d @ sp.P
+            gd = sp.temporary_slope(np, d) - d @ sp.P
         gd = gd + np.where(zero_mask, 0.0, sp.e * np.sign(d))
         return self.E.T @ gd.ravel() + self.risk_h @ v + self.g_vec
 
@@ -85,8 +85,7 @@ class _Model:
             hd = self.quad_h
         else:
             d = self.d(v)
-            with np.errstate(divide="ignore"):
-                diag = sp.c * sp.p * (sp.p - 1.0) * np.abs(d) ** (sp.p - 2.0)
+            diag = sp.temporary_curvature(np, d)
             diag = np.where(zero_mask | ~np.isfinite(diag), 1.0, diag)
             hd = sps.diags(diag.ravel())
             if np.any(sp.P != 0):

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import MethodNotApplicable, SpecError
+from ..impact import PowerLawImpact, impact_model
 from ..spec import ExecutionProblem
 
 __all__ = ["ScaledProblem", "scale_problem"]
@@ -68,6 +69,26 @@ class ScaledProblem:
     band_scale: float             # B = sum_i |price_i X_i|, currency
     factor: np.ndarray | None = None       # (m, r) F with M = F F' + diag(factor_diag) (factor model)
     factor_diag: np.ndarray | None = None  # (m,)
+    laws: tuple[PowerLawImpact, ...] = ()  # (m,) each asset's impact law: c_i laws[i].power(|d_i|)
+
+    def temporary(self, xp, d):
+        """``(N, m)`` scaled temporary costs ``c_i |d_ki|^(1+beta_i)`` (nonlinear case)."""
+        return xp.stack([self.c[i] * law.power(xp, xp.abs(d[:, i])) for i, law in enumerate(self.laws)], axis=1)
+
+    def temporary_slope(self, xp, d):
+        """``d/dd`` of :meth:`temporary`: ``c_i (1+beta_i) |d|^beta_i sign(d)``."""
+        return xp.stack([self.c[i] * law.power_slope(xp, xp.abs(d[:, i])) * xp.sign(d[:, i])
+                         for i, law in enumerate(self.laws)], axis=1)
+
+    def temporary_curvature(self, xp, d):
+        """Second derivative of :meth:`temporary`: ``c_i (1+beta_i) beta_i |d|^(beta_i-1)``; ``inf`` at
+        ``d = 0`` when ``beta_i < 1``."""
+        cols = []
+        for i, law in enumerate(self.laws):
+            z = xp.abs(d[:, i])
+            curv = self.c[i] * law.power_curvature(xp, z)
+            cols.append(xp.where((z == 0) & (law.beta < 1.0), xp.inf, curv))
+        return xp.stack(cols, axis=1)
 
     @property
     def diagonal_quadratic(self) -> bool:
@@ -100,7 +121,7 @@ class ScaledProblem:
         if self.linear:
             val = float(np.einsum("ki,ij,kj->", d, self.Q, d))
         else:
-            val = float(np.sum(self.c * np.abs(d) ** self.p)) - 0.5 * float(np.einsum("ki,ij,kj->", d, self.P, d))
+            val = float(np.sum(self.temporary(np, d))) - 0.5 * float(np.einsum("ki,ij,kj->", d, self.P, d))
         val += float(np.sum(self.e * np.abs(d)))
         held = y[1:]
         val += float(np.sum(self.W * held**2)) if self.W is not None else float(np.einsum("ki,ij,kj->", held, self.M, held))
@@ -125,15 +146,15 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
     x = problem.initial_holdings
     ax = np.abs(x)
     dx = np.diag(x)
-    eta = np.array([a.temporary_impact for a in problem.assets])
-    beta = np.array([a.impact_exponent for a in problem.assets])
+    laws = tuple(impact_model(a) for a in problem.assets)
+    beta = np.array([law.beta for law in laws])
     gamma = problem.permanent_impact_matrix_array
     linear = problem.all_linear
     if problem.temporary_impact_matrix is not None:
         h = problem.temporary_impact_matrix_array
         k_unit = float(x @ h @ x) / big_t
     else:
-        k_unit = float(np.sum(big_t * eta * (ax / big_t) ** (1.0 + beta)))
+        k_unit = float(sum(law.cost_unit(xi, big_t) for law, xi in zip(laws, x)))
     if linear:
         q = dx @ problem.eta_tilde_matrix @ dx / (tau * k_unit)
         q = 0.5 * (q + q.T)
@@ -141,7 +162,7 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         pmat = np.zeros((m, m))
     else:
         q = None
-        c = eta * ax ** (1.0 + beta) / (tau**beta * k_unit)
+        c = np.array([law.temporary_cost(np, xi, tau) for law, xi in zip(laws, x)]) / k_unit
         pmat = dx @ gamma @ dx / k_unit
     lam = problem.risk_aversion
     if m == 1:
@@ -189,4 +210,5 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         e=eps * ax / k_unit, W=w, M=mmat, g=-tau * mu * x / k_unit, cap=caps, no_reversal=problem.no_reversal,
         ylo=ylo, yhi=yhi, band_w=None if bands is None else prices * x / b_scale,
         band=None if bands is None else bands / b_scale, band_scale=b_scale, factor=fac, factor_diag=fdiag,
+        laws=laws,
     )
