@@ -71,7 +71,7 @@ def test_eq20_matches_direct_sums(ac):
 
 def test_continuous_limit_value(ac):
     r = closed_form.solve(ac, time_model="continuous")
-    assert r.objective == pytest.approx(1_696_984.9, abs=0.05)  # MODEL.md / issue 4 target
+    assert r.objective == pytest.approx(1_696_984.9, abs=0.05)  # AC 2001 continuous-time value
     a = ac.asset
     kappa = a.volatility * math.sqrt(ac.risk_aversion / a.temporary_impact)
     x_sq_a0 = a.holdings**2 * math.sqrt(a.temporary_impact * ac.risk_aversion) * a.volatility / math.tanh(kappa * ac.horizon)
@@ -205,7 +205,7 @@ def test_cost_vs_horizon_is_u_shaped_with_the_brute_force_minimum(ac):
     best = curve.best_index
     assert 0 < best < 39
     assert np.all(np.diff(curve.twap_objective[: best + 1]) < 0) and np.all(np.diff(curve.twap_objective[best:]) > 0)
-    # brute force: TWAP's E + lambda V over every horizon, written out from MODEL.md
+    # brute force: TWAP's E + lambda V over every horizon, written out from the conventions page
     a, tau, lam = ac.asset, ac.tau, ac.risk_aversion
     brute = []
     for n in range(1, 41):

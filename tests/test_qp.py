@@ -2,7 +2,7 @@
 dense numpy solves of the unscaled linear-quadratic problem, an independent scipy solve of
 the power-law objective, finite differences of the optimal objective for cap duals.
 
-Tolerances: the issue asks for 1e-8 relative agreement. The scaled interior-point answer is
+Tolerances: the target is 1e-8 relative agreement. The scaled interior-point answer is
 already within ~1e-11 here (raw KKT residuals 1e-12 at N = 10,000) and the Newton polish
 takes it to rounding (1e-13 .. 1e-16), so 1e-8 has three orders of margin without being
 loose enough to hide a wrong convention (a wrong sign or a missing 1/2 changes holdings by
@@ -203,7 +203,7 @@ def test_stochastic_volatility_is_static_optimum_on_expected_variance():
 # --------------------------------------------------------------------------- power law
 def _scipy_power_law(problem: ExecutionProblem) -> np.ndarray:
     """Independent solve of tau eta sum |n/tau|^(1+b) - 1/2 gamma sum n^2 + lam tau sum s x^2 in
-    fractions of X (trust-region Newton with exact derivatives, written here from MODEL.md)."""
+    fractions of X (trust-region Newton with exact derivatives, written here from the conventions page)."""
     a, n, tau = problem.asset, problem.slices, problem.tau
     big_x, b, eta, gam = a.holdings, a.impact_exponent, a.temporary_impact, a.permanent_impact
     s2 = problem.slice_variance()
@@ -252,7 +252,7 @@ def test_power_law_kkt_and_scipy_agreement(beta, gamma):
         assert res.diagnostics["global_optimum"] is True
     ref = _scipy_power_law(problem)
     assert _rel_holdings(res.holdings, ref, problem) < 1e-8
-    # the reported cost is MODEL.md's (costs.py), the same function of the holdings
+    # the reported cost is the conventions page's (costs.py), the same function of the holdings
     assert res.objective == pytest.approx(schedule_cost(problem, res.holdings).objective, rel=1e-15)
 
 

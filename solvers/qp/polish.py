@@ -1,23 +1,10 @@
 """Newton polish of the scaled problem on its active set (sparse, O(N) for one asset).
 
-An interior-point answer is accurate to the solver's tolerance (1e-8 to 1e-10), not to the
-last digit. Given the constraints that bind at that answer, the optimum solves the
-equality-constrained KKT system
-
-    [ H  A' ] [ dv ]   [ -grad f(v)  ]
-    [ A  0  ] [ mu ] = [ t - A v      ]
-
-with ``v`` the interior scaled holdings ``y_1..y_(N-1)`` (time-major, so ``H`` is banded:
-tridiagonal for one asset, block-tridiagonal with ``m x m`` blocks for a basket), ``A`` the
-active rows (a cap ``d_ki = +-cap``, a zero trade ``d_ki = 0`` where the spread or
-no-reversal makes ``|d|`` non-smooth, a holdings bound, a dollar-imbalance band) and ``t``
-their targets. Newton's method on this system converges quadratically (one step for a
-quadratic objective); a primal-dual active-set loop then drops rows whose multiplier has the
-wrong sign and adds constraints the step violated, until both hold.
-
-Multiplier convention: ``grad f + A' mu = 0``; ``mu >= 0`` for an upper cap, an upper bound
-or the upper band, ``mu <= 0`` for the lower ones, and ``-e_i <= mu <= e_i`` for a zero trade
-(``mu <= e_i`` with no-reversal). ``mu`` of a cap row is ``-d f* / d cap`` in scaled units.
+Given the constraints binding at the back end's answer, :func:`polish` solves the
+equality-constrained KKT system ``[H A'; A 0] [dv; mu] = [-grad f(v); t - A v]`` by Newton's
+method (one step for a quadratic objective) and an active-set loop that drops rows whose
+multiplier ``mu`` has the wrong sign and adds violated ones. Convention ``grad f + A' mu = 0``;
+a cap row's ``mu`` is ``-d f* / d cap`` in scaled units. Details: ``solvers/docs/theory-qp.md``.
 """
 
 from __future__ import annotations

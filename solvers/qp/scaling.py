@@ -1,32 +1,13 @@
-"""The spec in scaled units: holdings as fractions of the order, costs in a natural unit.
+"""The spec in scaled units, shared by the CVXPY model, the polish and the structured path.
 
-Every number the CVXPY model (:mod:`.formulation`), the Newton polish (:mod:`.polish`) and
-the structured linear-quadratic path (:mod:`.structured`) see comes from
-:class:`ScaledProblem`, so the three agree on one scaled objective.
+Scaled holdings ``y_ki = x_ki / X_i`` (``y_0 = 1``, ``y_N = 0``), trades ``d_ki = y_(k-1)i - y_ki``,
+costs in the unit ``K = sum_i T eta_i (|X_i| / T)^(1 + beta_i)`` (currency); then
+``E + lambda V = 1/2 X' Gamma X + K f(y)`` with
 
-Variables. Asset ``i`` with order ``X_i`` has scaled holdings ``y_ki = x_ki / X_i``
-(``y_0 = 1``, ``y_N = 0``) and scaled trades ``d_ki = y_(k-1)i - y_ki = n_ki / X_i``; a trade
-in the direction of the order has ``d > 0`` whatever the sign of ``X``.
+    f(y) = sum_k q(d_k) + sum_k e' |d_k| + sum_{k=1..N} y_k' W_k y_k + g' sum_{k=1..N} y_k.
 
-Cost unit. ``K = sum_i T eta_i (|X_i| / T)^(1 + beta_i)``, the temporary cost of trading the
-order uniformly (TWAP); with a temporary impact matrix ``H``, ``K = X' H X / T``. Then the
-objective of MODEL.md is ``E + lambda V = const + K f(y)`` with
-
-    f(y) = sum_k q(d_k) + sum_k e' |d_k| + sum_{k=1..N} y_k' W_k y_k + g' sum_{k=1..N} y_k
-
-* linear impact (all ``beta = 1``): ``q(d) = d' Q d``, ``Q = D (H - tau/2 Gamma) D / (tau K)``,
-  ``D = diag(X)`` (the ``-1/2 gamma sum n^2`` term folded in exactly, AC 2001);
-* otherwise ``q(d) = sum_i c_i |d_i|^(p_i) - 1/2 d' P d`` with ``p_i = 1 + beta_i``,
-  ``c_i = eta_i |X_i|^(p_i) / (tau^beta_i K)`` and the concave permanent part
-  ``P = D Gamma D / K`` (handled by :mod:`.convex_concave`);
-* spread ``e_i = epsilon_i |X_i| / K``; risk ``W_k = lambda tau D C_k D / K`` with
-  ``C_k = diag(E[sigma_k^2])`` (single asset, ``problem.slice_variance()``) or the basket
-  covariance (with a factor model ``C = B B' + diag(s^2)`` also kept as ``F = sqrt(lambda
-  tau / K) D B`` and ``lambda tau s^2 X^2 / K``, so that CVXPY sees ``N m r`` nonzeros instead
-  of ``N m^2``); drift ``g_i = -tau mu_i X_i / K``.
-
-The constant is ``1/2 X' Gamma X`` (and nothing else): reported costs always come from
-:mod:`solvers.costs` on the unscaled holdings, never from ``K f``.
+Entry point :func:`scale_problem`; the terms of ``f`` are derived on the page
+``solvers/docs/theory-qp.md``. Reported costs always come from :mod:`solvers.costs`.
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
-"""The structured path for the linear-quadratic case: one banded Cholesky solve.
+"""The structured path for the linear-quadratic case: one banded Cholesky solve, O(N m^3).
 
-With linear impact the scaled objective (:mod:`.scaling`) is the quadratic
-``f(v) = 1/2 v' H v + b' v + const`` in the interior holdings ``v`` (time-major), with
-
-    H = E' (I_N kron 2Q) E + blockdiag(2 W_k),     b = E' (I_N kron 2Q) b0 + g,
-
-``E`` the difference operator (:func:`.banded.difference_operator`). For a basket (risk
-the same in every slice) a change of variables splits it into ``m`` tridiagonal problems
-(:func:`_solve_modes`). Otherwise ``H`` is symmetric
-positive definite and banded (tridiagonal for one asset, ``2m - 1`` off-diagonals for a
-basket), so ``H v = -b`` costs ``O(N m^3)`` by a banded Cholesky factorization
-(``scipy.linalg.solveh_banded``) instead of an interior-point solve.
-
-The unconstrained minimizer is also the constrained one whenever it satisfies every
-constraint (all multipliers zero) and every asset with a spread trades in one direction only
-(then ``sum_k e_i |d_ki| = e_i`` is a constant). :func:`solve_unconstrained` returns None
-otherwise, and the caller falls back to the CVXPY model.
+With linear impact the scaled objective is ``1/2 v' H v + b' v + const`` in the interior holdings
+``v`` with ``H = E' (I kron 2Q) E + blockdiag(2 W_k)`` banded; a basket with the same risk every
+slice splits into ``m`` tridiagonal problems by eigen modes. :func:`solve_unconstrained` returns
+the unconstrained minimizer, :func:`feasible` says whether it also solves the constrained problem
+(else the caller falls back to CVXPY). Derivation: ``solvers/docs/theory-qp.md``.
 """
 
 from __future__ import annotations
