@@ -259,6 +259,11 @@ class Asset:
         """True when the temporary impact is linear (``beta == 1``)."""
         return self.impact_exponent == 1.0
 
+    def eta_tilde(self, tau: float) -> float:
+        """``eta - gamma tau / 2`` (currency / share / (share / time)): the temporary impact net of
+        the permanent impact's ``-1/2 gamma n^2`` per slice of length ``tau`` (linear impact)."""
+        return self.temporary_impact - 0.5 * self.permanent_impact * tau
+
     def slice_caps(self, slices: int) -> np.ndarray | None:
         """Upper bound on ``|n_k|`` per slice (shares), combining both caps; None if uncapped."""
         caps = np.full(slices, np.inf)
@@ -428,7 +433,7 @@ class ExecutionProblem:
             return
         for i, a in enumerate(self.assets):
             if a.is_linear:
-                eta_tilde = a.temporary_impact - 0.5 * a.permanent_impact * tau
+                eta_tilde = a.eta_tilde(tau)
                 if eta_tilde <= 0:
                     raise SpecError(
                         f"assets[{i}].temporary_impact", a.temporary_impact,
@@ -655,8 +660,7 @@ class ExecutionProblem:
     @property
     def eta_tilde(self) -> float:
         """``eta - gamma tau / 2`` of the single asset (currency / share / (share / time))."""
-        a = self.asset
-        return a.temporary_impact - 0.5 * a.permanent_impact * self.tau
+        return self.asset.eta_tilde(self.tau)
 
     @property
     def eta_tilde_matrix(self) -> np.ndarray:
