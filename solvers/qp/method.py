@@ -155,8 +155,11 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     if path in ("auto", "structured"):
         if structured.applicable(sp):
             t0 = time.perf_counter()
-            y_s = structured.solve_unconstrained(sp)
-            reason = structured.feasible(sp, y_s)
+            try:
+                y_s = structured.solve_unconstrained(sp)
+                reason = structured.feasible(sp, y_s)
+            except np.linalg.LinAlgError as err:  # not positive definite in floating point
+                y_s, reason = None, f"banded factorization failed ({err})"
             if not reason:
                 y = y_s
                 modes = sp.m > 1 and (sp.M is not None or bool(np.all(sp.W == sp.W[0])))
