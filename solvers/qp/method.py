@@ -30,6 +30,7 @@ from .kkt import kkt_residual
 from .polish import polish as newton_polish
 from .scaling import ScaledProblem, scale_problem
 from .settings import QPSettings
+from .sizing import estimate as estimate_resources
 
 __all__ = ["INFO", "solve", "BACKENDS", "tolerance_options"]
 
@@ -280,5 +281,6 @@ INFO = MethodInfo(
     accuracy=MethodAccuracy(1e-7, 1e-4, "convex solver at ~1e-8 on the scaled problem; holdings move with the "
                                         "square root of the objective's error"),
     settings=QPSettings,
+    estimate=estimate_resources,
     summary="static optimum of E + lambda V by convex optimization (CVXPY), Newton-polished and KKT-certified",
 )
