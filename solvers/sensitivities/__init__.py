@@ -10,8 +10,12 @@ point estimate. Loads JAX: ``import solvers`` exports these names lazily.
 from .core import KINDS, Sensitivities, sensitivities
 from .finite import Central, Outputs, central, solve_outputs
 from .params import check_names, parameter_names, parameter_value, perturbed
+from .plot import plot_sensitivities
 from .static import Implicit, active_set, closed_form_jacobian, implicit
+from .uncertainty import (ParameterCovariance, Propagation, calibration_covariance, load_covariance, normal_quantile,
+                          propagate)
 
 __all__ = ["sensitivities", "Sensitivities", "KINDS", "parameter_names", "parameter_value", "perturbed",
            "check_names", "central", "Central", "Outputs", "solve_outputs", "implicit", "Implicit", "active_set",
-           "closed_form_jacobian"]
+           "closed_form_jacobian", "ParameterCovariance", "Propagation", "calibration_covariance", "load_covariance",
+           "propagate", "normal_quantile", "plot_sensitivities"]
