@@ -13,17 +13,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from ..closed_form import discrete_angle, a_parameter
 from ..errors import SpecError
 from ..methods import method_info
 from ..spec import ExecutionProblem
 from .finite import Outputs, central, solve_outputs
 from .params import check_names, parameter_names, parameter_value
-from .static import StaticModel, closed_form_jacobian, implicit
+from .static import AC_INPUTS, closed_form_jacobian, half_life_gradient, implicit
 
 __all__ = ["Sensitivities", "sensitivities", "KINDS"]
 
@@ -96,9 +93,7 @@ class Sensitivities:
         return out
 
 
-#: the parameters the AC formula depends on (the others: implicit differentiation)
-_FORMULA = ("risk_aversion", "horizon", "assets[0].holdings", "assets[0].volatility", "assets[0].temporary_impact",
-            "assets[0].permanent_impact")
+_FORMULA = AC_INPUTS  # the parameters the AC formula depends on (the others: implicit differentiation)
 
 
 def _shape(problem: ExecutionProblem, holdings: np.ndarray) -> np.ndarray:
@@ -145,7 +140,7 @@ def sensitivities(problem: ExecutionProblem, method: str = "closed-form", wrt=No
             gap = np.max(np.abs(hold_jac - exact.holdings) / np.maximum(
                 np.max(np.abs(exact.holdings), axis=(1, 2), keepdims=True), 1e-300))
             diagnostics["ad_vs_implicit_holdings"] = float(gap)
-            half = _half_life_gradient(problem, names)
+            half = half_life_gradient(problem, names) if problem.risk_aversion > 0 else None
         res = implicit(problem, names, base.holdings, hold_jac)
         diagnostics.update(kkt_residual=res.kkt_residual,
                            envelope_gap=float(np.max(np.abs(res.envelope - res.objective))
@@ -174,19 +169,3 @@ def sensitivities(problem: ExecutionProblem, method: str = "closed-form", wrt=No
     return Sensitivities(method, names, values, base, d[:, 0], d[:, 1], d[:, 2], d[:, 3:].reshape(hshape),
                          {n: "finite-difference" for n in names}, error, None, time.perf_counter() - start,
                          solve_seconds, diagnostics)
-
-
-def _half_life_gradient(problem: ExecutionProblem, names: list[str]) -> np.ndarray:
-    """``d (1 / kappa) / d p`` of the discrete AC rate ``cosh(kappa tau) = 1 + a / 2`` (AD)."""
-    model = StaticModel(problem, names)
-
-    def half_life(t):
-        tau, lam = model.scalars(t)
-        a = a_parameter(tau, lam, model.asset(t, 0, "volatility"), model.asset(t, 0, "temporary_impact"),
-                        model.asset(t, 0, "permanent_impact"))
-        y, _ = discrete_angle(jnp, a)
-        return tau / y
-
-    if problem.risk_aversion <= 0:
-        return np.full(len(names), math.nan)
-    return np.asarray(jax.jit(jax.grad(half_life))(jnp.asarray(model.theta0)))

@@ -18,12 +18,13 @@ import numpy as np
 
 from hjb.jax_runtime import enable_x64
 
-from ..closed_form import a_parameter, discrete_profile
+from ..closed_form import a_parameter, discrete_angle, discrete_profile
 from ..errors import MethodNotApplicable
 from ..spec import ExecutionProblem
 from .params import parameter_value
 
-__all__ = ["StaticModel", "ActiveSet", "active_set", "implicit", "closed_form_jacobian", "Implicit"]
+__all__ = ["StaticModel", "ActiveSet", "active_set", "implicit", "closed_form_jacobian", "half_life_gradient",
+           "Implicit", "AC_INPUTS"]
 
 #: a trade within this fraction of |X| (or of its cap) counts as at zero (or at the cap)
 ACTIVE_RTOL = 1e-7
@@ -320,16 +321,45 @@ def implicit(problem: ExecutionProblem, names: list[str], holdings: np.ndarray,
     return Implicit(dhold, d_obj, total[0], total[1], envelope, resid, act)
 
 
+#: the AC formula's inputs, in the order of :func:`ac_inputs`
+AC_INPUTS = ("horizon", "risk_aversion", "assets[0].holdings", "assets[0].volatility", "assets[0].temporary_impact",
+             "assets[0].permanent_impact")
+
+
+def _ac_holdings(v, slices):
+    tau = v[0] / slices
+    return v[2] * discrete_profile(jnp, a_parameter(tau, v[1], v[3], v[4], v[5]), slices)
+
+
+def _ac_half_life(v, slices):
+    tau = v[0] / slices
+    y, _ = discrete_angle(jnp, a_parameter(tau, v[1], v[3], v[4], v[5]))
+    return tau / y
+
+
+_AC_HOLDINGS = jax.jit(jax.jacfwd(_ac_holdings), static_argnums=1)
+_AC_HALF_LIFE = jax.jit(jax.grad(_ac_half_life), static_argnums=1)
+
+
+def _ac_gradient(problem: ExecutionProblem, names: list[str], fn) -> np.ndarray:
+    enable_x64()
+    v = jnp.asarray([parameter_value(problem, n) for n in AC_INPUTS], dtype=jnp.float64)
+    jac = np.asarray(fn(v, problem.slices))  # (..., 6)
+    out = np.zeros((len(names),) + jac.shape[:-1])
+    for j, name in enumerate(names):
+        if name in AC_INPUTS:
+            out[j] = jac[..., AC_INPUTS.index(name)]
+    return out
+
+
 def closed_form_jacobian(problem: ExecutionProblem, names: list[str]) -> np.ndarray:
     """``d x_j / d theta`` (P, N+1) of the single-asset discrete AC optimum by forward-mode AD of
-    :func:`solvers.closed_form.discrete_profile` (the closed form's own formula)."""
-    model = StaticModel(problem, names)
-    N = problem.slices
+    :func:`solvers.closed_form.discrete_profile` (the closed form's own formula); zero for a
+    parameter the formula does not contain."""
+    return _ac_gradient(problem, names, _AC_HOLDINGS)
 
-    def holdings(t):
-        tau, lam = model.scalars(t)
-        a = a_parameter(tau, lam, model.asset(t, 0, "volatility"), model.asset(t, 0, "temporary_impact"),
-                        model.asset(t, 0, "permanent_impact"))
-        return model.asset(t, 0, "holdings") * discrete_profile(jnp, a, N)
 
-    return np.asarray(jax.jit(jax.jacfwd(holdings))(jnp.asarray(model.theta0))).T
+def half_life_gradient(problem: ExecutionProblem, names: list[str]) -> np.ndarray:
+    """``d (1 / kappa) / d theta`` of the discrete AC rate ``cosh(kappa tau) = 1 + a / 2`` (AD;
+    time units per unit of the parameter)."""
+    return _ac_gradient(problem, names, _AC_HALF_LIFE)
