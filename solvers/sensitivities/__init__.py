@@ -4,7 +4,7 @@
 holdings path) in the spec's numbers, named by spec paths (``risk_aversion``,
 ``assets[0].volatility``, ...); :mod:`.uncertainty` turns a parameter covariance into a
 delta-method interval, a parametric-bootstrap check and the expected regret of solving at the
-point estimate. Loads JAX: ``import solvers`` exports these names lazily.
+point estimate. JAX loads on the first derivative of the closed-form formula only.
 """
 
 from .core import KINDS, Sensitivities, sensitivities

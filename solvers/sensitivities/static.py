@@ -5,18 +5,15 @@ The static problem in trades ``n`` (N x m): minimize ``F(n; theta) = E + lambda 
 optimum ``[H J'; J 0] [dn; dnu] = -[d_theta grad_n L; d_theta c]`` with ``L = F + nu'c``; the
 objective's gradient is ``d_theta L`` (envelope theorem); parameter partials by the complex
 step (exact to rounding). Entry points: :func:`implicit`
-(qp and baskets of the closed form) and :func:`closed_form_jacobian` (JAX AD of the AC formula).
+(qp and baskets of the closed form) and :func:`closed_form_jacobian` (JAX AD of the AC formula;
+JAX loads on first use, in float64 for the call only).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-
-from hjb.jax_runtime import enable_x64
 
 from ..closed_form import a_parameter, discrete_angle, discrete_profile
 from ..errors import MethodNotApplicable
@@ -327,24 +324,32 @@ AC_INPUTS = ("horizon", "risk_aversion", "assets[0].holdings", "assets[0].volati
 
 
 def _ac_holdings(v, slices):
+    import jax.numpy as jnp
+
     tau = v[0] / slices
     return v[2] * discrete_profile(jnp, a_parameter(tau, v[1], v[3], v[4], v[5]), slices)
 
 
 def _ac_half_life(v, slices):
+    import jax.numpy as jnp
+
     tau = v[0] / slices
     y, _ = discrete_angle(jnp, a_parameter(tau, v[1], v[3], v[4], v[5]))
     return tau / y
 
 
-_AC_HOLDINGS = jax.jit(jax.jacfwd(_ac_holdings), static_argnums=1)
-_AC_HALF_LIFE = jax.jit(jax.grad(_ac_half_life), static_argnums=1)
+_COMPILED: dict[str, object] = {}  # the AD programs, built on first use (JAX loads lazily)
 
 
-def _ac_gradient(problem: ExecutionProblem, names: list[str], fn) -> np.ndarray:
-    enable_x64()
-    v = jnp.asarray([parameter_value(problem, n) for n in AC_INPUTS], dtype=jnp.float64)
-    jac = np.asarray(fn(v, problem.slices))  # (..., 6)
+def _ac_gradient(problem: ExecutionProblem, names: list[str], which: str) -> np.ndarray:
+    import jax
+
+    with jax.enable_x64(True):
+        if which not in _COMPILED:
+            fn = jax.jacfwd(_ac_holdings) if which == "holdings" else jax.grad(_ac_half_life)
+            _COMPILED[which] = jax.jit(fn, static_argnums=1)
+        v = np.array([parameter_value(problem, n) for n in AC_INPUTS], dtype=np.float64)
+        jac = np.asarray(_COMPILED[which](v, problem.slices))  # (..., 6)
     out = np.zeros((len(names),) + jac.shape[:-1])
     for j, name in enumerate(names):
         if name in AC_INPUTS:
@@ -356,10 +361,10 @@ def closed_form_jacobian(problem: ExecutionProblem, names: list[str]) -> np.ndar
     """``d x_j / d theta`` (P, N+1) of the single-asset discrete AC optimum by forward-mode AD of
     :func:`solvers.closed_form.discrete_profile` (the closed form's own formula); zero for a
     parameter the formula does not contain."""
-    return _ac_gradient(problem, names, _AC_HOLDINGS)
+    return _ac_gradient(problem, names, "holdings")
 
 
 def half_life_gradient(problem: ExecutionProblem, names: list[str]) -> np.ndarray:
     """``d (1 / kappa) / d theta`` of the discrete AC rate ``cosh(kappa tau) = 1 + a / 2`` (AD;
     time units per unit of the parameter)."""
-    return _ac_gradient(problem, names, _AC_HALF_LIFE)
+    return _ac_gradient(problem, names, "half_life")
