@@ -198,3 +198,14 @@ def test_delta_standard_error_is_the_gradient_quadratic_form():
     sens = sensitivities(problem, wrt=cov.names)
     assert math.isclose(prop.objective_se, math.sqrt(sens.objective @ cov.covariance @ sens.objective), rel_tol=1e-12)
     assert math.isclose(prop.objective, solve(problem, "closed-form").objective, rel_tol=1e-15)
+
+
+def test_calibrate_propagate_prints_the_cost_interval_and_regret(tmp_path, capsys):
+    from solvers.calibration import sample_paths
+
+    fills, bars = sample_paths()
+    spec = tmp_path / "cal.toml"
+    assert main(["calibrate", str(fills), str(bars), "-o", str(spec), "--beta", "1", "--propagate",
+                 "--draws", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "delta-method interval" in out and "expected regret" in out and "volatility =" in out
