@@ -377,7 +377,7 @@ def solve_batch(problems: Mapping[int, ExecutionProblem], settings: ClosedFormSe
         try:
             require_applicable(p)
             key = tuple((f.name, getattr(p, f.name)) for f in fields(p)
-                        if f.name not in ("risk_aversion", "name", "description"))
+                        if f.name not in ("risk_aversion", "risk_seeking", "name", "description"))
             hash(key)
         except (OptexecError, TypeError):
             continue
