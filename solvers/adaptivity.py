@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from .errors import MethodNotApplicable
 from .methods import method_info, method_names, solve
-from .result import in_bps, order_notional
+from .result import format_amount, in_bps, order_notional
 from .simulation import Difference, MonteCarloEstimate, SimulationResult, compare, simulate
 from .spec import ExecutionProblem
 from .validation import not_comparable_reason, predicted_discretization_gap
@@ -87,7 +87,7 @@ class AdaptivityReport:
         lines = [f"value of adaptivity - {p.name or 'problem'} (volatility {p.volatility_model.kind}), "
                  f"{s.paths} common paths, seed {s.seed}{', antithetic' if s.antithetic else ''}",
                  f"  costs in currency (+/- one standard error); [bps] of the order's notional |X| S_0 = "
-                 f"{notional:,.6g}", "",
+                 f"{format_amount(notional)}", "",
                  f"  {'':<28} {'static: ' + self.static_label:>26} {'feedback: ' + self.dynamic_label:>26} "
                  f"{'static - feedback (95% CI)':>40}"]
         rows = (("mean cost E[C]", s.mean, d.mean, "cost"),

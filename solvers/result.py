@@ -21,7 +21,7 @@ from .errors import SolverError
 from .serialize import plain as _plain
 from .spec import ExecutionProblem
 
-__all__ = ["Result", "OK_STATUSES", "check_result", "order_notional", "in_bps"]
+__all__ = ["Result", "OK_STATUSES", "check_result", "order_notional", "in_bps", "format_amount"]
 
 #: statuses that mean "this answer is the optimum to the stated accuracy"
 OK_STATUSES = ("optimal",)
@@ -35,6 +35,11 @@ def order_notional(problem: ExecutionProblem) -> np.ndarray:
 def in_bps(amount: float, notional: float) -> float:
     """``amount`` in basis points of ``notional``: ``1e4 amount / notional`` (NaN for a zero notional)."""
     return 1e4 * float(amount) / float(notional) if notional else math.nan
+
+
+def format_amount(amount: float) -> str:
+    """A currency amount for people: ``50,000,000``, ``1,234.5``, ``0.25``."""
+    return f"{amount:,.2f}".rstrip("0").rstrip(".") if abs(amount) >= 1 else f"{amount:.4g}"
 
 
 @dataclass
@@ -207,8 +212,8 @@ class Result:
 
         lines += [
             "",
-            f"  costs in currency and in basis points (bps) of the order's notional |X| S_0 = {total:,.6g}"
-            + (" (" + ", ".join(f"{n} {v:,.6g}" for n, v in zip(names, notional)) + ")" if p.is_basket else ""),
+            f"  costs in currency and in basis points (bps) of the order's notional |X| S_0 = {format_amount(total)}"
+            + (" (" + ", ".join(f"{n} {format_amount(v)}" for n, v in zip(names, notional)) + ")" if p.is_basket else ""),
             f"  expected cost E      {self.expected_cost:18.8g}{bps(self.expected_cost)}",
             f"  variance V           {self.variance:18.8g}",
             f"  std sqrt(V)          {self.std:18.8g}{bps(self.std)}",

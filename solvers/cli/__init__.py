@@ -55,7 +55,8 @@ class OptexecParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line ``optexec: ...`` and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"optexec: {self.prog}: {message} (see '{self.prog} --help')", file=sys.stderr)
+        command = self.prog.removeprefix("optexec").strip()
+        print(f"optexec: {command + ': ' if command else ''}{message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
 
 

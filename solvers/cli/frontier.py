@@ -13,7 +13,7 @@ from ..closed_form import cost_vs_horizon, efficient_frontier, mean_var_optimum
 from ..errors import SpecError
 from ..methods import solve
 from ..plots import plot_frontier
-from ..result import in_bps, order_notional
+from ..result import format_amount, in_bps, order_notional
 from .common import add_spec_arguments, emit_outputs, problem_from_args
 
 __all__ = ["register", "run"]
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     frontier = efficient_frontier(problem, lams)
     current = solve(problem, "closed-form")
     lines = [f"efficient frontier of {problem.name or 'problem'} ({args.points} values of lambda); costs in "
-             f"currency and in bps of the notional |X| S_0 = {notional:,.6g}",
+             f"currency and in bps of the notional |X| S_0 = {format_amount(notional)}",
              f"  {'lambda':>12} {'E':>16} {'E bps':>9} {'sqrt(V)':>16} {'bps':>9} {'E + lambda V':>16} {'bps':>9}"]
     step = max(1, args.points // 15)
     for i in range(0, args.points, step):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..result import in_bps, order_notional
+from ..result import format_amount, in_bps, order_notional
 from ..spec import ExecutionProblem
 from .cross_check import MethodRun, NotComparable, PairCheck
 
@@ -66,7 +66,7 @@ class ValidationReport:
         notional = float(order_notional(p).sum())
         lines = [f"optexec validate - {p.name or 'problem'}: T = {p.horizon:g}, N = {p.slices}, "
                  f"lambda = {p.risk_aversion:g}, volatility {p.volatility_model.kind}",
-                 f"  costs in currency; 'bps' columns: basis points of the order's notional |X| S_0 = {notional:,.6g}",
+                 f"  costs in currency; 'bps' columns: basis points of the order's notional |X| S_0 = {format_amount(notional)}",
                  ""]
         head = (f"  {'method':<28} {'status':<15} {'objective':>16} {'bps':>8} {'E':>16} {'bps':>8} {'V':>16} "
                 f"{'time':>10}")
