@@ -94,6 +94,7 @@ class DaskRunner:
         self._run_id = run_id
         self._inflight: dict[str, tuple[Any, Task]] = {}
         self.no_worker_timeout = float(no_worker_timeout)
+        self._alone_since: float | None = None
         self.threads = sum(client.nthreads().values()) or 1
         self.workers = len(client.nthreads())
         self.capacity = max(4, 3 * self.threads)
@@ -112,32 +113,41 @@ class DaskRunner:
         cluster has no worker (then :class:`NoWorkersLeft`)."""
         from distributed import wait
 
-        alone_since = None
         while True:
             for future, _ in self._inflight.values():
                 if future.done():
                     return future
-            if self.client.nthreads():
-                alone_since = None
-            else:
-                alone_since = alone_since if alone_since is not None else time.monotonic()
-                if time.monotonic() - alone_since > self.no_worker_timeout:
-                    raise NoWorkersLeft(f"the cluster at {self.client.scheduler.address} has had no worker for "
-                                        f"{self.no_worker_timeout:g} s")
+            self._check_workers()
             try:
                 wait([f for f, _ in self._inflight.values()], timeout=0.5, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 pass
 
+    def _check_workers(self) -> None:
+        if self.client.nthreads():
+            self._alone_since = None
+            return
+        if self._alone_since is None:
+            self._alone_since = time.monotonic()
+        if time.monotonic() - self._alone_since > self.no_worker_timeout:
+            raise NoWorkersLeft(f"the cluster at {self.client.scheduler.address} has had no worker for "
+                                f"{self.no_worker_timeout:g} s")
+
     def next_done(self) -> tuple[Task, list[dict[str, Any]] | None, BaseException | None]:
-        future = self._first_done()
-        _, task = self._inflight.pop(future.key)
-        try:
-            return task, future.result(), None
-        except Exception as err:  # noqa: BLE001 - KilledWorker, lost connection, a bug in a task
-            return task, None, err
-        finally:
+        while True:
+            future = self._first_done()
+            try:
+                rows = future.result(timeout=1.0)
+            except TimeoutError:  # its result was on a worker that died: it is computed again
+                self._check_workers()
+                continue
+            except Exception as err:  # noqa: BLE001 - KilledWorker, lost connection, a bug in a task
+                _, task = self._inflight.pop(future.key)
+                future.release()
+                return task, None, err
+            _, task = self._inflight.pop(future.key)
             future.release()
+            return task, rows, None
 
     def pending(self) -> list[Task]:
         """The tasks submitted and not handed back."""

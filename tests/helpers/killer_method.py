@@ -1,7 +1,6 @@
 """Test method ``killer`` for the sweep tests: the closed form, except at points whose
 ``risk_aversion`` is at least ``kill_from``, where it SIGKILLs the process it runs in (a dask
-worker) every time it is asked, and with ``cluster = True`` its nanny first, so that the worker
-is not restarted. Never register it for a synchronous (in-process) sweep."""
+worker) every time it is asked. Never run it in a synchronous (in-process) sweep."""
 
 from __future__ import annotations
 
@@ -14,15 +13,13 @@ from solvers.settings import merge_settings
 from tests.helpers.method_kit import method_info, settings_class
 
 NAME = "killer"
-Settings = settings_class(NAME, kill_from=float("inf"), cluster=False)
+Settings = settings_class(NAME, kill_from=float("inf"))
 INFO = method_info(NAME, Settings)
 
 
 def solve(problem, settings=None, **overrides):
     s = merge_settings(Settings, settings, overrides)
     if problem.risk_aversion >= s.kill_from:
-        if s.cluster:
-            os.kill(os.getppid(), signal.SIGKILL)  # the nanny: nobody restarts this worker
         os.kill(os.getpid(), signal.SIGKILL)
     result = solve_with(problem, "closed-form")
     result.method = NAME
