@@ -628,10 +628,23 @@ class ExecutionProblem:
         linear map, so this is positive exactly when the trades' Hessian
         ``diag(2 eta_k / tau) - gamma I + 2 L'WL (+ (2 alpha - gamma) 11')`` is positive on the
         constraint subspace. A banded eigen solve on the matrix scaled to unit size: O(N m^2)."""
+        band = self.hessian_band()
+        if band.shape[1] == 0:
+            return math.inf
+        scale = float(np.abs(band).max(initial=0.0))
+        if scale == 0.0:
+            return 0.0
+        if band.shape[1] == 1:
+            return float(band[0, 0])
+        vals = sla.eig_banded(band / scale, lower=True, eigvals_only=True, select="i", select_range=(0, 0))
+        return scale * float(vals[0])
+
+    def hessian_band(self) -> np.ndarray:
+        """The Hessian of ``E + lambda V`` in the free holdings (time-major ``x_1..x_{N-1}``, and
+        ``x_N`` with a terminal penalty; linear impact) in LAPACK's lower banded form
+        (``band[d, j] = H[j + d, j]``; 2 rows for one asset, ``2m`` for a basket)."""
         n, m, tau = self.slices, self.n_assets, self.tau
         free = n if self.terminal_penalty is not None else n - 1
-        if free == 0:
-            return math.inf
         gam = self.permanent_impact_matrix_array
         if self.temporary_impact_matrix is not None:
             h = np.broadcast_to(self.temporary_impact_matrix_array, (n, m, m))
@@ -647,25 +660,13 @@ class ExecutionProblem:
         off = -2.0 * c[1:free]                                                # couples x_j and x_{j+1}
         size = free * m
         band = np.zeros((2 * m, size))                                        # lower banded form
-        for j in range(free):
-            for d in range(m):
-                for i in range(m - d):
-                    band[d, j * m + i] = diag[j][i + d, i]
-        for j in range(free - 1):
-            blk = off[j]
-            for r in range(m):
-                for col in range(m):
-                    d = m + r - col
-                    band[d, j * m + col] = blk[r, col]
-        if m == 1:
-            band = band[:2]
-        scale = float(np.abs(band).max(initial=0.0))
-        if scale == 0.0:
-            return 0.0
-        if size == 1:
-            return float(band[0, 0])
-        vals = sla.eig_banded(band / scale, lower=True, eigvals_only=True, select="i", select_range=(0, 0))
-        return scale * float(vals[0])
+        for d in range(m):
+            for i in range(m - d):
+                band[d, i::m] = diag[:, i + d, i]
+        for r in range(m):
+            for col in range(m):
+                band[m + r - col, col::m][: free - 1] = off[:, r, col]
+        return band[:2] if m == 1 else band
 
     def holding_risk(self) -> np.ndarray:
         """``V``'s weight on ``x_k``, k = 1..N: ``V = sum_k x_k' R_k x_k`` with
