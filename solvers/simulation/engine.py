@@ -296,6 +296,7 @@ def simulate(
         raise SpecError("vol_substeps", vol_substeps, "must be an integer >= 1")
     static, policy, time_model = _as_strategy(problem, strategy)
     market = market_model(problem)
+    default_label = "schedule" if static is not None else type(policy).__name__
     if market.active and static is not None:  # followed blindly: the shortfall is carried to the end
         policy, static = SchedulePolicy(problem, static), None
     n, m = problem.slices, problem.n_assets
@@ -347,7 +348,7 @@ def simulate(
     risk_u = unit_means(risk, unit)
     squeeze = (lambda a: a[..., 0]) if not problem.is_basket else (lambda a: a)
     return SimulationResult(
-        problem=problem, strategy=label or ("schedule" if static is not None else type(policy).__name__),
+        problem=problem, strategy=label or default_label,
         paths=int(paths), seed=int(seed), antithetic=bool(antithetic), cost=cost, risk=risk, stats=stats,
         objective=MonteCarloEstimate(float(total_u.mean()), standard_error(total_u)), risk_term=MonteCarloEstimate(float(risk_u.mean()), standard_error(risk_u)),
         mean_holdings=squeeze(sum_x / paths), fan_holdings=squeeze(fan), seconds=seconds, time_model=time_model,
