@@ -69,8 +69,7 @@ class FillDPPolicy:
         q = np.clip(m.sign * x / m.big_x, 0.0, 1.0)
         i = m.chain_state(state.k, state.sigma, state.regime, q.shape)
         z = np.broadcast_to(np.asarray(state.volume_state, dtype=np.float64), q.shape)
-        n, _, _ = m.minimize(state.k, i, z, q)
-        return m.sign * m.big_x * n
+        return m.sign * m.big_x * m.order_from_table(state.k, i, z, q)
 
     def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None) -> np.ndarray:
         """The :class:`solvers.policy.FeedbackPolicy` form (volume state 0)."""
@@ -108,6 +107,7 @@ class _FillModelGrid:
         width = 3.5 * vol.volatility
         self.z_nodes = np.linspace(-width, width, volume_nodes) if self.persistent else np.zeros(1)
         self.tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # k -> (values, slopes_u) of P W_k, rows (S*L)
+        self.orders: dict[int, np.ndarray] = {}  # k -> optimal orders of slice k on (S, L, M) nodes
         self.regimes = chain.method == "regimes"
 
     # ------------------------------------------------------------------ state
@@ -198,6 +198,27 @@ class _FillModelGrid:
         moving = (n == hi) & (q <= self.caps[k - 1]) & (hi > 0)
         return n, g, dq + np.where(moving, dn, 0.0)
 
+    def order_from_table(self, k: int, i, z, q) -> np.ndarray:
+        """The optimal order of slice ``k`` at ``(i, z, q)``: linear interpolation of the node
+        orders in ``u = (q)^(1/p)`` and in ``z`` (it stays within ``[0, min(q, cap_k)]``)."""
+        table = self.orders[k]
+        m = self.points
+        u = (q if self.power == 1 else np.sqrt(q)) * (m - 1)
+        cell = np.clip(np.floor(u).astype(np.int64), 0, m - 2)
+        t = np.clip(u - cell, 0.0, 1.0)
+
+        def row(l):
+            return (1 - t) * table[i, l, cell] + t * table[i, l, cell + 1]
+
+        nl = table.shape[1]
+        if nl == 1:
+            return row(np.zeros_like(cell))
+        h = self.z_nodes[1] - self.z_nodes[0]
+        w = np.clip((z - self.z_nodes[0]) / h, 0.0, nl - 1.0)
+        lo = np.minimum(np.floor(w).astype(np.int64), nl - 2)
+        s = w - lo
+        return (1 - s) * row(lo) + s * row(lo + 1)
+
     # ------------------------------------------------------------------ backward
     def backward(self) -> float:
         s, nl, m = self.chain.n_states, self.z_nodes.size, self.points
@@ -208,8 +229,9 @@ class _FillModelGrid:
             z = rows_z[None, :, None]
             q = self.nodes[None, None, :]
             shape = (s, rows_z.size, m)
-            _, value, slope = self.minimize(k, np.broadcast_to(i, shape), np.broadcast_to(z, shape),
-                                            np.broadcast_to(q, shape))
+            orders, value, slope = self.minimize(k, np.broadcast_to(i, shape), np.broadcast_to(z, shape),
+                                                 np.broadcast_to(q, shape))
+            self.orders[k] = orders
             if k == 1:
                 self.start_values = value[:, 0, :]
                 break
@@ -219,8 +241,8 @@ class _FillModelGrid:
         return float(self.start_values[self.chain.initial_state, -1])
 
 
-def solve_under_fills(problem: ExecutionProblem, settings: DPSettings | None = None, *, fill_points: int = 8,
-                      volume_points: int = 8, volume_nodes: int = 9, order_points: int = 33, golden_steps: int = 40,
+def solve_under_fills(problem: ExecutionProblem, settings: DPSettings | None = None, *, fill_points: int = 6,
+                      volume_points: int = 6, volume_nodes: int = 7, order_points: int = 25, golden_steps: int = 32,
                       **overrides: Any) -> FillDPSolution:
     """Backward induction under the spec's fill model (see the module docstring).
 
