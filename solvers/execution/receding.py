@@ -53,7 +53,7 @@ class RecedingHorizon(ExecutionPolicy):
         problem: a single-asset spec.
         levels: the most volatility levels re-solved per slice on the dp path (quantiles of the
             observed ``sigma_k`` when there are more).
-        dp_settings: settings of those dp solves.
+        dp_settings: settings of those dp solves (default: the numpy engine).
     """
 
     name = "receding-horizon"
@@ -62,7 +62,7 @@ class RecedingHorizon(ExecutionPolicy):
         super().__init__(problem)
         a = problem.asset
         self.levels = int(levels)
-        self.dp_settings = dict(dp_settings or {})
+        self.dp_settings = {"engine": "numpy", **dict(dp_settings or {})}  # no compile per remaining length
         self.closed_form = (a.is_linear and not problem.has_caps and a.drift == 0 and problem.risk_aversion >= 0
                             and not isinstance(problem.volatility_model, VolatilityPath)
                             and not isinstance(a.temporary_impact, tuple) and not isinstance(a.spread, tuple))
