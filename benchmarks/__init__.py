@@ -17,5 +17,6 @@ SUITES: list[str] = [
     "benchmarks.bench_hjb",
     "benchmarks.bench_accuracy",
     "benchmarks.bench_gallery",
+    "benchmarks.bench_sensitivities",
     "benchmarks.bench_execution",
 ]
