@@ -18,4 +18,5 @@ SUITES: list[str] = [
     "benchmarks.bench_accuracy",
     "benchmarks.bench_gallery",
     "benchmarks.bench_sensitivities",
+    "benchmarks.bench_execution",
 ]

@@ -6,7 +6,9 @@ A static optimum commits to its trades at ``t_0``; a feedback policy trades
 ``E[C + R]_static - E[C + R]_feedback`` (``R = lambda tau sum sigma_k^2 x_k^2``, currency), with
 the standard error of the paired differences. Under constant volatility it is zero. Static
 and dynamic methods are those the registry declares (``MethodInfo.kind``), in its order.
-Costs are shown in currency and in bps of the order's notional ``|X| S_0``.
+Costs are shown in currency and in bps of the order's notional ``|X| S_0``. Under a fill model,
+:func:`execution_table` (from :mod:`solvers.execution`) compares every execution policy with the
+backward induction under fills.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .errors import MethodNotApplicable
+from .execution import ExecutionReport, execution_table
 from .methods import method_info, method_names, solve
 from .result import format_amount, in_bps, order_notional
 from .simulation import Difference, MonteCarloEstimate, SimulationResult, compare, simulate
 from .spec import ExecutionProblem
 from .validation import not_comparable_reason, predicted_discretization_gap
 
-__all__ = ["AdaptivityReport", "value_of_adaptivity", "methods_of_kind"]
+__all__ = ["AdaptivityReport", "value_of_adaptivity", "methods_of_kind", "ExecutionReport", "execution_table"]
 
 
 @dataclass

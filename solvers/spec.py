@@ -176,6 +176,14 @@ class Asset:
         min_holdings, max_holdings: optional bounds on the holdings ``x_k`` (shares, signed,
             k = 1..N-1), e.g. ``min_holdings = 0`` forbids a sale from going short on the way.
             The range must contain both ``x_0 = X`` and ``x_N = 0``.
+        volume_volatility, volume_autocorrelation: the simulated market volume of slice ``k``,
+            ``V_k = m_k exp(z_k - s^2/2)`` around ``market_volume`` ``m_k``, with ``z`` a
+            stationary AR(1) of standard deviation ``s`` and autocorrelation ``phi`` (defaults
+            0: the volume is the profile). See :mod:`solvers.market.volume`.
+        fill_participation, fill_rate, fill_concentration: the fill model of the simulator
+            (:mod:`solvers.market.fills`): a slice executes ``min(F_k |n_k|, p V_k)`` of its
+            order, ``F_k ~ Beta`` with mean ``fill_rate`` and concentration ``c``; defaults:
+            no cap and ``F = 1`` (full fills).
     """
 
     name: str = "asset"
@@ -192,6 +200,11 @@ class Asset:
     drift: float = 0.0
     min_holdings: float | None = None
     max_holdings: float | None = None
+    volume_volatility: float = 0.0
+    volume_autocorrelation: float = 0.0
+    fill_participation: float | None = None
+    fill_rate: float = 1.0
+    fill_concentration: float = 20.0
 
     def __post_init__(self) -> None:
         self._validate("asset")
@@ -265,10 +278,33 @@ class Asset:
             raise InfeasibleSpecError(f"{where}.min_holdings", self.min_holdings,
                                       f"must be <= min(0, holdings) = {min(0.0, self.holdings):g} "
                                       "(x_0 = X and x_N = 0 must lie within the bounds)")
+        self._validate_market(where)
         if self.max_holdings is not None and self.max_holdings < max(0.0, self.holdings):
             raise InfeasibleSpecError(f"{where}.max_holdings", self.max_holdings,
                                       f"must be >= max(0, holdings) = {max(0.0, self.holdings):g} "
                                       "(x_0 = X and x_N = 0 must lie within the bounds)")
+
+    def _validate_market(self, where: str) -> None:
+        """The volume and fill model keys (simulator only)."""
+        setter = object.__setattr__
+        for key in ("volume_volatility", "volume_autocorrelation", "fill_rate", "fill_concentration"):
+            setter(self, key, _number(f"{where}.{key}", getattr(self, key)))
+        if self.volume_volatility < 0:
+            raise SpecError(f"{where}.volume_volatility", self.volume_volatility, "must be >= 0")
+        if not -1 < self.volume_autocorrelation < 1:
+            raise SpecError(f"{where}.volume_autocorrelation", self.volume_autocorrelation, "must be in (-1, 1)")
+        if not 0 < self.fill_rate <= 1:
+            raise SpecError(f"{where}.fill_rate", self.fill_rate, "must be in (0, 1]")
+        if self.fill_concentration <= 0:
+            raise SpecError(f"{where}.fill_concentration", self.fill_concentration, "must be > 0")
+        if self.fill_participation is not None:
+            p = _number(f"{where}.fill_participation", self.fill_participation)
+            if not 0 < p <= 1:
+                raise SpecError(f"{where}.fill_participation", p, "must be in (0, 1]")
+            setter(self, "fill_participation", p)
+        for key in ("fill_participation", "volume_volatility"):
+            if getattr(self, key) and self.market_volume is None:
+                raise SpecError(f"{where}.market_volume", None, f"is required when {key} is set")
 
     @property
     def has_holdings_bounds(self) -> bool:
@@ -326,6 +362,9 @@ class Asset:
 
 
 _ASSET_KEYS = {f.name for f in dataclasses.fields(Asset)}
+#: the market-model keys left out of ``to_dict`` at their defaults (older readers keep working)
+_MARKET_DEFAULTS = {"volume_volatility": 0.0, "volume_autocorrelation": 0.0, "fill_rate": 1.0,
+                    "fill_concentration": 20.0}
 
 
 @dataclass(frozen=True)
@@ -1013,6 +1052,8 @@ class ExecutionProblem:
             for f in dataclasses.fields(Asset):
                 value = getattr(a, f.name)
                 if value is None or (f.name == "drift" and value == 0.0):
+                    continue
+                if f.name in _MARKET_DEFAULTS and value == _MARKET_DEFAULTS[f.name]:
                     continue
                 row[f.name] = list(value) if isinstance(value, tuple) else value
             assets.append(row)

@@ -9,7 +9,9 @@ Per slice ``k = 1..N`` (``tau = T / N``; the conventions page, "Prices and costs
 ``h`` is :meth:`solvers.impact.PowerLawImpact.price_concession` (a basket's matrix ``H``:
 ``epsilon sign(v) + H v``). Block ``b`` of paths draws from ``PCG64(SeedSequence(seed,
 spawn_key=(b,)))``, so a ``(seed, problem)`` gives every strategy the same paths, and a run of
-``n`` paths is the prefix of any longer one. Amounts are in currency.
+``n`` paths is the prefix of any longer one. Amounts are in currency. A spec's volume and fill
+model (:mod:`solvers.market`) makes slice ``k`` execute only its fill of the order; the rest
+stays in holdings and ``x_N`` is sold at ``t_N`` in one block at ``h(x_N / tau)``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from scipy.linalg import expm
 
 from ..errors import SpecError
 from ..impact import impact_model
+from ..market import MarketModel, SliceState, market_model
 from ..policy import FeedbackPolicy, SchedulePolicy
 from ..spec import ExecutionProblem
 from ..volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
@@ -161,6 +164,7 @@ class SimulationResult:
     seconds: float
     time_model: str = "discrete"
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    remainder: np.ndarray | None = None  # x_N per path before the final block (fill models), shares
 
     @property
     def unit(self) -> int:
@@ -303,6 +307,10 @@ def simulate(
     if block_paths is not None:
         _check_count("block_paths", block_paths, 2, MAX_PATHS)
     static, policy, time_model = _as_strategy(problem, strategy)
+    market = market_model(problem)
+    default_label = "schedule" if static is not None else type(policy).__name__
+    if market.active and static is not None:  # followed blindly: the shortfall is carried to the end
+        policy, static = SchedulePolicy(problem, static), None
     n, m = problem.slices, problem.n_assets
     big_x = problem.initial_holdings
     if static is not None:
@@ -322,6 +330,7 @@ def simulate(
 
     cost = np.empty(paths)
     risk = np.empty(paths)
+    remainder = np.zeros(paths) if market.active else None
     fan_n = min(int(fan_paths), paths)
     fan = np.empty((fan_n, n + 1, m))
     sum_x = np.zeros((n + 1, m))
@@ -331,7 +340,9 @@ def simulate(
     for block in range(n_blocks):
         size = min(block_paths, paths - done)
         rng = block_generator(int(seed), block)
-        c, r, x = _run_block(problem, static, policy, block_paths, size, rng, antithetic, vol_substeps)
+        c, r, x = _run_block(problem, static, policy, block_paths, size, rng, antithetic, vol_substeps, market)
+        if remainder is not None:
+            remainder[done:done + size] = x[:, -1, 0]
         cost[done:done + size] = c
         risk[done:done + size] = r
         sum_x += x.sum(axis=0) if x.ndim == 3 else x * size
@@ -349,17 +360,19 @@ def simulate(
     risk_u = unit_means(risk, unit)
     squeeze = (lambda a: a[..., 0]) if not problem.is_basket else (lambda a: a)
     return SimulationResult(
-        problem=problem, strategy=label or ("schedule" if static is not None else type(policy).__name__),
+        problem=problem, strategy=label or default_label,
         paths=int(paths), seed=int(seed), antithetic=bool(antithetic), cost=cost, risk=risk, stats=stats,
         objective=MonteCarloEstimate(float(total_u.mean()), standard_error(total_u)), risk_term=MonteCarloEstimate(float(risk_u.mean()), standard_error(risk_u)),
         mean_holdings=squeeze(sum_x / paths), fan_holdings=squeeze(fan), seconds=seconds, time_model=time_model,
         diagnostics={"blocks": n_blocks, "block_paths": block_paths, "vol_substeps": int(vol_substeps),
-                     "engine": "static (vectorized over slices)" if static is not None else "feedback (loop over slices)"},
+                     "engine": "static (vectorized over slices)" if static is not None else "feedback (loop over slices)",
+                     **({"market": "volume and fill model"} if market.active else {})},
+        remainder=remainder,
     )
 
 
 def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int, rng: np.random.Generator,
-               antithetic: bool, vol_substeps: int):
+               antithetic: bool, vol_substeps: int, market: MarketModel | None = None):
     """One block: the draws of ``block`` paths (so that a run is a prefix of any longer run),
     executed on its first ``size`` paths. Returns (cost (size,), risk (size,), holdings
     (size, N+1, m), or (N+1, m) for a static schedule)."""
@@ -380,6 +393,10 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
             sigma = np.repeat(sigma, 2, axis=0)
             regime = None if regime is None else np.repeat(regime, 2, axis=0)
         z = np.stack([z, -z], axis=1).reshape(size, n, m)
+    active = market is not None and market.active
+    if active:  # drawn after the prices, so that the price paths stay those of a run without it
+        draws = market.draw(rng, drawn).take(slice(0, half))
+        draws = draws.repeat(2) if antithetic else draws
     corr = problem.correlation_matrix
     if m > 1 and not np.allclose(corr, np.eye(m)):
         w, u = np.linalg.eigh(corr)
@@ -432,23 +449,31 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
             trade = xk.copy()
         else:
             r_k = None if reg_t is None else reg_t[k - 1]
-            if problem.is_basket:
+            if hasattr(policy, "order") and not problem.is_basket:  # an execution policy: the realized state
+                state = SliceState(k, xk[:, 0].copy(), s_k, r_k,
+                                   market.volume_state(k, draws, size) if active else np.zeros(size), np.zeros(size))
+                raw = policy.order(state)
+            elif problem.is_basket:
                 raw = policy.trade(k, xk, s_k[:, None] * problem.volatilities, r_k)
             else:
                 raw = policy.trade(k, xk[:, 0], s_k, r_k)
             trade = np.asarray(raw, dtype=np.float64).reshape(size, m)
             if not np.all(np.isfinite(trade)):
                 raise SpecError("policy", type(policy).__name__, f"returned a non-finite trade in slice k = {k}")
+        if active:
+            trade = market.execute(k, trade[:, 0], draws)[:, None]
         cost -= np.sum(trade * (d - h(trade)), axis=1)
         d += (s_k[:, None] * (vols * root_tau)) * z_t[k - 1] + mu_tau - trade @ gamma.T
         xk = xk - trade
-        if k == n:
+        if k == n and not active:
             xk[:] = 0.0
         holdings_t[k] = xk
         if problem.is_basket:
             risk += lam * tau * np.einsum("pm,mj,pj->p", xk, cov, xk)
         else:
             risk += lam * tau * s_k**2 * xk[:, 0] ** 2
+    if active:  # the unfilled remainder x_N: one block at S_N at its temporary-impact cost
+        cost -= np.sum(xk * (d - h(xk)), axis=1)
     return cost, risk, np.moveaxis(holdings_t, 0, 1)
 
 
