@@ -51,6 +51,10 @@ INFO = MethodInfo(
 
 # ---------------------------------------------------------------------------- entry point
 def _applicable(problem: ExecutionProblem) -> None:
+    keys = problem.time_varying_keys()
+    if keys:
+        raise MethodNotApplicable(METHOD, f"{keys[0]} is not modelled by backward induction yet "
+                                          "(closed-form and qp solve it)")
     if problem.is_basket:
         raise MethodNotApplicable(METHOD, f"backward induction is for a single asset (this spec has {problem.n_assets})")
 

@@ -127,6 +127,9 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     settings = merge_settings(HJBSettings, settings, overrides)
     form = settings.form
     start = time.perf_counter()
+    keys = problem.time_varying_keys()
+    if keys:
+        raise MethodNotApplicable(METHOD, f"{keys[0]} is not modelled by the HJB yet (closed-form and qp solve it)")
     asset = problem.asset if not problem.is_basket else None
     if asset is None:
         raise MethodNotApplicable(METHOD, "baskets are not supported (single asset only)")

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy.linalg import expm
 
-from ..errors import SpecError
+from ..errors import MethodNotApplicable, SpecError
 from ..impact import impact_model
 from ..market import MarketModel, SliceState, market_model
 from ..policy import FeedbackPolicy, SchedulePolicy
@@ -299,6 +299,9 @@ def simulate(
         label: name of the strategy in outputs.
     """
     _check_count("paths", paths, 2, MAX_PATHS)
+    keys = problem.time_varying_keys()
+    if keys:
+        raise MethodNotApplicable("simulate", f"{keys[0]} is not simulated yet (costs.py prices such schedules)")
     if antithetic and paths % 2:
         raise SpecError("paths", paths, "must be even with antithetic=True (paths come in pairs)")
     _check_count("vol_substeps", vol_substeps, 1, MAX_VOL_SUBSTEPS)
