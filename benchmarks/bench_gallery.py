@@ -65,7 +65,8 @@ def _impact(out_dir: Path, quick: bool) -> dict:
 
 def _urgency(out_dir: Path, quick: bool) -> dict:
     p = load_example("mean-reverting-volatility")
-    settings = HJBSettings.with_accuracy("low" if quick else "medium")
+    # quick: the finest grid of bench_accuracy's mean-reverting check, compiled once per process
+    settings = HJBSettings(time_steps=320, vol_points=64) if quick else HJBSettings.with_accuracy("medium")
     sol = solve_reduced(p, settings)
     s = sol.states
     keep = s > 0
