@@ -95,28 +95,31 @@ def run(quick: bool, out_dir: Path) -> dict:
             _warm_method("qp")
         records += series("synchronous", 0)
 
+        def warm(client, workers: int, config: str, start: float) -> None:
+            client.run(warm_worker)
+            if qp is not None:
+                client.run(_warm_method, "qp")
+            records.append({"workload": "-", "config": config, "workers": workers,
+                            "seconds": time.perf_counter() - start})
+
         def start_cluster(workers: int):
             start = time.perf_counter()
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             client = Client(cluster)
-            client.run(warm_worker)
-            if qp is not None:
-                client.run(_warm_method, "qp")
-            records.append({"workload": "-", "config": "local cluster start-up", "workers": workers,
-                            "seconds": time.perf_counter() - start})
+            warm(client, workers, "local cluster start-up", start)
             return cluster, client
 
         if quick:
-            # one cluster: 2 workers, then scaled down to 1 (a second cluster's start-up is the
+            # one cluster: 1 worker, then scaled up to 2 (a second cluster's start-up is the
             # expensive part of a quick run; the 1-against-2 comparison stays)
-            cluster, client = start_cluster(2)
+            cluster, client = start_cluster(1)
             try:
-                records += series(client, 2)
-                cluster.scale(1)
-                client.wait_for_workers(1)
-                while len(client.scheduler_info()["workers"]) > 1:
-                    time.sleep(0.05)
                 records += series(client, 1)
+                start = time.perf_counter()
+                cluster.scale(2)
+                client.wait_for_workers(2)
+                warm(client, 2, "a second worker added", start)
+                records += series(client, 2)
             finally:
                 client.close()
                 cluster.close()
