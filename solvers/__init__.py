@@ -44,7 +44,7 @@ __all__ = [
     "value_of_adaptivity", "AdaptivityReport",
     "Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport",
     "Calibration", "calibrate", "calibrate_files", "read_fills", "read_bars", "SyntheticTruth",
-    "solve_qp", "kkt_residual",
+    "solve_qp", "kkt_residual", "sensitivities",
 ]
 
 #: names loaded on first use: name -> (module, attribute)
@@ -54,6 +54,7 @@ _LAZY = {
     **{name: ("solvers.calibration", name) for name in
        ("Calibration", "calibrate", "calibrate_files", "read_fills", "read_bars", "SyntheticTruth")},
     "solve_qp": ("solvers.qp", "solve"),
+    "sensitivities": ("solvers.sensitivities", "sensitivities"),
     "kkt_residual": ("solvers.qp", "kkt_residual"),
 }
 

@@ -39,6 +39,10 @@ __all__ = [
     "discrete_kappa",
     "half_life",
     "ac2001_moments",
+    "sinh_ratio",
+    "discrete_angle",
+    "discrete_profile",
+    "a_parameter",
 ]
 
 METHOD = "closed-form"
@@ -63,14 +67,17 @@ class ClosedFormSettings(MethodSettings):
 
 
 # ---------------------------------------------------------------------------- profiles
+def sinh_ratio(xp, c, u):
+    """``sinh(c u) / sinh(c)`` for ``c >= 0``, ``u`` in [0, 1]; ``u`` at ``c = 0``. ``xp`` is the
+    array namespace (numpy or jax.numpy): the one home of the AC profile, differentiable in ``c``."""
+    safe = xp.where(c > _TINY, c, 1.0)
+    r = xp.exp(-safe * (1.0 - u)) * xp.expm1(-2.0 * safe * u) / xp.expm1(-2.0 * safe)
+    return xp.where(c > _TINY, r, u)
+
+
 def _sinh_ratio(c: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """``sinh(c u) / sinh(c)`` for ``c >= 0``, ``u`` in [0, 1]; ``u`` at ``c = 0``."""
-    c = np.asarray(c, dtype=np.float64)
-    u = np.asarray(u, dtype=np.float64)
-    safe = np.where(c > _TINY, c, 1.0)
     with np.errstate(over="ignore", under="ignore"):
-        r = np.exp(-safe * (1.0 - u)) * np.expm1(-2.0 * safe * u) / np.expm1(-2.0 * safe)
-    return np.where(c > _TINY, r, u)
+        return sinh_ratio(np, np.asarray(c, dtype=np.float64), np.asarray(u, dtype=np.float64))
 
 
 def _sin_ratio(theta: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -78,20 +85,41 @@ def _sin_ratio(theta: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.sin(theta * u) / np.sin(theta)
 
 
-def _discrete_angle(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def discrete_angle(xp, a):
     """For ``cosh(y) = 1 + a/2`` return ``(y, theta)``: ``y >= 0`` where ``a >= 0`` (else 0) and
-    ``theta = -i y`` in (0, pi) where ``-4 < a < 0`` (else 0)."""
-    a = np.asarray(a, dtype=np.float64)
-    y = 2.0 * np.arcsinh(np.sqrt(np.maximum(a, 0.0)) / 2.0)
-    theta = 2.0 * np.arcsin(np.minimum(np.sqrt(np.maximum(-a, 0.0)) / 2.0, 1.0))
+    ``theta = -i y`` in (0, pi) where ``-4 < a < 0`` (else 0); ``xp`` numpy or jax.numpy."""
+    pos = xp.where(a > 0, a, 1.0)
+    neg = xp.where(a < 0, -a, 1.0)
+    y = xp.where(a > 0, 2.0 * xp.arcsinh(xp.sqrt(pos) / 2.0), 0.0)
+    theta = xp.where(a < 0, 2.0 * xp.arcsin(xp.minimum(xp.sqrt(neg) / 2.0, 1.0)), 0.0)
     return y, theta
+
+
+def _discrete_angle(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return discrete_angle(np, np.asarray(a, dtype=np.float64))
+
+
+def discrete_profile(xp, a, slices: int):
+    """``x_j / X``, j = 0..N, of the discrete AC optimum with ``a = tau^2 lambda sigma^2 / eta_tilde``
+    (any shape; result ``a.shape + (N+1,)``), without checks; ``xp`` numpy or jax.numpy."""
+    y, theta = discrete_angle(xp, a)
+    u = (slices - xp.arange(slices + 1)) / slices  # (N - j) / N
+    hyper = sinh_ratio(xp, y[..., None] * slices, u)
+    th = xp.where(a < 0, theta, 1.0)[..., None] * slices
+    trig = xp.sin(th * u) / xp.sin(th)
+    return xp.where((a < 0)[..., None], trig, hyper)
+
+
+def a_parameter(tau, risk_aversion, volatility, temporary_impact, permanent_impact):
+    """``a = tau^2 lambda sigma^2 / eta_tilde``, ``eta_tilde = eta - gamma tau / 2`` (dimensionless;
+    plain arithmetic, so floats, numpy or JAX values)."""
+    return tau**2 * risk_aversion * volatility**2 / (temporary_impact - 0.5 * permanent_impact * tau)
 
 
 def _discrete_profile(a: np.ndarray, slices: int, where: str = "risk_aversion") -> np.ndarray:
     """``x_j / X`` for j = 0..N of the discrete AC optimum with parameter ``a`` (any shape)."""
     a = np.asarray(a, dtype=np.float64)
     y, theta = _discrete_angle(a)
-    u = (slices - np.arange(slices + 1)) / slices  # (N - j) / N
     if np.any(a < 0):
         bad = (a <= -4.0) | (theta * slices >= math.pi)
         if np.any(bad):
@@ -101,9 +129,8 @@ def _discrete_profile(a: np.ndarray, slices: int, where: str = "risk_aversion") 
                 f"tau^2 lambda sigma^2 / eta_tilde = {worst:.6g} makes the cost unbounded below "
                 f"(need theta*N < pi with cos(theta) = 1 + a/2; N = {slices})",
             )
-    hyper = _sinh_ratio(y[..., None] * slices, u)
-    trig = _sin_ratio(np.where(a < 0, theta, 1.0)[..., None] * slices, u)
-    return np.where((a < 0)[..., None], trig, hyper)
+    with np.errstate(over="ignore", under="ignore"):
+        return discrete_profile(np, a, slices)
 
 
 def _continuous_profile(q: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -195,8 +222,8 @@ def _check_schedule(problem: ExecutionProblem, holdings: np.ndarray) -> None:
 # ---------------------------------------------------------------------------- single asset
 def _a_parameter(problem: ExecutionProblem, risk_aversion=None):
     lam = problem.risk_aversion if risk_aversion is None else np.asarray(risk_aversion, dtype=np.float64)
-    sigma = problem.asset.volatility
-    return problem.tau**2 * lam * sigma**2 / problem.eta_tilde
+    a = problem.asset
+    return a_parameter(problem.tau, lam, a.volatility, a.temporary_impact, a.permanent_impact)
 
 
 def _continuous_q(problem: ExecutionProblem, risk_aversion=None):
@@ -350,7 +377,7 @@ def solve_batch(problems: Mapping[int, ExecutionProblem], settings: ClosedFormSe
         try:
             require_applicable(p)
             key = tuple((f.name, getattr(p, f.name)) for f in fields(p)
-                        if f.name not in ("risk_aversion", "name", "description"))
+                        if f.name not in ("risk_aversion", "risk_seeking", "name", "description"))
             hash(key)
         except (OptexecError, TypeError):
             continue

@@ -325,7 +325,7 @@ def test_settings_contract_and_info():
 def test_batch_equals_one_by_one_and_leaves_what_solve_refuses():
     ac = load_example("almgren-chriss-2001").replace(slices=20).replace_asset(0, spread=0.0, max_holdings=1e6)
     lams = [1e-6, 2e-7, 0.0, -7e-7]  # the last one overshoots X: max_holdings binds
-    problems = {i: ac.replace(risk_aversion=lam) for i, lam in enumerate(lams)}
+    problems = {i: ac.replace(risk_aversion=lam, risk_seeking=lam < 0) for i, lam in enumerate(lams)}
     problems[9] = load_example("two-asset-basket")
     batch = closed_form.solve_batch(problems, closed_form.ClosedFormSettings())
     assert sorted(batch) == [0, 1, 2]
@@ -347,7 +347,7 @@ def test_kappa_is_one_formula_in_both_time_models(ac):
     lams = np.array([1e-6, 2e-6])
     np.testing.assert_allclose(closed_form.kappa(ac, lams), [closed_form.kappa(ac.replace(risk_aversion=l)) for l in lams],
                                rtol=1e-15)
-    assert closed_form.kappa(ac.replace(risk_aversion=-1e-7)) < 0
+    assert closed_form.kappa(ac.replace(risk_aversion=-1e-7, risk_seeking=True)) < 0
     s = np.array([0.0, 0.3, 0.95])
     k = s * math.sqrt(lam / eta)
     expected = np.where(k > 0, k / np.tanh(np.where(k > 0, k, 1.0) * ac.horizon), 1.0 / ac.horizon)

@@ -1,4 +1,4 @@
-"""Monte Carlo simulator against independent truths: MODEL.md's analytic E and V
+"""Monte Carlo simulator against independent truths: the conventions page's analytic E and V
 (solvers.costs), the Gaussian law of a static linear cost, the exact moments of the
 volatility models, and an exact dynamic-programming value of a feedback policy.
 
@@ -79,7 +79,7 @@ def test_static_mean_and_variance_match_analytic(name, problem, holdings):
 
 
 def test_permanent_impact_term_is_detected():
-    """The check has power: MODEL.md's -1/2 gamma sum n^2 (25,000 on TWAP of the AC example) is
+    """The check has power: the conventions page's -1/2 gamma sum n^2 (25,000 on TWAP of the AC example) is
     resolved. Without antithetics it is ~5 SE at 40,000 paths; antithetic pairs make a static
     linear cost exact per pair, so E without that term is rejected by millions of SE."""
     ac = _ac()
@@ -270,6 +270,15 @@ def test_bad_arguments_name_the_parameter():
         simulate(ac, h, paths=10, levels=(1.5,))
     with pytest.raises(SpecError, match=r"vol_substeps = 0"):
         simulate(ac, h, paths=10, vol_substeps=0)
+    # non-positive or absurd counts are SpecErrors naming the argument (block_paths=0 used to loop forever)
+    for kwargs, name in [({"block_paths": 0}, "block_paths = 0"), ({"block_paths": -4}, "block_paths = -4"),
+                         ({"block_paths": 2.5}, "block_paths = 2.5"), ({"paths": 10**12}, "paths = 1000000000000"),
+                         ({"paths": 0}, "paths = 0"), ({"seed": -1}, "seed = -1"), ({"seed": 1.5}, "seed = 1.5"),
+                         ({"vol_substeps": 10**9}, "vol_substeps = 1000000000"), ({"fan_paths": -1}, "fan_paths = -1")]:
+        with pytest.raises(SpecError, match=rf"{name}: must be an integer >= \d+ \(and at most [\d,]+\)"):
+            simulate(ac, h, **{"paths": 10, **kwargs})
+    small = simulate(ac, h, paths=10, block_paths=2)  # the smallest block: five blocks, bounded
+    assert small.diagnostics["blocks"] == 5
 
     class Broken:
         time_model = "discrete"

@@ -28,6 +28,7 @@ from .exact import exact_backward, exact_forward
 from .grid import grid_backward
 from .policy import GridDPPolicy, LinearDPPolicy
 from .settings import DPSettings
+from .sizing import estimate as estimate_resources
 from .stage import stage_coefficients
 
 __all__ = ["INFO", "METHOD", "solve"]
@@ -43,6 +44,7 @@ INFO = MethodInfo(
     accuracy=MethodAccuracy(2e-3, 2e-2, "backward induction on a state grid with interpolation",
                             order=3.0, order_in="x_points"),
     settings=DPSettings,
+    estimate=estimate_resources,
     summary="backward induction over the spec's N slices: feedback policy under stochastic volatility",
 )
 

@@ -28,6 +28,7 @@ from .full import FullSolution, power_functions, solve_full
 from .policy import FullPolicy, ReducedPolicy
 from .reduced import ReducedSolution, solve_reduced
 from .settings import HJBSettings
+from .sizing import estimate as estimate_resources
 
 __all__ = ["solve", "METHOD", "INFO"]
 
@@ -41,6 +42,7 @@ INFO = MethodInfo(
     accuracy=MethodAccuracy(5e-3, 3e-2, "finite differences, first order in the time step",
                             order=1.0, order_in="time_steps"),
     settings=HJBSettings,
+    estimate=estimate_resources,
     summary="continuous-time HJB by finite differences (JAX): feedback policy under stochastic volatility",
 )
 

@@ -30,6 +30,7 @@ from .kkt import kkt_residual
 from .polish import polish as newton_polish
 from .scaling import ScaledProblem, scale_problem
 from .settings import QPSettings
+from .sizing import estimate as estimate_resources
 
 __all__ = ["INFO", "solve", "BACKENDS", "tolerance_options"]
 
@@ -155,8 +156,11 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     if path in ("auto", "structured"):
         if structured.applicable(sp):
             t0 = time.perf_counter()
-            y_s = structured.solve_unconstrained(sp)
-            reason = structured.feasible(sp, y_s)
+            try:
+                y_s = structured.solve_unconstrained(sp)
+                reason = structured.feasible(sp, y_s)
+            except np.linalg.LinAlgError as err:  # not positive definite in floating point
+                y_s, reason = None, f"banded factorization failed ({err})"
             if not reason:
                 y = y_s
                 modes = sp.m > 1 and (sp.M is not None or bool(np.all(sp.W == sp.W[0])))
@@ -277,5 +281,6 @@ INFO = MethodInfo(
     accuracy=MethodAccuracy(1e-7, 1e-4, "convex solver at ~1e-8 on the scaled problem; holdings move with the "
                                         "square root of the objective's error"),
     settings=QPSettings,
+    estimate=estimate_resources,
     summary="static optimum of E + lambda V by convex optimization (CVXPY), Newton-polished and KKT-certified",
 )

@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 _BLOCK_ELEMENTS = 2**21  # normals per block (16 MB of float64)
+#: most paths of one run (its cost and risk arrays alone take 16 bytes a path)
+MAX_PATHS = 10**9
+#: most volatility substeps per slice
+MAX_VOL_SUBSTEPS = 10_000
 _FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -211,6 +215,12 @@ class SimulationResult:
         return "\n".join(lines)
 
 
+def _check_count(name: str, value: Any, low: int, high: int) -> None:
+    """A SpecError naming ``name`` unless ``value`` is an integer in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise SpecError(name, value, f"must be an integer >= {low} (and at most {high:,})")
+
+
 def _as_strategy(problem: ExecutionProblem, strategy: Any) -> tuple[np.ndarray | None, Any, str]:
     """(static holdings or None, policy or None, time model)."""
     if isinstance(strategy, SchedulePolicy):
@@ -284,12 +294,14 @@ def simulate(
         progress: tqdm progress bar on stderr; default: on for runs of 5e7 path-slices or more.
         label: name of the strategy in outputs.
     """
-    if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or paths < 2:
-        raise SpecError("paths", paths, "must be an integer >= 2")
+    _check_count("paths", paths, 2, MAX_PATHS)
     if antithetic and paths % 2:
         raise SpecError("paths", paths, "must be even with antithetic=True (paths come in pairs)")
-    if isinstance(vol_substeps, bool) or not isinstance(vol_substeps, (int, np.integer)) or vol_substeps < 1:
-        raise SpecError("vol_substeps", vol_substeps, "must be an integer >= 1")
+    _check_count("vol_substeps", vol_substeps, 1, MAX_VOL_SUBSTEPS)
+    _check_count("seed", seed, 0, 2**63 - 1)
+    _check_count("fan_paths", fan_paths, 0, MAX_PATHS)
+    if block_paths is not None:
+        _check_count("block_paths", block_paths, 2, MAX_PATHS)
     static, policy, time_model = _as_strategy(problem, strategy)
     n, m = problem.slices, problem.n_assets
     big_x = problem.initial_holdings
@@ -314,8 +326,9 @@ def simulate(
     fan = np.empty((fan_n, n + 1, m))
     sum_x = np.zeros((n + 1, m))
     start = time.perf_counter()
-    done, block = 0, 0
-    while done < paths:
+    done = 0
+    n_blocks = -(-paths // block_paths)  # ceil: the loop is bounded by the block count
+    for block in range(n_blocks):
         size = min(block_paths, paths - done)
         rng = block_generator(int(seed), block)
         c, r, x = _run_block(problem, static, policy, block_paths, size, rng, antithetic, vol_substeps)
@@ -326,7 +339,6 @@ def simulate(
             take = min(fan_n - done, size)
             fan[done:done + take] = x[:take] if x.ndim == 3 else x[None]
         done += size
-        block += 1
         if bar is not None:
             bar.update(size)
     if bar is not None:
@@ -341,7 +353,7 @@ def simulate(
         paths=int(paths), seed=int(seed), antithetic=bool(antithetic), cost=cost, risk=risk, stats=stats,
         objective=MonteCarloEstimate(float(total_u.mean()), standard_error(total_u)), risk_term=MonteCarloEstimate(float(risk_u.mean()), standard_error(risk_u)),
         mean_holdings=squeeze(sum_x / paths), fan_holdings=squeeze(fan), seconds=seconds, time_model=time_model,
-        diagnostics={"blocks": block, "block_paths": block_paths, "vol_substeps": int(vol_substeps),
+        diagnostics={"blocks": n_blocks, "block_paths": block_paths, "vol_substeps": int(vol_substeps),
                      "engine": "static (vectorized over slices)" if static is not None else "feedback (loop over slices)"},
     )
 
