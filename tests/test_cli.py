@@ -246,6 +246,7 @@ def _json_commands(tmp_path):
         "calibrate": [str(data / "sample_fills.csv"), str(data / "sample_bars.csv"), "-o", str(tmp_path / "c.toml")],
         "sweep": [str(sweep), "--scheduler", "synchronous", "--out", str(tmp_path / "sw"), "--no-progress"],
         "bench": ["--quick", "--out", str(tmp_path / "bench")],
+        "sensitivities": [*ex, "--method", "closed-form"],
     }
 
 
@@ -283,8 +284,11 @@ def test_every_help_entry_is_present_and_plain_text(capsys):
 
     parser = build_parser()
     subs = next(a for a in parser._actions if isinstance(a, ap._SubParsersAction))
-    assert set(subs.choices) == {"examples", "solve", "frontier", "validate", "adaptivity", "calibrate", "sweep",
-                                 "bench"}
+    from solvers.cli import COMMANDS
+
+    assert set(subs.choices) == set(COMMANDS)  # the walk covers every registered command
+    assert {"examples", "solve", "frontier", "validate", "adaptivity", "calibrate", "sweep", "bench",
+            "sensitivities"} <= set(COMMANDS)
     markup = re.compile(r":(func|mod|class|meth|data|attr|ref):|``|\.\. ")
     for name, sub in [("optexec", parser), *subs.choices.items()]:
         text = sub.format_help()

@@ -63,7 +63,10 @@ class OptexecParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``optexec`` parser with every command of :data:`COMMANDS`."""
-    parser = OptexecParser(prog="optexec", description="Optimal trade execution, four ways, cross-checked.")
+    parser = OptexecParser(
+        prog="optexec", description="Optimal trade execution, four ways, cross-checked.",
+        epilog="JAX programs (methods hjb and dp) are compiled once and kept in $XDG_CACHE_HOME/optexec/jax "
+               "(default ~/.cache/optexec/jax); OPTEXEC_NO_JAX_CACHE=1 turns that cache off.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=OptexecParser)
     for module in COMMANDS.values():
@@ -73,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``optexec`` with ``argv`` (default: the process arguments); returns the exit status."""
+    os.environ.setdefault("OPTEXEC_JAX_CACHE", "1")  # read by hjb.jax_runtime when JAX first loads
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
