@@ -1,5 +1,5 @@
 """Stochastic volatility: the continuous-time HJB against the discrete backward induction
-(method ``dp``, its own issue) as the slices refine. The DP is exact in time for its N slices
+(method ``dp``) as the slices refine. The DP is exact in time for its N slices
 and converges to the continuous problem at O(tau); two Richardson levels on N, 2N, 4N remove
 that, so the comparison is of the two continuous limits."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from solvers.methods import METHODS, solve
+from solvers.simulation import simulate
 from solvers.spec import load_example
 
 pytestmark = pytest.mark.skipif("dp" not in METHODS, reason="method dp (backward induction) is not registered")
@@ -42,8 +43,6 @@ def test_mean_reverting_hjb_converges_to_the_continuous_limit_of_backward_induct
 
 @pytest.mark.parametrize("name", ["volatility-regimes", "mean-reverting-volatility"])
 def test_hjb_feedback_policy_in_the_simulator_is_as_good_as_the_dp_policy(name):
-    from solvers.simulate import simulate
-
     problem = load_example(name).replace(slices=80)
     hjb = solve(problem, "hjb", accuracy="low")
     dp = solve(problem, "dp")
