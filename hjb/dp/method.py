@@ -25,7 +25,7 @@ from solvers.spec import ExecutionProblem
 
 from .chain import VolatilityChain, volatility_chain
 from .exact import exact_backward, exact_forward
-from .grid import grid_backward
+from .grid import frozen_path, grid_backward
 from .policy import GridDPPolicy, LinearDPPolicy
 from .settings import DPSettings
 from .stage import stage_coefficients
@@ -193,13 +193,19 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
     policy = GridDPPolicy(problem, chain, grid.tables, extents, caps, coeff, rho_unit, lam,
                           cfg.minimizer_iterations, cfg.stage_minimizer, power)
     # frozen path: the policy with the state fixed at the initial one
-    q = np.ones(1)
-    path = [1.0]
-    for k in range(1, n):
-        y = policy.next_fraction(k, q, np.array([i0]), np.zeros(1), np.array([chain.levels[k - 1, i0]]))
-        q = y
-        path.append(float(y[0]))
-    path.append(0.0)
+    if cfg.engine == "jax":
+        risk0 = lam * rho_unit * chain.levels[: n - 1, i0] ** 2  # the policy's (lam rho_unit) sigma^2
+        path = [1.0, *frozen_path(coeff, grid.tables, chain.transition, extents, caps, risk0, i0, points=cfg.x_points,
+                                  iterations=cfg.minimizer_iterations, stage_minimizer=cfg.stage_minimizer,
+                                  power=power), 0.0]
+    else:
+        q = np.ones(1)
+        path = [1.0]
+        for k in range(1, n):
+            y = policy.next_fraction(k, q, np.array([i0]), np.zeros(1), np.array([chain.levels[k - 1, i0]]))
+            q = y
+            path.append(float(y[0]))
+        path.append(0.0)
     holdings = a.holdings * np.asarray(path)
     diagnostics.update({
         "interpolation": "hermite-envelope-hyman",
