@@ -19,6 +19,7 @@ import numpy as np
 from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable
 from solvers.methods import MethodAccuracy, MethodInfo
+from solvers.resources import require
 from solvers.result import Result
 from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
@@ -128,6 +129,7 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     asset = problem.asset if not problem.is_basket else None
     if asset is None:
         raise MethodNotApplicable(METHOD, "baskets are not supported (single asset only)")
+    require(problem, METHOD, settings)
     linear = asset.is_linear
     use_full = form == "full" or (form == "auto" and not linear)
     if form == "reduced" and not linear:
