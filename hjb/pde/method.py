@@ -134,7 +134,13 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
         MethodNotApplicable: baskets, drift, per-slice caps, negative risk aversion, a
             time-varying deterministic path with nonlinear impact.
         SpecError: bad settings (``settings.<key>``, the value and the rule); a volatility grid
-            that does not cover the model's mass; an unstable explicit step.
+            that does not cover the model's mass; an unstable explicit step; ``slices`` when the
+            grid would not fit in memory (:func:`solvers.resources.require`).
+        SolverError: an urgency ``kappa T`` the time grid cannot resolve (``kappa dt > 1``, the
+            message names the steps needed), non-finite values of a scheme.
+
+    Returns status ``inaccurate`` (with the reason) when the value and ``E + lambda V`` of the
+    result's own moments differ by more than the declared accuracy.
     """
     settings = merge_settings(HJBSettings, settings, overrides)
     form = settings.form
