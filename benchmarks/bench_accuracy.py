@@ -18,13 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from solvers import load_example, solve  # noqa: E402
+from solvers import load_example, solve
+from solvers.plots.figure import save, subplots
 
 
 def _order(steps, errors) -> float:
@@ -48,12 +45,10 @@ def _closed_form_tau(quick):
 
 
 def _hjb_constant(quick):
-    from hjb import HJBSettings
-
     p = load_example("almgren-chriss-2001")
     cont = solve(p, "closed-form", time_model="continuous").objective
     steps = [10, 20, 40] if quick else [10, 20, 40, 80]
-    errors = [abs(solve(p, "hjb", settings=HJBSettings(time_steps=n)).objective - cont) / cont for n in steps]
+    errors = [abs(solve(p, "hjb", time_steps=n).objective - cont) / cont for n in steps]
     return _record("reduced HJB, constant volatility (RK4 in 1/A)", "continuous closed form", "dt",
                    [p.horizon / n for n in steps], errors, 4.0)
 
@@ -66,10 +61,8 @@ def _richardson(values, ratio=2.0, order=1.0):
 def _hjb_self_convergence(example: str, second_grid: str, levels, case: str):
     """Refine time steps and a second grid together by 2x; errors against Richardson
     extrapolation of the two finest values (first-order schemes)."""
-    from hjb import HJBSettings
-
     p = load_example(example)
-    values = [solve(p, "hjb", settings=HJBSettings(time_steps=t, **{second_grid: g})).objective for t, g in levels]
+    values = [solve(p, "hjb", time_steps=t, **{second_grid: g}).objective for t, g in levels]
     truth = _richardson(values)
     errors = [abs(v - truth) / truth for v in values[:-1]]
     return _record(case, "Richardson extrapolation of the two finest grids", "dt",
@@ -102,7 +95,7 @@ def _dp_grid(quick):
 
 def run(quick: bool, out_dir: Path) -> dict:
     records = [f(quick) for f in (_closed_form_tau, _hjb_constant, _hjb_mean_reverting, _hjb_full, _dp_grid)]
-    fig, ax = plt.subplots(figsize=(8, 5.5), constrained_layout=True)
+    fig, ax = subplots(figsize=(8, 5.5))
     for i, r in enumerate(records):
         steps = np.asarray(r["steps"])
         steps = steps / steps.max()
@@ -111,9 +104,7 @@ def run(quick: bool, out_dir: Path) -> dict:
     ax.set_ylabel("relative error against the truth")
     ax.set_title("Convergence of every discretization against an independent truth")
     ax.legend(fontsize=7, loc="lower right")
-    path = out_dir / "convergence.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save(fig, out_dir / "convergence.png")
     notes = ["fitted_order: slope of log(error) against log(step) over all sizes; expected_order: the scheme's order.",
              "dp's order has no stated expectation: cubic Hermite continuation values on a graded grid."]
     return {"suite": "accuracy", "records": records, "plots": [path.name], "notes": notes}

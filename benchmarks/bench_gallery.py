@@ -16,15 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from solvers import cost_vs_horizon, efficient_frontier, load_example, schedule_cost, solve  # noqa: E402
-from solvers import twap as twap_schedule  # noqa: E402
-from solvers.plots import plot_frontier  # noqa: E402
+from solvers import cost_vs_horizon, efficient_frontier, load_example, schedule_cost, solve
+from solvers import twap as twap_schedule
+from solvers.closed_form import urgency
+from solvers.plots import plot_frontier
 
 
 def _frontier(out_dir: Path) -> dict:
@@ -44,7 +42,8 @@ def _frontier(out_dir: Path) -> dict:
 def _impact(out_dir: Path, quick: bool) -> dict:
     base = load_example("almgren-chriss-2001").replace(slices=10)
     v_twap = base.asset.holdings / base.horizon
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.subplots()
     record: dict = {"case": "impact exponents (qp, dp)", "figure": "gallery_impact.png"}
     for beta in (0.5, 0.75, 1.0, 1.5):
         p = base.replace_asset(0, impact_exponent=beta, temporary_impact=2.5e-6 * v_twap ** (1 - beta))
@@ -60,7 +59,6 @@ def _impact(out_dir: Path, quick: bool) -> dict:
     ax.set_title("Concave impact front-loads the sale (same impact at the TWAP rate)")
     ax.legend(fontsize=8)
     fig.savefig(out_dir / "gallery_impact.png", dpi=110)
-    plt.close(fig)
     return record
 
 
@@ -70,11 +68,11 @@ def _urgency(out_dir: Path, quick: bool) -> dict:
     p = load_example("mean-reverting-volatility")
     settings = HJBSettings.with_accuracy("low" if quick else "medium")
     sol = solve_reduced(p, settings)
-    eta, lam = p.asset.temporary_impact, p.risk_aversion
     s = sol.states
     keep = s > 0
-    frozen = np.sqrt(lam / eta) * s[keep] / np.tanh(s[keep] * np.sqrt(lam / eta) * p.horizon)
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    frozen = urgency(p, s[keep])
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.subplots()
     ax.plot(s[keep], sol.a_start[keep], lw=2, label="mean-reverting volatility (HJB)")
     ax.plot(s[keep], frozen, "--", label="volatility frozen at s (closed form)")
     ax.axvline(p.asset.volatility, color="gray", ls=":", label="sigma_0")
@@ -83,7 +81,6 @@ def _urgency(out_dir: Path, quick: bool) -> dict:
     ax.set_title("Mean reversion flattens the urgency: high volatility is expected to fall")
     ax.legend(fontsize=8)
     fig.savefig(out_dir / "gallery_urgency.png", dpi=110)
-    plt.close(fig)
     return {"case": "HJB urgency (mean-reverting)", "figure": "gallery_urgency.png",
             "urgency_at_sigma0": sol.value_coefficient, "vol_points": int(s.size)}
 

@@ -155,7 +155,7 @@ def run(quick: bool, out_dir: Path) -> dict:
     notes = [
         "dpp_resolve_s is the whole qp pipeline (parameter update, solver, Newton polish, independent KKT residual, "
         "costing); resolve_cvxpy_s is the CVXPY call alone; err_raw is the solver's own answer (no polish).",
-        "Targets of issue 3: linear N = 390 re-solve within 5 ms; 50-asset basket N = 390 within 1 s.",
+        "Targets: linear N = 390 re-solve within 5 ms; 50-asset basket N = 390 within 1 s.",
     ]
     if lin:
         notes.append(f"linear N = 390: CVXPY re-solve {lin[0]['resolve_cvxpy_s'] * 1e3:.1f} ms, whole pipeline "

@@ -31,7 +31,7 @@ N = 390
 
 def _loop_costs(problem, holdings, normals, feedback: bool) -> np.ndarray:
     """The plain Python-loop simulator: one path at a time, one slice at a time, scalar math
-    (MODEL.md's dynamics, single asset, constant volatility, linear impact)."""
+    (the conventions page's dynamics, single asset, constant volatility, linear impact)."""
     a = problem.asset
     tau, n = problem.tau, problem.slices
     sig = a.volatility * math.sqrt(tau)

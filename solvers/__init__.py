@@ -10,19 +10,8 @@ calibration names load on first use (they need dask and pandas).
 import importlib
 
 from .adaptivity import AdaptivityReport, value_of_adaptivity
-from .closed_form import (
-    Frontier,
-    HorizonCurve,
-    MeanVarOptimum,
-    ac2001_moments,
-    continuous_kappa,
-    cost_vs_horizon,
-    discrete_kappa,
-    efficient_frontier,
-    half_life,
-    mean_var_optimum,
-    optimal_holdings,
-)
+from .closed_form import ac2001_moments, discrete_kappa, half_life, optimal_holdings
+from .frontier import Frontier, HorizonCurve, MeanVarOptimum, cost_vs_horizon, efficient_frontier, mean_var_optimum
 from .costs import ScheduleCost, schedule_cost, trades_from_holdings, trajectory_constants
 from .errors import InfeasibleSpecError, MethodNotApplicable, OptexecError, SolverError, SpecError
 from .methods import METHODS, MethodInfo, get_method, method_info, method_names, solve
@@ -46,7 +35,7 @@ __all__ = [
     "problem_from_toml", "VolatilityModel", "ConstantVolatility", "VolatilityPath", "MeanRevertingVolatility",
     "RegimeVolatility", "volatility_model_from_dict", "ScheduleCost", "schedule_cost", "trades_from_holdings",
     "trajectory_constants", "Result", "METHODS", "MethodInfo", "get_method", "method_info", "method_names", "solve",
-    "optimal_holdings", "discrete_kappa", "continuous_kappa", "half_life", "ac2001_moments", "efficient_frontier",
+    "optimal_holdings", "discrete_kappa", "half_life", "ac2001_moments", "efficient_frontier",
     "Frontier", "mean_var_optimum", "MeanVarOptimum", "cost_vs_horizon", "HorizonCurve", "twap", "vwap",
     "linear_ramp", "exponential", "percentage_of_volume", "baseline_result", "BASELINES", "OptexecError",
     "SpecError", "InfeasibleSpecError", "MethodNotApplicable", "SolverError",

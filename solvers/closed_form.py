@@ -1,47 +1,27 @@
-"""Closed-form Almgren-Chriss (2001) solutions: single asset and correlated baskets.
+"""The ``closed-form`` method: Almgren-Chriss (2001) optima, single asset and correlated baskets.
 
-Discrete time (the spec's N slices). With ``eta_tilde = eta - gamma tau / 2`` and
-``a = tau^2 lambda sigma^2 / eta_tilde``, the optimal holdings of ``E + lambda V`` are
-
-    x_j = X sinh(kappa (T - t_j)) / sinh(kappa T),   cosh(kappa tau) = 1 + a / 2,
-
-(AC 2001 eq. 18). ``kappa tau = 2 asinh(sqrt(a) / 2)`` is used because it keeps full relative
-accuracy as ``lambda -> 0`` (where ``arccosh(1 + a/2)`` loses half the digits), and the sinh
-ratio is evaluated as ``exp(-y j) expm1(-2 y (N - j)) / expm1(-2 y N)`` (``y = kappa tau``),
-which neither overflows for ``kappa T`` in the thousands nor cancels as ``kappa -> 0``.
-``lambda = 0`` gives the straight line (TWAP). ``lambda < 0`` (risk seeking) takes the
-trigonometric branch ``x_j = X sin(theta (N - j)) / sin(theta N)``, ``cos theta = 1 + a/2``,
-which is the minimizer only while ``theta N < pi`` (the quadratic stays positive definite);
-beyond that a :class:`SpecError` says so.
-
-Continuous time (``tau -> 0``): ``x(t) = X sinh(kappa (T - t)) / sinh(kappa T)``,
-``kappa = sigma sqrt(lambda / eta)``, with ``E = 1/2 gamma X^2 + epsilon |X| + eta int v^2 dt``
-and ``V = sigma^2 int x^2 dt``, so ``E + lambda V = 1/2 gamma X^2 + epsilon |X| +
-X^2 sqrt(eta lambda) sigma coth(kappa T)`` (MODEL.md's ``A(0) X^2``).
-
-Baskets (AC 2001 appendix A): with ``Ht = H - tau/2 Gamma`` symmetric positive definite and
-covariance ``C``, the change of variables ``z = U' Ht^(1/2) x``, ``U`` the eigenvectors of
-``Ht^(-1/2) C Ht^(-1/2) = U diag(mu) U'``, splits the problem into ``m`` independent
-single-asset problems with ``eta_tilde = 1`` and ``sigma^2 = mu_j``.
-
-Expected cost and variance always come from :mod:`solvers.costs` (the direct sums);
-:func:`ac2001_moments` evaluates AC 2001's eq. 20 independently, as a check.
+Discrete time (the spec's N slices): ``x_j = X sinh(kappa (T - t_j)) / sinh(kappa T)`` with
+``cosh(kappa tau) = 1 + tau^2 lambda sigma^2 / (2 eta_tilde)``, ``eta_tilde = eta - gamma tau / 2``;
+continuous time (``tau -> 0``): the same profile with ``kappa = sigma sqrt(lambda / eta)``.
+Baskets split into independent modes (AC 2001 appendix A). Entry points: :func:`solve`
+(``INFO``, :class:`ClosedFormSettings`), :func:`solve_batch` (many ``lambda`` at once),
+:func:`optimal_holdings`, :func:`kappa`, :func:`urgency`. Holdings in shares, time in the spec's
+unit, costs from :mod:`solvers.costs`; the derivations and the numerically safe forms are on the
+page ``solvers/docs/theory-closed-form.md``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from collections.abc import Mapping
-from typing import Any, ClassVar, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import ndtri
 
-from .costs import policy_cost, schedule_cost, trades_from_holdings, trajectory_constants
-from .errors import MethodNotApplicable, SpecError
+from .costs import policy_cost, trades_from_holdings, trajectory_constants
+from .errors import MethodNotApplicable, OptexecError, SpecError
 from .methods import MethodAccuracy, MethodInfo, Variant
 from .result import Result
 from .settings import MethodSettings, check_choice, merge_settings
@@ -52,21 +32,34 @@ __all__ = [
     "ClosedFormSettings",
     "solve",
     "solve_batch",
+    "require_applicable",
     "optimal_holdings",
+    "kappa",
+    "urgency",
     "discrete_kappa",
     "half_life",
-    "continuous_kappa",
     "ac2001_moments",
-    "efficient_frontier",
-    "Frontier",
-    "mean_var_optimum",
-    "MeanVarOptimum",
-    "cost_vs_horizon",
-    "HorizonCurve",
 ]
 
 METHOD = "closed-form"
 _TINY = 1e-150  # below this kappa*T the trajectory is the straight line to double precision
+
+
+@dataclass(frozen=True)
+class ClosedFormSettings(MethodSettings):
+    """Settings of the ``closed-form`` method.
+
+    Attributes:
+        time_model: ``"discrete"`` (AC 2001 on the spec's N slices) or ``"continuous"`` (the
+            ``tau -> 0`` limit, holdings sampled at ``t_k``).
+    """
+
+    method: ClassVar[str] = "closed-form"
+
+    time_model: str = "discrete"
+
+    def __post_init__(self) -> None:
+        check_choice("time_model", self.time_model, ("discrete", "continuous"))
 
 
 # ---------------------------------------------------------------------------- profiles
@@ -154,7 +147,9 @@ def _continuous_integrals(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- checks
-def _require_single_linear(problem: ExecutionProblem) -> None:
+def require_applicable(problem: ExecutionProblem) -> None:
+    """Raise :class:`MethodNotApplicable` unless the impact is linear, the volatility constant
+    and the drift zero (constraints are checked on the schedule, by :func:`solve`)."""
     if not problem.all_linear:
         betas = [a.impact_exponent for a in problem.assets]
         raise MethodNotApplicable(METHOD, f"needs linear temporary impact (impact_exponent = {betas})")
@@ -204,27 +199,57 @@ def _a_parameter(problem: ExecutionProblem, risk_aversion=None):
     return problem.tau**2 * lam * sigma**2 / problem.eta_tilde
 
 
-def discrete_kappa(problem: ExecutionProblem) -> float:
-    """``kappa`` of AC 2001 (1 / time unit): ``cosh(kappa tau) = 1 + tau^2 lambda sigma^2 / (2 eta_tilde)``.
-
-    For ``lambda < 0`` returns ``-theta / tau`` (the trigonometric rate, signed negative).
-    """
-    a = float(_a_parameter(problem))
-    y, theta = _discrete_angle(np.array(a))
-    return float(y) / problem.tau if a >= 0 else -float(theta) / problem.tau
-
-
-def continuous_kappa(problem: ExecutionProblem) -> float:
-    """``kappa = sigma sqrt(lambda / eta)`` of the continuous-time limit (1 / time unit)."""
+def _continuous_q(problem: ExecutionProblem, risk_aversion=None):
+    """``(kappa T)^2 = lambda sigma^2 T^2 / eta`` of the continuous limit (negative when ``lambda < 0``)."""
+    lam = problem.risk_aversion if risk_aversion is None else np.asarray(risk_aversion, dtype=np.float64)
     a = problem.asset
-    return a.volatility * math.sqrt(max(problem.risk_aversion, 0.0) / a.temporary_impact)
+    return lam * a.volatility**2 * problem.horizon**2 / a.temporary_impact
+
+
+def kappa(problem: ExecutionProblem, risk_aversion=None, time_model: str = "discrete"):
+    """The urgency rate ``kappa`` of a single asset (1 / time unit).
+
+    Discrete: ``cosh(kappa tau) = 1 + tau^2 lambda sigma^2 / (2 eta_tilde)``; continuous:
+    ``kappa = sigma sqrt(lambda / eta)``. For ``lambda < 0`` the trigonometric rate ``theta``
+    (``cos(theta tau) = 1 + a/2``, resp. ``sigma sqrt(-lambda / eta)``) is returned signed
+    negative. ``risk_aversion`` (default the spec's) may be an array; the result has its shape.
+    """
+    check_choice("time_model", time_model, ("discrete", "continuous"))
+    if time_model == "continuous":
+        q = _continuous_q(problem, risk_aversion)
+        out = np.copysign(np.sqrt(np.abs(q)), q) / problem.horizon
+    else:
+        a = _a_parameter(problem, risk_aversion)
+        y, theta = _discrete_angle(a)
+        out = np.where(a >= 0, y, -theta) / problem.tau
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def urgency(problem: ExecutionProblem, s):
+    """``A(0, s) / eta = kappa_s coth(kappa_s T)``, ``kappa_s = s sqrt(lambda / eta)`` (1 / time):
+    the continuous-time urgency of a single asset with volatility frozen at ``s`` (``1/T`` at
+    ``kappa_s = 0``; ``theta cot(theta T)`` with ``theta = s sqrt(-lambda / eta)`` for ``lambda < 0``)."""
+    s = np.asarray(s, dtype=np.float64)
+    q = problem.risk_aversion * s**2 / problem.asset.temporary_impact
+    big_t = problem.horizon
+    rate = np.sqrt(np.abs(q))
+    safe = np.where(rate * big_t > _TINY, rate, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = np.where(q >= 0, safe / np.tanh(safe * big_t), safe / np.tan(safe * big_t))
+    out = np.where(rate * big_t > _TINY, value, 1.0 / big_t)
+    return float(out) if out.ndim == 0 else out
+
+
+def discrete_kappa(problem: ExecutionProblem) -> float:
+    """``kappa(problem)``: the discrete AC 2001 rate (1 / time unit)."""
+    return kappa(problem)
 
 
 def half_life(problem: ExecutionProblem) -> float:
     """``1 / kappa`` (time units): the time for the position to fall by a factor ``e`` in the
     long-horizon limit; ``inf`` for ``lambda <= 0``."""
-    kappa = discrete_kappa(problem)
-    return 1.0 / kappa if kappa > 0 else math.inf
+    k = kappa(problem)
+    return 1.0 / k if k > 0 else math.inf
 
 
 def optimal_holdings(problem: ExecutionProblem, risk_aversion=None) -> np.ndarray:
@@ -268,53 +293,91 @@ def _continuous_basket(problem: ExecutionProblem, u: np.ndarray):
     return (back @ z).T, temporary, variance
 
 
-@dataclass(frozen=True)
-class ClosedFormSettings(MethodSettings):
-    """Settings of method ``closed-form``.
-
-    Attributes:
-        time_model: ``"discrete"`` (AC 2001 on the spec's N slices) or ``"continuous"``
-            (the ``tau -> 0`` limit, holdings sampled at ``t_k``).
-    """
-
-    method: ClassVar[str] = "closed-form"
-    time_model: str = "discrete"
-
-    def __post_init__(self) -> None:
-        check_choice("time_model", self.time_model, ("discrete", "continuous"))
-
-
 def solve(problem: ExecutionProblem, settings: ClosedFormSettings | None = None, **overrides: Any) -> Result:
     """The closed-form optimum of ``E + lambda V`` (method ``closed-form``).
 
     Args:
-        problem: linear impact, constant volatility, no drift; caps, no-reversal and spread
-            are allowed when the unconstrained optimum does not violate them (then it is also
-            the constrained optimum), otherwise :class:`MethodNotApplicable` says which binds.
-        settings: :class:`ClosedFormSettings` (``time_model``); keyword overrides allowed.
+        problem: linear impact, constant volatility, no drift; caps, no-reversal, holdings
+            bounds, the imbalance band and the spread are allowed when the unconstrained optimum
+            does not violate them (then it is also the constrained optimum), otherwise
+            :class:`MethodNotApplicable` says which binds.
+        settings: a :class:`ClosedFormSettings` (None: discrete time).
+        overrides: its fields by keyword (``time_model="continuous"``).
     """
-    time_model = merge_settings(ClosedFormSettings, settings, overrides).time_model
-    _require_single_linear(problem)
+    cfg = merge_settings(ClosedFormSettings, settings, overrides)
+    require_applicable(problem)
     start = time.perf_counter()
-    if time_model == "continuous":
+    if cfg.time_model == "continuous":
         return _solve_continuous(problem, start)
     holdings = optimal_holdings(problem)
     _check_schedule(problem, holdings)
     elapsed = time.perf_counter() - start
-    diagnostics: dict = {}
-    if not problem.is_basket:
-        kappa = discrete_kappa(problem)
-        diagnostics = {
-            "kappa": kappa, "half_life": half_life(problem), "kappa_T": kappa * problem.horizon,
-            "eta_tilde": problem.eta_tilde, "branch": _branch(problem.risk_aversion),
-            "kappa_continuous": continuous_kappa(problem),
-        }
-    else:
+    return Result.from_schedule(problem, holdings, method=METHOD, solve_seconds=elapsed,
+                                diagnostics=_discrete_diagnostics(problem))
+
+
+def _discrete_diagnostics(problem: ExecutionProblem) -> dict[str, Any]:
+    if problem.is_basket:
         _, mu, _ = _basket_decomposition(problem, problem.eta_tilde_matrix)
         a = problem.tau**2 * problem.risk_aversion * mu
         y, theta = _discrete_angle(a)
-        diagnostics = {"mode_kappas": np.where(a >= 0, y, -theta) / problem.tau, "mode_variances": mu}
-    return Result.from_schedule(problem, holdings, method=METHOD, solve_seconds=elapsed, diagnostics=diagnostics)
+        return {"mode_kappas": np.where(a >= 0, y, -theta) / problem.tau, "mode_variances": mu}
+    k = kappa(problem)
+    return {
+        "kappa": k, "half_life": half_life(problem), "kappa_T": k * problem.horizon,
+        "eta_tilde": problem.eta_tilde, "branch": _branch(problem.risk_aversion),
+        "kappa_continuous": kappa(problem, time_model="continuous"),
+    }
+
+
+def solve_batch(problems: Mapping[int, ExecutionProblem], settings: ClosedFormSettings | None = None
+                ) -> dict[int, Result]:
+    """Discrete closed form for many specs that differ only in ``risk_aversion``: one vectorized
+    trajectory per group (:func:`optimal_holdings` on an array of ``lambda``), then for each point
+    exactly the checks and the costing of :func:`solve`.
+
+    Returns ``{id: Result}`` for the points solved here; the others (continuous time, baskets,
+    a group of one, a point :func:`solve` would refuse or fail on) are left out, to be solved one
+    by one so that they get exactly :func:`solve`'s answer or error.
+    """
+    cfg = merge_settings(ClosedFormSettings, settings, None)
+    if cfg.time_model != "discrete":
+        return {}
+    groups: dict[Any, list[int]] = {}
+    for pid, p in problems.items():
+        if p.is_basket:
+            continue
+        try:
+            require_applicable(p)
+            key = tuple((f.name, getattr(p, f.name)) for f in fields(p)
+                        if f.name not in ("risk_aversion", "risk_seeking", "name", "description"))
+            hash(key)
+        except (OptexecError, TypeError):
+            continue
+        groups.setdefault(key, []).append(pid)
+    out: dict[int, Result] = {}
+    for pids in groups.values():
+        if len(pids) < 2:
+            continue
+        start = time.perf_counter()
+        lams = np.array([problems[pid].risk_aversion for pid in pids])
+        try:
+            holdings = optimal_holdings(problems[pids[0]], lams)
+        except OptexecError:
+            continue
+        share = (time.perf_counter() - start) / len(pids)
+        for i, pid in enumerate(pids):
+            problem = problems[pid]
+            t0 = time.perf_counter()
+            try:
+                _check_schedule(problem, holdings[i])
+            except OptexecError:
+                continue
+            diagnostics = _discrete_diagnostics(problem)
+            diagnostics["vectorized_batch"] = len(pids)
+            out[pid] = Result.from_schedule(problem, holdings[i], method=METHOD, diagnostics=diagnostics,
+                                            solve_seconds=share + time.perf_counter() - t0)
+    return out
 
 
 def _branch(lam: float) -> str:
@@ -323,14 +386,14 @@ def _branch(lam: float) -> str:
 
 def _solve_continuous(problem: ExecutionProblem, start: float) -> Result:
     u = 1.0 - problem.times / problem.horizon
-    lam = problem.risk_aversion
     if problem.is_basket:
         holdings, temporary, variance = _continuous_basket(problem, u)
         diagnostics: dict = {}
     else:
-        holdings, (temporary, variance), kappa = _continuous_single(problem, u)
-        diagnostics = {"kappa": kappa, "half_life": 1.0 / kappa if kappa > 0 else math.inf,
-                       "kappa_T": kappa * problem.horizon, "branch": _branch(lam)}
+        holdings, temporary, variance = _continuous_single(problem, u)
+        k = kappa(problem, time_model="continuous")
+        diagnostics = {"kappa": k, "half_life": 1.0 / k if k > 0 else math.inf,
+                       "kappa_T": k * problem.horizon, "branch": _branch(problem.risk_aversion)}
     _check_schedule(problem, holdings)
     consts = trajectory_constants(problem)
     cost = policy_cost(problem, permanent=consts["permanent"], temporary=temporary, spread=consts["spread"],
@@ -339,15 +402,15 @@ def _solve_continuous(problem: ExecutionProblem, start: float) -> Result:
                             time_model="continuous", diagnostics=diagnostics)
 
 
-def _continuous_single(problem: ExecutionProblem, u: np.ndarray):
+def _continuous_single(problem: ExecutionProblem, u: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Holdings, temporary cost ``eta X^2 int p'^2 / T`` and variance ``sigma^2 X^2 T int p^2``."""
     a = problem.asset
-    q = problem.risk_aversion * a.volatility**2 * problem.horizon**2 / a.temporary_impact
-    holdings = a.holdings * _continuous_profile(np.array(q), u)
-    jx, jv = _continuous_integrals(np.array(q))
+    q = np.array(_continuous_q(problem))
+    holdings = a.holdings * _continuous_profile(q, u)
+    jx, jv = _continuous_integrals(q)
     temporary = a.temporary_impact * a.holdings**2 * float(jv) / problem.horizon
     variance = a.volatility**2 * a.holdings**2 * float(jx) * problem.horizon
-    kappa = math.copysign(math.sqrt(abs(q)), q) / problem.horizon
-    return holdings, (temporary, variance), kappa
+    return holdings, temporary, variance
 
 
 def ac2001_moments(problem: ExecutionProblem) -> tuple[float, float]:
@@ -363,7 +426,7 @@ def ac2001_moments(problem: ExecutionProblem) -> tuple[float, float]:
     if problem.risk_aversion <= 0:
         raise SpecError("risk_aversion", problem.risk_aversion, "AC 2001 eq. 20 needs lambda > 0")
     tau, big_t, x = problem.tau, problem.horizon, a.holdings
-    k = discrete_kappa(problem)
+    k = kappa(problem)
     e2t = math.exp(-2 * k * big_t)
     coth_kt = (1 + e2t) / (1 - e2t)
     # sinh(k tau) / sinh(k T)^2 = exp(k tau - 2 k T) (1 - e^{-2 k tau}) / (1 - e^{-2 k T})^2 * 2
@@ -377,187 +440,13 @@ def ac2001_moments(problem: ExecutionProblem) -> tuple[float, float]:
     return expected, variance
 
 
-# ---------------------------------------------------------------------------- frontier
-@dataclass(frozen=True)
-class Frontier:
-    """The efficient frontier: for each ``lambda``, the optimal schedule's ``E`` and ``V``."""
-
-    risk_aversions: np.ndarray
-    expected_cost: np.ndarray
-    variance: np.ndarray
-    holdings: np.ndarray
-
-    @property
-    def std(self) -> np.ndarray:
-        return np.sqrt(self.variance)
-
-    def slope(self) -> np.ndarray:
-        """``dE/dV`` along the frontier by central differences in lambda (equals ``-lambda``)."""
-        return np.gradient(self.expected_cost, self.risk_aversions) / np.gradient(self.variance, self.risk_aversions)
-
-
-def efficient_frontier(problem: ExecutionProblem, risk_aversions: Sequence[float] | np.ndarray) -> Frontier:
-    """Optimal ``(E, V)`` for every ``lambda`` in ``risk_aversions``: one vectorized call for
-    a single asset (all trajectories at once, costed as a batch), a loop for a basket."""
-    _require_single_linear(problem)
-    lams = np.asarray(risk_aversions, dtype=np.float64)
-    if lams.ndim != 1 or lams.size == 0:
-        raise SpecError("risk_aversions", risk_aversions, "must be a non-empty 1-D sequence")
-    if not np.all(np.isfinite(lams)):
-        raise SpecError("risk_aversions", risk_aversions, "must be finite")
-    if problem.is_basket:
-        holdings = np.stack([_basket_holdings(problem, float(l)) for l in lams])
-    else:
-        holdings = optimal_holdings(problem, lams)
-    cost = schedule_cost(problem, holdings)
-    return Frontier(lams, np.asarray(cost.expected_cost), np.asarray(cost.variance), holdings)
-
-
-@dataclass(frozen=True)
-class MeanVarOptimum:
-    """The schedule minimizing ``E + z sqrt(V)`` (AC 2001 section 4)."""
-
-    confidence: float
-    z: float
-    risk_aversion: float
-    result: Result
-
-    @property
-    def value_at_risk_objective(self) -> float:
-        return self.result.expected_cost + self.z * self.result.std
-
-
-def mean_var_optimum(problem: ExecutionProblem, confidence: float = 0.95) -> MeanVarOptimum:
-    """The ``lambda`` whose mean-variance optimum minimizes ``E + z sqrt(V)``,
-    ``z = Phi^{-1}(confidence)``.
-
-    The minimizer lies on the efficient frontier where ``dE/dV = -z / (2 sqrt V)``; since
-    ``dE/dV = -lambda`` there, ``lambda`` solves ``2 lambda sqrt(V(lambda)) = z`` (Brent's method
-    on log lambda). ``2 lambda sqrt(V)`` is bounded as ``lambda -> inf`` (by
-    ``2 |X| eta_tilde / (tau^1.5 sigma)``); if ``z`` exceeds its bound, the optimum is to trade
-    as fast as the slices allow, returned with ``lambda = inf``.
-    """
-    if not 0.5 < confidence < 1.0:
-        raise SpecError("confidence", confidence, "must be in (0.5, 1)")
-    _require_single_linear(problem)
-    if problem.is_basket:
-        raise MethodNotApplicable(METHOD, "mean-VaR optimum is implemented for a single asset")
-    z = float(ndtri(confidence))
-
-    def gap(log_lam: float) -> float:
-        lam = math.exp(log_lam)
-        v = float(schedule_cost(problem, optimal_holdings(problem, lam)).variance)
-        return 2.0 * lam * math.sqrt(v) - z
-
-    a = problem.asset
-    scale = problem.eta_tilde / (problem.tau * a.volatility**2 * max(problem.horizon, problem.tau)) / abs(a.holdings)
-    lo, hi = math.log(scale) - 40.0, math.log(scale) + 5.0
-    while gap(lo) > 0:
-        lo -= 20.0
-    found = False
-    for _ in range(40):
-        if gap(hi) > 0:
-            found = True
-            break
-        if 2 * math.asinh(math.sqrt(problem.tau**2 * math.exp(hi) * a.volatility**2 / problem.eta_tilde) / 2) * problem.slices > 650:
-            break
-        lo, hi = hi, hi + 5.0
-    if found:
-        lam = math.exp(brentq(gap, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=500))
-        result = solve(problem.replace(risk_aversion=lam))
-    else:
-        lam = math.inf
-        holdings = np.zeros(problem.slices + 1)
-        holdings[0] = a.holdings
-        result = Result.from_schedule(problem.replace(risk_aversion=0.0), holdings, method=METHOD,
-                                      message="z exceeds the frontier's bound: liquidate in the first slice")
-    return MeanVarOptimum(confidence, z, lam, result)
-
-
-# ---------------------------------------------------------------------------- horizon curve
-@dataclass(frozen=True)
-class HorizonCurve:
-    """``E + lambda V`` against the horizon at a fixed slice length ``tau``.
-
-    ``twap_objective`` is U-shaped (impact falls like 1/T, risk grows like T); its minimum
-    is the best horizon for a uniform schedule. ``optimal_objective`` is the AC optimum,
-    non-increasing in T (more time never hurts an optimal trader).
-    """
-
-    slices: np.ndarray
-    horizons: np.ndarray
-    twap_objective: np.ndarray
-    optimal_objective: np.ndarray
-
-    @property
-    def best_index(self) -> int:
-        return int(np.argmin(self.twap_objective))
-
-    @property
-    def best_horizon(self) -> float:
-        return float(self.horizons[self.best_index])
-
-
-def cost_vs_horizon(problem: ExecutionProblem, slices: Sequence[int]) -> HorizonCurve:
-    """Total cost ``E + lambda V`` of TWAP and of the optimum for each number of slices,
-    keeping ``tau`` and the order fixed (single asset, linear impact, no per-slice data)."""
-    _require_single_linear(problem)
-    a = problem.asset
-    if isinstance(a.max_slice_trade, tuple) or a.market_volume is not None:
-        raise MethodNotApplicable(METHOD, "per-slice caps or volumes do not extend to other horizons")
-    tau = problem.tau
-    ns = np.asarray(slices, dtype=int)
-    twap, best = [], []
-    for n in ns:
-        p = problem.replace(slices=int(n), horizon=float(n) * tau)
-        twap.append(float(schedule_cost(p, np.linspace(a.holdings, 0.0, int(n) + 1)).objective))
-        best.append(float(schedule_cost(p, optimal_holdings(p)).objective))
-    return HorizonCurve(ns, ns * tau, np.array(twap), np.array(best))
-
-
-def solve_batch(problems: Mapping[int, ExecutionProblem], settings: ClosedFormSettings | None = None) -> dict[int, Result]:
-    """Vectorized closed form for a sweep: points that share everything but ``risk_aversion``
-    are solved by one :func:`efficient_frontier` call, then each schedule passes exactly the
-    applicability checks of :func:`solve` (caps, bounds, bands, no-reversal, spread with
-    trades both ways). Points left out (or any error) are solved one by one by the caller."""
-    settings = merge_settings(ClosedFormSettings, settings)
-    if settings.time_model != "discrete":
-        return {}
-    groups: dict[Any, list[int]] = {}
-    for pid, p in problems.items():
-        if p.is_basket or not p.all_linear or p.has_drift or not p.has_constant_volatility:
-            continue
-        key = (p.horizon, p.slices, p.assets, p.correlation, p.volatility_model, p.temporary_impact_matrix,
-               p.permanent_impact_matrix, p.no_reversal, p.imbalance_band)  # every field but risk_aversion
-        groups.setdefault(key, []).append(pid)
-    out: dict[int, Result] = {}
-    for pids in groups.values():
-        if len(pids) < 2:
-            continue
-        lams = np.array([problems[pid].risk_aversion for pid in pids])
-        start = time.perf_counter()
-        try:
-            frontier = efficient_frontier(problems[pids[0]], lams)
-        except (SpecError, MethodNotApplicable, ArithmeticError, ValueError):
-            continue  # the one-by-one path reports the exact error
-        elapsed = (time.perf_counter() - start) / len(pids)
-        for i, pid in enumerate(pids):
-            try:
-                _check_schedule(problems[pid], frontier.holdings[i])
-            except MethodNotApplicable:
-                continue
-            out[pid] = Result.from_schedule(problems[pid], frontier.holdings[i], method=METHOD, solve_seconds=elapsed,
-                                            diagnostics={"vectorized_batch": len(pids)})
-    return out
 
 
 INFO = MethodInfo(
-    name=METHOD,
-    kind="static",
-    time_models=("discrete", "continuous"),
+    name=METHOD, kind="static", time_models=("discrete", "continuous"),
     accuracy=MethodAccuracy(1e-12, 1e-10, "closed form in float64"),
     settings=ClosedFormSettings,
-    summary="Almgren-Chriss closed forms (discrete and continuous time, baskets by eigen-decomposition)",
+    summary="Almgren-Chriss closed form (linear impact, constant volatility), discrete or continuous time",
     variants=(Variant("closed-form", {}), Variant("closed-form/continuous", {"time_model": "continuous"})),
     batch_solve=solve_batch,
 )

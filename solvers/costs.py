@@ -1,4 +1,4 @@
-"""Expected cost, variance and objective of a static schedule: the only place MODEL.md's
+"""Expected cost, variance and objective of a static schedule: the only place the conventions page's
 formulas are written.
 
 For holdings ``x_0 = X, ..., x_N = 0`` and trades ``n_k = x_{k-1} - x_k``, ``v_k = n_k / tau``:
@@ -89,7 +89,7 @@ def _check_shape(problem: ExecutionProblem, holdings: np.ndarray) -> None:
 
 
 def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endpoints: bool = True) -> ScheduleCost:
-    """Expected cost parts, variance and objective of a static schedule (MODEL.md).
+    """Expected cost parts, variance and objective of a static schedule (the conventions page).
 
     Args:
         problem: the spec.

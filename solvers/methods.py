@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpecError
+from .resources import ResourceEstimate, check_memory, vector_estimate
 from .result import Result, check_result
-from .settings import MethodSettings
+from .settings import MethodSettings, merge_settings
 from .spec import ExecutionProblem
 
 __all__ = [
     "METHODS", "MethodAccuracy", "MethodInfo", "Variant", "method_names", "method_info", "get_method",
-    "register_method", "registered", "solve",
+    "register_method", "registered", "solve", "estimate_resources", "require_resources",
 ]
 
 #: name -> import path of the module that defines ``INFO`` and ``solve``
@@ -82,6 +83,8 @@ class MethodInfo:
         batch_solve: optional vectorized solver ``(problems: {id: problem}, settings) -> {id:
             Result}`` for the points it can solve; the rest are solved one by one. Its results
             pass the same :func:`~solvers.result.check_result`.
+        estimate: ``(problem, settings) -> ResourceEstimate``, the memory and time it will need
+            (:mod:`solvers.resources`); None: sized as O(N m) vectors.
     """
 
     name: str
@@ -92,6 +95,7 @@ class MethodInfo:
     summary: str
     variants: tuple[Variant, ...] = ()
     batch_solve: Callable[[Mapping[int, ExecutionProblem], MethodSettings], dict[int, Result]] | None = None
+    estimate: Callable[[ExecutionProblem, MethodSettings], ResourceEstimate] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("static", "dynamic"):
@@ -150,6 +154,21 @@ def registered(name: str, module: str) -> Iterator[None]:
             METHODS[name] = before
 
 
+def estimate_resources(problem: ExecutionProblem, method: str, settings: MethodSettings | None = None,
+                       **overrides: Any) -> ResourceEstimate:
+    """The memory and time the method ``method`` will need for ``problem`` under its settings."""
+    info = method_info(method)
+    merged = merge_settings(info.settings, settings, overrides)
+    return info.estimate(problem, merged) if info.estimate is not None else vector_estimate(problem, method)
+
+
+def require_resources(problem: ExecutionProblem, method: str, settings: MethodSettings | None = None, *,
+                      limit_bytes: float | None = None, **overrides: Any) -> ResourceEstimate:
+    """Refuse, before any allocation, a problem the method cannot fit in memory (a
+    :class:`~solvers.errors.SpecError` on ``slices`` with the estimate); return the estimate."""
+    return check_memory(problem, method, estimate_resources(problem, method, settings, **overrides), limit_bytes)
+
+
 def solve(problem: ExecutionProblem, method: str = "closed-form", settings: MethodSettings | None = None, *,
           throw: bool = True, **overrides: Any) -> Result:
     """Solve ``problem`` with the named method under the result rule.
@@ -162,6 +181,13 @@ def solve(problem: ExecutionProblem, method: str = "closed-form", settings: Meth
             (else return the result with its status and message).
         overrides: settings fields (and ``accuracy``, a preset name); an unknown one is a
             :class:`~solvers.errors.SpecError` naming it and the method.
+
+    The settings are merged once (:func:`~solvers.settings.merge_settings`), the memory the
+    method will need is checked before it allocates (:func:`require_resources`), and the answer
+    passes :func:`~solvers.result.check_result`.
     """
-    result = check_result(get_method(method)(problem, settings, **overrides))
+    info = method_info(method)
+    merged = merge_settings(info.settings, settings, overrides)
+    require_resources(problem, method, merged)
+    result = check_result(get_method(method)(problem, merged))
     return result.raise_for_status() if throw else result

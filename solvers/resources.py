@@ -1,36 +1,31 @@
 """What a method will need before it allocates: memory and time from the problem's size.
 
-:func:`estimate` gives ``ResourceEstimate(bytes, seconds, note)`` per method from ``N`` slices,
-``m`` assets and the method's grid (orders of magnitude, measured on a 2-core CPU); :func:`require`
-raises :class:`~solvers.errors.SpecError` on ``slices`` when the estimate exceeds the machine's
-memory (``os.sysconf``; the environment variable ``OPTEXEC_MEMORY_LIMIT``, in bytes or with a
-``K``/``M``/``G`` suffix, overrides it). Sizes: qp ``O(N m^2)`` (sparse model) or ``O((N m)^2)``
-(the dense Hessian of a nonlinear impact); dp ``O(N M S)`` for ``M`` holdings and ``S`` volatility
-points; hjb ``O(steps V)`` (reduced) or ``O(steps V H)`` (full).
+Each method sizes itself (``MethodInfo.estimate(problem, settings) -> ResourceEstimate``) with
+the helpers below; :func:`solvers.methods.solve` refuses, before any allocation, a problem whose
+estimate exceeds the memory limit (:func:`check_memory`: a :class:`~solvers.errors.SpecError` on
+``slices`` naming the method, the estimate and the limit). The limit is the machine's memory
+(``os.sysconf``) unless the environment variable ``OPTEXEC_MEMORY_LIMIT`` (bytes, or with a
+``K``/``M``/``G``/``T`` suffix) sets it. Constants are orders of magnitude measured on a 2-core CPU.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
 
 from .errors import SpecError
 from .spec import ExecutionProblem
 
-__all__ = ["ResourceEstimate", "estimate", "require", "memory_limit", "GIB"]
+__all__ = ["ResourceEstimate", "memory_limit", "check_memory", "vector_estimate", "sparse_estimate",
+           "grid_estimate", "GIB", "BASE_BYTES", "GRID_BYTES", "GRID_RATE"]
 
 GIB = 1024.0**3
-
-#: measured constants (bytes per unit, seconds per unit), see each branch of :func:`estimate`
-_QP_SPARSE_BYTES, _QP_SPARSE_SECONDS = 5.0e3, 4.0e-5   # per slice and asset pair (CVXPY model + Clarabel)
-_QP_DENSE_BYTES, _QP_DENSE_SECONDS = 1.5e2, 2.0e-7     # per (N m)^2 (convex-concave dense Hessian)
-_GRID_BYTES = 8.0 * 4                                  # float64, about four arrays per stored grid point
-_GRID_RATE = 1.0e8                                      # grid point updates per second
-_BASE_BYTES = 64.0 * 1024**2                            # a method's fixed overhead beyond the interpreter
-
-#: defaults used when a settings object does not have the field (the methods' own defaults)
-_DEFAULTS = {"x_points": 201, "vol_states": 15, "time_steps": 2000, "vol_points": 128, "holdings_points": 256}
+#: float64, about four arrays per stored grid point
+GRID_BYTES = 8.0 * 4
+#: grid point updates per second
+GRID_RATE = 1.0e8
+#: a method's fixed overhead beyond the interpreter
+BASE_BYTES = 64.0 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -47,55 +42,20 @@ class ResourceEstimate:
         return self.bytes / GIB
 
 
-def _setting(settings: Any, key: str) -> Any:
-    if settings is None:
-        return _DEFAULTS[key]
-    if isinstance(settings, Mapping):
-        return settings.get(key, _DEFAULTS[key])
-    return getattr(settings, key, _DEFAULTS[key])
-
-
-def _stochastic(problem: ExecutionProblem) -> bool:
-    return bool(problem.volatility_model.stochastic)
-
-
-def estimate(problem: ExecutionProblem, method: str, settings: Any = None) -> ResourceEstimate:
-    """Memory and time the method ``method`` needs for ``problem`` under ``settings`` (a
-    settings object, a mapping of its fields, or None for the defaults). A method this module
-    does not know is sized as ``O(N m)``."""
+def vector_estimate(problem: ExecutionProblem, what: str) -> ResourceEstimate:
+    """A method that works on O(N m) vectors."""
     n, m = problem.slices, problem.n_assets
-    if method == "closed-form":
-        size = 8.0 * 16 * (n + 1) * m
-        return ResourceEstimate(_BASE_BYTES + size, 1e-6 * n * m, f"closed form: O(N m) = {n} x {m} vectors")
-    if method == "qp":
-        if not problem.all_linear:
-            cells = float(n * m) ** 2
-            return ResourceEstimate(_BASE_BYTES + _QP_DENSE_BYTES * cells, _QP_DENSE_SECONDS * cells,
-                                    f"qp, nonlinear impact: dense (N m)^2 = ({n} x {m})^2 Hessian")
-        units = float(n) * m * m
-        return ResourceEstimate(_BASE_BYTES + _QP_SPARSE_BYTES * units, _QP_SPARSE_SECONDS * units,
-                                f"qp, linear impact: sparse model of N m^2 = {n} x {m}^2 entries")
-    if method == "dp":
-        points = int(_setting(settings, "x_points"))
-        states = int(_setting(settings, "vol_states")) if _stochastic(problem) else 1
-        cells = float(n) * points * states
-        work = cells * points * states  # each stage minimizes over the next holdings for every state pair
-        return ResourceEstimate(_BASE_BYTES + _GRID_BYTES * cells, work / _GRID_RATE,
-                                f"dp: grid M x S x N = {points} x {states} x {n}")
-    if method == "hjb":
-        steps = -(-int(_setting(settings, "time_steps")) // n) * n  # rounded up to a multiple of N
-        vol = int(_setting(settings, "vol_points")) if _stochastic(problem) else 1
-        if problem.all_linear:
-            cells = float(steps) * vol
-            return ResourceEstimate(_BASE_BYTES + _GRID_BYTES * cells, cells / _GRID_RATE,
-                                    f"hjb reduced: steps x volatility points = {steps} x {vol}")
-        hold = int(_setting(settings, "holdings_points"))
-        layer = float(vol) * hold
-        cells = float(n + 1) * layer + 4 * layer  # one stored layer per slice boundary, a few working ones
-        return ResourceEstimate(_BASE_BYTES + _GRID_BYTES * cells, steps * layer / _GRID_RATE,
-                                f"hjb full: steps x volatility x holdings points = {steps} x {vol} x {hold}")
-    size = 8.0 * 16 * (n + 1) * m
-    return ResourceEstimate(_BASE_BYTES + size, 1e-6 * n * m, f"{method}: O(N m) = {n} x {m} (not sized)")
+    return ResourceEstimate(BASE_BYTES + 8.0 * 16 * (n + 1) * m, 1e-6 * n * m, f"{what}: O(N m) = {n} x {m} vectors")
+
+
+def sparse_estimate(units: float, bytes_per_unit: float, seconds_per_unit: float, note: str) -> ResourceEstimate:
+    """A model whose size is ``units`` entries (sparse matrices, CVXPY models)."""
+    return ResourceEstimate(BASE_BYTES + bytes_per_unit * units, seconds_per_unit * units, note)
+
+
+def grid_estimate(cells: float, work: float, note: str) -> ResourceEstimate:
+    """A grid method storing ``cells`` points and doing ``work`` point updates."""
+    return ResourceEstimate(BASE_BYTES + GRID_BYTES * cells, work / GRID_RATE, note)
 
 
 def _parse_bytes(text: str) -> float:
@@ -122,17 +82,16 @@ def memory_limit() -> tuple[float, str]:
         return 16.0 * GIB, "an assumed 16 GiB (the machine's memory is unknown)"
 
 
-def require(problem: ExecutionProblem, method: str, settings: Any = None,
-            limit_bytes: float | None = None) -> ResourceEstimate:
-    """Refuse, before any allocation, a problem whose estimate exceeds the memory limit
-    (``limit_bytes``, else :func:`memory_limit`); return the estimate otherwise."""
-    est = estimate(problem, method, settings)
+def check_memory(problem: ExecutionProblem, method: str, estimate: ResourceEstimate,
+                 limit_bytes: float | None = None) -> ResourceEstimate:
+    """Refuse a problem whose estimate exceeds the memory limit (``limit_bytes``, else
+    :func:`memory_limit`); return the estimate otherwise."""
     if limit_bytes is None:
         limit, source = memory_limit()
     else:
         limit, source = float(limit_bytes), "the given limit"
-    if est.bytes > limit:
+    if estimate.bytes > limit:
         raise SpecError("slices", problem.slices,
-                        f"method {method} needs about {est.gib:.3g} GiB (estimate: {est.note}), more than "
+                        f"method {method} needs about {estimate.gib:.3g} GiB (estimate: {estimate.note}), more than "
                         f"{source}'s {limit / GIB:.3g} GiB; use fewer slices or a coarser grid")
-    return est
+    return estimate

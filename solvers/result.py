@@ -1,4 +1,4 @@
-"""One result record for every method (MODEL.md, "Results are JSON with at least ...").
+"""One result record for every method (the conventions page, "Results are JSON with at least ...").
 
 A :class:`Result` carries the schedule (``times``, ``holdings``, ``trades``), its expected
 cost, variance and objective, the cost split, the status and timing of the solve, and a
@@ -132,7 +132,7 @@ class Result:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data with MODEL.md's keys first."""
+        """Plain JSON-ready data with the conventions page's keys first."""
         return {
             "method": self.method,
             "status": self.status,

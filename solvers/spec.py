@@ -1,4 +1,4 @@
-"""The problem spec: one immutable object every method solves (MODEL.md).
+"""The problem spec: one immutable object every method solves (the conventions page).
 
 Units. Time is in the unit of the volatility (for the bundled examples: days). Holdings
 are in shares (``X > 0`` sells a long position, ``X < 0`` buys). Prices are in currency per
@@ -15,7 +15,7 @@ Build a problem in Python::
                                              volatility=0.95, permanent_impact=2.5e-7,
                                              temporary_impact=2.5e-6, spread=0.0625),))
 
-or load the TOML format of MODEL.md with :func:`load_problem` / :func:`problem_from_toml`.
+or load the TOML format of the conventions page with :func:`load_problem` / :func:`problem_from_toml`.
 Every rule is checked at construction (top-level scalars first, then assets, then the rules
 that join them, last the magnitude rule of :data:`MAX_AMOUNT`); a broken rule raises
 :class:`SpecError` naming the field, its value and the rule.
@@ -259,6 +259,11 @@ class Asset:
         """True when the temporary impact is linear (``beta == 1``)."""
         return self.impact_exponent == 1.0
 
+    def eta_tilde(self, tau: float) -> float:
+        """``eta - gamma tau / 2`` (currency / share / (share / time)): the temporary impact net of
+        the permanent impact's ``-1/2 gamma n^2`` per slice of length ``tau`` (linear impact)."""
+        return self.temporary_impact - 0.5 * self.permanent_impact * tau
+
     def slice_caps(self, slices: int) -> np.ndarray | None:
         """Upper bound on ``|n_k|`` per slice (shares), combining both caps; None if uncapped."""
         caps = np.full(slices, np.inf)
@@ -278,7 +283,7 @@ _ASSET_KEYS = {f.name for f in dataclasses.fields(Asset)}
 
 @dataclass(frozen=True)
 class ExecutionProblem:
-    """An execution problem: the order, the market model and the objective (MODEL.md).
+    """An execution problem: the order, the market model and the objective (the conventions page).
 
     Attributes:
         horizon: ``T`` (time units, > 0).
@@ -428,7 +433,7 @@ class ExecutionProblem:
             return
         for i, a in enumerate(self.assets):
             if a.is_linear:
-                eta_tilde = a.temporary_impact - 0.5 * a.permanent_impact * tau
+                eta_tilde = a.eta_tilde(tau)
                 if eta_tilde <= 0:
                     raise SpecError(
                         f"assets[{i}].temporary_impact", a.temporary_impact,
@@ -655,8 +660,7 @@ class ExecutionProblem:
     @property
     def eta_tilde(self) -> float:
         """``eta - gamma tau / 2`` of the single asset (currency / share / (share / time))."""
-        a = self.asset
-        return a.temporary_impact - 0.5 * a.permanent_impact * self.tau
+        return self.asset.eta_tilde(self.tau)
 
     @property
     def eta_tilde_matrix(self) -> np.ndarray:
@@ -705,7 +709,7 @@ class ExecutionProblem:
         return self.replace(assets=tuple(assets))
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as plain data, with the TOML keys of MODEL.md (None fields left out)."""
+        """The spec as plain data, with the TOML keys of the conventions page (None fields left out)."""
         out: dict[str, Any] = {}
         if self.name:
             out["name"] = self.name
@@ -800,7 +804,7 @@ def problem_from_dict(data: Mapping[str, Any]) -> ExecutionProblem:
 
 
 def problem_from_toml(text: str) -> ExecutionProblem:
-    """Parse TOML text (MODEL.md's format) into a validated problem."""
+    """Parse TOML text (the conventions page's format) into a validated problem."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -1,4 +1,4 @@
-"""Volatility models of the spec (MODEL.md, "Stochastic volatility").
+"""Volatility models of the spec (the conventions page, "Stochastic volatility").
 
 Volatility ``sigma`` is in currency / share / sqrt(time unit). In discrete time the
 volatility that drives slice ``k`` (the price move from ``t_{k-1}`` to ``t_k``) is the value

@@ -1,7 +1,7 @@
 """Calibration estimators against synthetic data with known parameters (issue 8).
 
-The truth is the generator's parameters (MODEL.md's dynamics); the generator itself is
-checked against ``solvers.costs`` (the only place MODEL.md's cost is written), so the
+The truth is the generator's parameters (the conventions page's dynamics); the generator itself is
+checked against ``solvers.costs`` (the only place the conventions page's cost is written), so the
 estimators are not checked against themselves.
 """
 
@@ -89,7 +89,7 @@ def test_cluster_covariance_covers_when_children_of_a_parent_share_noise():
 
 
 def test_noise_free_data_is_recovered_exactly():
-    """With no execution noise and (almost) no volatility MODEL.md's equations are exact: the
+    """With no execution noise and (almost) no volatility the conventions page's equations are exact: the
     fit must return epsilon, eta, beta and gamma to the optimizer's tolerance (1e-6 relative,
     the least-squares step tolerance is 1e-12 and the problem is well conditioned)."""
     truth = SyntheticTruth(volatility=1e-7, execution_noise=0.0, impact_exponent=0.7)
@@ -241,7 +241,7 @@ def test_parent_with_both_sides_is_an_error(tmp_path):
 
 def test_generator_costs_agree_with_the_costs_module():
     """Each synthetic parent's implementation shortfall X S_0 - sum n_k Stilde_k against
-    MODEL.md's E and V from solvers.costs for the same schedule (V plus the execution noise
+    the conventions page's E and V from solvers.costs for the same schedule (V plus the execution noise
     sum n_k^2 s_e^2): the z-scores must have mean 0 (within 4/sqrt(P)) and sd 1 (+/- 0.25,
     about 4 standard errors of a sample sd over P = 200)."""
     truth = SyntheticTruth()

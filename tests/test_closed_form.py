@@ -71,7 +71,7 @@ def test_eq20_matches_direct_sums(ac):
 
 def test_continuous_limit_value(ac):
     r = closed_form.solve(ac, time_model="continuous")
-    assert r.objective == pytest.approx(1_696_984.9, abs=0.05)  # MODEL.md / issue 4 target
+    assert r.objective == pytest.approx(1_696_984.9, abs=0.05)  # AC 2001 continuous-time value
     a = ac.asset
     kappa = a.volatility * math.sqrt(ac.risk_aversion / a.temporary_impact)
     x_sq_a0 = a.holdings**2 * math.sqrt(a.temporary_impact * ac.risk_aversion) * a.volatility / math.tanh(kappa * ac.horizon)
@@ -205,7 +205,7 @@ def test_cost_vs_horizon_is_u_shaped_with_the_brute_force_minimum(ac):
     best = curve.best_index
     assert 0 < best < 39
     assert np.all(np.diff(curve.twap_objective[: best + 1]) < 0) and np.all(np.diff(curve.twap_objective[best:]) > 0)
-    # brute force: TWAP's E + lambda V over every horizon, written out from MODEL.md
+    # brute force: TWAP's E + lambda V over every horizon, written out from the conventions page
     a, tau, lam = ac.asset, ac.tau, ac.risk_aversion
     brute = []
     for n in range(1, 41):
@@ -302,3 +302,57 @@ def test_holdings_bounds_and_imbalance_band_are_checked():
     with pytest.raises(MethodNotApplicable, match=r"max_holdings binds"):
         # theta N ~ 2.5 > pi/2: the risk seeker first buys more (x_1 > X), which max_holdings = X forbids
         closed_form.solve(ac.replace(risk_aversion=-7e-7, risk_seeking=True, slices=20).replace_asset(0, spread=0.0, max_holdings=1e6))
+
+
+# ------------------------------------------------------------------ method contract, batch
+def test_settings_contract_and_info():
+    from solvers.methods import method_info
+
+    info = method_info("closed-form")
+    assert info.kind == "static" and info.time_models == ("discrete", "continuous")
+    assert info.accuracy.objective_rtol == 1e-12 and info.accuracy.holdings_rtol == 1e-10
+    assert [v.label for v in info.run_variants] == ["closed-form", "closed-form/continuous"]
+    assert info.batch_solve is closed_form.solve_batch
+    ac = load_example("almgren-chriss-2001")
+    cont = closed_form.solve(ac, closed_form.ClosedFormSettings(time_model="continuous"))
+    assert cont.objective == closed_form.solve(ac, time_model="continuous").objective
+    with pytest.raises(SpecError, match=r"settings.time_model = 'weekly': must be one of"):
+        closed_form.solve(ac, time_model="weekly")
+    with pytest.raises(SpecError, match=r"settings.solver = 'x': unknown setting of method closed-form"):
+        closed_form.solve(ac, solver="x")
+
+
+def test_batch_equals_one_by_one_and_leaves_what_solve_refuses():
+    ac = load_example("almgren-chriss-2001").replace(slices=20).replace_asset(0, spread=0.0, max_holdings=1e6)
+    lams = [1e-6, 2e-7, 0.0, -7e-7]  # the last one overshoots X: max_holdings binds
+    problems = {i: ac.replace(risk_aversion=lam, risk_seeking=lam < 0) for i, lam in enumerate(lams)}
+    problems[9] = load_example("two-asset-basket")
+    batch = closed_form.solve_batch(problems, closed_form.ClosedFormSettings())
+    assert sorted(batch) == [0, 1, 2]
+    for pid in batch:
+        one = closed_form.solve(problems[pid])
+        np.testing.assert_allclose(batch[pid].holdings, one.holdings, rtol=1e-14, atol=1e-8)
+        assert batch[pid].objective == pytest.approx(one.objective, rel=1e-14)
+        assert batch[pid].cost_breakdown == pytest.approx(one.cost_breakdown, rel=1e-14, abs=1e-9)
+        assert batch[pid].status == "optimal" and batch[pid].diagnostics["vectorized_batch"] == 4
+    with pytest.raises(MethodNotApplicable, match=r"max_holdings binds"):
+        closed_form.solve(problems[3])
+    assert closed_form.solve_batch(problems, closed_form.ClosedFormSettings(time_model="continuous")) == {}
+
+
+def test_kappa_is_one_formula_in_both_time_models(ac):
+    assert closed_form.kappa(ac) == discrete_kappa(ac)
+    lam, sigma, eta = ac.risk_aversion, ac.asset.volatility, ac.asset.temporary_impact
+    assert closed_form.kappa(ac, time_model="continuous") == pytest.approx(sigma * math.sqrt(lam / eta), rel=1e-14)
+    lams = np.array([1e-6, 2e-6])
+    np.testing.assert_allclose(closed_form.kappa(ac, lams), [closed_form.kappa(ac.replace(risk_aversion=l)) for l in lams],
+                               rtol=1e-15)
+    assert closed_form.kappa(ac.replace(risk_aversion=-1e-7, risk_seeking=True)) < 0
+    s = np.array([0.0, 0.3, 0.95])
+    k = s * math.sqrt(lam / eta)
+    expected = np.where(k > 0, k / np.tanh(np.where(k > 0, k, 1.0) * ac.horizon), 1.0 / ac.horizon)
+    np.testing.assert_allclose(closed_form.urgency(ac, s), expected, rtol=1e-14)
+    # the continuous value function A(0) X^2 = eta urgency X^2: the temporary-plus-risk part of the objective
+    cont = closed_form.solve(ac, time_model="continuous")
+    consts = cont.cost_breakdown["permanent"] + cont.cost_breakdown["spread"]
+    assert cont.objective - consts == pytest.approx(eta * closed_form.urgency(ac, sigma) * ac.asset.holdings**2, rel=1e-12)

@@ -1,4 +1,4 @@
-"""Schedule costing (MODEL.md) against sums written straight from the price dynamics."""
+"""Schedule costing (the conventions page) against sums written straight from the price dynamics."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from solvers.costs import schedule_cost
 from solvers.errors import OptexecError
 from solvers.methods import method_info, method_names, solve
-from solvers.resources import estimate
+from solvers.methods import estimate_resources
 from solvers.spec import example_names, example_path, problem_from_dict
 
 EXAMPLES = int(os.environ.get("OPTEXEC_FUZZ_EXAMPLES", "60"))
@@ -163,7 +163,7 @@ def _record(spec: dict, method: str, err: BaseException) -> str:
 
 def _solve_one(problem, name: str) -> str:
     info = method_info(name)
-    if estimate(problem, name).seconds > SECONDS:
+    if estimate_resources(problem, name).seconds > SECONDS:
         return "skipped:size"
     try:
         result = solve(problem, name, throw=False)

@@ -30,7 +30,7 @@ def test_registry_result_record_and_policy_interface():
                 "boundary_conditions", "frozen_path", "value_function"):
         assert key in d["diagnostics"], key
     assert d["holdings"][0] == 1e6 and d["holdings"][-1] == 0.0 and len(d["holdings"]) == problem.slices + 1
-    # objective = value function + 1/2 gamma X^2 + epsilon X (MODEL.md)
+    # objective = value function + 1/2 gamma X^2 + epsilon X (the conventions page)
     assert result.objective == pytest.approx(result.diagnostics["value_function"] + 125_000 + 62_500, rel=1e-15)
     # regime-dependent feedback: the stressed regime sells faster, the last slice finishes the order
     x = np.array([5e5, 5e5])

@@ -23,7 +23,7 @@ def _value(problem, sol) -> float:
 
 
 def _exact_constant(problem) -> float:
-    """X^2 sqrt(eta lambda) sigma coth(kappa T) (MODEL.md)."""
+    """X^2 sqrt(eta lambda) sigma coth(kappa T) (the conventions page)."""
     a = problem.asset
     kappa = a.volatility * math.sqrt(problem.risk_aversion / a.temporary_impact)
     return a.holdings**2 * math.sqrt(a.temporary_impact * problem.risk_aversion) * a.volatility / math.tanh(

@@ -10,6 +10,7 @@ import pytest
 from solvers.methods import METHODS, solve
 from solvers.simulation import simulate
 from solvers.spec import load_example
+from solvers.simulation import simulate
 
 pytestmark = pytest.mark.skipif("dp" not in METHODS, reason="method dp (backward induction) is not registered")
 

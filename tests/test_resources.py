@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from solvers import SpecError, load_example
-from solvers.resources import GIB, estimate, memory_limit, require
+from solvers import SpecError, load_example, solve
+from solvers.methods import estimate_resources as estimate
+from solvers.methods import require_resources as require
+from solvers.resources import GIB, memory_limit
 
 
 def test_estimates_grow_with_the_problem_size_as_each_method_does():
@@ -19,18 +21,20 @@ def test_estimates_grow_with_the_problem_size_as_each_method_does():
     c, d = estimate(sqrt.replace(slices=1000), "qp"), estimate(sqrt.replace(slices=10000), "qp")
     assert 50 < (d.bytes - 64 * 1024**2) / (c.bytes - 64 * 1024**2) < 200 and "dense" in d.note
     # dp: M x S x N, with S = 1 for constant volatility
-    dp_mr = estimate(mr, "dp", {"x_points": 101, "vol_states": 9})
+    dp_mr = estimate(mr, "dp", x_points=101, vol_states=9)
     assert "101 x 9 x" in dp_mr.note
     assert "x 1 x" in estimate(ac, "dp").note
-    assert estimate(mr, "dp", {"x_points": 202, "vol_states": 9}).bytes > dp_mr.bytes
+    assert estimate(mr, "dp", x_points=202, vol_states=9).bytes > dp_mr.bytes
     # hjb: steps rounded up to a multiple of N; full grid for nonlinear impact
     assert "2000 x 1" in estimate(ac, "hjb").note
     assert "hjb full" in estimate(sqrt, "hjb").note
-    big = estimate(ac.replace(slices=999_999), "hjb", {"time_steps": 2000})
+    big = estimate(ac.replace(slices=999_999), "hjb", time_steps=2000)
     assert "999999 x 1" in big.note
-    for method in ("closed-form", "qp", "dp", "hjb", "unknown"):
+    for method in ("closed-form", "qp", "dp", "hjb"):
         est = estimate(ac, method)
         assert est.bytes > 0 and est.seconds >= 0 and est.note
+    with pytest.raises(SpecError, match=r"^method = 'unknown': unknown method"):
+        estimate(ac, "unknown")
 
 
 def test_require_refuses_before_allocating_and_names_slices_and_the_limit():
@@ -38,6 +42,8 @@ def test_require_refuses_before_allocating_and_names_slices_and_the_limit():
     with pytest.raises(SpecError, match=r"^slices = 1000000: method qp needs about .* GiB \(estimate: qp, nonlinear "
                                         r"impact: dense .*\), more than the given limit's 1 GiB"):
         require(sqrt, "qp", None, limit_bytes=GIB)
+    with pytest.raises(SpecError, match=r"^slices = 1000000: method qp needs about"):
+        solve(sqrt, "qp")  # the registry's entry point checks before the method allocates
     ok = require(load_example("almgren-chriss-2001"), "qp", None, limit_bytes=GIB)
     assert ok.bytes < GIB
 

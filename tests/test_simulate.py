@@ -1,4 +1,4 @@
-"""Monte Carlo simulator against independent truths: MODEL.md's analytic E and V
+"""Monte Carlo simulator against independent truths: the conventions page's analytic E and V
 (solvers.costs), the Gaussian law of a static linear cost, the exact moments of the
 volatility models, and an exact dynamic-programming value of a feedback policy.
 
@@ -79,7 +79,7 @@ def test_static_mean_and_variance_match_analytic(name, problem, holdings):
 
 
 def test_permanent_impact_term_is_detected():
-    """The check has power: MODEL.md's -1/2 gamma sum n^2 (25,000 on TWAP of the AC example) is
+    """The check has power: the conventions page's -1/2 gamma sum n^2 (25,000 on TWAP of the AC example) is
     resolved. Without antithetics it is ~5 SE at 40,000 paths; antithetic pairs make a static
     linear cost exact per pair, so E without that term is rejected by millions of SE."""
     ac = _ac()

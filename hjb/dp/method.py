@@ -20,7 +20,7 @@ import numpy as np
 from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable, SolverError, SpecError
 from solvers.methods import MethodAccuracy, MethodInfo
-from solvers.resources import require
+from solvers.resources import check_memory
 from solvers.result import Result
 from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
@@ -30,6 +30,7 @@ from .exact import exact_backward, exact_forward
 from .grid import frozen_path, grid_backward
 from .policy import GridDPPolicy, LinearDPPolicy
 from .settings import DPSettings
+from .sizing import estimate as estimate_resources
 from .stage import impact_slope, interpolate, stage_coefficients
 
 __all__ = ["INFO", "METHOD", "solve"]
@@ -45,6 +46,7 @@ INFO = MethodInfo(
     accuracy=MethodAccuracy(2e-3, 2e-2, "backward induction on a state grid with interpolation",
                             order=3.0, order_in="x_points"),
     settings=DPSettings,
+    estimate=estimate_resources,
     summary="backward induction over the spec's N slices: feedback policy under stochastic volatility",
 )
 
@@ -82,12 +84,12 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
     Returns a :class:`Result` with ``policy`` a :class:`LinearDPPolicy` or :class:`GridDPPolicy`.
 
     Raises:
-        SpecError: on ``slices`` when :func:`solvers.resources.require` finds the grid too large.
+        SpecError: on ``slices`` when :func:`solvers.resources.check_memory` finds the grid too large.
         MethodNotApplicable: baskets; an optimum that leaves ``[0, X]`` (set ``no_reversal``).
     """
     cfg = merge_settings(DPSettings, settings, overrides)
     _applicable(problem)
-    require(problem, METHOD, cfg)
+    check_memory(problem, METHOD, estimate_resources(problem, cfg))  # also when called directly
     start = time.perf_counter()
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
     coeff, rho_unit = stage_coefficients(problem)
@@ -153,7 +155,7 @@ def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
         # against the closed form at 1e-12 for N up to 2000); validate holds dp to this
         result.diagnostics["objective_error"] = 1e-10 * abs(result.objective)
         result.diagnostics["holdings_error"] = 1e-10 * abs(problem.asset.holdings)
-        result.diagnostics["accuracy_note"] = "exact-recursion-rounding"
+        result.diagnostics["accuracy_note"] = "exact linear recursion: rounding only"
     result.policy = policy
     result.message = _message(chain)
     return result

@@ -19,7 +19,7 @@ import numpy as np
 from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable, SolverError
 from solvers.methods import MethodAccuracy, MethodInfo
-from solvers.resources import require
+from solvers.resources import check_memory
 from solvers.result import Result
 from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
@@ -28,6 +28,7 @@ from .full import MAX_TIME_STEPS, FullSolution, power_functions, solve_full
 from .policy import FullPolicy, ReducedPolicy
 from .reduced import ReducedSolution, VolatilityStates, check_problem, discretize, riccati_source, solve_reduced
 from .settings import HJBSettings
+from .sizing import estimate as estimate_resources
 
 __all__ = ["solve", "METHOD", "INFO", "urgency", "MAX_KAPPA_DT"]
 
@@ -41,6 +42,7 @@ INFO = MethodInfo(
     accuracy=MethodAccuracy(5e-3, 3e-2, "finite differences, first order in the time step",
                             order=1.0, order_in="time_steps"),
     settings=HJBSettings,
+    estimate=estimate_resources,
     summary="continuous-time HJB by finite differences (JAX): feedback policy under stochastic volatility",
 )
 
@@ -135,7 +137,7 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
             time-varying deterministic path with nonlinear impact.
         SpecError: bad settings (``settings.<key>``, the value and the rule); a volatility grid
             that does not cover the model's mass; an unstable explicit step; ``slices`` when the
-            grid would not fit in memory (:func:`solvers.resources.require`).
+            grid would not fit in memory (:func:`solvers.resources.check_memory`).
         SolverError: an urgency ``kappa T`` the time grid cannot resolve (``kappa dt > 1``, the
             message names the steps needed), non-finite values of a scheme.
 
@@ -148,7 +150,7 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     asset = problem.asset if not problem.is_basket else None
     if asset is None:
         raise MethodNotApplicable(METHOD, "baskets are not supported (single asset only)")
-    require(problem, METHOD, settings)
+    check_memory(problem, METHOD, estimate_resources(problem, settings))  # also when called directly
     linear = asset.is_linear
     use_full = form == "full" or (form == "auto" and not linear)
     if form == "reduced" and not linear:

@@ -7,7 +7,7 @@
 # horizon, and what does the efficient frontier of expected cost against risk look like?
 #
 # We use the closed form of Almgren & Chriss (2001) on their own example (sell 1e6 shares over
-# 5 days, MODEL.md) and price every schedule with `solvers.costs`, the one place where the
+# 5 days, the conventions page) and price every schedule with `solvers.costs`, the one place where the
 # expected cost `E` and the variance `V` of a schedule are defined.
 
 # %%

@@ -6,7 +6,7 @@
 # HJB and the discrete backward induction agree on its value, and how much is adaptivity worth
 # against the best static schedule, measured on common random numbers?
 #
-# Risk is charged as quadratic variation, `lambda E[sum tau sigma_k^2 x_k^2]` (MODEL.md), so with
+# Risk is charged as quadratic variation, `lambda E[sum tau sigma_k^2 x_k^2]` (the conventions page), so with
 # linear impact the value is `x^2 A(t, s)` and the HJB reduces to one PDE for `A` on a grid in
 # the volatility `s`.
 

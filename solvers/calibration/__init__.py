@@ -6,7 +6,7 @@ Fills and bars in (CSV or Parquet, :mod:`.readers`), estimates with their uncert
 ``gamma``), and a spec that every solver takes (:meth:`Calibration.to_problem`, then
 ``ExecutionProblem.to_toml()``). :mod:`.synthetic` makes data with known parameters; the
 bundled sample is ``solvers/data/sample_fills.csv`` and ``sample_bars.csv``
-(:func:`sample_paths`). Units are the spec's (MODEL.md).
+(:func:`sample_paths`). Units are the spec's (the conventions page).
 """
 
 from importlib import resources

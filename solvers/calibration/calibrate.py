@@ -133,7 +133,7 @@ class Calibration:
         description = (f"calibrated from {Path(self.sources[0]).name} and {Path(self.sources[1]).name}: "
                        f"{len(self.children)} child orders, {len(self.permanent.size)} parents, "
                        f"{self.volatility.increments} bar increments")
-        # A concave impact (beta < 1) with permanent impact makes round trips pay in MODEL.md's
+        # A concave impact (beta < 1) with permanent impact makes round trips pay in the conventions page's
         # discrete cost (unbounded below once gamma > lambda tau sigma^2); an execution program
         # calibrated from one-way parent orders never reverses, so the spec says so.
         no_reversal = asset.impact_exponent < 1.0 and gamma > 0.0

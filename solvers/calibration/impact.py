@@ -6,9 +6,9 @@ so its duration is ``d_i = t_{i+1} - t_i``; the last child of a parent gets the 
 duration of the parent's other children (one child alone: the bar spacing). Its rate is
 ``v_i = n_i / d_i`` shares / time unit and its slippage, a cost per share (positive hurts), is
 
-    c_i = side_i * (arrival_mid_i - price_i)     (side +1 sells, MODEL.md's X > 0)
+    c_i = side_i * (arrival_mid_i - price_i)     (side +1 sells, the conventions page's X > 0)
 
-which MODEL.md's execution rule (slice k fills at ``S_{k-1} - h(v_k)``) makes
+which the conventions page's execution rule (slice k fills at ``S_{k-1} - h(v_k)``) makes
 ``c_i = h(|v_i|) + noise = epsilon + eta |v_i|^beta + noise``.
 
 Temporary impact in the form of Almgren, Thum, Hauptmann and Li (2005). ATHL write the
@@ -40,7 +40,7 @@ span a factor ``min_rate_ratio``, a coefficient ``b`` distinguishable from zero 
 ``epsilon``, ``eta`` and ``beta`` are all reported as not identified, with the reason.
 
 Permanent impact. Over parent ``p`` (size ``X_p`` signed, duration ``T_p`` from its first
-child's start to its last child's end) MODEL.md gives ``S_end - S_0 = -gamma X_p +
+child's start to its last child's end) the conventions page gives ``S_end - S_0 = -gamma X_p +
 sigma sqrt(T_p) xi_p``. With ``d_p = side_p (S_0 - S_end)`` (``S_0`` the first child's arrival
 mid, ``S_end`` the first bar mid at or after the parent's end) this is the regression through
 the origin ``d_p = gamma |X_p| + noise_p``, ``Var noise_p ~ T_p``; weighted least squares with

@@ -1,6 +1,6 @@
 """Market estimates from bars: volatility per time unit and the intraday volume profile.
 
-Volatility (MODEL.md's arithmetic model ``S_k = S_{k-1} + sigma sqrt(tau) xi_k - gamma n_k``).
+Volatility (the conventions page's arithmetic model ``S_k = S_{k-1} + sigma sqrt(tau) xi_k - gamma n_k``).
 Between consecutive bars ``i-1, i`` of one session the mid moves by
 ``dS_i = sigma sqrt(dt_i) xi_i - gamma q_i``, where ``q_i`` are our own shares traded in
 the bar (sales positive). The estimator is the zero-drift maximum likelihood one,

@@ -1,13 +1,13 @@
 """Readers for execution data: child fills and market bars (CSV or Parquet).
 
-Tables and units (those of the spec, MODEL.md):
+Tables and units (those of the spec, the conventions page):
 
 * **fills** - one row per child fill: ``time`` (in the spec's time unit, e.g. trading days
   counted as day number + fraction of the session), ``symbol``, ``side`` (``sell``/``buy``,
-  ``s``/``b``, ``+1``/``-1``; MODEL.md's sign: a sale is ``+1`` like ``X > 0``), ``shares``
+  ``s``/``b``, ``+1``/``-1``; the conventions page's sign: a sale is ``+1`` like ``X > 0``), ``shares``
   (> 0), ``price`` (the fill price, currency / share), ``arrival_mid`` (the mid price when the
   child was sent, currency / share) and ``parent`` (the parent order id). The fill's time is
-  when the child starts trading (``t_{k-1}`` of MODEL.md: it executes against ``S_{k-1}``, its
+  when the child starts trading (``t_{k-1}`` of the conventions page: it executes against ``S_{k-1}``, its
   permanent impact shows from then on).
 * **bars** - one row per market bar: ``time`` (the bar's *end*, spec time unit), ``symbol``,
   ``mid`` (mid or close price at the bar's end, currency / share) and ``volume`` (shares traded
@@ -21,7 +21,7 @@ unit is one trading session, and overnight and weekends take no time (the wall-c
 of day is used as written; a time-zone offset is ignored). Stamps outside the session or on
 a weekend are malformed rows. Bars then carry their session (the date), and the volatility
 estimator leaves out the increments from one session's last bar to the next session's first
-(the overnight move is not MODEL.md's intraday diffusion).
+(the overnight move is not the conventions page's intraday diffusion).
 
 Column names are configurable (:class:`FillColumns`, :class:`BarColumns`). Every row is
 checked; a malformed row is never dropped silently: by default the reader raises
@@ -255,7 +255,7 @@ _SIDES = {"sell": 1, "s": 1, "+1": 1, "1": 1, "short": 1, "buy": -1, "b": -1, "-
 
 
 def parse_side(raw: Any) -> int:
-    """``+1`` for a sale (MODEL.md's ``X > 0``), ``-1`` for a purchase."""
+    """``+1`` for a sale (the conventions page's ``X > 0``), ``-1`` for a purchase."""
     if isinstance(raw, (int, np.integer, float)) and not isinstance(raw, bool) and raw in (1, -1):
         return int(raw)
     key = str(raw).strip().lower()

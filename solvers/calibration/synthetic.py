@@ -1,4 +1,4 @@
-"""Synthetic execution data with known true parameters (MODEL.md's dynamics).
+"""Synthetic execution data with known true parameters (the conventions page's dynamics).
 
 Time runs in trading days, back to back (day ``d`` is ``[d, d + 1)``, no overnight gap), cut
 into ``B`` bars of length ``tau = 1 / B``. Each day holds ``parents_per_day`` parent orders in
@@ -6,14 +6,14 @@ disjoint windows; a parent trades ``L`` consecutive slices, one child per slice,
 participation ``x`` (log-uniform) of the average market volume rate ``V``:
 ``n_j = round(x V tau (1 + jitter u_j))`` shares, ``u_j ~ U(-1, 1)``, all on one side.
 
-Prices follow MODEL.md exactly, with ``n_k`` our signed trade in slice ``k`` (sales positive):
+Prices follow the conventions page exactly, with ``n_k`` our signed trade in slice ``k`` (sales positive):
 
     S_k = S_{k-1} + sigma sqrt(tau) xi_k - gamma n_k
     fill price of the child of slice k = S_{k-1} - side (epsilon + eta |v_k|^beta) + e_k
 
-with ``v_k = n_k / tau``. ``e_k ~ N(0, execution_noise^2)`` is the one addition to MODEL.md: the
+with ``v_k = n_k / tau``. ``e_k ~ N(0, execution_noise^2)`` is the one addition to the conventions page: the
 price a real child gets is not exactly the model's (timing inside the slice, ticks); it has
-mean zero, so the expected cost is MODEL.md's, and ``execution_noise = 0`` is MODEL.md to the
+mean zero, so the expected cost is the conventions page's, and ``execution_noise = 0`` is the convention to the
 letter. ``parent_noise`` adds a cost ``u_p ~ N(0, parent_noise^2)`` shared by every child of
 parent ``p`` (same conditions, same trader: the correlation real fills have; 0 by default).
 The truth is given in the ATHL normalization (``eta = eta_A sigma / V^beta``,
@@ -25,7 +25,7 @@ the market's), with the U-shaped intraday profile ``u(s) = (1 + 3 (2 s - 1)^2) /
 over the day), ``s`` the slice's mid-time of day.
 
 ``solvers.simulate`` (the project's simulator) did not exist when this was written; this
-module follows the same MODEL.md equations on its own.
+module follows the same equations of the conventions page on its own.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def generate(truth: SyntheticTruth = SyntheticTruth(), *, days: int = 120, bars_
     shares = np.maximum(1.0, np.round(x[parent_of] * V * tau * (1.0 + jitter * u)))
     signed = side[parent_of] * shares
 
-    # prices (MODEL.md): n per slice, then S_k
+    # prices (the conventions page): n per slice, then S_k
     n = np.zeros(K)
     n[slot] = signed
     xi = rng.standard_normal(K)

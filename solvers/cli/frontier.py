@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..closed_form import cost_vs_horizon, efficient_frontier, mean_var_optimum
+from ..frontier import cost_vs_horizon, efficient_frontier, mean_var_optimum
 from ..methods import solve
 from ..plots import plot_frontier
 from .common import add_spec_arguments, problem_from_args, write_json

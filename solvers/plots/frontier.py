@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..closed_form import Frontier, HorizonCurve
+from ..frontier import Frontier, HorizonCurve
 from ..result import Result
 from .figure import save, subplots
 

@@ -1,34 +1,11 @@
-"""Nonlinear temporary impact with permanent impact: a convex-concave iteration, and when its
-answer is the global optimum.
+"""Power-law impact with permanent impact: a convex-concave iteration, and when its answer is global.
 
-With ``beta != 1`` the per-slice cost of a trade ``n`` is
-
-    phi(n) = tau eta |n / tau|^(1 + beta) - 1/2 gamma n^2,
-    phi''(n) = eta (1 + beta) beta tau^(-beta) |n|^(beta - 1) - gamma,
-
-so ``phi`` is convex exactly where ``phi'' >= 0``:
-
-* ``beta < 1`` (e.g. the square-root law): convex for ``|n| <= n*``, concave beyond,
-  ``n* = (eta (1 + beta) beta / (gamma tau^beta))^(1 / (1 - beta))``;
-* ``beta > 1``: concave for ``|n| < n*`` and convex beyond,
-  ``n* = (gamma tau^beta / (eta (1 + beta) beta))^(1 / (beta - 1))``; since every feasible
-  set of trades contains 0 (or points near it), ``phi`` alone is never convex there;
-* ``beta = 1``: ``phi'' = 2 eta_tilde / tau > 0`` always (the spec checks it), and the
-  ``-1/2 gamma n^2`` term is folded into the quadratic exactly, with no iteration.
-
-The risk term adds curvature, so the total objective can be convex even where ``phi`` is
-not. :func:`convexity_certificate` bounds the Hessian of the whole (scaled) objective from
-below over the feasible set: ``phi''`` at its smallest over the feasible trades (for
-``beta < 1`` at the largest feasible ``|n|``, i.e. the cap or, with no-reversal, ``|X|``; for
-``beta > 1`` at ``n = 0``, i.e. ``-gamma``), plus ``2 lambda tau sigma_k^2``. If the smallest
-eigenvalue of that banded lower bound is ``>= 0`` the objective is convex on the feasible
-set and the stationary point found is the global optimum; otherwise the answer is a
-certified KKT point (a local optimum) and the result says so.
-
-The iteration (DCA, the convex-concave procedure): linearize ``-1/2 d' P d`` at the current
-trades, solve the convex problem (a parameter update of the compiled problem, no
-recompilation), repeat until the trades move less than ``tol``. Each step does not increase
-the true objective; the Newton polish then converges quadratically from the last iterate.
+The per-slice cost ``phi(n) = tau eta |n / tau|^(1 + beta) - 1/2 gamma n^2`` is not convex for
+``beta != 1``. :func:`convex_concave` linearizes ``-1/2 d' P d`` and re-solves the compiled problem
+until the trades settle; :func:`convexity_certificate` bounds the whole objective's Hessian from
+below over the feasible set (global optimum when its smallest eigenvalue is ``>= 0``);
+:func:`check_bounded` refuses a spec whose objective is unbounded below; :func:`convexity_thresholds`
+gives each asset's ``n*``. Derivations: ``solvers/docs/theory-qp.md``.
 """
 
 from __future__ import annotations
@@ -38,17 +15,19 @@ from typing import Callable
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sps
+from scipy.sparse.linalg import eigsh
 
+from ..errors import SpecError
 from ..spec import ExecutionProblem
 from .formulation import CompiledProblem
-from .polish import difference_operator
+from .banded import difference_operator
 from .scaling import ScaledProblem
 
 __all__ = ["convexity_thresholds", "convexity_certificate", "convex_concave", "check_bounded"]
 
 
 def check_bounded(sp: ScaledProblem) -> None:
-    """Raise :class:`SpecError` when the objective is unbounded below (MODEL.md's cost with
+    """Raise :class:`SpecError` when the objective is unbounded below (the static cost with
     ``beta < 1`` and permanent impact).
 
     A round trip of ``L`` shares of asset ``i`` (sell ``L`` in slice ``k``, buy it back in
@@ -81,8 +60,6 @@ def check_bounded(sp: ScaledProblem) -> None:
     a = problem.assets[i]
     gamma = float(problem.permanent_impact_matrix_array[i, i])
     risk_coef = float(risk[i, i]) * sp.K / sp.X[i] ** 2
-    from ..errors import SpecError
-
     raise SpecError(
         f"assets[{i}].permanent_impact", gamma,
         f"with impact_exponent = {a.impact_exponent:g} < 1 and trades allowed both ways the objective is "
@@ -136,8 +113,6 @@ def convexity_certificate(sp: ScaledProblem) -> tuple[bool, str, float | None]:
     elif h.shape[0] <= 3000:
         smallest = float(np.linalg.eigvalsh(h.toarray())[0])
     else:
-        from scipy.sparse.linalg import eigsh
-
         smallest = float(eigsh(h, k=1, which="SA", return_eigenvectors=False, tol=1e-8)[0])
     scale = float(abs(h).max())
     if smallest >= -1e-12 * scale:

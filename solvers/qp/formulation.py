@@ -1,35 +1,17 @@
 """The scaled problem as one parametrized (DPP) CVXPY problem, compiled once per structure.
 
-Variable ``Y`` (N+1, m): scaled holdings (:mod:`.scaling`), ``Y[0] = 1``, ``Y[N] = 0``;
-trades ``D = Y[:-1] - Y[1:]``. Objective (scaled)::
-
-    linear:     sum_k ||R' d_k||^2  (R R' = Q; diagonal Q: ||D diag(sqrt q)||^2)
-    nonlinear:  sum_i c_i sum_k |d_ki|^(p_i) + <L, D>       (L: linearization of -1/2 d'Pd)
-    + e' sum_k |d_k| + risk + g' sum_k y_k
-    risk:       ||sqrt(W) * Y[1:]||^2  (diagonal)  or  ||Y[1:] F||_F^2 with F F' = M  (dense)
-                or  ||Y[1:] F_B||^2 + ||Y[1:] diag(sqrt(f))||^2  (factor model, r factors)
-
-Quadratic terms are written as ``sum_squares`` of a parameter-scaled affine expression, so
-that the parameters enter the (sparse) constraint matrix of the canonical form linearly and
-the quadratic objective stays constant: compiling ``multiply(w, square(y))`` instead took
-29 s at N = 10,000 on this machine. A parameter with one entry per slice multiplying the
-variable costs CVXPY's DPP canonicalization O(N^2) (3.4 s at N = 10,000, 0.17 s at 2,000),
-so constant volatility uses one risk parameter per asset and only a non-constant variance
-profile (a volatility path, a stochastic model's E[sigma_k^2]) gets a per-slice parameter.
-
-Constraints: ``d_ki <= cap_ki`` (and ``-d_ki <= cap_ki`` unless no-reversal) for capped
-assets, ``D >= 0`` with no-reversal, ``ylo <= Y[1:N] <= yhi`` for bounded assets,
-``|D band_w| <= band`` for a dollar-imbalance band.
-
-Every number is a ``cp.Parameter`` (DPP): a new ``lambda``, volatility path, cap or
-linearization point changes parameter values only, and CVXPY re-uses its compiled
-canonicalization. :func:`compiled_problem` keeps the compiled problems in a small LRU cache
-keyed by :func:`structure_key` (sizes, exponents, which terms and constraints exist),
-never by the numbers.
+Variable ``Y`` (N+1, m) of scaled holdings, trades ``D = Y[:-1] - Y[1:]``; quadratic terms as
+``sum_squares`` of parameter-scaled affine expressions, the power law as
+:meth:`solvers.impact.PowerLawImpact.cvxpy_temporary`; caps, no-reversal, holdings bounds and the
+dollar-imbalance band as constraints. Every number is a ``cp.Parameter``, so a new ``lambda`` or
+cap re-uses the compiled canonicalization; :func:`compiled_problem` caches compiled problems by
+:func:`structure_key` (shapes and which terms exist, never numbers). Derivation and the
+choices behind the form: ``solvers/docs/theory-qp.md``.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -38,6 +20,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
+from ..impact import PowerLawImpact
 from .scaling import ScaledProblem
 
 __all__ = ["CompiledProblem", "structure_key", "compiled_problem", "clear_cache", "cache_info"]
@@ -129,8 +112,6 @@ def _psd_factor(mat: np.ndarray) -> np.ndarray:
 
 
 def _build(sp: ScaledProblem, key: tuple) -> CompiledProblem:
-    import time
-
     start = time.perf_counter()
     n, m = sp.N, sp.m
     Y = cp.Variable((n + 1, m), name="y")
@@ -147,10 +128,8 @@ def _build(sp: ScaledProblem, key: tuple) -> CompiledProblem:
     else:
         params["c"] = cp.Parameter(m, nonneg=True, name="c")
         for i in range(m):
-            p = _rational(float(sp.p[i]))
-            col = D[:, i]
-            power = cp.sum(cp.square(col)) if p == 2.0 else cp.sum(cp.power(cp.abs(col), p))
-            terms.append(params["c"][i] * power)
+            law = PowerLawImpact(eta=1.0, beta=_rational(float(sp.p[i])) - 1.0)  # the exponent CVXPY represents
+            terms.append(law.cvxpy_temporary(D[:, i], params["c"][i]))
         if sp.has_concave_part:
             params["L"] = cp.Parameter((n, m), name="L")
             terms.append(cp.sum(cp.multiply(params["L"], D)))

@@ -1,26 +1,12 @@
 """An independent KKT certificate of a static schedule, in the spec's own (unscaled) units.
 
-Written from MODEL.md's formulas directly, in numpy, sharing no code with the scaled model
-(:mod:`.scaling`), the CVXPY formulation or the polish, so that an error in either shows up
-here. For interior holdings ``x_k`` (k = 1..N-1) the gradient of ``E + lambda V`` is, in
-currency per share,
-
-    dF/dx_k = G(n_(k+1)) - G(n_k) + 2 lambda tau C_k x_k - tau mu,
-    G(n)    = dE/dn = eta (1 + beta) |n / tau|^beta sign(n) + epsilon sign(n) - Gamma n
-              (matrix impact: 2 H n / tau - Gamma n),
-
-``C_k = E[sigma_k^2]`` (one asset) or the covariance (basket). Binding constraints add
-``A' mu`` with sign-restricted multipliers: a cap ``|n_ki| <= cap`` at its bound, a zero trade
-where the spread (``-epsilon <= mu <= epsilon``) or no-reversal makes ``|n|`` non-smooth, a
-holdings bound, a dollar-imbalance band. The multipliers are the least-squares solution of
-``grad + A' mu = 0``, then clipped to their sign ranges, so the residual is an upper bound on
-the best certificate.
-
-The report (all relative): ``stationarity`` = max over assets of ``max_k |r_ki| / s_i`` with
-``s_i`` the largest sum of absolute gradient terms of asset ``i`` (so 1e-9 means the terms
-cancel to nine digits); ``primal`` = the worst constraint violation over ``|X_i|`` (or over
-``sum |price X|`` for the band); ``complementarity`` = ``max |mu| * slack / (s_i |X_i|)``;
-``residual`` = the largest of the three.
+Written from the conventions page directly, in numpy, sharing no code with the scaled model, the
+CVXPY formulation, the polish or :mod:`solvers.impact`. Interior gradient (currency per share):
+``dF/dx_k = G(n_(k+1)) - G(n_k) + 2 lambda tau C_k x_k - tau mu`` with
+``G(n) = eta (1 + beta) |n / tau|^beta sign(n) + epsilon sign(n) - Gamma n``; binding constraints
+add ``A' mu`` with sign-restricted multipliers. :func:`kkt_residual` reports relative
+stationarity, primal violation and complementarity; ``residual`` is the largest
+(``solvers/docs/theory-qp.md``).
 """
 
 from __future__ import annotations

@@ -1,23 +1,10 @@
 """Newton polish of the scaled problem on its active set (sparse, O(N) for one asset).
 
-An interior-point answer is accurate to the solver's tolerance (1e-8 to 1e-10), not to the
-last digit. Given the constraints that bind at that answer, the optimum solves the
-equality-constrained KKT system
-
-    [ H  A' ] [ dv ]   [ -grad f(v)  ]
-    [ A  0  ] [ mu ] = [ t - A v      ]
-
-with ``v`` the interior scaled holdings ``y_1..y_(N-1)`` (time-major, so ``H`` is banded:
-tridiagonal for one asset, block-tridiagonal with ``m x m`` blocks for a basket), ``A`` the
-active rows (a cap ``d_ki = +-cap``, a zero trade ``d_ki = 0`` where the spread or
-no-reversal makes ``|d|`` non-smooth, a holdings bound, a dollar-imbalance band) and ``t``
-their targets. Newton's method on this system converges quadratically (one step for a
-quadratic objective); a primal-dual active-set loop then drops rows whose multiplier has the
-wrong sign and adds constraints the step violated, until both hold.
-
-Multiplier convention: ``grad f + A' mu = 0``; ``mu >= 0`` for an upper cap, an upper bound
-or the upper band, ``mu <= 0`` for the lower ones, and ``-e_i <= mu <= e_i`` for a zero trade
-(``mu <= e_i`` with no-reversal). ``mu`` of a cap row is ``-d f* / d cap`` in scaled units.
+Given the constraints binding at the back end's answer, :func:`polish` solves the
+equality-constrained KKT system ``[H A'; A 0] [dv; mu] = [-grad f(v); t - A v]`` by Newton's
+method (one step for a quadratic objective) and an active-set loop that drops rows whose
+multiplier ``mu`` has the wrong sign and adds violated ones. Convention ``grad f + A' mu = 0``;
+a cap row's ``mu`` is ``-d f* / d cap`` in scaled units. Details: ``solvers/docs/theory-qp.md``.
 """
 
 from __future__ import annotations
@@ -25,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
+from .banded import difference_operator, mode_solver, upper_banded
 from .scaling import ScaledProblem
 
-__all__ = ["PolishResult", "polish", "difference_operator", "upper_banded"]
+__all__ = ["PolishResult", "polish"]
 
 
 @dataclass
@@ -44,20 +33,6 @@ class PolishResult:
     newton_iterations: int = 0
     active_set_rounds: int = 0
     message: str = ""
-
-
-def difference_operator(n: int, m: int) -> tuple[sps.csr_matrix, np.ndarray]:
-    """``E`` and ``b0`` with ``vec(d) = E v + b0`` (time-major vec, ``v`` = interior ``y``)."""
-    nv = max(n - 1, 0) * m
-    rows = np.arange(n * m)
-    # d_k = y_(k-1) - y_k: +1 on y_(k-1) (interior index (k-2) m + i), -1 on y_k ((k-1) m + i)
-    plus = rows[m:]                         # slices k >= 2
-    minus = rows[: nv]                      # slices k <= N-1
-    e = sps.csr_matrix((np.concatenate([np.ones(plus.size), -np.ones(minus.size)]),
-                        (np.concatenate([plus, minus]), np.concatenate([plus - m, minus]))), shape=(n * m, nv))
-    b0 = np.zeros(n * m)
-    b0[:m] = 1.0
-    return e, b0
 
 
 class _Model:
@@ -76,8 +51,6 @@ class _Model:
         self.solve_h = None
         if sp.linear:
             self.quad_h = sps.kron(sps.identity(n), sps.csr_matrix(2.0 * sp.Q))
-            from .structured import mode_solver
-
             self.solve_h = mode_solver(sp)  # O(N m^2) solves with the (constant) Hessian
 
     def d(self, v: np.ndarray) -> np.ndarray:
@@ -89,7 +62,7 @@ class _Model:
         if sp.linear:
             gd = 2.0 * d @ sp.Q
         else:
-            gd = sp.c * sp.p * np.abs(d) ** (sp.p - 1.0) * np.sign(d) - d @ sp.P
+            gd = sp.temporary_slope(np, d) - d @ sp.P
         gd = gd + np.where(zero_mask, 0.0, sp.e * np.sign(d))
         return self.E.T @ gd.ravel() + self.risk_h @ v + self.g_vec
 
@@ -99,8 +72,7 @@ class _Model:
             hd = self.quad_h
         else:
             d = self.d(v)
-            with np.errstate(divide="ignore"):
-                diag = sp.c * sp.p * (sp.p - 1.0) * np.abs(d) ** (sp.p - 2.0)
+            diag = sp.temporary_curvature(np, d)
             diag = np.where(zero_mask | ~np.isfinite(diag), 1.0, diag)
             hd = sps.diags(diag.ravel())
             if np.any(sp.P != 0):
@@ -221,15 +193,6 @@ def _initial_active(sp: ScaledProblem, y: np.ndarray, tol: float) -> list[tuple[
     return rows
 
 
-def upper_banded(mat: sps.spmatrix, u: int) -> np.ndarray:
-    """LAPACK upper band storage ``ab[u + i - j, j] = mat[i, j]`` (``0 <= j - i <= u``)."""
-    coo = mat.tocoo()
-    keep = (coo.col >= coo.row) & (coo.col - coo.row <= u)
-    ab = np.zeros((u + 1, mat.shape[0]))
-    np.add.at(ab, (u + coo.row[keep] - coo.col[keep], coo.col[keep]), coo.data[keep])
-    return ab
-
-
 def _kkt_solve(hess: sps.csr_matrix, a_mat: sps.csr_matrix, rhs_v: np.ndarray, rhs_a: np.ndarray,
                m: int, solve_h=None) -> np.ndarray:
     """Solve ``[H A'; A 0] [dv; mu] = [rhs_v; rhs_a]``.
@@ -240,8 +203,6 @@ def _kkt_solve(hess: sps.csr_matrix, a_mat: sps.csr_matrix, rhs_v: np.ndarray, r
     Otherwise (an indefinite ``H`` of the convex-concave case), or when ``H^-1 A'`` would be
     large, a sparse LU of the whole KKT matrix.
     """
-    import scipy.linalg as sla
-
     r = a_mat.shape[0]
     u = min(2 * m - 1 if m > 1 else 1, max(hess.shape[0] - 1, 0))
     if r * hess.shape[0] <= 4e6 and hess.shape[0] > 0:  # H^-1 A' fits in ~32 MB

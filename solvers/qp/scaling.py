@@ -1,32 +1,13 @@
-"""The spec in scaled units: holdings as fractions of the order, costs in a natural unit.
+"""The spec in scaled units, shared by the CVXPY model, the polish and the structured path.
 
-Every number the CVXPY model (:mod:`.formulation`), the Newton polish (:mod:`.polish`) and
-the structured linear-quadratic path (:mod:`.structured`) see comes from
-:class:`ScaledProblem`, so the three agree on one scaled objective.
+Scaled holdings ``y_ki = x_ki / X_i`` (``y_0 = 1``, ``y_N = 0``), trades ``d_ki = y_(k-1)i - y_ki``,
+costs in the unit ``K = sum_i T eta_i (|X_i| / T)^(1 + beta_i)`` (currency); then
+``E + lambda V = 1/2 X' Gamma X + K f(y)`` with
 
-Variables. Asset ``i`` with order ``X_i`` has scaled holdings ``y_ki = x_ki / X_i``
-(``y_0 = 1``, ``y_N = 0``) and scaled trades ``d_ki = y_(k-1)i - y_ki = n_ki / X_i``; a trade
-in the direction of the order has ``d > 0`` whatever the sign of ``X``.
+    f(y) = sum_k q(d_k) + sum_k e' |d_k| + sum_{k=1..N} y_k' W_k y_k + g' sum_{k=1..N} y_k.
 
-Cost unit. ``K = sum_i T eta_i (|X_i| / T)^(1 + beta_i)``, the temporary cost of trading the
-order uniformly (TWAP); with a temporary impact matrix ``H``, ``K = X' H X / T``. Then the
-objective of MODEL.md is ``E + lambda V = const + K f(y)`` with
-
-    f(y) = sum_k q(d_k) + sum_k e' |d_k| + sum_{k=1..N} y_k' W_k y_k + g' sum_{k=1..N} y_k
-
-* linear impact (all ``beta = 1``): ``q(d) = d' Q d``, ``Q = D (H - tau/2 Gamma) D / (tau K)``,
-  ``D = diag(X)`` (the ``-1/2 gamma sum n^2`` term folded in exactly, AC 2001);
-* otherwise ``q(d) = sum_i c_i |d_i|^(p_i) - 1/2 d' P d`` with ``p_i = 1 + beta_i``,
-  ``c_i = eta_i |X_i|^(p_i) / (tau^beta_i K)`` and the concave permanent part
-  ``P = D Gamma D / K`` (handled by :mod:`.convex_concave`);
-* spread ``e_i = epsilon_i |X_i| / K``; risk ``W_k = lambda tau D C_k D / K`` with
-  ``C_k = diag(E[sigma_k^2])`` (single asset, ``problem.slice_variance()``) or the basket
-  covariance (with a factor model ``C = B B' + diag(s^2)`` also kept as ``F = sqrt(lambda
-  tau / K) D B`` and ``lambda tau s^2 X^2 / K``, so that CVXPY sees ``N m r`` nonzeros instead
-  of ``N m^2``); drift ``g_i = -tau mu_i X_i / K``.
-
-The constant is ``1/2 X' Gamma X`` (and nothing else): reported costs always come from
-:mod:`solvers.costs` on the unscaled holdings, never from ``K f``.
+Entry point :func:`scale_problem`; the terms of ``f`` are derived on the page
+``solvers/docs/theory-qp.md``. Reported costs always come from :mod:`solvers.costs`.
 """
 
 from __future__ import annotations
@@ -35,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import MethodNotApplicable
+from ..errors import MethodNotApplicable, SpecError
+from ..impact import PowerLawImpact, impact_model
 from ..spec import ExecutionProblem
 
 __all__ = ["ScaledProblem", "scale_problem"]
@@ -68,6 +50,26 @@ class ScaledProblem:
     band_scale: float             # B = sum_i |price_i X_i|, currency
     factor: np.ndarray | None = None       # (m, r) F with M = F F' + diag(factor_diag) (factor model)
     factor_diag: np.ndarray | None = None  # (m,)
+    laws: tuple[PowerLawImpact, ...] = ()  # (m,) each asset's impact law: c_i laws[i].power(|d_i|)
+
+    def temporary(self, xp, d):
+        """``(N, m)`` scaled temporary costs ``c_i |d_ki|^(1+beta_i)`` (nonlinear case)."""
+        return xp.stack([self.c[i] * law.power(xp, xp.abs(d[:, i])) for i, law in enumerate(self.laws)], axis=1)
+
+    def temporary_slope(self, xp, d):
+        """``d/dd`` of :meth:`temporary`: ``c_i (1+beta_i) |d|^beta_i sign(d)``."""
+        return xp.stack([self.c[i] * law.power_slope(xp, xp.abs(d[:, i])) * xp.sign(d[:, i])
+                         for i, law in enumerate(self.laws)], axis=1)
+
+    def temporary_curvature(self, xp, d):
+        """Second derivative of :meth:`temporary`: ``c_i (1+beta_i) beta_i |d|^(beta_i-1)``; ``inf`` at
+        ``d = 0`` when ``beta_i < 1``."""
+        cols = []
+        for i, law in enumerate(self.laws):
+            z = xp.abs(d[:, i])
+            curv = self.c[i] * law.power_curvature(xp, z)
+            cols.append(xp.where((z == 0) & (law.beta < 1.0), xp.inf, curv))
+        return xp.stack(cols, axis=1)
 
     @property
     def diagonal_quadratic(self) -> bool:
@@ -100,7 +102,7 @@ class ScaledProblem:
         if self.linear:
             val = float(np.einsum("ki,ij,kj->", d, self.Q, d))
         else:
-            val = float(np.sum(self.c * np.abs(d) ** self.p)) - 0.5 * float(np.einsum("ki,ij,kj->", d, self.P, d))
+            val = float(np.sum(self.temporary(np, d))) - 0.5 * float(np.einsum("ki,ij,kj->", d, self.P, d))
         val += float(np.sum(self.e * np.abs(d)))
         held = y[1:]
         val += float(np.sum(self.W * held**2)) if self.W is not None else float(np.einsum("ki,ij,kj->", held, self.M, held))
@@ -120,22 +122,20 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         raise MethodNotApplicable("qp", f"risk_aversion = {problem.risk_aversion:g} < 0 makes the objective "
                                   "non-convex (only the closed form has the risk-seeking branch)")
     if covariance not in ("auto", "dense"):
-        from ..errors import SpecError
-
         raise SpecError("covariance", covariance, "must be 'auto' or 'dense'")
     n, m, tau, big_t = problem.slices, problem.n_assets, problem.tau, problem.horizon
     x = problem.initial_holdings
     ax = np.abs(x)
     dx = np.diag(x)
-    eta = np.array([a.temporary_impact for a in problem.assets])
-    beta = np.array([a.impact_exponent for a in problem.assets])
+    laws = tuple(impact_model(a) for a in problem.assets)
+    beta = np.array([law.beta for law in laws])
     gamma = problem.permanent_impact_matrix_array
     linear = problem.all_linear
     if problem.temporary_impact_matrix is not None:
         h = problem.temporary_impact_matrix_array
         k_unit = float(x @ h @ x) / big_t
     else:
-        k_unit = float(np.sum(big_t * eta * (ax / big_t) ** (1.0 + beta)))
+        k_unit = float(sum(law.cost_unit(xi, big_t) for law, xi in zip(laws, x)))
     if linear:
         q = dx @ problem.eta_tilde_matrix @ dx / (tau * k_unit)
         q = 0.5 * (q + q.T)
@@ -143,7 +143,7 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         pmat = np.zeros((m, m))
     else:
         q = None
-        c = eta * ax ** (1.0 + beta) / (tau**beta * k_unit)
+        c = np.array([law.temporary_cost(np, xi, tau) for law, xi in zip(laws, x)]) / k_unit
         pmat = dx @ gamma @ dx / k_unit
     lam = problem.risk_aversion
     if m == 1:
@@ -191,4 +191,5 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         e=eps * ax / k_unit, W=w, M=mmat, g=-tau * mu * x / k_unit, cap=caps, no_reversal=problem.no_reversal,
         ylo=ylo, yhi=yhi, band_w=None if bands is None else prices * x / b_scale,
         band=None if bands is None else bands / b_scale, band_scale=b_scale, factor=fac, factor_diag=fdiag,
+        laws=laws,
     )

@@ -1,21 +1,10 @@
-"""The structured path for the linear-quadratic case: one banded Cholesky solve.
+"""The structured path for the linear-quadratic case: one banded Cholesky solve, O(N m^3).
 
-With linear impact the scaled objective (:mod:`.scaling`) is the quadratic
-``f(v) = 1/2 v' H v + b' v + const`` in the interior holdings ``v`` (time-major), with
-
-    H = E' (I_N kron 2Q) E + blockdiag(2 W_k),     b = E' (I_N kron 2Q) b0 + g,
-
-``E`` the difference operator (:func:`.polish.difference_operator`). For a basket (risk
-the same in every slice) a change of variables splits it into ``m`` tridiagonal problems
-(:func:`_solve_modes`). Otherwise ``H`` is symmetric
-positive definite and banded (tridiagonal for one asset, ``2m - 1`` off-diagonals for a
-basket), so ``H v = -b`` costs ``O(N m^3)`` by a banded Cholesky factorization
-(``scipy.linalg.solveh_banded``) instead of an interior-point solve.
-
-The unconstrained minimizer is also the constrained one whenever it satisfies every
-constraint (all multipliers zero) and every asset with a spread trades in one direction only
-(then ``sum_k e_i |d_ki| = e_i`` is a constant). :func:`solve_unconstrained` returns None
-otherwise, and the caller falls back to the CVXPY model.
+With linear impact the scaled objective is ``1/2 v' H v + b' v + const`` in the interior holdings
+``v`` with ``H = E' (I kron 2Q) E + blockdiag(2 W_k)`` banded; a basket with the same risk every
+slice splits into ``m`` tridiagonal problems by eigen modes. :func:`solve_unconstrained` returns
+the unconstrained minimizer, :func:`feasible` says whether it also solves the constrained problem
+(else the caller falls back to CVXPY). Derivation: ``solvers/docs/theory-qp.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +13,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sps
 
-from .polish import difference_operator, upper_banded
+from .banded import difference_operator, upper_banded
 from .scaling import ScaledProblem
 
 __all__ = ["applicable", "solve_unconstrained", "feasible"]
@@ -89,33 +78,6 @@ def _solve_modes(sp: ScaledProblem) -> np.ndarray:
         rhs[0] += w0[j]
         w[1:-1, j] = sla.solveh_banded(ab, rhs, lower=False, check_finite=False) if n > 2 else rhs / ab[1]
     return w @ back.T
-
-
-def mode_solver(sp: ScaledProblem):
-    """``B -> H^-1 B`` for the linear basket Hessian ``H = T kron 2Q + I kron 2M`` (``T`` the
-    tridiagonal second difference, time-major vec): with ``P = L^-T U`` (``P'QP = I``,
-    ``P'MP = diag(mu)``), ``H^-1 = (I kron P) blockdiag_j (2 (T + mu_j I))^-1 (I kron P')``:
-    ``m`` tridiagonal solves and two ``m x m`` transforms per slice. None if not applicable."""
-    n, m = sp.N, sp.m
-    if not sp.linear or m == 1 or n < 3 or not (sp.M is not None or np.all(sp.W == sp.W[0])):
-        return None
-    risk = sp.M if sp.M is not None else np.diag(sp.W[0])
-    chol = np.linalg.cholesky(sp.Q)
-    linv = np.linalg.inv(chol)
-    mu, u = np.linalg.eigh(linv @ risk @ linv.T)
-    pmat = linv.T @ u
-    bands = [np.vstack([np.r_[0.0, np.full(n - 2, -2.0)], np.full(n - 1, 2.0 * (2.0 + mu[j]))]) for j in range(m)]
-
-    def solve_h(b: np.ndarray) -> np.ndarray:
-        shape = b.shape
-        bb = b.reshape(n - 1, m, -1)
-        c = np.matmul(pmat.T, bb)                        # P' b_k for every slice k
-        z = np.empty_like(c)
-        for j in range(m):
-            z[:, j, :] = sla.solveh_banded(bands[j], c[:, j, :], lower=False, check_finite=False)
-        return np.matmul(pmat, z).reshape(shape)
-
-    return solve_h
 
 
 def _solve_banded(sp: ScaledProblem) -> np.ndarray:

@@ -1,27 +1,27 @@
-"""``solve(problem, ...)``: the ``qp`` method (MODEL.md's static problem, certified).
+"""``solve(problem, settings=None, **overrides)``: the ``qp`` method, certified.
 
-Pipeline: scale the spec (:mod:`.scaling`); for linear impact try the structured banded
-solve (:mod:`.structured`) and keep it when no constraint binds; otherwise fetch the
-compiled DPP problem for the spec's structure (:mod:`.formulation`), load the numbers, solve
-with the chosen conic/QP solver (a convex-concave iteration when the objective has a concave
-part, :mod:`.convex_concave`), polish by Newton on the active set (:mod:`.polish`), then
-certify with an independent KKT residual of the unscaled problem (:mod:`.kkt`). The status
-is ``optimal`` only when that residual is within ``tolerance``; otherwise ``inaccurate``
-with the residual in the message. A solver that fails raises :class:`SolverError` with its
-status. Costs come from :mod:`solvers.costs` via :meth:`Result.from_schedule`.
+Pipeline: scale the spec (:mod:`.scaling`); for linear impact try the structured banded solve
+(:mod:`.structured`) and keep it when no constraint binds; otherwise solve the compiled DPP
+problem (:mod:`.formulation`) with the chosen CVXPY back end (convex-concave iteration when the
+objective has a concave part), polish by Newton on the active set (:mod:`.polish`) and certify
+with the independent KKT residual of the unscaled problem (:mod:`.kkt`): ``optimal`` only when
+that residual is within ``settings.tolerance``. Costs come from :meth:`Result.from_schedule`.
 """
 
 from __future__ import annotations
 
 import functools
 import time
+import warnings
 from typing import Any
 
 import cvxpy as cp
 import numpy as np
 
 from ..errors import MethodNotApplicable, SolverError, SpecError
+from ..methods import MethodAccuracy, MethodInfo
 from ..result import Result
+from ..settings import merge_settings
 from ..spec import ExecutionProblem
 from . import structured
 from .convex_concave import check_bounded, convex_concave, convexity_certificate, convexity_thresholds
@@ -30,13 +30,13 @@ from .kkt import kkt_residual
 from .polish import polish as newton_polish
 from .scaling import ScaledProblem, scale_problem
 from .settings import QPSettings
-from ..settings import merge_settings
+from .sizing import estimate as estimate_resources
 
-__all__ = ["solve", "SOLVERS", "solver_options"]
+__all__ = ["INFO", "solve", "BACKENDS", "tolerance_options"]
 
 METHOD = "qp"
-#: solvers offered by name (those installed are usable); Clarabel is the default
-SOLVERS = ("CLARABEL", "PIQP", "OSQP", "SCS", "ECOS", "HIGHS")
+#: back ends offered by name (those installed are usable); Clarabel is the default
+BACKENDS = ("CLARABEL", "PIQP", "OSQP", "SCS", "ECOS", "HIGHS")
 _OK = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 _QP_ONLY = ("PIQP", "OSQP", "HIGHS", "DAQP", "PROXQP", "QPALM", "CPLEX", "GUROBI", "XPRESS")
 
@@ -47,8 +47,9 @@ def _installed() -> tuple[str, ...]:
     return tuple(cp.installed_solvers())
 
 
-def solver_options(solver: str, tolerance: float) -> dict[str, Any]:
-    """Tolerances for ``solver`` (solver defaults are not accuracy: STYLE.md)."""
+def tolerance_options(solver: str, tolerance: float) -> dict[str, Any]:
+    """The keyword arguments that set ``solver``'s tolerances to ``tolerance`` (a back end's
+    defaults are not accuracy)."""
     t = max(tolerance, 1e-12)
     if solver == "CLARABEL":
         return {"tol_gap_abs": t, "tol_gap_rel": t, "tol_feas": t, "max_iter": 200}
@@ -63,6 +64,27 @@ def solver_options(solver: str, tolerance: float) -> dict[str, Any]:
     return {}
 
 
+class _recorded(warnings.catch_warnings):
+    """Record the warnings CVXPY and its back ends emit ("Solution may be inaccurate", power
+    approximations) into ``sink`` instead of printing them; the KKT certificate decides the status."""
+
+    def __init__(self, sink: list[str]):
+        super().__init__(record=True)
+        self.sink = sink
+
+    def __enter__(self):
+        self.log = super().__enter__()
+        warnings.simplefilter("always")
+        return self.log
+
+    def __exit__(self, *exc):
+        for w in self.log:
+            text = f"{w.category.__name__}: {w.message}"
+            if text not in self.sink:
+                self.sink.append(text)
+        return super().__exit__(*exc)
+
+
 class _Runner:
     """Solves a compiled problem, accumulating the solver's iterations and times."""
 
@@ -73,11 +95,13 @@ class _Runner:
         self.solver_seconds = 0.0
         self.solves = 0
         self.status = ""
+        self.warnings: list[str] = []
 
     def __call__(self, compiled: CompiledProblem) -> np.ndarray:
         prob = compiled.problem
         try:
-            prob.solve(solver=self.solver, verbose=self.verbose, **self.options)
+            with _recorded(self.warnings):
+                prob.solve(solver=self.solver, verbose=self.verbose, **self.options)
         except cp.error.SolverError as err:
             raise SolverError(METHOD, "solver_error", f"{self.solver}: {err}") from None
         except cp.error.DCPError as err:  # pragma: no cover - formulation bug
@@ -103,33 +127,23 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
             impact, spread, permanent impact, caps, participation, no-reversal, holdings
             bounds, dollar-imbalance band, drift, deterministic volatility path. A stochastic
             volatility model is solved as the static optimum on ``E[sigma_k^2]``.
-        settings: :class:`QPSettings` (back end, tolerance, polish, path, ...); keyword
-            overrides allowed.
+        settings: a :class:`QPSettings` (None: the defaults).
+        overrides: its fields by keyword (``backend="PIQP"``, ``tolerance=1e-10``, ...) or
+            ``accuracy`` (a preset name).
     """
-    s = merge_settings(QPSettings, settings, overrides)
-    try:
-        return _solve(problem, s.backend, s)
-    except SolverError as err:
-        if s.fallback_backend is None or s.fallback_backend == s.backend:
-            raise
-        result = _solve(problem, s.fallback_backend, s)
-        result.diagnostics["fallback"] = {"from": s.backend, "reason": str(err)}
-        return result
-
-
-def _solve(problem: ExecutionProblem, solver: str, s: QPSettings) -> Result:
-    tolerance, polish, path, covariance = s.tolerance, s.polish, s.path, s.covariance
-    max_convex_concave, convex_concave_tol = s.max_convex_concave, s.convex_concave_tol
-    solver_opts, verbose = s.backend_options, s.verbose
     start = time.perf_counter()
-    solver = str(solver).upper()
-    if solver not in _installed():
-        raise SpecError("settings.backend", solver, f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
-    sp = scale_problem(problem, covariance=covariance)
+    cfg = merge_settings(QPSettings, settings, overrides)
+    tolerance, polish, path = cfg.tolerance, cfg.polish, cfg.path
+    for key, name in (("backend", cfg.backend), ("fallback_backend", cfg.fallback_backend)):
+        if name is not None and name not in _installed():
+            raise SpecError(f"settings.{key}", name,
+                            f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
+    sp = scale_problem(problem, covariance=cfg.covariance)
     check_bounded(sp)
-    if solver in _QP_ONLY and not sp.linear:
-        raise SpecError("settings.backend", solver, "is a QP solver: power-law impact (impact_exponent != 1) needs a conic "
-                        "solver with power cones (CLARABEL, SCS)")
+    for key, name in (("backend", cfg.backend), ("fallback_backend", cfg.fallback_backend)):
+        if name in _QP_ONLY and not sp.linear:
+            raise SpecError(f"settings.{key}", name, "is a QP solver: power-law impact (impact_exponent != 1) needs a "
+                            "conic solver with power cones (CLARABEL, SCS)")
     diag: dict[str, Any] = {
         "solver": None, "path": None, "scaling": {"cost_unit": sp.K, "holdings_unit": sp.X.tolist(),
                                                   "dollar_unit": sp.band_scale},
@@ -142,8 +156,11 @@ def _solve(problem: ExecutionProblem, solver: str, s: QPSettings) -> Result:
     if path in ("auto", "structured"):
         if structured.applicable(sp):
             t0 = time.perf_counter()
-            y_s = structured.solve_unconstrained(sp)
-            reason = structured.feasible(sp, y_s)
+            try:
+                y_s = structured.solve_unconstrained(sp)
+                reason = structured.feasible(sp, y_s)
+            except np.linalg.LinAlgError as err:  # not positive definite in floating point
+                y_s, reason = None, f"banded factorization failed ({err})"
             if not reason:
                 y = y_s
                 modes = sp.m > 1 and (sp.M is not None or bool(np.all(sp.W == sp.W[0])))
@@ -158,8 +175,7 @@ def _solve(problem: ExecutionProblem, solver: str, s: QPSettings) -> Result:
             raise MethodNotApplicable(METHOD, "structured path needs linear impact (all impact_exponent = 1)")
     compiled = None
     if y is None:
-        y, compiled, runner = _solve_cvxpy(sp, solver, tolerance, solver_opts, verbose, max_convex_concave,
-                                           convex_concave_tol, diag)
+        y, compiled = _solve_with_fallback(sp, cfg, diag)
     y_solver = y
     pol = None
     if polish and diag["path"] == "cvxpy":
@@ -198,13 +214,27 @@ def _solve(problem: ExecutionProblem, solver: str, s: QPSettings) -> Result:
                                 diagnostics=diag, message=message)
 
 
-def _solve_cvxpy(sp: ScaledProblem, solver: str, tolerance: float, solver_opts, verbose: bool,
-                 max_cc: int, cc_tol: float, diag: dict) -> tuple[np.ndarray, CompiledProblem, _Runner]:
-    options = solver_options(solver, tolerance)
-    options.update(solver_opts or {})
-    runner = _Runner(solver, options, verbose)
+def _solve_with_fallback(sp: ScaledProblem, cfg: QPSettings, diag: dict) -> tuple[np.ndarray, CompiledProblem]:
+    """The CVXPY solve with ``cfg.backend``; on failure, once more with ``cfg.fallback_backend``
+    if one is set (and recorded in ``diag["fallback"]``), else the failure is raised."""
+    try:
+        return _solve_cvxpy(sp, cfg.backend, cfg, diag)
+    except SolverError as err:
+        if cfg.fallback_backend is None or cfg.fallback_backend == cfg.backend:
+            raise
+        diag["fallback"] = {"failed_backend": cfg.backend, "error": str(err), "backend": cfg.fallback_backend}
+        return _solve_cvxpy(sp, cfg.fallback_backend, cfg, diag)
+
+
+def _solve_cvxpy(sp: ScaledProblem, solver: str, cfg: QPSettings, diag: dict) -> tuple[np.ndarray, CompiledProblem]:
+    options = tolerance_options(solver, cfg.tolerance if cfg.backend_tolerance is None else cfg.backend_tolerance)
+    if solver == cfg.backend:  # back-end options are spelled per back end: the fallback gets only tolerances
+        options.update(cfg.backend_options or {})
+    max_cc, cc_tol = cfg.max_convex_concave, cfg.convex_concave_tol
+    runner = _Runner(solver, options, cfg.verbose)
     t0 = time.perf_counter()
-    compiled, hit = compiled_problem(sp)
+    with _recorded(runner.warnings):
+        compiled, hit = compiled_problem(sp)
     build = 0.0 if hit else compiled.build_seconds
     if sp.has_concave_part:
         y, iters, history = convex_concave(compiled, sp, runner, tol=cc_tol, max_iter=max_cc)
@@ -220,8 +250,9 @@ def _solve_cvxpy(sp: ScaledProblem, solver: str, tolerance: float, solver_opts, 
         solver_calls=runner.solves, convex_concave_iterations=iters, cache_hit=hit,
         build_seconds=build, compile_seconds=runner.compile_seconds, solver_seconds=runner.solver_seconds,
         cvxpy_seconds=time.perf_counter() - t0, exponents_used=compiled.info.get("exponents_used"),
+        solver_warnings=list(runner.warnings),
     )
-    return y, compiled, runner
+    return y, compiled
 
 
 def _cap_duals(sp: ScaledProblem, compiled: CompiledProblem | None, pol, y: np.ndarray):
@@ -243,3 +274,13 @@ def _cap_duals(sp: ScaledProblem, compiled: CompiledProblem | None, pol, y: np.n
         for j, i in enumerate(capped):
             out[:, i] = np.abs(dual[:, j]) * unit[i]
     return out[:, 0] if m == 1 else out
+
+
+INFO = MethodInfo(
+    name=METHOD, kind="static", time_models=("discrete",),
+    accuracy=MethodAccuracy(1e-7, 1e-4, "convex solver at ~1e-8 on the scaled problem; holdings move with the "
+                                        "square root of the objective's error"),
+    settings=QPSettings,
+    estimate=estimate_resources,
+    summary="static optimum of E + lambda V by convex optimization (CVXPY), Newton-polished and KKT-certified",
+)
