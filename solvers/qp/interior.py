@@ -58,7 +58,8 @@ class _Rows:
 
     def slack(self, d: np.ndarray, v: np.ndarray) -> np.ndarray:
         """``h - G v`` for trades ``d`` (N, m) and interior holdings ``v`` (N-1, m)."""
-        parts = [self.tb - self.ts * d[self.tk, self.ti], self.hb - self.hs * v[self.hj, self.hi]]
+        m = d.shape[1]
+        parts = [self.tb - self.ts * d.ravel()[self.tk * m + self.ti], self.hb - self.hs * v.ravel()[self.hj * m + self.hi]]
         if self.bk.size:
             parts.append(self.bb - self.bs * (d[self.bk] @ self.w))
         return np.concatenate(parts)
