@@ -40,13 +40,15 @@ def test_estimates_grow_with_the_problem_size_as_each_method_does():
         estimate(ac, "unknown")
 
 
-def test_require_refuses_before_allocating_and_names_slices_and_the_limit():
+def test_require_refuses_before_allocating_and_names_slices_and_the_limit(monkeypatch):
     sqrt = load_example("square-root-impact").replace(slices=1_000_000)
     with pytest.raises(SpecError, match=r"^slices = 1000000: method qp needs about .* GiB \(estimate: qp, nonlinear "
                                         r"impact: banded .*\), more than the given limit's 1 GiB"):
         require(sqrt, "qp", None, limit_bytes=GIB)
+    monkeypatch.setenv("OPTEXEC_MEMORY_LIMIT", "1G")  # qp is O(N): 1e6 slices fit this machine's memory
     with pytest.raises(SpecError, match=r"^slices = 1000000: method qp needs about"):
-        solve(sqrt, "qp")  # the registry's entry point checks before the method allocates
+        solve(sqrt, "qp")
+    monkeypatch.delenv("OPTEXEC_MEMORY_LIMIT")  # the registry's entry point checks before the method allocates
     ok = require(load_example("almgren-chriss-2001"), "qp", None, limit_bytes=GIB)
     assert ok.bytes < GIB
 
