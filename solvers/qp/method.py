@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import MethodNotApplicable, SolverError, SpecError
 from ..methods import MethodAccuracy, MethodInfo
-from ..result import Result
+from ..result import Result, check_result
 from ..settings import merge_settings
 from ..spec import ExecutionProblem
 from . import structured
@@ -217,7 +217,10 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
         diag["convexity"] = convexity_thresholds(problem)
         diag["hessian_lower_bound_min_eig"] = eig
     status = "optimal"
-    if not report.residual <= tolerance:  # a NaN residual fails too
+    if caps is not None and not np.all(np.isfinite(caps)):
+        status = "inaccurate"
+        message = "a cap dual is not finite (the KKT certificate cannot price the caps)"
+    elif not report.residual <= tolerance:  # a NaN residual fails too
         status = "inaccurate"
         message = (f"KKT residual {report.residual:.3g} of the unscaled problem exceeds tolerance {tolerance:.3g}"
                    + ("" if polish else " (polish=False)")
@@ -225,8 +228,9 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     elif not is_global:
         message = "local optimum (KKT point) of a non-convex objective; see diagnostics.global_optimum_reason"
     diag["solve_seconds"] = time.perf_counter() - start
-    return Result.from_schedule(problem, holdings, method=METHOD, status=status, solve_seconds=diag["solve_seconds"],
-                                diagnostics=diag, message=message)
+    # every number qp reports must be finite for ``optimal`` (the result rule: costs, holdings, residuals)
+    return check_result(Result.from_schedule(problem, holdings, method=METHOD, status=status,
+                                             solve_seconds=diag["solve_seconds"], diagnostics=diag, message=message))
 
 
 def _solve_with_fallback(sp: ScaledProblem, cfg: QPSettings, diag: dict) -> tuple[np.ndarray, CompiledProblem]:
@@ -277,7 +281,7 @@ def _cap_duals(sp: ScaledProblem, compiled: CompiledProblem | None, pol, y: np.n
         return None
     n, m = sp.N, sp.m
     out = np.zeros((n, m))
-    unit = sp.K / np.abs(sp.X)
+    unit = sp.per_share()
     if pol is not None:
         for (kind, k, i), mu in zip(pol.rows, pol.multipliers):
             if kind in ("cap_up", "cap_down"):
