@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sps
+from scipy.optimize import linprog
 
 from .banded import difference_operator
 from .scaling import ScaledProblem
@@ -196,8 +197,6 @@ def _strict_start(sp: ScaledProblem, rows: _Rows, obj: _Objective) -> np.ndarray
     for v in candidates:
         if rows.count == 0 or np.min(rows.slack(obj.d(v), v)) > 0:
             return v
-    from scipy.optimize import linprog  # heavy: only when the simple starts are not strictly feasible
-
     e_mat, b0 = difference_operator(n, m)
     nv = (n - 1) * m
     blocks, rhs = [], []

@@ -275,7 +275,10 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
     y0[0], y0[-1] = 1.0, 0.0
     if n == 1:
         return PolishResult(True, y0, message="N = 1: the only schedule")
-    model = _Model(sp)
+    try:
+        model = _Model(sp)
+    except np.linalg.LinAlgError as err:  # the mode transform needs Q positive definite in floating point
+        return PolishResult(False, y0, message=f"Hessian factorization failed ({err})")
     tol = 1e-6 / n
     active = _initial_active(sp, y0, tol)
     v = y0[1:-1].ravel().copy()

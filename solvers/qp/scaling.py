@@ -131,6 +131,11 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
     n, m, tau, big_t = problem.slices, problem.n_assets, problem.tau, problem.horizon
     x = problem.initial_holdings
     ax = np.abs(x)
+    if m > 1 and float(np.min(ax)) < 1e-100 * float(np.max(ax)):
+        i = int(np.argmin(ax))
+        raise SpecError(f"assets[{i}].holdings", float(x[i]),
+                        f"is below 1e-100 of the basket's largest order ({float(np.max(ax)):g}): qp scales each asset to "
+                        "fractions of its own order, and a hedge of the larger orders in those units leaves float64")
     laws = tuple(impact_model(a) for a in problem.assets)
     beta = np.array([law.beta for law in laws])
     gamma = problem.permanent_impact_matrix_array
