@@ -14,11 +14,13 @@ ratios are against the closed form measured in this run.
 from __future__ import annotations
 
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
 from solvers import closed_form, load_example, schedule_cost
+from solvers.methods import solve as solve_method
 from solvers.spec import Asset, ExecutionProblem
 
 from .common import best_time
@@ -144,10 +146,6 @@ def _large(slices: int) -> list[dict]:
     """Power law (square-root example, no-reversal) and a capped linear order at ``slices``: wall
     time and peak traced memory (tracemalloc, a separate run from the timed one), with the ratio
     to the unconstrained linear structured solve at the same N measured in this run."""
-    import tracemalloc
-
-    from solvers.qp import solve
-
     cases = {
         "sqrt law + permanent (large N)": load_example("square-root-impact").replace(slices=slices, no_reversal=True),
         "AC linear capped (large N)": load_example("almgren-chriss-2001").replace(slices=slices).replace_asset(
@@ -157,10 +155,10 @@ def _large(slices: int) -> list[dict]:
     out = []
     for label, problem in cases.items():
         start = time.perf_counter()
-        res = solve(problem)
+        res = solve_method(problem, "qp")
         wall = time.perf_counter() - start
         tracemalloc.start()
-        solve(problem)
+        solve_method(problem, "qp")
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         d = res.diagnostics
