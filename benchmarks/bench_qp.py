@@ -153,6 +153,7 @@ def _large(slices: int) -> list[dict]:
         "AC linear structured (large N)": load_example("almgren-chriss-2001").replace(slices=slices),
     }
     out = []
+    solve_method(load_example("square-root-impact").replace(slices=20, no_reversal=True), "qp")  # warm-up: lazy imports
     for label, problem in cases.items():
         start = time.perf_counter()
         res = solve_method(problem, "qp")
