@@ -329,7 +329,9 @@ def _basket_holdings(problem: ExecutionProblem, lam: float) -> np.ndarray:
     back, mu, z0 = _basket_decomposition(problem, problem.eta_tilde_matrix)
     a = problem.tau**2 * lam * mu
     z = z0[:, None] * _discrete_profile(a, problem.slices)  # (m, N+1)
-    return (back @ z).T
+    x = (back @ z).T
+    x[0], x[-1] = problem.initial_holdings, 0.0  # exact endpoints: the mode transform rounds at 1e-16 max |X|
+    return x
 
 
 def _continuous_basket(problem: ExecutionProblem, u: np.ndarray):

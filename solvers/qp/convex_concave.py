@@ -59,7 +59,7 @@ def check_bounded(sp: ScaledProblem) -> None:
     i = free[int(np.argmax(np.abs(v[:, -1])))]
     a = problem.assets[i]
     gamma = float(problem.permanent_impact_matrix_array[i, i])
-    risk_coef = float(risk[i, i]) * sp.K / sp.X[i] ** 2
+    risk_coef = float(risk[i, i] * np.exp(sp.log_K - 2.0 * np.log(abs(sp.X[i]))))
     raise SpecError(
         f"assets[{i}].permanent_impact", gamma,
         f"with impact_exponent = {a.impact_exponent:g} < 1 and trades allowed both ways the objective is "

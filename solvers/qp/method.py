@@ -20,10 +20,11 @@ import numpy as np
 
 from ..errors import MethodNotApplicable, SolverError, SpecError
 from ..methods import MethodAccuracy, MethodInfo
-from ..result import Result
+from ..result import Result, check_result
 from ..settings import merge_settings
 from ..spec import ExecutionProblem
 from . import structured
+from .interior import solve_interior
 from .convex_concave import check_bounded, convex_concave, convexity_certificate, convexity_thresholds
 from .formulation import CompiledProblem, compiled_problem
 from .kkt import kkt_residual
@@ -177,11 +178,25 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
         elif path == "structured":
             raise MethodNotApplicable(METHOD, "structured path needs linear impact (all impact_exponent = 1)")
     compiled = None
+    if y is None and path in ("auto", "interior"):
+        t0 = time.perf_counter()
+        out = solve_interior(sp, tol=cfg.convex_concave_tol, max_convex_concave=cfg.max_convex_concave)
+        if out.y is not None:
+            y = out.y
+            diag.update(path="interior", solver="barrier-banded", solver_status=out.message, iterations=out.newton_iterations,
+                        compile_seconds=0.0, solver_seconds=time.perf_counter() - t0, cache_hit=None,
+                        convex_concave_iterations=out.convex_concave_iterations)
+            if out.history:
+                diag["convex_concave_objective"] = out.history[-5:]
+        elif path == "interior":
+            raise SolverError(METHOD, "solver_error", f"interior path: {out.message}")
+        else:
+            diag["interior_fallback"] = out.message
     if y is None:
         y, compiled = _solve_with_fallback(sp, cfg, diag)
     y_solver = y
     pol = None
-    if polish and diag["path"] == "cvxpy":
+    if polish and diag["path"] in ("cvxpy", "interior"):
         pol = newton_polish(sp, y)
         accepted = pol.success and sp.objective(pol.y) <= sp.objective(y) + 1e-7 * (abs(sp.objective(y)) + 1.0)
         diag["polish"] = {"applied": accepted, "converged": pol.success, "newton_iterations": pol.newton_iterations,
@@ -192,7 +207,7 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     report = kkt_residual(problem, holdings)
     diag["kkt_residual"] = report.residual
     diag["kkt"] = report.as_dict()
-    if diag["path"] == "cvxpy":
+    if diag["path"] in ("cvxpy", "interior"):
         diag["kkt_residual_solver"] = kkt_residual(problem, sp.holdings(y_solver)).residual
     caps = _cap_duals(sp, compiled, pol if (pol is not None and diag["polish"]["applied"]) else None, y)
     if caps is not None:
@@ -205,7 +220,10 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
         diag["convexity"] = convexity_thresholds(problem)
         diag["hessian_lower_bound_min_eig"] = eig
     status = "optimal"
-    if not report.residual <= tolerance:  # a NaN residual fails too
+    if caps is not None and not np.all(np.isfinite(caps)):
+        status = "inaccurate"
+        message = "a cap dual is not finite (the KKT certificate cannot price the caps)"
+    elif not report.residual <= tolerance:  # a NaN residual fails too
         status = "inaccurate"
         message = (f"KKT residual {report.residual:.3g} of the unscaled problem exceeds tolerance {tolerance:.3g}"
                    + ("" if polish else " (polish=False)")
@@ -213,8 +231,9 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     elif not is_global:
         message = "local optimum (KKT point) of a non-convex objective; see diagnostics.global_optimum_reason"
     diag["solve_seconds"] = time.perf_counter() - start
-    return Result.from_schedule(problem, holdings, method=METHOD, status=status, solve_seconds=diag["solve_seconds"],
-                                diagnostics=diag, message=message)
+    # every number qp reports must be finite for ``optimal`` (the result rule: costs, holdings, residuals)
+    return check_result(Result.from_schedule(problem, holdings, method=METHOD, status=status,
+                                             solve_seconds=diag["solve_seconds"], diagnostics=diag, message=message))
 
 
 def _solve_time_varying(problem: ExecutionProblem, cfg: QPSettings, start: float) -> Result:
@@ -284,7 +303,7 @@ def _cap_duals(sp: ScaledProblem, compiled: CompiledProblem | None, pol, y: np.n
         return None
     n, m = sp.N, sp.m
     out = np.zeros((n, m))
-    unit = sp.K / np.abs(sp.X)
+    unit = sp.per_share()
     if pol is not None:
         for (kind, k, i), mu in zip(pol.rows, pol.multipliers):
             if kind in ("cap_up", "cap_down"):

@@ -1,5 +1,6 @@
-"""Memory and time ``qp`` will need (``INFO.estimate``): a sparse CVXPY model of ``N m^2``
-entries for linear impact, a dense ``(N m)^2`` Hessian for nonlinear impact."""
+"""Memory and time ``qp`` will need (``INFO.estimate``): ``O(N m^2)`` banded arrays on the
+structured and interior paths; the CVXPY model is ``N m^2`` sparse entries, except that the
+linearization parameter of power-law impact with permanent impact makes it ``(N m)^2``."""
 
 from __future__ import annotations
 
@@ -9,17 +10,25 @@ from .settings import QPSettings
 
 __all__ = ["estimate"]
 
+#: bytes and seconds per slice and asset pair on the banded paths (barrier Newton + polish; about
+#: twice the peak measured at N = 1e5), 2 cores
+BANDED_BYTES, BANDED_SECONDS = 1.5e3, 3.0e-4
 #: bytes and seconds per slice and asset pair (CVXPY model + Clarabel), measured on 2 cores
 SPARSE_BYTES, SPARSE_SECONDS = 5.0e3, 4.0e-5
-#: bytes and seconds per (N m)^2 (convex-concave dense Hessian), measured on 2 cores
+#: bytes and seconds per (N m)^2 (CVXPY with a per-slice linearization parameter), measured on 2 cores
 DENSE_BYTES, DENSE_SECONDS = 1.5e2, 2.0e-7
 
 
 def estimate(problem: ExecutionProblem, settings: QPSettings) -> ResourceEstimate:
     """``qp``'s peak memory and run time for ``problem``."""
     n, m = problem.slices, problem.n_assets
-    if not problem.all_linear:
-        return sparse_estimate(float(n * m) ** 2, DENSE_BYTES, DENSE_SECONDS,
-                               f"qp, nonlinear impact: dense (N m)^2 = ({n} x {m})^2 Hessian")
-    return sparse_estimate(float(n) * m * m, SPARSE_BYTES, SPARSE_SECONDS,
-                           f"qp, linear impact: sparse model of N m^2 = {n} x {m}^2 entries")
+    concave = not problem.all_linear and bool((problem.permanent_impact_matrix_array != 0).any())
+    if settings.path == "cvxpy":
+        if concave:
+            return sparse_estimate(float(n * m) ** 2, DENSE_BYTES, DENSE_SECONDS,
+                                   f"qp, CVXPY, power law with permanent impact: dense (N m)^2 = ({n} x {m})^2 parameter tensor")
+        return sparse_estimate(float(n) * m * m, SPARSE_BYTES, SPARSE_SECONDS,
+                               f"qp, CVXPY: sparse model of N m^2 = {n} x {m}^2 entries")
+    kind = "linear impact" if problem.all_linear else "nonlinear impact"
+    return sparse_estimate(float(n) * m * m, BANDED_BYTES, BANDED_SECONDS,
+                           f"qp, {kind}: banded O(N m^2) = {n} x {m}^2 Newton systems")
