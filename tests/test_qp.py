@@ -582,3 +582,26 @@ def test_power_law_and_caps_are_linear_in_memory(name):
     assert res.status == "optimal" and res.diagnostics["path"] == "interior"
     assert res.diagnostics["kkt_residual"] <= 1e-9
     assert peak < 100 * 1024**2, peak / 1024**2
+
+
+def test_alternating_trades_make_the_square_root_law_unbounded_and_qp_refuses():
+    """With beta < 1 the quadratic part lambda tau sum sigma^2 x^2 - 1/2 gamma sum n^2 must be
+    positive semi-definite on the free holdings: AC's gamma = 2.5e-7 at N = 10 has
+    gamma (1 + cos(pi/10)) = 4.9e-7 > lambda tau sigma^2 = 4.5e-7 although gamma < lambda tau sigma^2,
+    so a single round trip does not pay but alternation does. costs.py (the independent truth)
+    shows the objective falling without bound along that direction; qp refuses, naming the fix."""
+    problem = load_example("square-root-impact").replace(no_reversal=False)
+    n, x = problem.slices, abs(problem.asset.holdings)
+    base = np.linspace(x, 0.0, n + 1)
+    k = np.arange(1, n)
+    direction = np.sin(np.pi * (n - 1) * k / n)
+    values = []
+    for amplitude in (1e10, 1e11, 1e12):
+        path = base.copy()
+        path[1:n] += amplitude * direction / np.abs(direction).max()
+        values.append(schedule_cost(problem, path).objective)
+    assert values[0] > values[1] > values[2] and values[2] < -1e16
+    with pytest.raises(SpecError, match=r"permanent_impact = 2.5e-07: .*unbounded below.*no_reversal = true"):
+        solve(problem)
+    assert solve(problem.replace(slices=2)).success  # N = 2: one round trip, gamma < lambda tau sigma^2 bounds it
+    assert solve(problem.replace(no_reversal=True)).success
