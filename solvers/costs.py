@@ -8,7 +8,8 @@ For holdings ``x_0 = X, ..., x_N = 0`` and trades ``n_k = x_{k-1} - x_k``, ``v_k
                = (1 / tau) * sum_k n_k' H n_k                        (matrix impact, linear)
     spread     = sum_k sum_i epsilon_i |n_ik|
     drift      = -tau * sum_{k=1..N} mu' x_k
-    E          = permanent + temporary + spread + drift
+    transient  = sum_i 1/2 n_i' K_i n_i + D_1 terms  (:mod:`solvers.transient`; AFS for delta < 1)
+    E          = permanent + temporary + spread + drift + transient
     V          = tau * sum_{k=1..N} E[sigma_k^2] x_k^2               (basket: tau sum x_k' C x_k)
     objective  = E + lambda V
 
@@ -24,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .impact import impact_model
+from .transient import transient_model
 from .spec import ExecutionProblem
 
 __all__ = ["ScheduleCost", "schedule_cost", "policy_cost", "cost_unit", "trades_from_holdings", "trajectory_constants",
-           "BREAKDOWN_KEYS"]
+           "BREAKDOWN_KEYS", "asset_cost_unit"]
 
 #: the keys of every method's ``cost_breakdown`` (currency), in this order
 BREAKDOWN_KEYS = ("permanent", "temporary", "spread", "drift", "transient", "terminal")
@@ -129,6 +131,12 @@ def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endp
     mu = np.array([a.drift for a in problem.assets])
     drift = -tau * np.sum(x[..., 1:, :] * mu, axis=(-2, -1)) + 0.0  # + 0.0: no "-0" for zero drift
 
+    transient = 0.0
+    for i, a in enumerate(problem.assets):
+        kernel = transient_model(a)
+        if kernel is not None:
+            transient = transient + kernel.cost(n[..., i], problem.trade_times)
+
     held = x[..., 1:, :]  # x_1..x_N, exposed to the move over slices 1..N
     if basket:
         variance = tau * np.einsum("...ki,ij,...kj->...", held, problem.covariance, held)
@@ -141,7 +149,7 @@ def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endp
 
     return ScheduleCost(
         permanent=out(permanent), temporary=out(temporary), spread=out(spread), drift=out(drift),
-        variance=out(variance), risk_aversion=problem.risk_aversion,
+        variance=out(variance), risk_aversion=problem.risk_aversion, transient=out(transient),
     )
 
 
@@ -169,4 +177,12 @@ def cost_unit(problem: ExecutionProblem) -> float:
     """The currency unit in which qp, dp and hjb scale costs: the largest per-asset
     ``T eta (|X|/T)^(1+beta)`` (the continuous-time temporary cost of TWAP,
     :meth:`solvers.impact.PowerLawImpact.cost_unit`)."""
-    return max(impact_model(a).cost_unit(a.holdings, problem.horizon) for a in problem.assets)
+    return max(asset_cost_unit(a, problem.horizon) for a in problem.assets)
+
+
+def asset_cost_unit(asset, horizon: float) -> float:
+    """One asset's cost unit (currency): TWAP's temporary cost ``T eta (|X|/T)^(1+beta)``, or
+    ``kappa_T X^2`` when the asset has transient impact and no temporary impact."""
+    if asset.temporary_impact == 0 and asset.transient_impact > 0:
+        return float(asset.transient_impact * asset.holdings**2)
+    return impact_model(asset).cost_unit(asset.holdings, horizon)
