@@ -17,8 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import MethodNotApplicable, SpecError
+from ..costs import asset_cost_unit
 from ..impact import PowerLawImpact, impact_model
 from ..spec import ExecutionProblem
+from ..transient import transient_model
+from .kernel_terms import ScaledTransient, objective_term, scaled_transient
 
 __all__ = ["ScaledProblem", "scale_problem"]
 
@@ -51,6 +54,7 @@ class ScaledProblem:
     factor: np.ndarray | None = None       # (m, r) F with M = F F' + diag(factor_diag) (factor model)
     factor_diag: np.ndarray | None = None  # (m,)
     laws: tuple[PowerLawImpact, ...] = ()  # (m,) each asset's impact law: c_i laws[i].power(|d_i|)
+    transient: tuple[ScaledTransient, ...] = ()  # the assets' transient kernel terms (kernel_terms.py)
 
     def temporary(self, xp, d):
         """``(N, m)`` scaled temporary costs ``c_i |d_ki|^(1+beta_i)`` (nonlinear case)."""
@@ -106,7 +110,7 @@ class ScaledProblem:
         val += float(np.sum(self.e * np.abs(d)))
         held = y[1:]
         val += float(np.sum(self.W * held**2)) if self.W is not None else float(np.einsum("ki,ij,kj->", held, self.M, held))
-        return val + float(np.sum(held @ self.g))
+        return val + float(np.sum(held @ self.g)) + objective_term(self, d)
 
 
 def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> ScaledProblem:
@@ -135,7 +139,7 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         h = problem.temporary_impact_matrix_array
         k_unit = float(x @ h @ x) / big_t
     else:
-        k_unit = float(sum(law.cost_unit(xi, big_t) for law, xi in zip(laws, x)))
+        k_unit = float(sum(asset_cost_unit(a, big_t) for a in problem.assets))
     if linear:
         q = dx @ problem.eta_tilde_matrix @ dx / (tau * k_unit)
         q = 0.5 * (q + q.T)
@@ -191,5 +195,5 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         e=eps * ax / k_unit, W=w, M=mmat, g=-tau * mu * x / k_unit, cap=caps, no_reversal=problem.no_reversal,
         ylo=ylo, yhi=yhi, band_w=None if bands is None else prices * x / b_scale,
         band=None if bands is None else bands / b_scale, band_scale=b_scale, factor=fac, factor_diag=fdiag,
-        laws=laws,
+        laws=laws, transient=scaled_transient(problem, k_unit, [transient_model(a) for a in problem.assets]),
     )
