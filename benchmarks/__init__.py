@@ -10,6 +10,7 @@ baseline measured in the same run, never as absolute promises.
 #: suite modules, run in this order
 SUITES: list[str] = [
     "benchmarks.bench_closed_form",
+    "benchmarks.bench_startup",
     "benchmarks.bench_simulate",
     "benchmarks.bench_sweep",
     "benchmarks.bench_dp",
@@ -18,4 +19,5 @@ SUITES: list[str] = [
     "benchmarks.bench_accuracy",
     "benchmarks.bench_gallery",
     "benchmarks.bench_sensitivities",
+    "benchmarks.bench_execution",
 ]

@@ -17,12 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from hjb import HJBSettings, solve_reduced
 from solvers import cost_vs_horizon, efficient_frontier, load_example, schedule_cost, solve
 from solvers import twap as twap_schedule
+from solvers.adaptivity import value_of_adaptivity
 from solvers.closed_form import urgency
-from solvers.plots import plot_frontier
+from solvers.plots import plot_adaptivity, plot_frontier
+from solvers.plots.figure import save, subplots
 
 
 def _frontier(out_dir: Path) -> dict:
@@ -42,8 +44,7 @@ def _frontier(out_dir: Path) -> dict:
 def _impact(out_dir: Path, quick: bool) -> dict:
     base = load_example("almgren-chriss-2001").replace(slices=10)
     v_twap = base.asset.holdings / base.horizon
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = subplots(figsize=(7, 4.2))
     record: dict = {"case": "impact exponents (qp, dp)", "figure": "gallery_impact.png"}
     for beta in (0.5, 0.75, 1.0, 1.5):
         p = base.replace_asset(0, impact_exponent=beta, temporary_impact=2.5e-6 * v_twap ** (1 - beta))
@@ -58,21 +59,19 @@ def _impact(out_dir: Path, quick: bool) -> dict:
     ax.set_ylabel("fraction of the order held")
     ax.set_title("Concave impact front-loads the sale (same impact at the TWAP rate)")
     ax.legend(fontsize=8)
-    fig.savefig(out_dir / "gallery_impact.png", dpi=110)
+    save(fig, out_dir / "gallery_impact.png")
     return record
 
 
 def _urgency(out_dir: Path, quick: bool) -> dict:
-    from hjb import HJBSettings, solve_reduced
-
     p = load_example("mean-reverting-volatility")
-    settings = HJBSettings.with_accuracy("low" if quick else "medium")
+    # quick: the finest grid of bench_accuracy's mean-reverting check, compiled once per process
+    settings = HJBSettings(time_steps=320, vol_points=64) if quick else HJBSettings.with_accuracy("medium")
     sol = solve_reduced(p, settings)
     s = sol.states
     keep = s > 0
     frozen = urgency(p, s[keep])
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    ax = fig.subplots()
+    fig, ax = subplots(figsize=(7, 4.2))
     ax.plot(s[keep], sol.a_start[keep], lw=2, label="mean-reverting volatility (HJB)")
     ax.plot(s[keep], frozen, "--", label="volatility frozen at s (closed form)")
     ax.axvline(p.asset.volatility, color="gray", ls=":", label="sigma_0")
@@ -80,14 +79,12 @@ def _urgency(out_dir: Path, quick: bool) -> dict:
     ax.set_ylabel("urgency A(0, s) / eta (1/day)")
     ax.set_title("Mean reversion flattens the urgency: high volatility is expected to fall")
     ax.legend(fontsize=8)
-    fig.savefig(out_dir / "gallery_urgency.png", dpi=110)
+    save(fig, out_dir / "gallery_urgency.png")
     return {"case": "HJB urgency (mean-reverting)", "figure": "gallery_urgency.png",
             "urgency_at_sigma0": sol.value_coefficient, "vol_points": int(s.size)}
 
 
 def _adaptivity(out_dir: Path, quick: bool) -> dict:
-    from solvers.adaptivity import plot_adaptivity, value_of_adaptivity
-
     p = load_example("volatility-regimes")
     report = value_of_adaptivity(p, paths=5_000 if quick else 100_000, seed=0)
     plot_adaptivity(report, out_dir / "gallery_adaptivity.png")

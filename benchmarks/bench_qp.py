@@ -16,11 +16,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import minimize
 
 from solvers import closed_form, load_example, schedule_cost
+from solvers.plots.figure import save, subplots
+from solvers.qp import clear_cache
+from solvers.qp import solve as solve_qp
 from solvers.spec import Asset, ExecutionProblem
 
-from .common import best_time
+from .common import best_time, timed
 
 __all__ = ["run"]
 
@@ -56,8 +60,6 @@ def _basket(m: int, slices: int, factors: int | None, seed: int = 11) -> Executi
 
 
 def _case(label: str, problem: ExecutionProblem, repeat: int, solvers=("CLARABEL", "PIQP")) -> list[dict]:
-    from solvers.qp import clear_cache, solve
-
     cf_time = best_time(lambda: closed_form.solve(problem), repeat=repeat)["best"]
     records = []
     other = problem.replace(risk_aversion=problem.risk_aversion * 2.0)
@@ -65,12 +67,11 @@ def _case(label: str, problem: ExecutionProblem, repeat: int, solvers=("CLARABEL
     for solver in solvers:
         clear_cache()
         start = time.perf_counter()
-        first = solve(problem, path="cvxpy", backend=solver)
+        first = solve_qp(problem, path="cvxpy", backend=solver)
         first_wall = time.perf_counter() - start
         d = first.diagnostics
-        raw = solve(other, path="cvxpy", backend=solver, polish=False, tolerance=1e-8)
-        resolve = best_time(lambda: solve(other, path="cvxpy", backend=solver), repeat=repeat)["best"]
-        res = solve(other, path="cvxpy", backend=solver)
+        raw = solve_qp(other, path="cvxpy", backend=solver, polish=False, tolerance=1e-8)
+        resolve, res = timed(lambda: solve_qp(other, path="cvxpy", backend=solver), repeat=repeat)
         records.append({
             "case": label, "path": "cvxpy", "solver": solver, "N": problem.slices, "m": problem.n_assets,
             "compile_s": d["build_seconds"] + d["compile_seconds"], "first_solve_s": first_wall,
@@ -81,8 +82,7 @@ def _case(label: str, problem: ExecutionProblem, repeat: int, solvers=("CLARABEL
             "obj_err": abs(res.objective / ref_other.objective - 1), "kkt": res.diagnostics["kkt_residual"],
             "kkt_raw": raw.diagnostics["kkt_residual"], "closed_form_s": cf_time, "ratio_to_closed_form": resolve / cf_time,
         })
-    structured = best_time(lambda: solve(other, path="structured"), repeat=repeat)["best"]
-    res = solve(other, path="structured")
+    structured, res = timed(lambda: solve_qp(other, path="structured"), repeat=repeat)
     records.append({
         "case": label, "path": "structured", "solver": res.diagnostics["solver"], "N": problem.slices,
         "m": problem.n_assets, "compile_s": 0.0, "first_solve_s": structured, "dpp_resolve_s": structured,
@@ -96,8 +96,6 @@ def _case(label: str, problem: ExecutionProblem, repeat: int, solvers=("CLARABEL
 def _slsqp(problem: ExecutionProblem) -> dict:
     """SLSQP in raw share units, default options, objective from costs.py and its exact
     gradient (what a user tries first; finite-difference gradients only make it slower)."""
-    from scipy.optimize import minimize
-
     a = problem.asset
     x_big, n, tau = a.holdings, problem.slices, problem.tau
     s2 = problem.slice_variance()
@@ -125,14 +123,11 @@ def _slsqp(problem: ExecutionProblem) -> dict:
 
 
 def _power_law(slices: int, repeat: int) -> dict:
-    from solvers.qp import solve
-
     # no_reversal: with beta < 1 and gamma > lambda tau sigma^2 (N >= 20 here) round trips would make
     # the objective unbounded below, which qp rightly refuses (see solvers/qp/convex_concave.py)
     problem = load_example("square-root-impact").replace(slices=slices, no_reversal=True).replace_asset(0, spread=0.0)
-    solve(problem)
-    wall = best_time(lambda: solve(problem), repeat=repeat)["best"]
-    res = solve(problem)
+    solve_qp(problem)
+    wall, res = timed(lambda: solve_qp(problem), repeat=repeat)
     d = res.diagnostics
     return {"case": "sqrt law + permanent", "path": "cvxpy", "solver": d["solver"], "N": slices, "m": 1,
             "dpp_resolve_s": wall, "iterations": d["iterations"], "convex_concave_iterations": d["convex_concave_iterations"],
@@ -166,13 +161,8 @@ def run(quick: bool, out_dir: Path) -> dict:
 def _scaling_plot(records: list[dict], out_dir: Path) -> str:
     """Re-solve time against N for the linear AC problem: each CVXPY back end, the structured
     banded path and the closed form, from this run's records."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     lin = [r for r in records if r["case"] == "AC linear" and "dpp_resolve_s" in r]
-    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    fig, ax = subplots(figsize=(7, 4.5))
     for label in sorted({f"{r['path']} {r['solver']}" for r in lin}):
         rows = sorted((r for r in lin if f"{r['path']} {r['solver']}" == label), key=lambda r: r["N"])
         ax.loglog([r["N"] for r in rows], [r["dpp_resolve_s"] for r in rows], "o-", label=f"qp: {label}")
@@ -182,6 +172,4 @@ def _scaling_plot(records: list[dict], out_dir: Path) -> str:
     ax.set_ylabel("re-solve time (s), best of repeats")
     ax.set_title("Linear AC problem: qp back ends against the closed form")
     ax.legend(fontsize=8)
-    fig.savefig(out_dir / "qp_scaling.png", dpi=110)
-    plt.close(fig)
-    return "qp_scaling.png"
+    return save(fig, out_dir / "qp_scaling.png").name

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +17,7 @@ from typing import Sequence
 from . import SUITES
 from .common import RESULTS_DIR, machine_info, write_json
 
-__all__ = ["run_suites", "main", "add_arguments"]
+__all__ = ["run_suites", "main", "add_arguments", "run_and_print", "run_from_args", "summary_markdown"]
 
 
 def run_suites(quick: bool, out_dir: Path, only: Sequence[str] | None = None) -> list[dict]:
@@ -94,15 +95,34 @@ def _fmt(value) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m benchmarks`` and ``optexec bench``."""
+    names = [m.rsplit(".", 1)[-1].removeprefix("bench_") for m in SUITES]
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run, under two minutes)")
-    parser.add_argument("--only", nargs="*", help="suite names to run (default: all)")
-    parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results[/quick])")
+    parser.add_argument("--only", nargs="*", metavar="SUITE", choices=names,
+                        help=f"suite names to run (default: all of {', '.join(names)})")
+    parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results, or benchmarks/results/quick "
+                                                 "with --quick)")
+    parser.add_argument("--json", metavar="PATH", help="write the suites' reports as JSON ('-' for stdout: JSON only)")
+
+
+def run_and_print(args: argparse.Namespace) -> list[dict]:
+    """Run the suites named by ``args``, print their tables and where the files are; return the reports."""
+    out = args.out or (RESULTS_DIR / "quick" if args.quick else RESULTS_DIR)
+    reports = run_suites(args.quick, out, args.only)
+    print(summary_markdown(reports))
+    print(f"[bench] results in {out} (the summary of every suite there: {out / 'SUMMARY.md'})")
+    return reports
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    out = args.out or (RESULTS_DIR / "quick" if args.quick else RESULTS_DIR)
-    run_suites(args.quick, out, args.only)
-    print(f"[bench] results in {out}")
+    """``python -m benchmarks``: :func:`run_and_print`, then the reports as JSON to ``--json``."""
+    reports = run_and_print(args)
+    if getattr(args, "json", None):
+        text = json.dumps(reports, indent=2, allow_nan=True, default=str) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).write_text(text, encoding="utf-8")
     return 0
 
 
@@ -111,9 +131,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
 
-
-def register(subparsers) -> None:
-    """``optexec bench``: the same as ``python -m benchmarks``."""
-    p = subparsers.add_parser("bench", help="run the benchmark suites (see benchmarks/)")
-    add_arguments(p)
-    p.set_defaults(func=run_from_args)

@@ -6,6 +6,9 @@ A static optimum commits to its trades at ``t_0``; a feedback policy trades
 ``E[C + R]_static - E[C + R]_feedback`` (``R = lambda tau sum sigma_k^2 x_k^2``, currency), with
 the standard error of the paired differences. Under constant volatility it is zero. Static
 and dynamic methods are those the registry declares (``MethodInfo.kind``), in its order.
+Costs are shown in currency and in bps of the order's notional ``|X| S_0``. Under a fill model,
+:func:`execution_table` (from :mod:`solvers.execution`) compares every execution policy with the
+backward induction under fills.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .errors import MethodNotApplicable
+from .execution import ExecutionReport, execution_table
 from .methods import method_info, method_names, solve
+from .result import format_amount, in_bps, order_notional
 from .simulation import Difference, MonteCarloEstimate, SimulationResult, compare, simulate
 from .spec import ExecutionProblem
-from .validation import predicted_discretization_gap
+from .validation import not_comparable_reason, predicted_discretization_gap
 
-__all__ = ["AdaptivityReport", "value_of_adaptivity", "methods_of_kind"]
+__all__ = ["AdaptivityReport", "value_of_adaptivity", "methods_of_kind", "ExecutionReport", "execution_table"]
 
 
 @dataclass
@@ -78,10 +83,14 @@ class AdaptivityReport:
         }
 
     def summary(self) -> str:
+        """The comparison as text, with its statistics explained in words."""
         s, d = self.static_sim, self.dynamic_sim
         p = self.problem
+        notional = float(order_notional(p).sum())
         lines = [f"value of adaptivity - {p.name or 'problem'} (volatility {p.volatility_model.kind}), "
-                 f"{s.paths} common paths, seed {s.seed}{', antithetic' if s.antithetic else ''}", "",
+                 f"{s.paths} common paths, seed {s.seed}{', antithetic' if s.antithetic else ''}",
+                 f"  costs in currency (+/- one standard error); [bps] of the order's notional |X| S_0 = "
+                 f"{format_amount(notional)}", "",
                  f"  {'':<28} {'static: ' + self.static_label:>26} {'feedback: ' + self.dynamic_label:>26} "
                  f"{'static - feedback (95% CI)':>40}"]
         rows = (("mean cost E[C]", s.mean, d.mean, "cost"),
@@ -92,20 +101,30 @@ class AdaptivityReport:
             lo, hi = est.ci()
             lines.append(f"  {name:<28} {a.value:18.10g} +/-{a.se:5.2g} {b.value:18.10g} +/-{b.se:5.2g} "
                          f"{est.value:14.6g} [{lo:.6g}, {hi:.6g}]")
+            lines.append(f"  {'  [bps]':<28} {in_bps(a.value, notional):26.4g} {in_bps(b.value, notional):26.4g} "
+                         f"{in_bps(est.value, notional):14.4g} [{in_bps(lo, notional):.4g}, {in_bps(hi, notional):.4g}]")
         lines.append(f"  {'std of cost':<28} {s.std.value:26.10g} {d.std.value:26.10g}")
         for a in s.stats["var"]:
             lines.append(f"  {'VaR ' + format(a, 'g'):<28} {s.stats['var'][a].value:26.10g} {d.stats['var'][a].value:26.10g}")
         v = self.value
         lo, hi = v.ci()
         rel = v.value / s.objective.value if s.objective.value else float("nan")
-        lines += ["", f"  value of adaptivity = {v.value:.6g} (95% CI [{lo:.6g}, {hi:.6g}]), "
-                      f"{100 * rel:.4g}% of the static objective"]
+        lines += ["", f"  value of adaptivity = {v.value:.6g} = {in_bps(v.value, notional):.4g} bps "
+                      f"(95% CI [{lo:.6g}, {hi:.6g}]), {100 * rel:.4g}% of the static objective"]
         for name, a in self.agreement().items():
             what = ("dynamic (static schedule as control variate)" if name == "dynamic_control_variate" else name)
             if name != "static" and self.dynamic_gap:
                 what += " [continuous value + predicted O(tau) gap]"
             lines.append(f"  {what} solver value {a['solver_value']:.10g}, simulated {a['simulated']:.10g} "
                          f"+/- {a['se']:.2g} (z = {a['z']:.2f})")
+        lines += ["", "  how to read this:",
+                  "  - static - feedback: on the same simulated paths, the static schedule's cost minus the feedback "
+                  "policy's; a positive value means reacting to the market saves that much on average.",
+                  "  - 95% CI: the range that holds the true difference with 95% confidence (the estimate "
+                  "+/- 1.96 standard errors of the path-by-path differences); if it contains 0, this many paths "
+                  "cannot tell the two strategies apart.",
+                  "  - z: how many standard errors the simulated objective lies from the method's own value; "
+                  "|z| below about 3 means the simulation confirms the method."]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -188,6 +207,9 @@ def value_of_adaptivity(
         notes.append(f"{d_label}'s value {dynamic_value:.10g} is the continuous-time optimum; executed in "
                      f"{problem.slices} slices its cost differs by O(tau): the solver value compared below is "
                      f"shifted by the predicted first-order gap {dynamic_gap:.6g} (see optexec validate)")
+        untrusted = not_comparable_reason(problem, predicted_discretization_gap(problem, dynamic))
+        if untrusted:
+            notes.append(f"the z of {d_label} is not meaningful here: {untrusted}")
     if not problem.volatility_model.stochastic:
         notes.append("volatility is deterministic: the optimal feedback policy is the static optimum, "
                      "so the value should be zero within its confidence interval")

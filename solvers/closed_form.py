@@ -3,7 +3,10 @@
 Discrete time (the spec's N slices): ``x_j = X sinh(kappa (T - t_j)) / sinh(kappa T)`` with
 ``cosh(kappa tau) = 1 + tau^2 lambda sigma^2 / (2 eta_tilde)``, ``eta_tilde = eta - gamma tau / 2``;
 continuous time (``tau -> 0``): the same profile with ``kappa = sigma sqrt(lambda / eta)``.
-Baskets split into independent modes (AC 2001 appendix A). Entry points: :func:`solve`
+Baskets split into independent modes (AC 2001 appendix A). With drift the optimum is AC 2001's
+shifted profile; per-slice coefficients, a volatility path, closures or a terminal penalty take
+the exact linear-quadratic solve (one banded system in the free holdings, O(N m^2)); the
+continuous soft finish is Cartea & Jaimungal's. Entry points: :func:`solve`
 (``INFO``, :class:`ClosedFormSettings`), :func:`solve_batch` (many ``lambda`` at once),
 :func:`optimal_holdings`, :func:`kappa`, :func:`urgency`. Holdings in shares, time in the spec's
 unit, costs from :mod:`solvers.costs`; the derivations and the numerically safe forms are on the
@@ -19,6 +22,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.linalg as sla
 
 from .costs import policy_cost, trades_from_holdings, trajectory_constants
 from .errors import MethodNotApplicable, OptexecError, SpecError
@@ -176,7 +180,7 @@ def _continuous_integrals(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- checks
-def require_pure_transient(problem: ExecutionProblem) -> None:
+def require_pure_transient(problem: ExecutionProblem, time_model: str = "discrete") -> None:
     """Raise :class:`MethodNotApplicable` unless a transient spec is Obizhaeva-Wang's pure case:
     every asset with an exponential kernel, ``transient_exponent = 1`` and ``initial_deviation = 0``,
     ``eta = gamma = 0``, ``lambda = 0``, no drift, no impact matrices."""
@@ -192,34 +196,58 @@ def require_pure_transient(problem: ExecutionProblem) -> None:
             reasons.append(f"{w}.transient_exponent = {a.transient_exponent:g} (needs 1)")
         if a.initial_deviation != 0:
             reasons.append(f"{w}.initial_deviation = {a.initial_deviation:g} (needs 0)")
-        if a.temporary_impact != 0 or a.permanent_impact != 0:
-            reasons.append(f"{w}.temporary_impact = {a.temporary_impact:g}, permanent_impact = "
+        if isinstance(a.temporary_impact, tuple) or a.temporary_impact != 0 or a.permanent_impact != 0:
+            reasons.append(f"{w}.temporary_impact = {a.impact_level:g}, permanent_impact = "
                            f"{a.permanent_impact:g} (needs both 0)")
         if a.drift != 0:
             reasons.append(f"{w}.drift = {a.drift:g} (needs 0)")
+        if isinstance(a.spread, tuple):
+            reasons.append(f"{w}.spread is per slice (a linear term in the trades)")
     if problem.risk_aversion != 0:
         reasons.append(f"risk_aversion = {problem.risk_aversion:g} (needs 0)")
     if problem.temporary_impact_matrix is not None or problem.permanent_impact_matrix is not None:
         reasons.append("impact matrices are set")
+    if problem.terminal_penalty is not None:
+        reasons.append("terminal_penalty is set")
+    if problem.closures and time_model == "continuous":
+        reasons.append("closures in continuous time")
     if reasons:
         raise MethodNotApplicable(METHOD, "transient_impact: the closed form is Obizhaeva-Wang's pure case only; "
                                   + "; ".join(reasons))
 
 
-def require_applicable(problem: ExecutionProblem) -> None:
-    """Raise :class:`MethodNotApplicable` unless the impact is linear, the volatility constant
-    and the drift zero (constraints are checked on the schedule, by :func:`solve`); a transient
-    spec must be Obizhaeva-Wang's pure case (:func:`require_pure_transient`)."""
+def require_applicable(problem: ExecutionProblem, time_model: str = "discrete") -> None:
+    """Raise :class:`MethodNotApplicable` unless the impact is linear and the volatility
+    deterministic; continuous time also needs constant volatility and coefficients, no drift
+    and no closures (a terminal penalty is Cartea & Jaimungal's solution, single asset)
+    (constraints are checked on the schedule, by :func:`solve`). A transient spec must be
+    Obizhaeva-Wang's pure case (:func:`require_pure_transient`)."""
     if problem.has_transient:
-        require_pure_transient(problem)
+        require_pure_transient(problem, time_model)
         return
     if not problem.all_linear:
         betas = [a.impact_exponent for a in problem.assets]
         raise MethodNotApplicable(METHOD, f"needs linear temporary impact (impact_exponent = {betas})")
-    if not problem.has_constant_volatility:
-        raise MethodNotApplicable(METHOD, f"needs constant volatility (volatility_model.kind = {problem.volatility_model.kind!r})")
-    if problem.has_drift:
-        raise MethodNotApplicable(METHOD, "does not model price drift (an asset has drift != 0)")
+    if problem.volatility_model.stochastic:
+        raise MethodNotApplicable(METHOD, "needs constant volatility or a deterministic path (volatility_model.kind = "
+                                          f"{problem.volatility_model.kind!r})")
+    if time_model == "continuous":
+        if not problem.has_constant_volatility:
+            raise MethodNotApplicable(METHOD, "continuous time needs constant volatility (volatility_model.kind = "
+                                              f"{problem.volatility_model.kind!r})")
+        if problem.has_drift:
+            raise MethodNotApplicable(METHOD, "continuous time does not model price drift (an asset has drift != 0)")
+        keys = [k for k in problem.time_varying_keys() if k != "terminal_penalty"]
+        if keys:
+            raise MethodNotApplicable(METHOD, f"continuous time needs constant coefficients and no closures ({keys[0]} is set)")
+        if problem.has_terminal_penalty and problem.is_basket:
+            raise MethodNotApplicable(METHOD, "continuous time with a terminal_penalty is solved for a single asset")
+
+
+def _needs_lq(problem: ExecutionProblem) -> bool:
+    """True when the AC 2001 profile does not apply and the banded linear-quadratic solve does."""
+    return bool(problem.time_varying_keys()) or not problem.has_constant_volatility or (
+        problem.has_drift and (problem.is_basket or problem.risk_aversion <= 0))
 
 
 def _check_schedule(problem: ExecutionProblem, holdings: np.ndarray) -> None:
@@ -228,7 +256,7 @@ def _check_schedule(problem: ExecutionProblem, holdings: np.ndarray) -> None:
     trades = trades_from_holdings(holdings).reshape(problem.slices, problem.n_assets)
     for i, a in enumerate(problem.assets):
         reverses = np.any(trades[:, i] * np.sign(a.holdings) < -1e-12 * abs(a.holdings))
-        if reverses and a.spread > 0:
+        if reverses and np.any(np.asarray(a.spread) > 0):
             raise MethodNotApplicable(METHOD, f"asset {a.name!r} trades both ways, so the spread cost is not a constant")
         if reverses and problem.no_reversal:
             raise MethodNotApplicable(METHOD, f"no_reversal binds: asset {a.name!r} trades both ways")
@@ -368,17 +396,75 @@ def solve(problem: ExecutionProblem, settings: ClosedFormSettings | None = None,
         overrides: its fields by keyword (``time_model="continuous"``).
     """
     cfg = merge_settings(ClosedFormSettings, settings, overrides)
-    require_applicable(problem)
+    require_applicable(problem, cfg.time_model)
     start = time.perf_counter()
     if problem.has_transient:
         return _solve_transient(problem, cfg.time_model, start)
     if cfg.time_model == "continuous":
+        if problem.has_terminal_penalty:
+            return _solve_cartea_jaimungal(problem, start)
         return _solve_continuous(problem, start)
-    holdings = optimal_holdings(problem)
+    if _needs_lq(problem):
+        holdings = lq_holdings(problem)
+        diagnostics: dict[str, Any] = {"branch": "linear-quadratic (banded)"}
+    elif problem.has_drift:
+        holdings = drift_holdings(problem)
+        diagnostics = _discrete_diagnostics(problem)
+        diagnostics["branch"] = "AC 2001 with drift"
+    else:
+        holdings = optimal_holdings(problem)
+        diagnostics = _discrete_diagnostics(problem)
     _check_schedule(problem, holdings)
     elapsed = time.perf_counter() - start
-    return Result.from_schedule(problem, holdings, method=METHOD, solve_seconds=elapsed,
-                                diagnostics=_discrete_diagnostics(problem))
+    return Result.from_schedule(problem, holdings, method=METHOD, solve_seconds=elapsed, diagnostics=diagnostics)
+
+
+def lq_holdings(problem: ExecutionProblem) -> np.ndarray:
+    """The exact optimum of the linear-quadratic static problem (linear impact, deterministic
+    volatility) with per-slice coefficients, closures, drift and a terminal penalty: the
+    stationarity condition ``H x = b`` in the free holdings, ``H`` the banded Hessian of
+    :meth:`ExecutionProblem.hessian_band`, ``b = 2 C_1 X + mu h_k - s (epsilon_{k+1} - epsilon_k)``
+    (``C_1 = H_1 / tau - Gamma / 2``, ``s = sign(X)``: the one-way spread; ``epsilon_{N+1} = 0``).
+    Shares, shape (N+1,) or (N+1, m). Raises :class:`MethodNotApplicable` when ``H`` is not
+    positive definite (risk seeking beyond the convex range)."""
+    n, m, tau = problem.slices, problem.n_assets, problem.tau
+    big_x = problem.initial_holdings
+    soft = problem.has_terminal_penalty
+    free = n if soft else n - 1
+    x = np.zeros((n + 1, m))
+    x[0] = big_x
+    if free == 0:
+        return x[:, 0] if m == 1 else x
+    if problem.temporary_impact_matrix is not None:
+        h1 = problem.temporary_impact_matrix_array
+    else:
+        h1 = np.diag([a.eta_slices(n)[0] for a in problem.assets])
+    rhs = np.zeros((free, m))
+    rhs[0] += 2.0 * (h1 / tau - 0.5 * problem.permanent_impact_matrix_array) @ big_x
+    mu = np.array([a.drift for a in problem.assets])
+    rhs += (problem.exposure_times()[:free, None] * mu[None, :])
+    eps = np.stack([a.spread_slices(n) for a in problem.assets], axis=1)            # (N, m)
+    eps_next = np.vstack([eps[1:], np.zeros((1, m))])
+    rhs -= (np.sign(big_x)[None, :] * (eps_next - eps))[:free]
+    band = problem.hessian_band()
+    scale = float(np.abs(band).max())
+    try:
+        sol = sla.solveh_banded(band / scale, rhs.ravel() / scale, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        raise MethodNotApplicable(METHOD, f"the Hessian is not positive definite (smallest eigenvalue "
+                                          f"{problem.hessian_check():.6g}): risk seeking beyond the convex range") from None
+    x[1:free + 1] = sol.reshape(free, m)
+    return x[:, 0] if m == 1 else x
+
+
+def drift_holdings(problem: ExecutionProblem) -> np.ndarray:
+    """AC 2001 (section 2.2) with drift, discrete time, single asset, ``lambda > 0``:
+    ``x_j = xbar + (X - xbar) sinh(kappa (T - t_j)) / sinh(kappa T) - xbar sinh(kappa t_j) / sinh(kappa T)``,
+    ``xbar = mu / (2 lambda sigma^2)``, ``kappa`` the discrete rate (shares)."""
+    a = problem.asset
+    prof = _discrete_profile(_a_parameter(problem), problem.slices)  # sinh(kappa (T - t_j)) / sinh(kappa T)
+    xbar = a.drift / (2.0 * problem.risk_aversion * a.volatility**2)
+    return xbar + (a.holdings - xbar) * prof - xbar * prof[::-1]
 
 
 def _discrete_diagnostics(problem: ExecutionProblem) -> dict[str, Any]:
@@ -414,6 +500,8 @@ def solve_batch(problems: Mapping[int, ExecutionProblem], settings: ClosedFormSe
             continue
         try:
             require_applicable(p)
+            if _needs_lq(p) or p.has_drift:
+                continue
             key = tuple((f.name, getattr(p, f.name)) for f in fields(p)
                         if f.name not in ("risk_aversion", "risk_seeking", "name", "description"))
             hash(key)
@@ -465,6 +553,70 @@ def _solve_continuous(problem: ExecutionProblem, start: float) -> Result:
                        drift=0.0, variance=variance)
     return Result.from_cost(problem, holdings, cost, method=METHOD, solve_seconds=time.perf_counter() - start,
                             time_model="continuous", diagnostics=diagnostics)
+
+
+def _cj_profile(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(g(s), g'(s)) e^{-kappa T}`` with ``g(s) = cosh(kappa s) + (a / eta) sinh(kappa s) / kappa``,
+    ``a = alpha - gamma / 2``, ``kappa = sigma sqrt(lambda / eta)`` (``kappa = 0``: ``1 + a s / eta``)."""
+    asset = problem.asset
+    eta, big_t = asset.temporary_impact, problem.horizon
+    a = float(problem.terminal_penalties()[0]) - 0.5 * asset.permanent_impact
+    k = asset.volatility * math.sqrt(max(problem.risk_aversion, 0.0) / eta)
+    s = np.asarray(s, dtype=np.float64)
+    if k * big_t <= 1e-8:
+        return 1.0 + a * s / eta, np.full_like(s, a / eta)
+    up, down = np.exp(k * (s - big_t)), np.exp(-k * (s + big_t))
+    ch, sh = 0.5 * (up + down), 0.5 * (up - down) / k
+    return ch + a / eta * sh, k * k * sh + a / eta * ch
+
+
+def cartea_jaimungal(problem: ExecutionProblem, times: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Cartea & Jaimungal's continuous optimum with a terminal penalty (single asset, linear impact,
+    constant volatility): ``x(t) = X g(T - t) / g(T)`` (:func:`_cj_profile`), and the value
+    ``h(0) X^2`` of ``int (eta v^2 + lambda sigma^2 x^2) dt + (alpha - gamma/2) x_T^2`` with
+    ``h(0) = eta g'(T) / g(T)`` (currency). Returns ``(holdings at times, h(0) X^2)``; the
+    objective is ``1/2 gamma X^2 + epsilon |X - x_T| + h(0) X^2``."""
+    if problem.risk_aversion < 0:
+        raise MethodNotApplicable(METHOD, "the continuous soft finish is solved for risk_aversion >= 0")
+    asset = problem.asset
+    times = problem.times if times is None else np.asarray(times, dtype=np.float64)
+    grid = np.linspace(0.0, problem.horizon, 2049)
+    g_grid, _ = _cj_profile(problem, grid)
+    if not np.all(g_grid > 0):
+        raise MethodNotApplicable(METHOD, f"continuous time: alpha - gamma/2 = "
+                                          f"{float(problem.terminal_penalties()[0]) - 0.5 * asset.permanent_impact:g} "
+                                          "makes the continuous cost unbounded below (g(s) <= 0)")
+    g_t, dg_t = _cj_profile(problem, np.array([problem.horizon]))
+    g, _ = _cj_profile(problem, problem.horizon - times)
+    holdings = asset.holdings * g / g_t[0]
+    return holdings, asset.temporary_impact * float(dg_t[0] / g_t[0]) * asset.holdings**2
+
+
+def _solve_cartea_jaimungal(problem: ExecutionProblem, start: float) -> Result:
+    asset = problem.asset
+    holdings, value = cartea_jaimungal(problem)
+    nodes, weights = np.polynomial.legendre.leggauss(16)
+    edges = np.linspace(0.0, problem.horizon, 513)
+    half = 0.5 * np.diff(edges)
+    t = ((edges[:-1] + half)[:, None] + half[:, None] * nodes[None, :]).ravel()
+    w = (half[:, None] * weights[None, :]).ravel()
+    g_t, _ = _cj_profile(problem, np.array([problem.horizon]))
+    g, dg = _cj_profile(problem, problem.horizon - t)
+    x = asset.holdings * g / g_t[0]
+    v = asset.holdings * dg / g_t[0]                     # trade rate -x'(t)
+    if np.any(v * np.sign(asset.holdings) < -1e-12 * abs(asset.holdings)) and asset.spread > 0:
+        raise MethodNotApplicable(METHOD, "the continuous soft finish trades both ways, so the spread is not a constant")
+    x_end = float(holdings[-1])
+    alpha = float(problem.terminal_penalties()[0])
+    cost = policy_cost(problem, permanent=0.5 * asset.permanent_impact * (asset.holdings**2 - x_end**2),
+                       temporary=asset.temporary_impact * float(np.sum(w * v * v)),
+                       spread=asset.spread * abs(asset.holdings - x_end), drift=0.0,
+                       variance=asset.volatility**2 * float(np.sum(w * x * x)), terminal=alpha * x_end**2)
+    objective = 0.5 * asset.permanent_impact * asset.holdings**2 + asset.spread * abs(asset.holdings - x_end) + value
+    diagnostics = {"branch": "Cartea-Jaimungal (terminal penalty)", "value_coefficient": value / asset.holdings**2,
+                   "quadrature_gap": abs(float(cost.objective) - objective) / max(abs(objective), 1e-300)}
+    return Result.from_cost(problem, holdings, cost, method=METHOD, objective=objective,
+                            solve_seconds=time.perf_counter() - start, time_model="continuous", diagnostics=diagnostics)
 
 
 def _continuous_single(problem: ExecutionProblem, u: np.ndarray) -> tuple[np.ndarray, float, float]:

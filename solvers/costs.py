@@ -3,14 +3,13 @@ formulas are written.
 
 For holdings ``x_0 = X, ..., x_N = 0`` and trades ``n_k = x_{k-1} - x_k``, ``v_k = n_k / tau``:
 
-    permanent  = 1/2 X' Gamma X - 1/2 sum_k n_k' Gamma n_k
-    temporary  = tau * sum_k sum_i eta_i |v_ik|^(1 + beta_i)        (diagonal impact)
-               = (1 / tau) * sum_k n_k' H n_k                        (matrix impact, linear)
-    spread     = sum_k sum_i epsilon_i |n_ik|
-    drift      = -tau * sum_{k=1..N} mu' x_k
+    permanent  = 1/2 X' Gamma X - 1/2 x_N' Gamma x_N - 1/2 sum_k n_k' Gamma n_k
+    temporary  = tau * sum_k sum_i eta_ik |v_ik|^(1 + beta_i)       (per-slice eta_k)
+    spread     = sum_k sum_i epsilon_ik |n_ik|
+    drift      = -mu' sum_{k=1..N} h_k x_k      (h_k = tau + the closure after slice k)
     transient  = sum_i 1/2 n_i' K_i n_i + D_1 terms  (:mod:`solvers.transient`; AFS for delta < 1)
-    E          = permanent + temporary + spread + drift + transient
-    V          = tau * sum_{k=1..N} E[sigma_k^2] x_k^2               (basket: tau sum x_k' C x_k)
+    terminal   = sum_i alpha_i x_Ni^2             (terminal penalty; else x_N = 0)
+    V          = sum_{k=1..N} (tau E[sigma_k^2] + d_k sigma_c^2) x_k^2  (basket: h_k x_k' C x_k)
     objective  = E + lambda V
 
 All amounts are in currency. With ``beta = 1``, ``permanent + temporary`` equals AC 2001's
@@ -97,7 +96,8 @@ def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endp
         problem: the spec.
         holdings: ``x_k`` for ``k = 0..N``: shape ``(..., N+1)`` for one asset,
             ``(..., N+1, m)`` for a basket (leading axes are a batch of schedules).
-        check_endpoints: require ``x_0 = X`` and ``x_N = 0`` (relative 1e-9 of ``|X|``).
+        check_endpoints: require ``x_0 = X`` and, unless the spec has a terminal penalty,
+            ``x_N = 0`` (relative 1e-9 of ``|X|``).
     """
     x = np.asarray(holdings, dtype=np.float64)
     _check_shape(problem, x)
@@ -107,41 +107,47 @@ def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endp
     big_x = problem.initial_holdings
     if check_endpoints:
         scale = np.abs(big_x) * 1e-9
-        if np.any(np.abs(x[..., 0, :] - big_x) > scale) or np.any(np.abs(x[..., -1, :]) > scale):
+        soft = problem.has_terminal_penalty
+        if np.any(np.abs(x[..., 0, :] - big_x) > scale) or (not soft and np.any(np.abs(x[..., -1, :]) > scale)):
             raise ValueError("holdings must start at X and end at 0 (x_0 = X, x_N = 0)")
     tau = problem.tau
     n = x[..., :-1, :] - x[..., 1:, :]  # (..., N, m)
+    last = x[..., -1, :]
 
     gamma = problem.permanent_impact_matrix_array
-    permanent = 0.5 * big_x @ gamma @ big_x - 0.5 * np.einsum("...ki,ij,...kj->...", n, gamma, n)
+    permanent = (0.5 * big_x @ gamma @ big_x - 0.5 * np.einsum("...ki,ij,...kj->...", n, gamma, n)
+                 - 0.5 * np.einsum("...i,ij,...j->...", last, gamma, last))
 
     if problem.temporary_impact_matrix is not None:
         h = problem.temporary_impact_matrix_array
         temporary = np.einsum("...ki,ij,...kj->...", n, h, n) / tau
     else:
-        eta = np.array([a.temporary_impact for a in problem.assets])
+        eta = np.stack([a.eta_slices(problem.slices) for a in problem.assets], axis=1)  # (N, m)
         beta = np.array([a.impact_exponent for a in problem.assets])
         speed = np.abs(n) / tau
         per_share = np.where(beta == 1.0, speed**2, speed ** (1.0 + beta))
         temporary = tau * np.sum(per_share * eta, axis=(-2, -1))
 
-    eps = np.array([a.spread for a in problem.assets])
+    eps = np.stack([a.spread_slices(problem.slices) for a in problem.assets], axis=1)  # (N, m)
     spread = np.sum(np.abs(n) * eps, axis=(-2, -1))
 
     mu = np.array([a.drift for a in problem.assets])
-    drift = -tau * np.sum(x[..., 1:, :] * mu, axis=(-2, -1)) + 0.0  # + 0.0: no "-0" for zero drift
+    held = x[..., 1:, :]  # x_1..x_N, exposed to the move over slices 1..N (and the closures)
+    hold_time = problem.exposure_times()
+    drift = -np.sum(held * mu * hold_time[:, None], axis=(-2, -1)) + 0.0  # + 0.0: no "-0" for zero drift
 
     transient = 0.0
     for i, a in enumerate(problem.assets):
         kernel = transient_model(a)
         if kernel is not None:
             transient = transient + kernel.cost(n[..., i], problem.trade_times)
-
-    held = x[..., 1:, :]  # x_1..x_N, exposed to the move over slices 1..N
     if basket:
-        variance = tau * np.einsum("...ki,ij,...kj->...", held, problem.covariance, held)
+        variance = np.einsum("k,...ki,ij,...kj->...", hold_time, held, problem.covariance, held)
     else:
-        variance = tau * np.sum(problem.slice_variance() * held[..., 0] ** 2, axis=-1)
+        variance = np.sum(problem.holding_risk()[:, 0, 0] * held[..., 0] ** 2, axis=-1)
+    terminal = 0.0
+    if problem.has_terminal_penalty:
+        terminal = np.sum(problem.terminal_penalties() * last**2, axis=-1)
 
     def out(v):
         v = np.asarray(v, dtype=np.float64)
@@ -149,17 +155,19 @@ def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endp
 
     return ScheduleCost(
         permanent=out(permanent), temporary=out(temporary), spread=out(spread), drift=out(drift),
-        variance=out(variance), risk_aversion=problem.risk_aversion, transient=out(transient),
+        variance=out(variance), risk_aversion=problem.risk_aversion, terminal=out(terminal),
+        transient=out(transient),
     )
 
 
 def trajectory_constants(problem: ExecutionProblem) -> dict[str, float]:
     """Parts of ``E`` that no schedule can change: ``1/2 X' Gamma X`` and, for a monotone
     schedule, the spread ``sum_i epsilon_i |X_i|`` (currency). A dynamic method adds these to
-    its value function so that its ``objective`` is comparable with ``E + lambda V``."""
+    its value function so that its ``objective`` is comparable with ``E + lambda V``. Per-slice
+    spreads use their mean (a method with per-slice spreads prices them itself)."""
     big_x = problem.initial_holdings
     gamma = problem.permanent_impact_matrix_array
-    eps = np.array([a.spread for a in problem.assets])
+    eps = np.array([a.spread_level for a in problem.assets])
     return {"permanent": float(0.5 * big_x @ gamma @ big_x), "spread": float(np.sum(eps * np.abs(big_x)))}
 
 

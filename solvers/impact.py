@@ -128,9 +128,9 @@ class PowerLawImpact:
 
 def impact_model(asset: Any) -> PowerLawImpact:
     """The impact law of one asset of a spec (``temporary_impact``, ``impact_exponent``,
-    ``spread``, ``permanent_impact``)."""
-    return PowerLawImpact(eta=float(asset.temporary_impact), beta=float(asset.impact_exponent),
-                          epsilon=float(asset.spread), gamma=float(asset.permanent_impact))
+    ``spread``, ``permanent_impact``; per-slice ``eta_k`` / ``epsilon_k``: their mean level)."""
+    return PowerLawImpact(eta=float(asset.impact_level), beta=float(asset.impact_exponent),
+                          epsilon=float(asset.spread_level), gamma=float(asset.permanent_impact))
 
 
 def equivalent_eta(eta: float, beta: float, order: float, horizon: float) -> float:

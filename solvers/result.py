@@ -21,10 +21,25 @@ from .errors import SolverError
 from .serialize import plain as _plain
 from .spec import ExecutionProblem
 
-__all__ = ["Result", "OK_STATUSES", "check_result"]
+__all__ = ["Result", "OK_STATUSES", "check_result", "order_notional", "in_bps", "format_amount"]
 
 #: statuses that mean "this answer is the optimum to the stated accuracy"
 OK_STATUSES = ("optimal",)
+
+
+def order_notional(problem: ExecutionProblem) -> np.ndarray:
+    """The order's notional per asset, ``|X_i| S_0,i`` (currency), shape (m,)."""
+    return np.array([abs(a.holdings) * a.price for a in problem.assets], dtype=np.float64)
+
+
+def in_bps(amount: float, notional: float) -> float:
+    """``amount`` in basis points of ``notional``: ``1e4 amount / notional`` (NaN for a zero notional)."""
+    return 1e4 * float(amount) / float(notional) if notional else math.nan
+
+
+def format_amount(amount: float) -> str:
+    """A currency amount for people: ``50,000,000``, ``1,234.5``, ``0.25``."""
+    return f"{amount:,.2f}".rstrip("0").rstrip(".") if abs(amount) >= 1 else f"{amount:.4g}"
 
 
 @dataclass
@@ -132,7 +147,9 @@ class Result:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data with the conventions page's keys first."""
+        """Plain JSON-ready data, the shared result keys first; ``*_bps`` are basis points of the
+        order's notional ``sum_i |X_i| S_0,i`` (``notional``, currency)."""
+        notional = float(order_notional(self.problem).sum())
         return {
             "method": self.method,
             "status": self.status,
@@ -149,6 +166,10 @@ class Result:
             "objective": _plain(self.objective),
             "risk_aversion": self.problem.risk_aversion,
             "cost_breakdown": _plain(self.cost_breakdown),
+            "notional": float(notional),
+            "expected_cost_bps": _plain(in_bps(self.expected_cost, notional)),
+            "objective_bps": _plain(in_bps(self.objective, notional)),
+            "std_bps": _plain(in_bps(self.std, notional)),
             "solve_seconds": self.solve_seconds,
             "diagnostics": _plain(self.diagnostics),
             "spec": self.problem.to_dict(),
@@ -183,13 +204,30 @@ class Result:
                 trade = "" if k == 0 else f"{trd[k - 1, i]:14.6g}"
                 cells.append(f"{hold[k, i]:16.8g} {trade:>14}")
             lines.append(f"  {k:5d} {self.times[k]:10.5g} " + " ".join(cells))
+        notional = order_notional(p)
+        total = float(notional.sum())
+
+        def bps(amount: float) -> str:
+            return f"   {in_bps(amount, total):10.4g} bps"
+
         lines += [
             "",
-            f"  expected cost E      {self.expected_cost:18.8g}",
+            f"  costs in currency and in basis points (bps) of the order's notional |X| S_0 = {format_amount(total)}"
+            + (" (" + ", ".join(f"{n} {format_amount(v)}" for n, v in zip(names, notional)) + ")" if p.is_basket else ""),
+            f"  expected cost E      {self.expected_cost:18.8g}{bps(self.expected_cost)}",
             f"  variance V           {self.variance:18.8g}",
-            f"  std sqrt(V)          {self.std:18.8g}",
-            f"  objective E+lambda*V {self.objective:18.8g}",
+            f"  std sqrt(V)          {self.std:18.8g}{bps(self.std)}",
+            f"  objective E+lambda*V {self.objective:18.8g}{bps(self.objective)}",
         ]
+        if p.is_basket:
+            per_asset = _per_asset_expected_cost(self)
+            if per_asset is not None:
+                lines.append("  E per asset (temporary, spread and own permanent impact): " + ", ".join(
+                    f"{n} {c:.6g} = {in_bps(c, v):.4g} bps" for n, c, v in zip(names, per_asset, notional)))
+        if p.volatility_model.stochastic and self.policy is None:
+            lines.append("  note: a static schedule under stochastic volatility: this solves the static problem "
+                         "on the expected variance E[sigma_k^2] of each slice (a feedback method can do better; "
+                         "see 'optexec adaptivity')")
         priced = self.expected_cost + self.problem.risk_aversion * self.variance
         if abs(priced - self.objective) > 1e-12 * max(abs(self.objective), 1.0):
             # a dynamic method's objective is its value function; E and V are its policy's moments
@@ -209,10 +247,25 @@ class Result:
 ERROR_KEYS = ("objective_error", "holdings_error", "kkt_residual", "error_estimate", "objective_gap")
 
 
+def _per_asset_expected_cost(result: Result) -> np.ndarray | None:
+    """Each asset's share of ``E`` for a basket result, when the cost splits by asset (no cross
+    impact): the expected cost of asset ``i``'s own holdings alone; else None."""
+    p = result.problem
+    gamma = np.asarray(p.permanent_impact_matrix_array, dtype=np.float64)
+    if np.any(gamma - np.diag(np.diag(gamma))) or result.holdings.ndim != 2:
+        return None
+    out = []
+    for i in range(p.n_assets):
+        single = p.replace(assets=(p.assets[i],), correlation=None)
+        out.append(float(schedule_cost(single, result.holdings[:, i]).expected_cost))
+    return np.array(out)
+
+
 def check_result(result: Result) -> Result:
     """The result rule shared by every method: ``optimal`` only if every number is finite, the
     schedule starts at ``X`` and ends at 0 (relative 1e-9 of ``|X|``), and the method's own
-    residual or error estimate (:data:`ERROR_KEYS`) is finite. An answer that breaks it gets the
+    residual or error estimate (:data:`ERROR_KEYS`) is finite; under a terminal penalty ``x_N`` is
+    free (any finite number). An answer that breaks it gets the
     status ``numerical_error`` and a message saying which number broke which rule."""
     if result.status not in OK_STATUSES:
         return result
@@ -235,7 +288,7 @@ def check_result(result: Result) -> Result:
         scale = 1e-9 * np.abs(big_x)
         if np.any(np.abs(hold[0] - big_x) > scale):
             problems.append(f"holdings start at {hold[0].tolist()}, not X = {big_x.tolist()}")
-        if np.any(np.abs(hold[-1]) > scale):
+        if not result.problem.has_terminal_penalty and np.any(np.abs(hold[-1]) > scale):
             problems.append(f"holdings end at {hold[-1].tolist()}, not 0")
     if not problems:
         return result

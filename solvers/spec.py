@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import scipy.linalg as sla
 
 from .checks import finite_number as _number
 from .checks import finite_vector as _vector
@@ -42,6 +43,7 @@ from .volatility import ConstantVolatility, VolatilityModel, VolatilityPath, vol
 
 __all__ = [
     "Asset",
+    "Closure",
     "ExecutionProblem",
     "load_problem",
     "problem_from_toml",
@@ -120,7 +122,7 @@ def transient_hessian_min(problem: "ExecutionProblem", index: int) -> float:
     a = problem.assets[index]
     kernel = transient_model(a)
     tau = problem.tau
-    diag = np.full(problem.slices, 2.0 * a.temporary_impact / tau - a.permanent_impact)
+    diag = 2.0 * a.eta_slices(problem.slices) / tau - a.permanent_impact
     times = problem.trade_times
     bound = kernel.min_eigenvalue_bound(times)
     low = float(diag.min())
@@ -183,6 +185,12 @@ def _power(parts: list[tuple[str, Any, float]], k: float) -> list[tuple[str, Any
     return [(name, value, k * c) for name, value, c in parts]
 
 
+def _fmt(values: Any) -> str:
+    """Numbers for a message: one number as ``%g``, several as a list."""
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    return f"{arr[0]:g}" if arr.size == 1 else "[" + ", ".join(f"{v:g}" for v in arr) + "]"
+
+
 def _log10(value: float) -> float:
     """``log10 |value|`` without overflow; ``-inf`` for zero."""
     value = abs(float(value))
@@ -199,8 +207,10 @@ class Asset:
         price: ``S_0``, currency / share (> 0).
         volatility: ``sigma`` at ``t_0``, currency / share / sqrt(time unit) (>= 0).
         permanent_impact: ``gamma``, currency / share^2 (>= 0).
-        temporary_impact: ``eta``, currency / share / (share / time unit)^beta (> 0).
-        spread: ``epsilon``, fixed cost per share traded, currency / share (>= 0).
+        temporary_impact: ``eta``, currency / share / (share / time unit)^beta (> 0): one number,
+            or N numbers (slice ``k`` uses entry ``k-1``; see :meth:`eta_slices`).
+        spread: ``epsilon``, fixed cost per share traded, currency / share (>= 0): one number
+            or N numbers (see :meth:`spread_slices`).
         impact_exponent: ``beta`` in (0, 2]; 1 is linear impact, 0.5 the square-root law.
         max_slice_trade: optional cap on ``|n_k|`` in shares: one number or N numbers (> 0).
         participation: optional cap ``|n_k| <= participation * market_volume_k``, in (0, 1].
@@ -220,6 +230,14 @@ class Asset:
         transient_exponent: ``delta`` in (0, 1] (book shape ``F(y) = kappa_T sign(y) |y|^delta``);
             ``delta < 1`` only with the exponential kernel.
         initial_deviation: ``D_1``, currency / share: impact of earlier trading still decaying.
+        volume_volatility, volume_autocorrelation: the simulated market volume of slice ``k``,
+            ``V_k = m_k exp(z_k - s^2/2)`` around ``market_volume`` ``m_k``, with ``z`` a
+            stationary AR(1) of standard deviation ``s`` and autocorrelation ``phi`` (defaults
+            0: the volume is the profile). See :mod:`solvers.market.volume`.
+        fill_participation, fill_rate, fill_concentration: the fill model of the simulator
+            (:mod:`solvers.market.fills`): a slice executes ``min(F_k |n_k|, p V_k)`` of its
+            order, ``F_k ~ Beta`` with mean ``fill_rate`` and concentration ``c``; defaults:
+            no cap and ``F = 1`` (full fills).
     """
 
     name: str = "asset"
@@ -227,8 +245,8 @@ class Asset:
     price: float = 1.0
     volatility: float = 0.0
     permanent_impact: float = 0.0
-    temporary_impact: float = 1.0
-    spread: float = 0.0
+    temporary_impact: float | tuple[float, ...] = 1.0
+    spread: float | tuple[float, ...] = 0.0
     impact_exponent: float = 1.0
     max_slice_trade: float | tuple[float, ...] | None = None
     participation: float | None = None
@@ -243,6 +261,11 @@ class Asset:
     kernel_timescale: float | None = None
     transient_exponent: float = 1.0
     initial_deviation: float = 0.0
+    volume_volatility: float = 0.0
+    volume_autocorrelation: float = 0.0
+    fill_participation: float | None = None
+    fill_rate: float = 1.0
+    fill_concentration: float = 20.0
 
     def __post_init__(self) -> None:
         self._validate("asset")
@@ -251,9 +274,20 @@ class Asset:
         if not isinstance(self.name, str) or not self.name:
             raise SpecError(f"{where}.name", self.name, "must be a non-empty string")
         setter = object.__setattr__
-        for key in ("holdings", "price", "volatility", "permanent_impact", "temporary_impact",
-                    "spread", "impact_exponent", "drift"):
+        for key in ("holdings", "price", "volatility", "permanent_impact", "impact_exponent", "drift"):
             setter(self, key, _number(f"{where}.{key}", getattr(self, key)))
+        for key, positive in (("temporary_impact", True), ("spread", False)):
+            value = getattr(self, key)
+            if isinstance(value, (list, tuple, np.ndarray)):
+                value = _vector(f"{where}.{key}", value)
+                if not value:
+                    raise SpecError(f"{where}.{key}", [], "must be one number or one per slice (N numbers)")
+                bad = [i for i, v in enumerate(value) if (v <= 0 if positive else v < 0)]
+                if bad:
+                    raise SpecError(f"{where}.{key}[{bad[0]}]", value[bad[0]], "must be > 0" if positive else "must be >= 0")
+            else:
+                value = _number(f"{where}.{key}", value)
+            setter(self, key, value)
         if self.holdings == 0:
             raise SpecError(f"{where}.holdings", self.holdings, "must be non-zero (positive sells, negative buys)")
         if abs(self.holdings) < _TINY:
@@ -267,10 +301,11 @@ class Asset:
         if self.permanent_impact < 0:
             raise SpecError(f"{where}.permanent_impact", self.permanent_impact, "must be >= 0")
         self._validate_transient(where)
-        if self.temporary_impact < 0 or (self.temporary_impact == 0 and self.transient_impact == 0):
+        if not isinstance(self.temporary_impact, tuple) and (
+                self.temporary_impact < 0 or (self.temporary_impact == 0 and self.transient_impact == 0)):
             raise SpecError(f"{where}.temporary_impact", self.temporary_impact,
                             "must be > 0 (or 0 with transient_impact > 0)")
-        if self.spread < 0:
+        if not isinstance(self.spread, tuple) and self.spread < 0:
             raise SpecError(f"{where}.spread", self.spread, "must be >= 0")
         lo, hi = _BETA_RANGE
         if not lo < self.impact_exponent <= hi:
@@ -307,6 +342,7 @@ class Asset:
             raise InfeasibleSpecError(f"{where}.min_holdings", self.min_holdings,
                                       f"must be <= min(0, holdings) = {min(0.0, self.holdings):g} "
                                       "(x_0 = X and x_N = 0 must lie within the bounds)")
+        self._validate_market(where)
         if self.max_holdings is not None and self.max_holdings < max(0.0, self.holdings):
             raise InfeasibleSpecError(f"{where}.max_holdings", self.max_holdings,
                                       f"must be >= max(0, holdings) = {max(0.0, self.holdings):g} "
@@ -355,11 +391,57 @@ class Asset:
     def has_transient(self) -> bool:
         """True when the asset has transient impact (``transient_impact > 0``)."""
         return self.transient_impact > 0
+    def _validate_market(self, where: str) -> None:
+        """The volume and fill model keys (simulator only)."""
+        setter = object.__setattr__
+        for key in ("volume_volatility", "volume_autocorrelation", "fill_rate", "fill_concentration"):
+            setter(self, key, _number(f"{where}.{key}", getattr(self, key)))
+        if self.volume_volatility < 0:
+            raise SpecError(f"{where}.volume_volatility", self.volume_volatility, "must be >= 0")
+        if not -1 < self.volume_autocorrelation < 1:
+            raise SpecError(f"{where}.volume_autocorrelation", self.volume_autocorrelation, "must be in (-1, 1)")
+        if not 0 < self.fill_rate <= 1:
+            raise SpecError(f"{where}.fill_rate", self.fill_rate, "must be in (0, 1]")
+        if self.fill_concentration <= 0:
+            raise SpecError(f"{where}.fill_concentration", self.fill_concentration, "must be > 0")
+        if self.fill_participation is not None:
+            p = _number(f"{where}.fill_participation", self.fill_participation)
+            if not 0 < p <= 1:
+                raise SpecError(f"{where}.fill_participation", p, "must be in (0, 1]")
+            setter(self, "fill_participation", p)
+        for key in ("fill_participation", "volume_volatility"):
+            if getattr(self, key) and self.market_volume is None:
+                raise SpecError(f"{where}.market_volume", None, f"is required when {key} is set")
 
     @property
     def has_holdings_bounds(self) -> bool:
         """True when ``min_holdings`` or ``max_holdings`` is set."""
         return self.min_holdings is not None or self.max_holdings is not None
+
+    @property
+    def varying_keys(self) -> tuple[str, ...]:
+        """The keys given per slice (``temporary_impact``, ``spread``), in that order."""
+        return tuple(k for k in ("temporary_impact", "spread") if isinstance(getattr(self, k), tuple))
+
+    @property
+    def impact_level(self) -> float:
+        """``eta``, or the mean of the per-slice ``eta_k`` (the level that sets cost units)."""
+        eta = self.temporary_impact
+        return float(np.mean(eta)) if isinstance(eta, tuple) else eta
+
+    @property
+    def spread_level(self) -> float:
+        """``epsilon``, or the mean of the per-slice ``epsilon_k`` (currency / share)."""
+        eps = self.spread
+        return float(np.mean(eps)) if isinstance(eps, tuple) else eps
+
+    def eta_slices(self, slices: int) -> np.ndarray:
+        """``eta_k`` for slices k = 1..N (N numbers)."""
+        return np.broadcast_to(np.asarray(self.temporary_impact, dtype=np.float64), (slices,)).copy()
+
+    def spread_slices(self, slices: int) -> np.ndarray:
+        """``epsilon_k`` for slices k = 1..N (N numbers, currency / share)."""
+        return np.broadcast_to(np.asarray(self.spread, dtype=np.float64), (slices,)).copy()
 
     @property
     def is_linear(self) -> bool:
@@ -368,8 +450,9 @@ class Asset:
 
     def eta_tilde(self, tau: float) -> float:
         """``eta - gamma tau / 2`` (currency / share / (share / time)): the temporary impact net of
-        the permanent impact's ``-1/2 gamma n^2`` per slice of length ``tau`` (linear impact)."""
-        return self.temporary_impact - 0.5 * self.permanent_impact * tau
+        the permanent impact's ``-1/2 gamma n^2`` per slice of length ``tau`` (linear impact).
+        Per-slice ``eta_k``: the smallest ``eta_k - gamma tau / 2``."""
+        return float(np.min(self.temporary_impact)) - 0.5 * self.permanent_impact * tau
 
     def slice_caps(self, slices: int) -> np.ndarray | None:
         """Upper bound on ``|n_k|`` per slice (shares), combining both caps; None if uncapped."""
@@ -386,6 +469,47 @@ class Asset:
 
 
 _ASSET_KEYS = {f.name for f in dataclasses.fields(Asset)}
+#: the market-model keys left out of ``to_dict`` at their defaults (older readers keep working)
+_MARKET_DEFAULTS = {"volume_volatility": 0.0, "volume_autocorrelation": 0.0, "fill_rate": 1.0,
+                    "fill_concentration": 20.0}
+
+
+@dataclass(frozen=True)
+class Closure:
+    """The market closed after slice ``after_slice`` (1..N-1) for ``duration`` time units (a
+    ``[[closures]]`` table). ``x_k`` is held through it: ``V`` gains ``duration sigma_c^2 x_k^2``
+    and ``E`` gains ``-mu duration x_k``. ``volatility`` is ``sigma_c`` (currency / share /
+    sqrt(time unit)); None: the volatility in force at ``t_k`` (slice ``k+1``'s), held through."""
+
+    after_slice: int
+    duration: float
+    volatility: float | None = None
+
+    def __post_init__(self) -> None:
+        k = self.after_slice
+        if isinstance(k, float) and k.is_integer():
+            k = int(k)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise SpecError("closures.after_slice", k, "must be an integer (the slice after which the market closes)")
+        object.__setattr__(self, "after_slice", int(k))
+        duration = _number("closures.duration", self.duration)
+        if duration <= 0:
+            raise SpecError("closures.duration", duration, "must be > 0 (time units)")
+        object.__setattr__(self, "duration", duration)
+        if self.volatility is not None:
+            vol = _number("closures.volatility", self.volatility)
+            if vol < 0:
+                raise SpecError("closures.volatility", vol, "must be >= 0")
+            object.__setattr__(self, "volatility", vol)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"after_slice": self.after_slice, "duration": self.duration}
+        if self.volatility is not None:
+            out["volatility"] = self.volatility
+        return out
+
+
+_CLOSURE_KEYS = {f.name for f in dataclasses.fields(Closure)}
 
 
 @dataclass(frozen=True)
@@ -417,6 +541,10 @@ class ExecutionProblem:
             sqrt(time unit) per unit factor) and ``s`` the ``m`` specific volatilities. Given
             together, instead of ``correlation``; each asset's ``volatility`` must equal
             ``sqrt(C_ii)`` (relative 1e-9), so that every method sees one covariance.
+        closures: market closures (:class:`Closure`), at most one after each slice 1..N-1.
+            ``horizon``, ``tau`` and ``times`` count trading time only.
+        terminal_penalty: ``alpha >= 0`` (currency / share^2; one number, or one per asset): ``x_N``
+            is free and the remainder is liquidated for ``alpha x_N^2``. None: ``x_N = 0``.
     """
 
     horizon: float
@@ -434,6 +562,8 @@ class ExecutionProblem:
     factor_loadings: tuple[tuple[float, ...], ...] | None = None
     specific_volatility: tuple[float, ...] | None = None
     risk_seeking: bool = False
+    closures: tuple[Closure, ...] = ()
+    terminal_penalty: float | tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -462,6 +592,12 @@ class ExecutionProblem:
             if a.market_volume is not None and len(a.market_volume) != n:
                 raise SpecError(f"assets[{i}].market_volume", f"{len(a.market_volume)} numbers",
                                 f"must have one number per slice (slices = {n})")
+            for key in a.varying_keys:
+                if len(getattr(a, key)) != n:
+                    raise SpecError(f"assets[{i}].{key}", f"{len(getattr(a, key))} numbers",
+                                    f"must be one number or one per slice (slices = {n})")
+        self._validate_closures(n)
+        self._validate_terminal_penalty(m)
 
         self._validate_correlation(m)
         self._validate_impact_matrices(m)
@@ -473,6 +609,59 @@ class ExecutionProblem:
         self._validate_factor_model(m)
 
     # ------------------------------------------------------------------ validation
+    def _validate_closures(self, n: int) -> None:
+        raw = self.closures
+        if raw is None:
+            raw = ()
+        if isinstance(raw, (Closure, Mapping)):
+            raw = (raw,)
+        if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
+            raise SpecError("closures", raw, "must be a list of [[closures]] tables")
+        out = []
+        for j, c in enumerate(raw):
+            if isinstance(c, Mapping):
+                bad = sorted(set(c) - _CLOSURE_KEYS)
+                if bad:
+                    raise SpecError(f"closures[{j}].{bad[0]}", c[bad[0]],
+                                    f"unknown key (allowed: {', '.join(sorted(_CLOSURE_KEYS))})")
+                for key in ("after_slice", "duration"):
+                    if key not in c:
+                        raise SpecError(f"closures[{j}].{key}", None, "is required")
+                try:
+                    c = Closure(**c)
+                except SpecError as err:
+                    raise SpecError(err.field.replace("closures.", f"closures[{j}].", 1), err.value, err.rule) from None
+            if not isinstance(c, Closure):
+                raise SpecError(f"closures[{j}]", c, "must be a Closure or a table")
+            if not 1 <= c.after_slice <= n - 1:
+                raise SpecError(f"closures[{j}].after_slice", c.after_slice,
+                                f"must be in 1..N-1 = 1..{n - 1} (a closure lies between two slices)")
+            if any(o.after_slice == c.after_slice for o in out):
+                raise SpecError(f"closures[{j}].after_slice", c.after_slice, "each slice may be followed by one closure only")
+            if c.volatility is not None and len(self.assets) > 1:
+                raise SpecError(f"closures[{j}].volatility", c.volatility,
+                                "applies to a single asset (a basket's closure keeps its covariance)")
+            out.append(c)
+        object.__setattr__(self, "closures", tuple(sorted(out, key=lambda c: c.after_slice)))
+
+    def _validate_terminal_penalty(self, m: int) -> None:
+        alpha = self.terminal_penalty
+        if alpha is None:
+            return
+        if isinstance(alpha, (list, tuple, np.ndarray)):
+            alpha = _vector("terminal_penalty", alpha, None)
+            if len(alpha) != m:
+                raise SpecError("terminal_penalty", f"{len(alpha)} numbers",
+                                f"must be one number or one per asset ({m} assets)")
+            bad = [i for i, v in enumerate(alpha) if v < 0]
+            if bad:
+                raise SpecError(f"terminal_penalty[{bad[0]}]", alpha[bad[0]], "must be >= 0")
+        else:
+            alpha = _number("terminal_penalty", alpha)
+            if alpha < 0:
+                raise SpecError("terminal_penalty", alpha, "must be >= 0 (currency per share^2)")
+        object.__setattr__(self, "terminal_penalty", alpha)
+
     def _validate_correlation(self, m: int) -> None:
         if self.correlation is None:
             return
@@ -529,6 +718,9 @@ class ExecutionProblem:
         object.__setattr__(self, "_peak_variance", float(peak))
 
     def _validate_convexity(self) -> None:
+        """The Hessian rule of the conventions page (linear impact): every slice's
+        ``eta_k - gamma tau / 2 > 0`` (matrix impact: ``H - tau/2 Gamma`` positive definite); with
+        a terminal penalty also the whole Hessian, on the free holdings (:meth:`hessian_check`)."""
         tau = self.tau
         if self.is_basket and (self.temporary_impact_matrix is not None or self.permanent_impact_matrix is not None):
             if all(a.is_linear for a in self.assets):
@@ -537,21 +729,144 @@ class ExecutionProblem:
                     raise SpecError("temporary_impact_matrix", self.temporary_impact_matrix,
                                     "eta_tilde = H - tau/2 Gamma must be positive definite "
                                     f"(smallest eigenvalue {smallest:.6g}, tau = {tau:g})")
-            return
-        for i, a in enumerate(self.assets):
-            if a.has_transient:
-                if a.is_linear:
+        else:
+            for i, a in enumerate(self.assets):
+                if not a.is_linear:
+                    continue
+                if a.has_transient:  # the Hessian with the kernel (conventions page, "Transient impact")
                     self._check_transient_convexity(i)
-                continue
-            if a.is_linear:
-                eta_tilde = a.eta_tilde(tau)
-                if eta_tilde <= 0:
+                    continue
+                if not isinstance(a.temporary_impact, tuple):
+                    eta_tilde = a.eta_tilde(tau)
+                    if eta_tilde <= 0:
+                        raise SpecError(
+                            f"assets[{i}].temporary_impact", a.temporary_impact,
+                            f"eta_tilde = eta - gamma*tau/2 = {a.temporary_impact:g} - "
+                            f"{a.permanent_impact:g}*{tau:g}/2 = {eta_tilde:g} must be > 0 "
+                            "(otherwise the cost is not convex)",
+                        )
+                    continue
+                eta = a.eta_slices(self.slices)
+                k = int(np.argmin(eta))
+                if eta[k] - 0.5 * a.permanent_impact * tau <= 0:
                     raise SpecError(
-                        f"assets[{i}].temporary_impact", a.temporary_impact,
-                        f"eta_tilde = eta - gamma*tau/2 = {a.temporary_impact:g} - "
-                        f"{a.permanent_impact:g}*{tau:g}/2 = {eta_tilde:g} must be > 0 "
-                        "(otherwise the cost is not convex)",
-                    )
+                        f"assets[{i}].temporary_impact[{k}]", eta[k],
+                        f"eta_tilde_k = eta_k - gamma*tau/2 = {eta[k]:g} - {a.permanent_impact:g}*{tau:g}/2 = "
+                        f"{eta[k] - 0.5 * a.permanent_impact * tau:g} must be > 0 in every slice "
+                        "(otherwise the cost is not convex)")
+        if self.terminal_penalty is not None and self.all_linear:
+            smallest = self.hessian_check()
+            if not smallest > 0:
+                alpha = self.terminal_penalties()
+                gam = np.diag(self.permanent_impact_matrix_array)
+                etas = [a.impact_level for a in self.assets]
+                raise SpecError(
+                    "terminal_penalty", self.terminal_penalty,
+                    "makes the cost non-convex: the Hessian diag(2 eta_k / tau) - gamma I + 2 L'WL "
+                    f"+ (2 alpha - gamma) 11' has smallest eigenvalue {smallest:.6g} <= 0 on the free holdings "
+                    f"(eta = {_fmt(etas)}, gamma = {_fmt(gam)}, terminal_penalty = {_fmt(alpha)}, tau = {tau:g}, "
+                    f"lambda = {self.risk_aversion:g}); terminal_penalty >= gamma / 2 = {_fmt(gam / 2)} is always convex")
+
+    def hessian_check(self) -> float:
+        """The smallest eigenvalue of ``E + lambda V``'s Hessian in the free holdings (``x_1..x_{N-1}``,
+        and ``x_N`` with a terminal penalty; linear impact), currency / share^2.
+
+        In the holdings the Hessian is block tridiagonal: ``2 C_k`` couples ``x_{k-1}`` and ``x_k``
+        (``C_k = H_k / tau - Gamma / 2``), the risk adds ``2 lambda W_k`` and the terminal penalty
+        ``2 alpha - Gamma`` at ``x_N``. Trades and free holdings are related by an invertible
+        linear map, so this is positive exactly when the trades' Hessian
+        ``diag(2 eta_k / tau) - gamma I + 2 L'WL (+ (2 alpha - gamma) 11')`` is positive on the
+        constraint subspace. A banded eigen solve on the matrix scaled to unit size: O(N m^2)."""
+        band = self.hessian_band()
+        if band.shape[1] == 0:
+            return math.inf
+        scale = float(np.abs(band).max(initial=0.0))
+        if scale == 0.0:
+            return 0.0
+        if band.shape[1] == 1:
+            return float(band[0, 0])
+        vals = sla.eig_banded(band / scale, lower=True, eigvals_only=True, select="i", select_range=(0, 0))
+        return scale * float(vals[0])
+
+    def hessian_band(self) -> np.ndarray:
+        """The Hessian of ``E + lambda V`` in the free holdings (time-major ``x_1..x_{N-1}``, and
+        ``x_N`` with a terminal penalty; linear impact) in LAPACK's lower banded form
+        (``band[d, j] = H[j + d, j]``; 2 rows for one asset, ``2m`` for a basket)."""
+        n, m, tau = self.slices, self.n_assets, self.tau
+        free = n if self.terminal_penalty is not None else n - 1
+        gam = self.permanent_impact_matrix_array
+        if self.temporary_impact_matrix is not None:
+            h = np.broadcast_to(self.temporary_impact_matrix_array, (n, m, m))
+        else:
+            eta = np.stack([a.eta_slices(n) for a in self.assets], axis=1)  # (N, m)
+            h = eta[:, :, None] * np.eye(m)[None]
+        c = h / tau - 0.5 * gam[None]                                         # (N, m, m)
+        risk = self.risk_aversion * self.holding_risk()                      # (N, m, m), x_1..x_N
+        diag = 2.0 * c[:free] + 2.0 * risk[:free]
+        diag[: n - 1] += 2.0 * c[1:]
+        if free == n:
+            diag[-1] += 2.0 * np.diag(self.terminal_penalties()) - gam
+        off = -2.0 * c[1:free]                                                # couples x_j and x_{j+1}
+        size = free * m
+        band = np.zeros((2 * m, size))                                        # lower banded form
+        for d in range(m):
+            for i in range(m - d):
+                band[d, i::m] = diag[:, i + d, i]
+        for r in range(m):
+            for col in range(m):
+                band[m + r - col, col::m][: free - 1] = off[:, r, col]
+        return band[:2] if m == 1 else band
+
+    def holding_risk(self) -> np.ndarray:
+        """``V``'s weight on ``x_k``, k = 1..N: ``V = sum_k x_k' R_k x_k`` with
+        ``R_k = tau C_k`` plus ``duration C_c`` for a closure after slice ``k`` ((N, m, m),
+        currency^2 / share^2; single asset ``C_k = E[sigma_k^2]``)."""
+        n, tau = self.slices, self.tau
+        if self.is_basket:
+            out = np.broadcast_to(tau * self.covariance, (n, self.n_assets, self.n_assets)).copy()
+            for c in self.closures:
+                out[c.after_slice - 1] += c.duration * self.covariance
+            return out
+        out = (tau * self.slice_variance())[:, None, None].copy()
+        for c in self.closures:
+            out[c.after_slice - 1, 0, 0] += c.duration * self.closure_variance(c)
+        return out
+
+    def closure_variance(self, closure: "Closure") -> float:
+        """``sigma_c^2`` of a closure (single asset): its ``volatility`` squared, else the
+        variance in force at ``t_k`` (slice ``k+1``'s ``E[sigma^2]``)."""
+        if closure.volatility is not None:
+            return closure.volatility**2
+        return float(self.slice_variance()[closure.after_slice])
+
+    def exposure_times(self) -> np.ndarray:
+        """Time each ``x_k`` (k = 1..N) is held: ``tau`` plus the closure after slice ``k``
+        (time units); the drift adds ``-mu sum_k exposure_k x_k`` to ``E``."""
+        out = np.full(self.slices, self.tau)
+        for c in self.closures:
+            out[c.after_slice - 1] += c.duration
+        return out
+
+    def terminal_penalties(self) -> np.ndarray:
+        """``alpha`` per asset (currency / share^2); raises when the spec has no terminal penalty."""
+        if self.terminal_penalty is None:
+            raise SpecError("terminal_penalty", None, "is not set (x_N = 0 is enforced)")
+        return np.broadcast_to(np.asarray(self.terminal_penalty, dtype=np.float64), (self.n_assets,)).copy()
+
+    @property
+    def has_terminal_penalty(self) -> bool:
+        return self.terminal_penalty is not None
+
+    def time_varying_keys(self) -> list[str]:
+        """The spec's keys of a time-varying market or soft finish that are set: per-slice
+        ``temporary_impact`` / ``spread``, ``closures``, ``terminal_penalty`` (for methods to
+        name in a refusal)."""
+        keys = [f"assets[{i}].{k}" for i, a in enumerate(self.assets) for k in a.varying_keys]
+        if self.closures:
+            keys.append("closures")
+        if self.terminal_penalty is not None:
+            keys.append("terminal_penalty")
+        return keys
 
     def _check_transient_convexity(self, i: int) -> None:
         """The Hessian rule with a transient kernel ``K`` (positive definite by construction):
@@ -564,7 +879,7 @@ class ExecutionProblem:
             return
         raise SpecError(
             f"assets[{i}].temporary_impact", a.temporary_impact,
-            f"the cost is not convex: with eta = {a.temporary_impact:g}, gamma = {a.permanent_impact:g} and "
+            f"the cost is not convex: with eta = {a.impact_level:g}, gamma = {a.permanent_impact:g} and "
             f"transient_impact = {a.transient_impact:g}, diag(2 eta / tau - gamma) + K has smallest eigenvalue "
             f"{lowest:.6g} <= 0 on the trades that keep the order's total (tau = {self.tau:g})")
 
@@ -658,13 +973,13 @@ class ExecutionProblem:
             f_t = ("horizon", T, _log10(T))
             inv_tau = [("horizon", T, -_log10(T)), ("slices", self.slices, _log10(self.slices))]  # 1 / tau
             beta = a.impact_exponent
-            f_eta = (f"{w}.temporary_impact", a.temporary_impact, _log10(a.temporary_impact))
+            f_eta = (f"{w}.temporary_impact", a.temporary_impact, _log10(np.max(a.temporary_impact)))
             x_speed = (f"{w}.holdings", a.holdings, (1 + beta) * _log10(a.holdings))
             k_parts = [f_eta, x_speed, ("horizon", T, -beta * _log10(T))]
             inv_k = [(f, v, -c) for f, v, c in k_parts]
             two_x = (f_x[0], f_x[1], 2 * f_x[2])
             f_g = (f"{w}.permanent_impact", a.permanent_impact, _log10(a.permanent_impact))
-            f_e = (f"{w}.spread", a.spread, _log10(a.spread))
+            f_e = (f"{w}.spread", a.spread, _log10(np.max(a.spread)))
             f_mu = (f"{w}.drift", a.drift, _log10(a.drift))
             terms.append(("kappa_T X^2, the transient cost of a block (currency)",
                           [(f"{w}.transient_impact", a.transient_impact, _log10(a.transient_impact)), two_x]))
@@ -728,7 +1043,10 @@ class ExecutionProblem:
     def trade_times(self) -> np.ndarray:
         """``s_k``, k = 1..N: the calendar time of slice ``k``'s trade (N numbers; ``t_{k-1}``
         plus the closures before it), on which transient kernels run."""
-        return self.times[:-1].copy()
+        s = self.times[:-1].copy()
+        for c in self.closures:  # a closure after slice j delays every later trade
+            s[c.after_slice:] += c.duration
+        return s
 
     @property
     def tau(self) -> float:
@@ -790,7 +1108,7 @@ class ExecutionProblem:
         """``H`` (basket linear impact); ``diag(eta)`` unless given."""
         if self.temporary_impact_matrix is not None:
             return np.array(self.temporary_impact_matrix)
-        return np.diag(self._vec("temporary_impact"))
+        return np.diag([a.impact_level for a in self.assets])
 
     @property
     def permanent_impact_matrix_array(self) -> np.ndarray:
@@ -880,12 +1198,18 @@ class ExecutionProblem:
                 if value is None or (f.name == "drift" and value == 0.0):
                     continue
                 if f.name in _TRANSIENT_DEFAULTS and value == _TRANSIENT_DEFAULTS[f.name]:
+                if f.name in _MARKET_DEFAULTS and value == _MARKET_DEFAULTS[f.name]:
                     continue
                 row[f.name] = list(value) if isinstance(value, tuple) else value
             assets.append(row)
         out["assets"] = assets
         if not isinstance(self.volatility_model, ConstantVolatility):
             out["volatility_model"] = self.volatility_model.to_dict()
+        if self.closures:
+            out["closures"] = [c.to_dict() for c in self.closures]
+        if self.terminal_penalty is not None:
+            alpha = self.terminal_penalty
+            out["terminal_penalty"] = list(alpha) if isinstance(alpha, tuple) else alpha
         return out
 
     def to_toml(self) -> str:
@@ -897,7 +1221,7 @@ class ExecutionProblem:
 
 _TOP_KEYS = {"horizon", "slices", "risk_aversion", "assets", "correlation", "volatility_model",
              "temporary_impact_matrix", "permanent_impact_matrix", "no_reversal", "name", "description", "imbalance_band",
-             "factor_loadings", "specific_volatility", "risk_seeking"}
+             "factor_loadings", "specific_volatility", "risk_seeking", "closures", "terminal_penalty"}
 
 
 def problem_from_dict(data: Mapping[str, Any]) -> ExecutionProblem:
@@ -932,7 +1256,7 @@ def problem_from_dict(data: Mapping[str, Any]) -> ExecutionProblem:
             if key not in row:
                 raise SpecError(f"assets[{i}].{key}", None, "is required")
         kwargs = dict(row)
-        for key in ("max_slice_trade", "market_volume"):
+        for key in ("max_slice_trade", "market_volume", "temporary_impact", "spread"):
             if isinstance(kwargs.get(key), list):
                 kwargs[key] = tuple(kwargs[key])
         kwargs.setdefault("name", f"asset{i}")

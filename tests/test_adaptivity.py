@@ -133,3 +133,14 @@ def test_continuous_time_policy_is_compared_after_the_predicted_gap():
     # larger than the smooth estimate kappa tau / 2 = 7%; validate adds the methods' accuracies)
     assert abs(rep.dynamic_objective_cv.value - shifted) < 0.25 * abs(rep.dynamic_gap)
     assert rep.value.ci()[0] > 0
+
+
+def test_summary_explains_its_statistics_in_words_and_bps():
+    from solvers import load_example
+    from solvers.adaptivity import value_of_adaptivity
+
+    text = value_of_adaptivity(load_example("almgren-chriss-2001"), paths=200).summary()
+    assert "[bps] of the order's notional |X| S_0 = 50,000,000" in text and " bps (95% CI" in text
+    for words in ("static - feedback: on the same simulated paths", "95% CI: the range that holds the true difference",
+                  "z: how many standard errors the simulated objective lies from the method's own value"):
+        assert words in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import shutil
 import subprocess
 import sys
@@ -150,3 +151,179 @@ def test_a_method_registered_in_one_place_is_on_the_command_line(tmp_path, capsy
         assert data["method"] == "toy" and data["diagnostics"]["label"] == "flat"
         assert main(["solve", "--example", "almgren-chriss-2001", "--method", "toy", "--set", "nope=1"]) == 2
         assert "settings.nope = 1: unknown setting of method toy" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- one error boundary
+SPEC_COMMANDS = ["solve", "frontier", "validate", "adaptivity"]
+
+
+def _one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("optexec")]
+    assert "Traceback" not in err and len(lines) == 1, err
+    return lines[0]
+
+
+def test_an_unexpected_exception_is_one_line_exit_1_unless_debug(monkeypatch, capsys):
+    import solvers.cli.solve as solve_cli
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("float division\nby zero")
+
+    monkeypatch.setattr(solve_cli, "solve", broken)
+    assert main(["solve", "--example", "almgren-chriss-2001"]) == 1
+    line = _one_line_error(capsys.readouterr().err)
+    assert line.startswith("optexec: internal error in solve: ZeroDivisionError: float division by zero")
+    monkeypatch.setenv("OPTEXEC_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["solve", "--example", "almgren-chriss-2001"])
+
+
+def test_usage_errors_are_one_line_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["solve", "--example", "almgren-chriss-2001", "--no-such-flag"])
+    assert exc.value.code == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert line.startswith("optexec: unrecognized arguments: --no-such-flag")
+    with pytest.raises(SystemExit) as exc:
+        main(["solve", "--example"])
+    assert exc.value.code == 2
+    assert _one_line_error(capsys.readouterr().err).startswith("optexec: solve: argument --example: expected one argument")
+    with pytest.raises(SystemExit) as exc:
+        main(["nonsense"])
+    assert exc.value.code == 2 and "invalid choice: 'nonsense'" in _one_line_error(capsys.readouterr().err)
+
+
+def test_missing_spec_file_is_exit_2_naming_it(tmp_path, capsys):
+    rc = main(["solve", str(tmp_path / "nope.toml")])
+    line = _one_line_error(capsys.readouterr().err)
+    assert rc == 2 and "nope.toml" in line
+
+
+def test_output_files_are_checked_before_the_solve(tmp_path, capsys):
+    """A bad --json/--plot/-o is exit 2 naming the option, before any method runs (boom would be exit 1)."""
+    from solvers.methods import registered
+
+    missing = tmp_path / "no-such-folder"
+    with registered("boom", "tests.helpers.boom_method"):
+        for argv, option in [(["--json", str(missing / "r.json")], "--json"),
+                             (["--plot", str(missing / "r.png")], "--plot"),
+                             (["--plot", str(tmp_path / "r.xyz")], "--plot"),
+                             (["--plot", str(tmp_path / "r")], "--plot"),
+                             (["--json", str(tmp_path)], "--json")]:
+            rc = main(["solve", "--example", "almgren-chriss-2001", "--method", "boom", *argv])
+            line = _one_line_error(capsys.readouterr().err)
+            assert rc == 2 and line.startswith(f"optexec: invalid spec: {option} = "), line
+    rc = main(["solve", "--example", "almgren-chriss-2001", "--plot", str(tmp_path / "r.xyz")])
+    assert rc == 2 and "format 'xyz' is not one matplotlib writes" in capsys.readouterr().err
+    rc = main(["calibrate", str(tmp_path / "fills.csv"), str(tmp_path / "bars.csv"), "-o", str(missing / "s.toml")])
+    line = _one_line_error(capsys.readouterr().err)
+    assert rc == 2 and "--output = " in line and "does not exist" in line
+    svg = tmp_path / "r.svg"  # any format the Agg canvas writes
+    assert main(["solve", "--example", "almgren-chriss-2001", "--plot", str(svg), "--quiet"]) == 0
+    assert svg.read_text().lstrip().startswith("<?xml")
+
+
+def test_option_alias_unknown_key_names_the_setting_and_method(capsys):
+    rc = main(["solve", "--example", "almgren-chriss-2001", "--method", "qp", "--option", "foo=1"])
+    line = _one_line_error(capsys.readouterr().err)
+    assert rc == 2 and "settings.foo = 1" in line and "method qp" in line
+
+
+def _json_commands(tmp_path):
+    from solvers.calibration import generate, write_csv  # noqa: F401 - the sample files are bundled
+
+    data = Path(__file__).resolve().parents[1] / "solvers" / "data"
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('name = "j"\nbase_example = "almgren-chriss-2001"\nmethods = ["closed-form"]\n'
+                     '[[axes]]\nparameter = "risk_aversion"\nvalues = [1e-7, 1e-6]\n')
+    ex = ["--example", "almgren-chriss-2001"]
+    return {
+        "examples": [],
+        "solve": ex,
+        "frontier": [*ex, "--points", "7"],
+        "validate": [*ex, "--methods", "closed-form", "--paths", "200"],
+        "adaptivity": ["--example", "mean-reverting-volatility", "--paths", "200"],
+        "calibrate": [str(data / "sample_fills.csv"), str(data / "sample_bars.csv"), "-o", str(tmp_path / "c.toml")],
+        "sweep": [str(sweep), "--scheduler", "synchronous", "--out", str(tmp_path / "sw"), "--no-progress"],
+        "bench": ["--quick", "--out", str(tmp_path / "bench")],
+        "sensitivities": [*ex, "--method", "closed-form"],
+    }
+
+
+def test_json_dash_leaves_only_json_on_stdout_for_every_command(tmp_path, capsys, monkeypatch):
+    import benchmarks.runner
+
+    from solvers.cli import COMMANDS
+
+    monkeypatch.setattr(benchmarks.runner, "SUITES", ["tests.helpers.tiny_bench"])
+    commands = _json_commands(tmp_path)
+    assert set(commands) == set(COMMANDS)  # every command takes --json
+    for command, argv in commands.items():
+        rc = main([command, *argv, "--json", "-"])
+        out = capsys.readouterr()
+        assert rc in (0, 4), (command, out.err[-2000:])
+        json.loads(out.out)  # nothing but JSON on stdout
+        assert out.err.strip(), command  # the human-readable text went to stderr
+
+
+def test_bench_quick_prints_its_table(tmp_path, capsys, monkeypatch):
+    import benchmarks.runner
+
+    monkeypatch.setattr(benchmarks.runner, "SUITES", ["tests.helpers.tiny_bench"])
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| case | ms | quick |" in out and "| one | 1.25 | True |" in out and "- a test suite" in out
+
+
+def test_every_help_entry_is_present_and_plain_text(capsys):
+    """Every sub-command's --help: each option has a help text, and no Sphinx markup shows."""
+    import argparse as ap
+    import re
+
+    from solvers.cli import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, ap._SubParsersAction))
+    from solvers.cli import COMMANDS
+
+    assert set(subs.choices) == set(COMMANDS)  # the walk covers every registered command
+    assert {"examples", "solve", "frontier", "validate", "adaptivity", "calibrate", "sweep", "bench",
+            "sensitivities"} <= set(COMMANDS)
+    markup = re.compile(r":(func|mod|class|meth|data|attr|ref):|``|\.\. ")
+    for name, sub in [("optexec", parser), *subs.choices.items()]:
+        text = sub.format_help()
+        assert not markup.search(text), (name, markup.search(text).group(0))
+        assert sub.description, f"{name} has no description"
+        for action in sub._actions:
+            if isinstance(action, (ap._HelpAction, ap._SubParsersAction)):
+                continue
+            assert action.help and action.help.strip(), f"optexec {name} {action.option_strings or action.dest}: no help"
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"] if name != "optexec" else ["--help"])
+        assert exc.value.code == 0 and capsys.readouterr().out.strip()
+
+
+# ---------------------------------------------------------------------------- newcomer outputs
+def test_summary_and_json_show_costs_in_bps_of_the_notional(capsys):
+    from solvers import load_example, solve
+
+    ac = load_example("almgren-chriss-2001")
+    result = solve(ac, "closed-form")
+    data = result.to_dict()
+    notional = 1e6 * 50.0
+    assert data["notional"] == notional
+    assert data["expected_cost_bps"] == pytest.approx(1e4 * result.expected_cost / notional)
+    assert data["objective_bps"] == pytest.approx(1e4 * result.objective / notional)
+    assert data["std_bps"] == pytest.approx(1e4 * result.std / notional)
+    text = result.summary()
+    assert "basis points (bps) of the order's notional |X| S_0 = 50,000,000" in text
+    assert "182.2 bps" in text and "120.7 bps" in text and "255.1 bps" in text
+    basket = solve(load_example("two-asset-basket"), "closed-form").summary()
+    assert "(AAA 50,000,000, BBB 20,000,000)" in basket and "E per asset" in basket and "AAA 766017 = 153.2 bps" in basket
+    # a static method under stochastic volatility says what it solved
+    sv = solve(load_example("mean-reverting-volatility"), "qp").summary()
+    assert "solves the static problem on the expected variance E[sigma_k^2]" in sv
+    assert "E[sigma_k^2]" not in text
+    assert main(["frontier", "--example", "almgren-chriss-2001", "--points", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "E bps" in out and "in bps of the notional |X| S_0 = 50,000,000" in out

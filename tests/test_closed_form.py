@@ -275,8 +275,8 @@ def test_not_applicable_cases_say_why(ac):
         closed_form.solve(load_example("square-root-impact"))
     with pytest.raises(MethodNotApplicable, match="constant volatility"):
         closed_form.solve(load_example("mean-reverting-volatility"))
-    with pytest.raises(MethodNotApplicable, match="drift"):
-        closed_form.solve(ac.replace_asset(0, drift=0.01))
+    with pytest.raises(MethodNotApplicable, match="drift"):  # discrete time solves drift (AC 2001 section 2.2)
+        closed_form.solve(ac.replace_asset(0, drift=0.01), time_model="continuous")
     with pytest.raises(MethodNotApplicable, match=r"a cap binds: \|n_1\|"):
         closed_form.solve(ac.replace_asset(0, max_slice_trade=3e5))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("solvers", "hjb", "benchmarks")
-HEAVY = ("jax", "cvxpy", "dask", "distributed", "pandas", "matplotlib", "scipy.stats")
+HEAVY = ("jax", "cvxpy", "dask", "distributed", "pandas", "matplotlib", "scipy.stats", "gymnasium", "optax")
 
 
 def test_import_solvers_loads_no_heavy_library():

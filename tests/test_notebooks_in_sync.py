@@ -23,7 +23,12 @@ def test_notebook_matches_its_source(source):
     committed = nbformat.read(notebook, as_version=4)
     assert nb_build.cell_texts(committed) == nb_build.cell_texts(nb_build.build(source)), (
         f"{notebook.name} differs from its source: run python notebooks/src/build.py {source.stem}")
-    assert all(not c.get("outputs") for c in committed.cells if c.cell_type == "code"), "strip outputs before committing"
+    images = [o for c in committed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert images, f"{notebook.name} has no figure in its outputs: run python notebooks/src/build.py {source.stem}"
+    errors = [o for c in committed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors, f"{notebook.name} was committed with an error output"
 
 
 def test_every_notebook_has_a_source():

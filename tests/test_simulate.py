@@ -270,6 +270,15 @@ def test_bad_arguments_name_the_parameter():
         simulate(ac, h, paths=10, levels=(1.5,))
     with pytest.raises(SpecError, match=r"vol_substeps = 0"):
         simulate(ac, h, paths=10, vol_substeps=0)
+    # non-positive or absurd counts are SpecErrors naming the argument (block_paths=0 used to loop forever)
+    for kwargs, name in [({"block_paths": 0}, "block_paths = 0"), ({"block_paths": -4}, "block_paths = -4"),
+                         ({"block_paths": 2.5}, "block_paths = 2.5"), ({"paths": 10**12}, "paths = 1000000000000"),
+                         ({"paths": 0}, "paths = 0"), ({"seed": -1}, "seed = -1"), ({"seed": 1.5}, "seed = 1.5"),
+                         ({"vol_substeps": 10**9}, "vol_substeps = 1000000000"), ({"fan_paths": -1}, "fan_paths = -1")]:
+        with pytest.raises(SpecError, match=rf"{name}: must be an integer >= \d+ \(and at most [\d,]+\)"):
+            simulate(ac, h, **{"paths": 10, **kwargs})
+    small = simulate(ac, h, paths=10, block_paths=2)  # the smallest block: five blocks, bounded
+    assert small.diagnostics["blocks"] == 5
 
     class Broken:
         time_model = "discrete"

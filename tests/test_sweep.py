@@ -35,8 +35,10 @@ VOL = "assets[0].volatility"
 
 @pytest.fixture(autouse=True)
 def test_methods():
-    """The test methods, registered in one call each (the sweep carries them to its workers)."""
-    with registered("counting", "tests.helpers.counting_method"), registered("flaky", "tests.helpers.flaky_method"):
+    """The test methods, registered in one call each (the sweep carries them to its workers);
+    ``killer`` only ever runs on dask workers (it kills the process it runs in)."""
+    with registered("counting", "tests.helpers.counting_method"), registered("flaky", "tests.helpers.flaky_method"), \
+            registered("killer", "tests.helpers.killer_method"):
         yield
 
 
@@ -326,3 +328,113 @@ def test_progress_bar_shows_done_failed_and_rate(tmp_path, capsys):
     run_sweep(sweep, tmp_path, scheduler="synchronous", plots=False, progress=True)
     err = capsys.readouterr().err
     assert "4/4" in err and "failed=2" in err and "pt/s" in err
+
+
+# ---------------------------------------------------------------------------- dying workers, one folder per sweep
+def test_a_point_that_kills_its_worker_every_time_is_a_lost_row_and_the_sweep_finishes(tmp_path):
+    """``killer`` SIGKILLs its worker at lambda = 1e-5, every time. On the embedded cluster (dask
+    retries nothing itself) its task is split into one task per point, retried 3 times in all,
+    then its row is recorded 'lost' with the count; every other point is solved."""
+    lams = [1e-7, 1e-6, 1e-5, 1e-4]
+    sweep = _sweep(lams, [0.95], [{"name": "killer", "options": {"kill_from": 1e-5}}], batch_size=2)
+    sweep_lams = sorted(lams)
+    report = run_sweep(sweep, tmp_path / "out", scheduler=None, n_workers=2, progress=False, plots=False)
+    table = report.table.set_index("risk_aversion")
+    assert report.lost_rows == 2 and report.failed_rows == 2 and report.max_task_retries == 3
+    for lam in sweep_lams:
+        row = table.loc[lam]
+        if lam >= 1e-5:
+            assert row["status"] == "lost"
+            assert "failed 4 time(s)" in row["error"] and "max_task_retries = 3" in row["error"], row["error"]
+        else:
+            assert row["status"] == "optimal"
+    assert "2 row(s) lost: their task killed its worker or failed 4 time(s) (3 retries)" in report.summary()
+
+
+def test_a_cluster_left_without_workers_records_the_rest_as_lost(tmp_path):
+    """One worker without a nanny (nobody restarts it); ``killer`` kills it at lambda = 1e-5: the
+    cluster has no worker left, and after ``no_worker_timeout`` the rest is recorded 'lost' and
+    the sweep finishes."""
+    import subprocess
+    import sys
+
+    from distributed import Client, LocalCluster
+
+    sweep = _sweep([1e-7, 1e-6, 1e-5, 1e-4], [0.95], [{"name": "killer", "options": {"kill_from": 1e-5}}],
+                   batch_size=1)
+    cluster = LocalCluster(n_workers=0, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+                               "--no-nanny", "--nthreads", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client.wait_for_workers(1, timeout=60)
+        start = time.monotonic()
+        report = run_sweep(sweep, tmp_path / "out", scheduler=client, progress=False, plots=False,
+                           no_worker_timeout=2.0)
+        assert time.monotonic() - start < 60
+    finally:
+        worker.kill()
+        worker.wait()
+        client.close()
+        cluster.close()
+    table = report.table.set_index("risk_aversion")
+    assert sorted(table.index) == [1e-7, 1e-6, 1e-5, 1e-4]  # every point has its row
+    for lam in (1e-5, 1e-4):
+        assert table.loc[lam, "status"] == "lost" and "has had no worker for 2 s" in table.loc[lam, "error"]
+    # a point solved before the kill is optimal, or lost with it when its result was still on
+    # the dead worker (the scheduler had not handed it over yet)
+    assert set(table.loc[[1e-7, 1e-6], "status"]) <= {"optimal", "lost"}
+    assert report.lost_rows == int((table["status"] == "lost").sum()) >= 2
+    assert "stopped early: the cluster at" in report.summary()
+    with pytest.raises(SpecError, match="no_worker_timeout = 0"):
+        run_sweep(sweep, tmp_path / "x", scheduler="synchronous", no_worker_timeout=0)
+
+
+def test_results_without_their_manifest_are_not_taken_over(tmp_path):
+    a = _sweep([1e-6], [0.95], ["closed-form"])
+    b = _sweep([2e-6], [0.95], ["closed-form"])
+    run_sweep(a, tmp_path, scheduler="synchronous", progress=False, plots=False)
+    (tmp_path / "sweep.json").unlink()
+    for sweep in (a, b):  # neither can prove the folder is its own
+        with pytest.raises(SpecError, match=rf"out_dir = '{tmp_path}': holds sweep results without a manifest "
+                                            r"\(sweep.json\), so their sweep is unknown: .*--overwrite"):
+            run_sweep(sweep, tmp_path, scheduler="synchronous", progress=False, plots=False)
+    report = run_sweep(b, tmp_path, scheduler="synchronous", progress=False, plots=False, overwrite=True)
+    assert list(report.table["risk_aversion"]) == [2e-6]
+    manifest = json.loads((tmp_path / "sweep.json").read_text())
+    assert manifest["fingerprint"] == b.fingerprint() != a.fingerprint()
+    assert (tmp_path / "parts" / "FINGERPRINT").read_text().strip() == b.fingerprint()
+
+
+def test_a_corrupt_manifest_or_part_file_is_named_and_recomputed(tmp_path, capsys):
+    sweep = _sweep([1e-7, 1e-6, 1e-5], [0.95], ["closed-form"], batch_size=1)
+    first = run_sweep(sweep, tmp_path, scheduler="synchronous", progress=False, plots=False)
+    parts = sorted((tmp_path / "parts").glob("part-*.parquet"))
+    assert len(parts) == 3
+    parts[1].write_bytes(b"PAR1 not really parquet")
+    (tmp_path / "sweep.json").write_text("{ broken json")
+    capsys.readouterr()
+    report = run_sweep(sweep, tmp_path, scheduler="synchronous", progress=False, plots=False)
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'sweep.json'} cannot be read (JSONDecodeError" in err and "written again" in err
+    assert f"{parts[1]} cannot be read" in err and "its points are computed again" in err
+    assert "Traceback" not in err
+    assert report.computed_points == 1 and report.skipped_points == 2 and set(report.table["status"]) == {"optimal"}
+    np.testing.assert_array_equal(report.table["objective"].to_numpy(), first.table["objective"].to_numpy())
+    assert parts[1].with_name(parts[1].name + ".corrupt").exists() and parts[1] in report.corrupt_files
+    assert f"unreadable file set aside (its points computed again): {parts[1]}" in report.summary()
+    # a manifest that cannot be read and no spare fingerprint of this sweep: refused, named
+    (tmp_path / "sweep.json").write_text("[]")
+    (tmp_path / "parts" / "FINGERPRINT").unlink()
+    with pytest.raises(SpecError, match=r"its manifest .*sweep.json cannot be read \(ValueError: no 'fingerprint'"):
+        run_sweep(sweep, tmp_path, scheduler="synchronous", progress=False, plots=False)
+
+
+def test_default_output_folder_is_the_user_cache_not_the_current_directory(tmp_path, monkeypatch):
+    from solvers.sweep import default_out_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert default_out_dir("s", "0123456789abcdef") == tmp_path / "cache" / "optexec" / "sweeps" / "s-0123456789ab"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_out_dir("s", "0123456789abcdef") == tmp_path / "home" / ".cache" / "optexec" / "sweeps" / "s-0123456789ab"

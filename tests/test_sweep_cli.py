@@ -108,3 +108,22 @@ def test_ctrl_c_then_resume_recomputes_nothing(tmp_path):
     assert len(second) == len(set(second)) and set(second) == every - recorded
     table = pd.read_parquet(out / "results.parquet")
     assert len(table) == 20 and table["point_id"].is_unique and (table["status"] == "optimal").all()
+
+
+def test_cli_default_output_is_the_user_cache_not_the_current_directory(tmp_path, monkeypatch, capsys):
+    from solvers.sweep import default_out_dir, load_sweep
+
+    sweep = _write_sweep(tmp_path / "s.toml", lams=2)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["sweep", str(sweep), "--scheduler", "synchronous", "--no-progress", "--no-plots"]) == 0
+    s = load_sweep(sweep)
+    out = default_out_dir(s.name, s.fingerprint())
+    assert out.is_relative_to(tmp_path / "cache" / "optexec" / "sweeps") and (out / "results.parquet").exists()
+    assert not any(work.iterdir())  # nothing in the current directory
+    assert str(out) in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    assert "XDG_CACHE_HOME/optexec/sweeps" in capsys.readouterr().out

@@ -43,7 +43,9 @@ def reference_methods():
 
 
 def test_ac_example_passes_with_table():
-    report = validate(load_example("almgren-chriss-2001"), methods=["closed-form"], paths=4000)
+    # N = 10: kappa tau = 0.3, where the discrete-vs-continuous pair is comparable (at the example's
+    # N = 5 it is not: see test_discrete_vs_continuous_not_comparable_at_large_kappa_tau)
+    report = validate(load_example("almgren-chriss-2001").replace(slices=10), methods=["closed-form"], paths=4000)
     assert report.passed, report.failures
     labels = [r.label for r in report.runs]
     assert labels[:2] == ["closed-form", "closed-form/continuous"]
@@ -59,6 +61,57 @@ def test_ac_example_passes_with_table():
     gap = [c for c in report.checks if c.quantity == "objective" and c.b == "closed-form/continuous"
            and c.a == "closed-form"][0]
     assert gap.expected < 0 and gap.passed  # the O(tau) gap is predicted, not hidden
+
+
+def test_discrete_vs_continuous_not_comparable_at_large_kappa_tau(capsys):
+    """Where kappa tau > MAX_KAPPA_TAU the first-order gap is untrusted: the pair is 'not comparable
+    at this N' with its reason and the N that would make it comparable, never 'ok'; the gap's
+    tolerance never exceeds GAP_FRACTION of the prediction."""
+    from solvers.validation import GAP_FRACTION, MAX_KAPPA_TAU
+
+    ac = load_example("almgren-chriss-2001")
+    report = validate(ac, methods=["closed-form"], paths=2000)
+    assert report.passed and report.state == "passed (1 not comparable)"
+    (nc,) = report.not_comparable
+    assert (nc.a, nc.b) == ("closed-form", "closed-form/continuous") and nc.slices_needed == 10
+    assert "not comparable at N = 5: kappa tau = 0.591 > 0.3" in nc.reason and "N >= kappa T / 0.3 = 10" in nc.reason
+    assert not [c for c in report.checks if {c.a, c.b} == {"closed-form", "closed-form/continuous"}]
+    text = report.table()
+    row = [line for line in text.splitlines() if line.strip().startswith("closed-form vs closed-form/continuous")]
+    assert len(row) == 1 and row[0].rstrip().endswith("NOT COMPARABLE") and "ok" not in row[0].split()
+    assert "1 pair(s) NOT COMPARABLE at N = 5" in text
+    # kappa tau = 10: the actual gap is 1/5.6 of the first-order prediction; the old tolerance
+    # (all of the prediction) let it pass. Now the pair is not comparable, and says which N is.
+    fast = ac.replace(risk_aversion=ac.risk_aversion * 290)
+    rep = validate(fast, methods=["closed-form"], paths=2000, monte_carlo=False)
+    (nc,) = rep.not_comparable
+    assert "kappa tau = 10.2 > 0.3" in nc.reason and nc.slices_needed == 171
+    assert not rep.checks and "PASSED, vacuously" in rep.table()
+    # at a comparable N, a continuous answer 10x apart from the predicted gap fails
+    from solvers.validation import run_method
+    from solvers.validation.cross_check import pair_checks
+
+    p10 = ac.replace(slices=20)
+    disc = run_method(p10, "closed-form", "closed-form", {})
+    cont = run_method(p10, "closed-form/continuous", "closed-form", {"time_model": "continuous"})
+    checks, _, incomparable = pair_checks(p10, disc, cont)
+    ok_obj = checks[0]
+    assert incomparable is None and ok_obj.quantity == "objective" and ok_obj.passed
+    for factor in (10.0, 0.1, 2.0, 0.5):  # the actual gap scaled: 10x, 1/10, 2x, 1/2 of what it is
+        bad = run_method(p10, "closed-form/continuous", "closed-form", {"time_model": "continuous"})
+        bad.result.objective = disc.result.objective - factor * (disc.result.objective - cont.result.objective)
+        obj = pair_checks(p10, disc, bad)[0][0]
+        assert not obj.passed and obj.tolerance <= GAP_FRACTION * abs(obj.expected) + ok_obj.tolerance
+    # the tolerance is at most GAP_FRACTION of the predicted gap, at every kappa tau
+    for lam in (1e-8, 1e-6, 1e-5, 1e-4, 1e-3):
+        for n in (5, 20, 80):
+            p = ac.replace(risk_aversion=lam, slices=n)
+            g = predicted_discretization_gap(p, solve(p, time_model="continuous"))
+            assert g.tolerance <= GAP_FRACTION * abs(g.gap) + 1e-12
+            assert 0 < MAX_KAPPA_TAU <= 0.5
+    rc = main(["validate", "--example", "almgren-chriss-2001", "--methods", "closed-form", "--paths", "2000"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "NOT COMPARABLE" in out and "PASSED: all" in out and "1 pair(s) NOT COMPARABLE" in out
 
 
 def test_failure_fixture_names_the_pair(wrong_eta_method):

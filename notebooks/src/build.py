@@ -1,9 +1,11 @@
-"""Build the notebooks from their sources: ``python notebooks/src/build.py``.
+"""Build the notebooks from their sources: ``python notebooks/src/build.py [NAME ...] [--no-execute]``.
 
 Each ``notebooks/src/NAME.py`` is a script whose cells start with ``# %% [markdown]`` (the
 following ``# `` comment lines are the markdown) or ``# %%`` (code). The sources are what
-reviewers read in a diff; the ``.ipynb`` files (no outputs) are what users open and what
-the test suite executes (nbmake). ``tests/test_notebooks_in_sync.py`` checks they agree.
+reviewers read in a diff; the ``.ipynb`` files are executed here (nbclient) and committed with
+their outputs, so their figures show on the repository's web page; the test suite executes them
+again (nbmake). ``tests/test_notebooks_in_sync.py`` checks that sources and notebooks agree and
+that every notebook carries a figure. Cell ids are numbered, so a rebuild changes only what changed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def build(source: Path) -> nbformat.NotebookNode:
         else:
             buf.append(line)
     flush()
+    for i, cell in enumerate(cells):
+        cell["id"] = f"cell-{i:03d}"
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -50,12 +54,24 @@ def cell_texts(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source) for c in nb.cells]
 
 
-def main(names: list[str]) -> int:
+def execute(nb: nbformat.NotebookNode, timeout: int = 1200) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel, in the notebooks folder, keeping the outputs."""
+    from nbclient import NotebookClient  # only needed when building, not by the tests
+
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(HERE.parent)}}).execute()
+    return nb
+
+
+def main(args: list[str]) -> int:
+    run = "--no-execute" not in args
+    names = [a for a in args if not a.startswith("--")]
     sources = [HERE / f"{n}.py" for n in names] if names else sorted(HERE.glob("[0-9]*.py"))
     for src in sources:
         target = HERE.parent / f"{src.stem}.ipynb"
-        nbformat.write(build(src), target)
-        print(f"built {target}")
+        nb = build(src)
+        nbformat.write(execute(nb) if run else nb, target)
+        print(f"built {target}" + (" (executed)" if run else ""))
     return 0
 
 

@@ -57,7 +57,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
+from scipy.special import stdtrit
 
 from ..errors import SpecError
 from .estimate import Estimate
@@ -250,7 +251,7 @@ def fit_temporary_impact(children: Children, sigma: float, volume_rate: float, *
         reason = f"{G} parent orders: too few clusters for a cluster-robust covariance (need >= {2 * p})"
         return _unidentified(reason, confidence, units_eta, method, x, y, sigma, volume_rate, beta, diag)
     dof = n - p if covariance == "iid" else G - 1
-    tq = float(stats.t.ppf(0.5 + confidence / 2, dof))
+    tq = float(stdtrit(dof, 0.5 + confidence / 2))
     diag.update(covariance=covariance, clusters=G, dof=dof)
 
     def _cov(J: np.ndarray, resid: np.ndarray) -> np.ndarray:
@@ -408,7 +409,7 @@ def fit_permanent_impact(children: Children, bars: Bars, *, confidence: float = 
     resid = do - gamma * Xo
     s2 = float(np.sum(w * resid**2) / (P - 1))
     se = math.sqrt(s2 / sxx)
-    tq = float(stats.t.ppf(0.5 + confidence / 2, P - 1))
+    tq = float(stdtrit(P - 1, 0.5 + confidence / 2))
     diag.update(residual_std_per_sqrt_time=math.sqrt(s2), t_stat=gamma / se if se > 0 else float("inf"))
     est = Estimate("permanent_impact", gamma, se, gamma - tq * se, gamma + tq * se, confidence, units, method)
     return PermanentFit(est, Xo, do, To, children.parent_ids[ok], skipped, diag)

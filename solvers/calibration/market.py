@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy.special import chdtri, stdtrit
 
 from ..errors import SpecError
 from .estimate import Estimate
@@ -116,8 +116,8 @@ def estimate_volatility(bars: Bars, *, confidence: float = 0.95, own_shares: np.
     z = dS[keep] ** 2 / dt[keep]
     s2 = float(z.mean())
     a = 1 - confidence
-    lo = math.sqrt(n * s2 / stats.chi2.ppf(1 - a / 2, n))
-    hi = math.sqrt(n * s2 / stats.chi2.ppf(a / 2, n))
+    lo = math.sqrt(n * s2 / chdtri(n, a / 2))
+    hi = math.sqrt(n * s2 / chdtri(n, 1 - a / 2))
     sigma = math.sqrt(s2)
     est = Estimate("volatility", sigma, sigma / math.sqrt(2 * n), lo, hi, confidence, units, method)
     # a kurtosis check: Gaussian increments have E[z^2] / E[z]^2 = 3
@@ -195,7 +195,7 @@ def volume_profile(bars: Bars, *, period: float = 1.0, confidence: float = 0.95)
     mean_rate = float(bars.volume.sum() / (len(bars) * h))
     if p >= 2:
         se_rate = float(per_period.std(ddof=1) / math.sqrt(p))
-        t = stats.t.ppf(0.5 + confidence / 2, p - 1)
+        t = stdtrit(p - 1, 0.5 + confidence / 2)
         daily = Estimate("daily_volume", mean_rate, se_rate, mean_rate - t * se_rate, mean_rate + t * se_rate,
                          confidence, units, method)
     else:

@@ -26,9 +26,22 @@ from ..plots import plot_calibration
 from ..sensitivities import calibration_covariance, propagate
 from .common import emit_outputs
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "DESCRIPTION"]
 
 NOT_IDENTIFIED_EXIT = 4
+
+DESCRIPTION = """\
+Estimate a spec from execution data: reads the fills and the bars (CSV or Parquet; times are
+numbers in the spec's time unit, or ISO date-times with --session 09:30-16:00), prints every
+estimate with its standard error and confidence interval, writes the spec that 'optexec
+solve' takes, and with --plot draws the fitted impact curve over the data and its
+residuals. The order (--holdings, --horizon, --slices, --risk-aversion) is yours; the data do
+not choose it (--holdings defaults to the median parent order).
+
+Exit status: 0 written; 2 bad input (malformed rows, unknown column, bad option); 4 an
+estimate the spec needs is not identified (the reason is printed, no spec is written;
+--beta fixes the exponent when only beta is the problem).
+"""
 
 
 def _columns(cls, items: list[str], flag: str):
@@ -44,12 +57,13 @@ def _columns(cls, items: list[str], flag: str):
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("calibrate", help="estimate a spec (volatility, impact) from fills and market bars",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("fills", help="child fills (CSV or Parquet)")
     p.add_argument("bars", help="market bars (CSV or Parquet)")
     p.add_argument("-o", "--output", required=True, metavar="SPEC.toml", help="where to write the spec")
-    p.add_argument("--plot", metavar="PNG", help="draw the impact fit, residuals, permanent fit and volume profile")
-    p.add_argument("--json", metavar="PATH", help="write the estimates as JSON ('-' for stdout)")
+    p.add_argument("--plot", metavar="PNG",
+                   help="draw the impact fit, residuals, permanent fit and volume profile (PNG, SVG, PDF, ...)")
+    p.add_argument("--json", metavar="PATH", help="write the estimates as JSON ('-' for stdout: JSON only)")
     p.add_argument("--symbol", help="the symbol to calibrate (needed when the files hold several)")
     p.add_argument("--beta", type=float, help="fix the impact exponent (1 = linear: the closed form applies)")
     p.add_argument("--covariance", choices=["cluster", "iid"], default="cluster",

@@ -18,12 +18,21 @@ from .common import add_spec_arguments, emit_outputs, parse_setting, problem_fro
 
 __all__ = ["register", "run", "table"]
 
+DESCRIPTION = (
+    "Derivatives of the optimal objective, expected cost and variance in each spec parameter, with the "
+    "elasticity d log objective / d log p and how each was computed (automatic differentiation of the closed "
+    "form, implicit differentiation of the KKT system, or Richardson finite differences of the solve with "
+    "their error estimate). --plot draws the holdings' derivative paths; --covariance FILE (JSON or TOML "
+    "with parameters and covariance or std_errors) adds the delta-method interval of the optimum, its "
+    "bootstrap check and the expected regret of solving at the point estimate."
+)
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("sensitivities", help="derivatives of the optimum in every spec parameter",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=DESCRIPTION)
     add_spec_arguments(p)
-    p.add_argument("--method", default="closed-form", choices=method_names())
+    p.add_argument("--method", default="closed-form", choices=method_names(), help="the method to differentiate (default: closed-form)")
     p.add_argument("--wrt", action="append", metavar="NAME", help="a spec path (repeatable; default: all)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting of the method (repeatable)")

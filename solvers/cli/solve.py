@@ -20,17 +20,23 @@ __all__ = ["register", "run", "settings_from_args"]
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("solve", help="solve a spec and print the schedule")
+    p = subparsers.add_parser(
+        "solve", help="solve a spec and print the schedule",
+        description="Solve a spec with one method and print the schedule and its costs (in currency and in basis "
+                    "points of the order's notional |X| S_0). Method settings come from --set KEY=VALUE (repeatable; "
+                    "--option is the same) and --accuracy; --solver sets the method's back end and --time-model its "
+                    "time model where the method has those settings.")
     add_spec_arguments(p)
-    p.add_argument("--method", default="closed-form", choices=method_names())
+    p.add_argument("--method", default="closed-form", choices=method_names(),
+                   help="the method (default closed-form; one of %(choices)s)")
     p.add_argument("--set", "--option", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting of the method (repeatable; values are Python or TOML literals)")
     p.add_argument("--accuracy", metavar="PRESET", help="the method's accuracy preset (e.g. default, high)")
     p.add_argument("--solver", help="numerical back end, for methods whose settings have 'backend' (qp)")
     p.add_argument("--time-model", choices=["discrete", "continuous"],
                    help="discrete or continuous time, for methods that solve both (closed-form)")
-    p.add_argument("--json", metavar="PATH", help="write the result JSON to PATH ('-' for stdout)")
-    p.add_argument("--plot", metavar="PNG", help="plot holdings and trades to a PNG")
+    p.add_argument("--json", metavar="PATH", help="write the result JSON to PATH ('-' for stdout: JSON only)")
+    p.add_argument("--plot", metavar="PNG", help="plot holdings and trades (PNG, SVG, PDF, ...: the name's suffix)")
     p.add_argument("--quiet", action="store_true", help="no summary")
     p.set_defaults(func=run)
 

@@ -7,6 +7,7 @@ first plot only.
 
 from .adaptivity import plot_adaptivity
 from .calibration import plot_calibration
+from .figure import plot_formats
 from .frontier import plot_frontier
 from .simulation import plot_cost_histogram, plot_fan_chart
 from .sweep import plot_sweep
@@ -14,5 +15,5 @@ from .trajectories import plot_results
 
 __all__ = [
     "plot_results", "plot_frontier", "plot_cost_histogram", "plot_fan_chart", "plot_adaptivity", "plot_sweep",
-    "plot_calibration",
+    "plot_calibration", "plot_formats",
 ]

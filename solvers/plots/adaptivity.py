@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..adaptivity import AdaptivityReport
+from ..adaptivity import AdaptivityReport, ExecutionReport
 from .figure import save, subplots
 
-__all__ = ["plot_adaptivity"]
+__all__ = ["plot_adaptivity", "plot_execution"]
 
 
 def plot_adaptivity(report: AdaptivityReport, path: str | Path) -> Path:
@@ -48,4 +48,33 @@ def plot_adaptivity(report: AdaptivityReport, path: str | Path) -> Path:
     ax.set_xticks(range(3), ["E[C]", "E[R]", "E[C + R]"])
     ax.set_ylabel("static - feedback (currency), 95% CI")
     ax.set_title(f"value of adaptivity = {report.value.value:.4g} +/- {err[2]:.2g}")
+    return save(fig, path)
+
+
+def plot_execution(report: ExecutionReport, path: str | Path) -> Path:
+    """Two panels: each policy's objective with its 95% interval (the benchmark's value as a
+    line), and its mean holdings path (fraction of the order)."""
+    path = Path(path)
+    fig, axes = subplots(1, 2, figsize=(13, 4.5), constrained_layout=True)
+    ax = axes[0]
+    names = [r.name for r in report.rows]
+    values = [r.simulation.objective.value for r in report.rows]
+    err = [r.simulation.objective.ci()[1] - r.simulation.objective.value for r in report.rows]
+    ax.bar(range(len(names)), values, yerr=err, capsize=6, color=[f"C{i}" for i in range(len(names))])
+    if report.benchmark_objective is not None:
+        ax.axhline(report.benchmark_objective, color="k", lw=0.8, ls="--", label="dp under fills (value)")
+        ax.legend(fontsize=8)
+    lo = min(v - e for v, e in zip(values, err))
+    ax.set_ylim(lo - 0.1 * (max(values) - lo + 1e-12), None)
+    ax.set_xticks(range(len(names)), names, rotation=20)
+    ax.set_ylabel("objective E[C + R] (currency), 95% CI")
+    ax.set_title("execution policies on common random numbers")
+    ax = axes[1]
+    x0 = report.problem.asset.holdings
+    for i, r in enumerate(report.rows):
+        ax.plot(report.problem.times, r.simulation.mean_holdings / x0, color=f"C{i}", lw=1.5, label=r.name)
+    ax.set_xlabel("time")
+    ax.set_ylabel("mean holdings (fraction of the order)")
+    ax.set_title("holdings after fills")
+    ax.legend(fontsize=8)
     return save(fig, path)

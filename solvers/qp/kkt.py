@@ -3,8 +3,10 @@
 Written from the conventions page directly, in numpy, sharing no code with the scaled model, the
 CVXPY formulation, the polish or :mod:`solvers.impact`. Interior gradient (currency per share):
 ``dF/dx_k = G(n_(k+1)) - G(n_k) + 2 lambda tau C_k x_k - tau mu`` with
-``G(n) = eta (1 + beta) |n / tau|^beta sign(n) + epsilon sign(n) - Gamma n``; binding constraints
-add ``A' mu`` with sign-restricted multipliers. :func:`kkt_residual` reports relative
+``G(n) = eta_k (1 + beta) |n / tau|^beta sign(n) + epsilon_k sign(n) - Gamma n`` (per-slice
+``eta_k``, ``epsilon_k``); a closure after slice ``k`` adds ``2 lambda d sigma_c^2 x_k - d mu``;
+with a terminal penalty ``x_N`` is free: ``dF/dx_N = -G(n_N) + (2 alpha - Gamma) x_N + ...``.
+Binding constraints add ``A' mu`` with sign-restricted multipliers. :func:`kkt_residual` reports relative
 stationarity, primal violation and complementarity; ``residual`` is the largest
 (``solvers/docs/theory-qp.md``).
 """
@@ -48,19 +50,23 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
     ax = np.abs(big_x)
     trades = x[:-1] - x[1:]
     lam = problem.risk_aversion
-    eps = np.array([a.spread for a in problem.assets])
+    eps = np.stack([np.broadcast_to(np.asarray(a.spread, dtype=np.float64), (n,)) for a in problem.assets], axis=1)
+    soft = problem.terminal_penalty is not None
+    nfree = n if soft else n - 1
     mu_drift = np.array([a.drift for a in problem.assets])
     gam = problem.permanent_impact_matrix_array
     # ---- endpoint and constraint violations (primal)
     primal = float(np.max(np.abs(x[0] - big_x) / ax))
-    primal = max(primal, float(np.max(np.abs(x[-1]) / ax)))
+    if not soft:
+        primal = max(primal, float(np.max(np.abs(x[-1]) / ax)))
     kink = np.zeros((n, m), dtype=bool)
     # ---- dE/dn per trade, (n, m), smooth parts; terms collected for the scale
     perm = -trades @ gam
     if problem.temporary_impact_matrix is not None:
         temp = 2.0 * trades @ problem.temporary_impact_matrix_array / tau
     else:
-        eta = np.array([a.temporary_impact for a in problem.assets])
+        eta = np.stack([np.broadcast_to(np.asarray(a.temporary_impact, dtype=np.float64), (n,))
+                        for a in problem.assets], axis=1)
         beta = np.array([a.impact_exponent for a in problem.assets])
         temp = eta * (1.0 + beta) * (np.abs(trades) / tau) ** beta * np.sign(trades)
     trans = _transient_gradient(problem, trades)
@@ -70,10 +76,10 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
         s = np.sign(big_x[i])
         caps = a.slice_caps(n)
         zero = np.abs(trades[:, i]) <= active_tol * ax[i]
-        if eps[i] > 0 or problem.no_reversal:
+        if np.any(eps[:, i] > 0) or problem.no_reversal:
             kink[:, i] = zero
             for k in np.flatnonzero(zero):
-                rows.append(("zero", int(k), i, -np.inf if problem.no_reversal else -eps[i], eps[i],
+                rows.append(("zero", int(k), i, -np.inf if problem.no_reversal else -eps[k, i], eps[k, i],
                              abs(trades[k, i]) / ax[i]))
         if problem.no_reversal:
             primal = max(primal, float(np.max(-s * trades[:, i] / ax[i], initial=0.0)))
@@ -86,7 +92,7 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
             if not problem.no_reversal:
                 for k in np.flatnonzero((slack_dn <= active_tol) & ~zero):
                     rows.append(("cap_down", int(k), i, -np.inf, 0.0, max(slack_dn[k], 0.0)))
-        inner = x[1:-1, i]
+        inner = x[1:n, i]
         if a.max_holdings is not None:
             sl = (a.max_holdings - inner) / ax[i]
             primal = max(primal, float(np.max(-sl, initial=0.0)))
@@ -112,26 +118,41 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
     spread = np.where(kink, 0.0, eps * np.sign(trades))
     g_n = temp + perm + spread                     # dE/dn_k, (n, m)
     abs_n = np.abs(temp) + np.abs(perm) + np.abs(spread)
-    if n == 1:
+    if nfree == 0:
         return KKTReport(primal, 0.0, primal, 0.0, {})
-    held = x[1:-1]                                 # x_1..x_{N-1}
+    held = x[1:nfree + 1]                          # the free holdings x_1..x_{N-1} (x_N too when soft)
+    # V's weight on x_k: tau sigma_k^2 (tau C) plus a closure's duration sigma_c^2 (duration C)
+    hold_time = np.full(n, tau)
+    extra = np.zeros(n)
+    for c in problem.closures:
+        hold_time[c.after_slice - 1] += c.duration
+        if m == 1:
+            var_c = c.volatility**2 if c.volatility is not None else float(problem.slice_variance()[c.after_slice])
+            extra[c.after_slice - 1] += c.duration * var_c
     if m == 1:
-        risk = 2.0 * lam * tau * problem.slice_variance()[: n - 1, None] * held
+        risk = 2.0 * lam * (tau * problem.slice_variance() + extra)[:nfree, None] * held
     else:
-        risk = 2.0 * lam * tau * held @ problem.covariance
-    drift = -tau * np.broadcast_to(mu_drift, held.shape)
-    grad = g_n[1:] - g_n[:-1] + risk + drift       # (n-1, m)
-    scale = np.max(abs_n[:-1] + abs_n[1:] + np.abs(risk) + np.abs(drift), axis=0)
+        risk = 2.0 * lam * hold_time[:nfree, None] * (held @ problem.covariance)
+    drift = -hold_time[:nfree, None] * mu_drift[None, :]
+    g_next = np.vstack([g_n[1:], np.zeros((1, m))])[:nfree]    # the trade after x_k (none after x_N)
+    a_next = np.vstack([abs_n[1:], np.zeros((1, m))])[:nfree]
+    grad = g_next - g_n[:nfree] + risk + drift     # (nfree, m)
+    scale = np.max(abs_n[:nfree] + a_next + np.abs(risk) + np.abs(drift), axis=0)
+    if soft:
+        alpha = np.broadcast_to(np.asarray(problem.terminal_penalty, dtype=np.float64), (m,))
+        term = 2.0 * alpha * x[-1] - x[-1] @ gam
+        grad[-1] += term
+        scale = np.maximum(scale, np.abs(g_n[-1]) + np.abs(risk[-1]) + np.abs(drift[-1]) + np.abs(term))
     scale = np.where(scale > 0, scale, 1.0)
     # ---- multipliers: rows of A on the interior holdings (time-major vec)
-    nv = (n - 1) * m
+    nv = nfree * m
     ri, ci, vi = [], [], []
 
     def trade_row(r: int, k: int, i: int, coef: float) -> None:
         # n_(k+1),i = x_k,i - x_(k+1),i (0-based slice k; interior index of x_j is j-1)
         if k >= 1:
             ri.append(r); ci.append((k - 1) * m + i); vi.append(coef)
-        if k + 1 <= n - 1:
+        if k + 1 <= nfree:
             ri.append(r); ci.append(k * m + i); vi.append(-coef)
 
     lo = np.array([r[3] for r in rows]) if rows else np.zeros(0)
@@ -151,7 +172,7 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
     if rows:
         mult = _least_squares(a_mat, gvec)
         mult = np.clip(mult, lo, hi)
-    res = (gvec + a_mat.T @ mult).reshape(n - 1, m)
+    res = (gvec + a_mat.T @ mult).reshape(nfree, m)
     stationarity = float(np.max(np.abs(res) / scale[None, :]))
     comp = 0.0
     active: dict[str, int] = {}

@@ -32,6 +32,7 @@ from .scaling import ScaledProblem, scale_problem
 from .settings import QPSettings
 from .sizing import DENSE_KERNEL_SLICES, dense_kernel, dense_kernel_bytes
 from .sizing import estimate as estimate_resources
+from .time_varying import solve_time_varying
 from .transient import require_convex_kernels, solve_direct
 
 __all__ = ["INFO", "solve", "BACKENDS", "tolerance_options"]
@@ -140,6 +141,12 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
         if name is not None and name not in _installed():
             raise SpecError(f"settings.{key}", name,
                             f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
+    if problem.time_varying_keys():
+        if problem.has_transient:
+            raise MethodNotApplicable(METHOD, f"transient_impact with {problem.time_varying_keys()[0]}: the kernel term "
+                                      "is not in qp's time-varying model yet (closed-form solves the pure "
+                                      "Obizhaeva-Wang case with closures)")
+        return _solve_time_varying(problem, cfg, start)
     sp = scale_problem(problem, covariance=cfg.covariance)
     check_bounded(sp)
     for key, name in (("backend", cfg.backend), ("fallback_backend", cfg.fallback_backend)):
@@ -238,6 +245,25 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
                    + (f"; polish: {diag['polish']['message']}" if "polish" in diag else ""))
     elif not is_global:
         message = "local optimum (KKT point) of a non-convex objective; see diagnostics.global_optimum_reason"
+    diag["solve_seconds"] = time.perf_counter() - start
+    return Result.from_schedule(problem, holdings, method=METHOD, status=status, solve_seconds=diag["solve_seconds"],
+                                diagnostics=diag, message=message)
+
+
+def _solve_time_varying(problem: ExecutionProblem, cfg: QPSettings, start: float) -> Result:
+    """Per-slice coefficients, closures or a terminal penalty: the compiled model of
+    :mod:`.time_varying`, certified by the same independent KKT residual."""
+    options = tolerance_options(cfg.backend, cfg.tolerance if cfg.backend_tolerance is None else cfg.backend_tolerance)
+    options.update(cfg.backend_options or {})
+    with _recorded([]):
+        holdings, diag = solve_time_varying(problem, cfg.backend, options)
+    report = kkt_residual(problem, holdings)
+    diag.update(kkt_residual=report.residual, kkt=report.as_dict(), global_optimum=True,
+                global_optimum_reason="convex (the Hessian rule of the spec)")
+    status, message = "optimal", ""
+    if not report.residual <= cfg.tolerance:
+        status = "inaccurate"
+        message = f"KKT residual {report.residual:.3g} of the unscaled problem exceeds tolerance {cfg.tolerance:.3g}"
     diag["solve_seconds"] = time.perf_counter() - start
     return Result.from_schedule(problem, holdings, method=METHOD, status=status, solve_seconds=diag["solve_seconds"],
                                 diagnostics=diag, message=message)

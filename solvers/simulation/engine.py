@@ -11,7 +11,9 @@ along each path (:mod:`solvers.transient`; a policy with ``uses_deviation`` read
 ``h`` is :meth:`solvers.impact.PowerLawImpact.price_concession` (a basket's matrix ``H``:
 ``epsilon sign(v) + H v``). Block ``b`` of paths draws from ``PCG64(SeedSequence(seed,
 spawn_key=(b,)))``, so a ``(seed, problem)`` gives every strategy the same paths, and a run of
-``n`` paths is the prefix of any longer one. Amounts are in currency.
+``n`` paths is the prefix of any longer one. Amounts are in currency. A spec's volume and fill
+model (:mod:`solvers.market`) makes slice ``k`` execute only its fill of the order; the rest
+stays in holdings and ``x_N`` is sold at ``t_N`` in one block at ``h(x_N / tau)``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy.linalg import expm
 
-from ..errors import SpecError
+from ..errors import MethodNotApplicable, SpecError
 from ..impact import impact_model
+from ..market import MarketModel, SliceState, market_model
 from ..policy import FeedbackPolicy, SchedulePolicy
 from ..spec import ExecutionProblem
 from ..transient import transient_model
@@ -39,6 +42,10 @@ __all__ = [
 ]
 
 _BLOCK_ELEMENTS = 2**21  # normals per block (16 MB of float64)
+#: most paths of one run (its cost and risk arrays alone take 16 bytes a path)
+MAX_PATHS = 10**9
+#: most volatility substeps per slice
+MAX_VOL_SUBSTEPS = 10_000
 _FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -160,6 +167,7 @@ class SimulationResult:
     seconds: float
     time_model: str = "discrete"
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    remainder: np.ndarray | None = None  # x_N per path before the final block (fill models), shares
 
     @property
     def unit(self) -> int:
@@ -212,6 +220,12 @@ class SimulationResult:
         for a in st["var"]:
             lines.append(f"  VaR {a:<6g}           {st['var'][a]:.10g}   CVaR {st['cvar'][a]:.10g}")
         return "\n".join(lines)
+
+
+def _check_count(name: str, value: Any, low: int, high: int) -> None:
+    """A SpecError naming ``name`` unless ``value`` is an integer in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise SpecError(name, value, f"must be an integer >= {low} (and at most {high:,})")
 
 
 def _as_strategy(problem: ExecutionProblem, strategy: Any) -> tuple[np.ndarray | None, Any, str]:
@@ -287,13 +301,22 @@ def simulate(
         progress: tqdm progress bar on stderr; default: on for runs of 5e7 path-slices or more.
         label: name of the strategy in outputs.
     """
-    if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or paths < 2:
-        raise SpecError("paths", paths, "must be an integer >= 2")
+    _check_count("paths", paths, 2, MAX_PATHS)
+    keys = problem.time_varying_keys()
+    if keys:
+        raise MethodNotApplicable("simulate", f"{keys[0]} is not simulated yet (costs.py prices such schedules)")
     if antithetic and paths % 2:
         raise SpecError("paths", paths, "must be even with antithetic=True (paths come in pairs)")
-    if isinstance(vol_substeps, bool) or not isinstance(vol_substeps, (int, np.integer)) or vol_substeps < 1:
-        raise SpecError("vol_substeps", vol_substeps, "must be an integer >= 1")
+    _check_count("vol_substeps", vol_substeps, 1, MAX_VOL_SUBSTEPS)
+    _check_count("seed", seed, 0, 2**63 - 1)
+    _check_count("fan_paths", fan_paths, 0, MAX_PATHS)
+    if block_paths is not None:
+        _check_count("block_paths", block_paths, 2, MAX_PATHS)
     static, policy, time_model = _as_strategy(problem, strategy)
+    market = market_model(problem)
+    default_label = "schedule" if static is not None else type(policy).__name__
+    if market.active and static is not None:  # followed blindly: the shortfall is carried to the end
+        policy, static = SchedulePolicy(problem, static), None
     n, m = problem.slices, problem.n_assets
     big_x = problem.initial_holdings
     if static is not None:
@@ -313,15 +336,19 @@ def simulate(
 
     cost = np.empty(paths)
     risk = np.empty(paths)
+    remainder = np.zeros(paths) if market.active else None
     fan_n = min(int(fan_paths), paths)
     fan = np.empty((fan_n, n + 1, m))
     sum_x = np.zeros((n + 1, m))
     start = time.perf_counter()
-    done, block = 0, 0
-    while done < paths:
+    done = 0
+    n_blocks = -(-paths // block_paths)  # ceil: the loop is bounded by the block count
+    for block in range(n_blocks):
         size = min(block_paths, paths - done)
         rng = block_generator(int(seed), block)
-        c, r, x = _run_block(problem, static, policy, block_paths, size, rng, antithetic, vol_substeps)
+        c, r, x = _run_block(problem, static, policy, block_paths, size, rng, antithetic, vol_substeps, market)
+        if remainder is not None:
+            remainder[done:done + size] = x[:, -1, 0]
         cost[done:done + size] = c
         risk[done:done + size] = r
         sum_x += x.sum(axis=0) if x.ndim == 3 else x * size
@@ -329,7 +356,6 @@ def simulate(
             take = min(fan_n - done, size)
             fan[done:done + take] = x[:take] if x.ndim == 3 else x[None]
         done += size
-        block += 1
         if bar is not None:
             bar.update(size)
     if bar is not None:
@@ -340,17 +366,19 @@ def simulate(
     risk_u = unit_means(risk, unit)
     squeeze = (lambda a: a[..., 0]) if not problem.is_basket else (lambda a: a)
     return SimulationResult(
-        problem=problem, strategy=label or ("schedule" if static is not None else type(policy).__name__),
+        problem=problem, strategy=label or default_label,
         paths=int(paths), seed=int(seed), antithetic=bool(antithetic), cost=cost, risk=risk, stats=stats,
         objective=MonteCarloEstimate(float(total_u.mean()), standard_error(total_u)), risk_term=MonteCarloEstimate(float(risk_u.mean()), standard_error(risk_u)),
         mean_holdings=squeeze(sum_x / paths), fan_holdings=squeeze(fan), seconds=seconds, time_model=time_model,
-        diagnostics={"blocks": block, "block_paths": block_paths, "vol_substeps": int(vol_substeps),
-                     "engine": "static (vectorized over slices)" if static is not None else "feedback (loop over slices)"},
+        diagnostics={"blocks": n_blocks, "block_paths": block_paths, "vol_substeps": int(vol_substeps),
+                     "engine": "static (vectorized over slices)" if static is not None else "feedback (loop over slices)",
+                     **({"market": "volume and fill model"} if market.active else {})},
+        remainder=remainder,
     )
 
 
 def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int, rng: np.random.Generator,
-               antithetic: bool, vol_substeps: int):
+               antithetic: bool, vol_substeps: int, market: MarketModel | None = None):
     """One block: the draws of ``block`` paths (so that a run is a prefix of any longer run),
     executed on its first ``size`` paths. Returns (cost (size,), risk (size,), holdings
     (size, N+1, m), or (N+1, m) for a static schedule)."""
@@ -371,6 +399,10 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
             sigma = np.repeat(sigma, 2, axis=0)
             regime = None if regime is None else np.repeat(regime, 2, axis=0)
         z = np.stack([z, -z], axis=1).reshape(size, n, m)
+    active = market is not None and market.active
+    if active:  # drawn after the prices, so that the price paths stay those of a run without it
+        draws = market.draw(rng, drawn).take(slice(0, half))
+        draws = draws.repeat(2) if antithetic else draws
     corr = problem.correlation_matrix
     if m > 1 and not np.allclose(corr, np.eye(m)):
         w, u = np.linalg.eigh(corr)
@@ -443,13 +475,19 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
                 dev = np.stack([np.zeros(size) if kr is None else kr.book(np, volume[:, i])
                                 for i, kr in enumerate(kernels)], axis=1)
                 extra = {"deviation": dev if problem.is_basket else dev[:, 0]}
-            if problem.is_basket:
+            if hasattr(policy, "order") and not problem.is_basket:  # an execution policy: the realized state
+                state = SliceState(k, xk[:, 0].copy(), s_k, r_k,
+                                   market.volume_state(k, draws, size) if active else np.zeros(size), np.zeros(size))
+                raw = policy.order(state)
+            elif problem.is_basket:
                 raw = policy.trade(k, xk, s_k[:, None] * problem.volatilities, r_k, **extra)
             else:
                 raw = policy.trade(k, xk[:, 0], s_k, r_k, **extra)
             trade = np.asarray(raw, dtype=np.float64).reshape(size, m)
             if not np.all(np.isfinite(trade)):
                 raise SpecError("policy", type(policy).__name__, f"returned a non-finite trade in slice k = {k}")
+        if active:
+            trade = market.execute(k, trade[:, 0], draws)[:, None]
         cost -= np.sum(trade * (d - h(trade)), axis=1)
         for i, kr in enumerate(kernels):
             if kr is not None:
@@ -460,13 +498,15 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
                     volume[:, i] = math.exp(-kr.rho * (times[k] - times[k - 1])) * (volume[:, i] + trade[:, i])
         d += (s_k[:, None] * (vols * root_tau)) * z_t[k - 1] + mu_tau - trade @ gamma.T
         xk = xk - trade
-        if k == n:
+        if k == n and not active:
             xk[:] = 0.0
         holdings_t[k] = xk
         if problem.is_basket:
             risk += lam * tau * np.einsum("pm,mj,pj->p", xk, cov, xk)
         else:
             risk += lam * tau * s_k**2 * xk[:, 0] ** 2
+    if active:  # the unfilled remainder x_N: one block at S_N at its temporary-impact cost
+        cost -= np.sum(xk * (d - h(xk)), axis=1)
     return cost, risk, np.moveaxis(holdings_t, 0, 1)
 
 

@@ -9,11 +9,11 @@ embedded local cluster, or on an existing one (:mod:`.runners`).
 from .axes import Axis, MethodSpec, PlotSpec, Sweep, apply_params, load_sweep, parse_path, sweep_from_dict, sweep_from_toml
 from .engine import SweepReport, run_sweep
 from .runners import available_cores
-from .store import LOST_STATUS, SweepStore, add_agreement
+from .store import LOST_STATUS, SweepStore, add_agreement, default_out_dir
 from .task import point_problem, solve_batch
 
 __all__ = [
     "Sweep", "load_sweep", "sweep_from_dict", "sweep_from_toml", "run_sweep", "SweepReport", "Axis", "MethodSpec",
     "PlotSpec", "apply_params", "parse_path", "SweepStore", "add_agreement", "LOST_STATUS", "point_problem",
-    "solve_batch", "available_cores",
+    "solve_batch", "available_cores", "default_out_dir",
 ]

@@ -3,8 +3,10 @@
 once) and consolidate (one table with agreement columns, plots, a :class:`SweepReport`).
 
 Nothing is lost: a failed point is a row with its status; a task whose workers keep dying is
-resubmitted ``max_task_retries`` times, then recorded as ``lost``; an interrupted sweep keeps
-what finished and resumes on the next run with the same folder. Rows: ``objective``
+split into one task per point and resubmitted, ``max_task_retries`` (default 3) times in all,
+then its rows are recorded as ``lost`` (a failed status; the sweep goes on); a cluster left
+without workers for ``no_worker_timeout`` seconds has what is left recorded as ``lost`` too.
+An interrupted sweep keeps what finished and resumes on the next run with the same folder. Rows: ``objective``
 ``E + lambda V``, ``expected_cost`` (currency), ``variance`` (currency^2), ``solve_seconds``.
 """
 
@@ -26,7 +28,7 @@ from ..plots import plot_sweep
 from ..result import OK_STATUSES
 from ..serialize import cell
 from .axes import Sweep, load_sweep
-from .runners import DaskRunner, SyncRunner, Task, make_runner
+from .runners import NO_WORKER_TIMEOUT, DaskRunner, NoWorkersLeft, SyncRunner, Task, make_runner
 from .store import LOST_STATUS, SweepStore
 from .task import empty_row, solve_batch
 
@@ -61,12 +63,29 @@ class SweepReport:
     table: Any = None
     files: dict[str, Path] = field(default_factory=dict)
     status_counts: dict[str, int] = field(default_factory=dict)
+    corrupt_files: list[Path] = field(default_factory=list)
+    max_task_retries: int = 3
+    no_workers: str = ""
 
     @property
     def points_per_second(self) -> float:
         """Points computed per second of ``compute_seconds``."""
         busy = self.compute_seconds
         return self.computed_points / busy if busy > 0 else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counts and files of the run (JSON-ready; the table itself is in the files)."""
+        return {
+            "out_dir": str(self.out_dir), "n_points": self.n_points, "n_methods": self.n_methods,
+            "computed_points": self.computed_points, "skipped_points": self.skipped_points,
+            "failed_rows": self.failed_rows, "lost_rows": self.lost_rows, "tasks": self.tasks,
+            "task_retries": self.task_retries, "max_task_retries": self.max_task_retries,
+            "batch_size": self.batch_size, "seconds": self.seconds, "startup_seconds": self.startup_seconds,
+            "compute_seconds": self.compute_seconds, "scheduler": self.scheduler, "workers": self.workers,
+            "run_id": self.run_id, "interrupted": self.interrupted, "status_counts": dict(self.status_counts),
+            "files": {k: str(v) for k, v in self.files.items()}, "corrupt_files": [str(p) for p in self.corrupt_files],
+            "no_workers": self.no_workers,
+        }
 
     def summary(self) -> str:
         lines = [
@@ -81,7 +100,13 @@ class SweepReport:
         if self.failed_rows:
             lines.append(f"  {self.failed_rows} row(s) failed: see the 'status' and 'error' columns")
         if self.lost_rows:
-            lines.append(f"  {self.lost_rows} row(s) lost to dying workers: run the sweep again to retry them")
+            lines.append(f"  {self.lost_rows} row(s) lost: their task killed its worker or failed "
+                         f"{self.max_task_retries + 1} time(s) ({self.max_task_retries} retries), or no worker was "
+                         "left: see the 'error' column; run the sweep again to retry them")
+        if self.no_workers:
+            lines.append(f"  stopped early: {self.no_workers}")
+        for path in self.corrupt_files:
+            lines.append(f"  unreadable file set aside (its points computed again): {path}")
         for key, path in self.files.items():
             lines.append(f"  {key}: {path}")
         return "\n".join(lines)
@@ -111,6 +136,7 @@ def run_sweep(
     overwrite: bool = False,
     retry_failed: bool = False,
     max_task_retries: int = 3,
+    no_worker_timeout: float = NO_WORKER_TIMEOUT,
     progress: bool = True,
     plots: bool = True,
     callback: Callable[[dict[str, Any]], None] | None = None,
@@ -128,7 +154,9 @@ def run_sweep(
         vectorize: use a method's ``MethodInfo.batch_solve`` where it has one (off: one solve per point).
         resume, overwrite: see :class:`SweepStore`.
         retry_failed: also recompute points whose rows failed (not only ``lost`` ones).
-        max_task_retries: resubmissions of a task whose workers died before it is ``lost``.
+        max_task_retries: resubmissions of a task whose workers died before it is ``lost``
+            (a task of several points is split into one task per point at its first retry).
+        no_worker_timeout: seconds without any worker before what is left is recorded ``lost``.
         progress: show a tqdm bar (points done, failed, rate) on stderr.
         plots: draw the sweep's ``[plot]`` metrics into ``out_dir/plots`` at the end.
         callback: called after each finished task with a dict (``task``, ``done_points``,
@@ -140,6 +168,9 @@ def run_sweep(
         sweep = load_sweep(sweep)
     if isinstance(max_task_retries, bool) or not isinstance(max_task_retries, int) or max_task_retries < 0:
         raise SpecError("max_task_retries", max_task_retries, "must be an integer >= 0")
+    if isinstance(no_worker_timeout, bool) or not isinstance(no_worker_timeout, (int, float)) or not (
+            0 < no_worker_timeout < math.inf):
+        raise SpecError("no_worker_timeout", no_worker_timeout, "must be a number of seconds > 0")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise SpecError("batch_size", batch_size, "must be an integer >= 1")
     if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
@@ -155,12 +186,13 @@ def run_sweep(
     def args(task: Task) -> tuple:
         return base, task.points, [by_label[lab] for lab in task.labels], vectorize, task.id, run_id, registry
 
-    runner = make_runner(scheduler, n_workers, lambda t: solve_batch(*args(t)), args, run_id) if plan.todo else None
+    runner = (make_runner(scheduler, n_workers, lambda t: solve_batch(*args(t)), args, run_id, no_worker_timeout)
+              if plan.todo else None)
     startup = time.perf_counter() - start
     size = batch_size or sweep.batch_size or _auto_batch_size(len(plan.todo), runner.threads if runner else 1)
     tasks = _tasks(plan, size)
     n_tasks = len(tasks)
-    record = _Record(store, plan.done)
+    record = _Record(store, plan.done, next_task_id=n_tasks)
     interrupted = False
     bar = _progress_bar(len(plan.todo), progress, sweep.name)
     try:
@@ -179,7 +211,7 @@ def run_sweep(
             runner.close()
         report = _report(sweep, store, plan, record, table, plots=plots and not interrupted, runner=runner,
                          tasks=n_tasks, batch_size=size, start=start, startup=startup, computed_at=computed_at,
-                         run_id=run_id, interrupted=interrupted)
+                         run_id=run_id, interrupted=interrupted, max_task_retries=max_task_retries)
         if interrupted:
             print(f"optexec sweep: interrupted; {len(record.written)} row(s) recorded this run in {store.out_dir}; "
                   "run the same command again to resume", file=sys.stderr)
@@ -244,6 +276,8 @@ class _Record:
     failed_points: int = 0
     lost: int = 0
     retries: int = 0
+    next_task_id: int = 0
+    no_workers: str = ""
 
     def add(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fresh = [r for r in rows if (r["point_id"], r["method"]) not in self.written
@@ -258,29 +292,48 @@ class _Record:
 
 def _submit_and_record(runner: SyncRunner | DaskRunner, tasks: deque[Task], record: _Record, max_task_retries: int,
                        run_id: str, bar: Any, todo: int, callback: Callable[[dict[str, Any]], None] | None) -> None:
-    """Submit: keep the runner full, resubmit a task whose workers died, record what finishes."""
+    """Submit: keep the runner full, resubmit a task whose workers died (split into one task per
+    point), record what finishes. Bounded: every pass hands back a task, and a task is handed
+    back at most ``max_task_retries + 1`` times."""
     while tasks or len(runner):
         while tasks and len(runner) < runner.capacity:
             runner.submit(tasks.popleft())
-        task, rows, err = runner.next_done()
+        try:
+            task, rows, err = runner.next_done()
+        except NoWorkersLeft as gone:
+            record.no_workers = f"{gone}; the rows of {len(runner.pending()) + len(tasks)} task(s) are recorded as lost"
+            for left in [*runner.pending(), *tasks]:
+                _finish(left, record.add(_lost_rows(left, gone, run_id, max_task_retries)), record, bar, todo,
+                        callback, runner)
+            runner.cancel_all()
+            tasks.clear()
+            return
         if err is not None:
             if task.attempt < max_task_retries:
-                task.attempt += 1
-                record.retries += 1
-                runner.submit(task)
+                pieces = ([Task(record.next_task_id + i, [pt], task.labels, task.attempt + 1)
+                           for i, pt in enumerate(task.points)] if len(task.points) > 1 else
+                          [Task(task.id, task.points, task.labels, task.attempt + 1)])
+                record.next_task_id += len(pieces) if len(task.points) > 1 else 0
+                record.retries += len(pieces)
+                for piece in pieces:
+                    runner.submit(piece)
                 continue
-            rows = _lost_rows(task, err, run_id)
-        fresh = record.add(rows)
-        bar.update(len(task.points))
-        bar.set_postfix(failed=record.failed_points, refresh=False)
-        if callback is not None:
-            callback({"task": task.id, "done_points": bar.n, "todo_points": todo,
-                      "failed_points": record.failed_points, "rows": fresh, "client": getattr(runner, "client", None)})
+            rows = _lost_rows(task, err, run_id, max_task_retries)
+        _finish(task, record.add(rows), record, bar, todo, callback, runner)
+
+
+def _finish(task: Task, fresh: list[dict[str, Any]], record: _Record, bar: Any, todo: int,
+            callback: Callable[[dict[str, Any]], None] | None, runner: Any) -> None:
+    bar.update(len(task.points))
+    bar.set_postfix(failed=record.failed_points, refresh=False)
+    if callback is not None:
+        callback({"task": task.id, "done_points": bar.n, "todo_points": todo,
+                  "failed_points": record.failed_points, "rows": fresh, "client": getattr(runner, "client", None)})
 
 
 def _report(sweep: Sweep, store: SweepStore, plan: _Plan, record: _Record, table: Any, *, plots: bool, runner: Any,
             tasks: int, batch_size: int, start: float, startup: float, computed_at: float, run_id: str,
-            interrupted: bool) -> SweepReport:
+            interrupted: bool, max_task_retries: int) -> SweepReport:
     """Consolidate: the files, the plots and the counts of the run."""
     files = {"results (parquet)": store.out_dir / "results.parquet", "results (csv)": store.out_dir / "results.csv"}
     if plots and len(table):
@@ -296,6 +349,7 @@ def _report(sweep: Sweep, store: SweepStore, plan: _Plan, record: _Record, table
         scheduler=runner.description if runner is not None else "none (nothing to compute)",
         workers=runner.workers if runner is not None else 0, run_id=run_id, interrupted=interrupted, table=table,
         files=files, status_counts={str(k): int(v) for k, v in counts.items()},
+        corrupt_files=list(store.corrupt), max_task_retries=max_task_retries, no_workers=record.no_workers,
     )
 
 
@@ -304,13 +358,15 @@ def _non_ok_statuses(store: SweepStore) -> set[str]:
     return {s for s in rows["status"].unique() if s not in OK_STATUSES}
 
 
-def _lost_rows(task: Task, err: BaseException, run_id: str) -> list[dict[str, Any]]:
+def _lost_rows(task: Task, err: BaseException, run_id: str, max_task_retries: int) -> list[dict[str, Any]]:
     rows = []
+    text = " ".join(str(err).split())[:300] or type(err).__name__
     for pid, params in task.points:
         for label in task.labels:
             row = empty_row()
             row.update(point_id=int(pid), method=label, status=LOST_STATUS, error_type=type(err).__name__,
-                       error=f"task {task.id} failed {task.attempt + 1} time(s): {err}", task=task.id, run_id=run_id)
+                       error=f"task {task.id} failed {task.attempt + 1} time(s): {text} (max_task_retries = "
+                             f"{max_task_retries})", task=task.id, run_id=run_id)
             row.update({k: cell(v) for k, v in params.items()})
             rows.append(row)
     return rows

@@ -8,6 +8,11 @@ Layout of the output folder::
     results.parquet   the consolidated table: one row per point and method, with agreement
     results.csv       the same table as CSV (also appended to as each task finishes)
 
+A folder belongs to one sweep: ``sweep.json`` (and ``parts/FINGERPRINT``, its spare copy)
+hold the sweep's fingerprint, and another sweep, or results without a readable manifest, are
+refused unless ``overwrite``. A part file that cannot be read is named, moved aside
+(``*.corrupt``) and its points computed again. The default folder is :func:`default_out_dir`.
+
 The part files are the truth: a row is durable once its task's part file exists, so an
 interrupted sweep (Ctrl-C, a killed driver) loses at most the tasks that were running.
 On resume the store reads the ``(point_id, method)`` pairs already recorded and the engine
@@ -26,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -40,13 +46,27 @@ from ..serialize import cell
 if TYPE_CHECKING:  # pandas is imported on use: `import solvers` stays light
     import pandas as pd
 
-__all__ = ["SweepStore", "add_agreement", "LOST_STATUS"]
+__all__ = ["SweepStore", "add_agreement", "LOST_STATUS", "default_out_dir"]
 
 #: status of the rows of a task that could not be run (its workers kept dying); such points
 #: are computed again when the sweep resumes
 LOST_STATUS = "lost"
 
 _PART = re.compile(r"part-(\d+)-[0-9a-f]+\.parquet")
+#: files that mean "this folder holds sweep results"
+_RESULT_FILES = ("points.parquet", "results.parquet", "results.csv")
+
+
+def default_out_dir(name: str, fingerprint: str) -> Path:
+    """Where a sweep writes when no folder is given: ``$XDG_CACHE_HOME/optexec/sweeps/<name>-<fp>``
+    (``XDG_CACHE_HOME`` defaults to ``~/.cache``; ``<fp>``: the first 12 hex digits of the
+    sweep's fingerprint), never the current directory."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "optexec" / "sweeps" / f"{name}-{fingerprint[:12]}"
+
+
+def _warn(text: str) -> None:
+    print(f"optexec sweep: {text}", file=sys.stderr)
 
 
 class SweepStore:
@@ -67,17 +87,23 @@ class SweepStore:
         self.out_dir = Path(out_dir)
         self.parts_dir = self.out_dir / "parts"
         self.manifest = dict(manifest)
+        self.corrupt: list[Path] = []  # files found unreadable (moved aside, their points computed again)
         path = self.out_dir / "sweep.json"
-        if path.exists():
-            old = json.loads(path.read_text(encoding="utf-8"))
+        spare = self.parts_dir / "FINGERPRINT"
+        old = self._read_manifest(path, spare, overwrite)
+        if old is None and not overwrite and self._holds_results():
+            raise SpecError("out_dir", str(self.out_dir),
+                            "holds sweep results without a manifest (sweep.json), so their sweep is unknown: "
+                            "choose another folder or overwrite it (--overwrite)")
+        if overwrite:
+            self._wipe()
+        elif old is not None:
             same = old.get("fingerprint") == manifest["fingerprint"]
-            if overwrite:
-                self._wipe()
-            elif not same:
+            if not same:
                 raise SpecError("out_dir", str(self.out_dir),
                                 f"holds results of another sweep ({old.get('name')!r}, fingerprint "
                                 f"{str(old.get('fingerprint'))[:12]}, not {manifest['fingerprint'][:12]}): "
-                                "choose another folder or overwrite it")
+                                "choose another folder or overwrite it (--overwrite)")
             elif not resume:
                 raise SpecError("out_dir", str(self.out_dir),
                                 "already holds results of this sweep: resume it or overwrite it")
@@ -91,7 +117,42 @@ class SweepStore:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.manifest, indent=2, default=repr) + "\n", encoding="utf-8")
         os.replace(tmp, path)
+        spare.write_text(str(manifest["fingerprint"]) + "\n", encoding="utf-8")
+        points = self.out_dir / "points.parquet"
+        if points.exists() and not _readable_parquet(points):
+            _warn(f"{points} cannot be read: it is written again")
+            self.corrupt.append(points)
+            points.unlink()
         self._seq = 1 + max((self._seq_of(p) for p in self.parts_dir.glob("part-*.parquet")), default=-1)
+
+    def _holds_results(self) -> bool:
+        return any((self.out_dir / n).exists() for n in _RESULT_FILES) or (
+            self.parts_dir.is_dir() and any(self.parts_dir.glob("part-*.parquet")))
+
+    def _read_manifest(self, path: Path, spare: Path, overwrite: bool) -> dict[str, Any] | None:
+        """The folder's manifest, or None when there is none. A manifest that cannot be read is
+        named; it is rebuilt when the spare fingerprint (``parts/FINGERPRINT``) matches this
+        sweep, else the folder is refused (unless ``overwrite``)."""
+        if not path.exists():
+            return None
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(old, dict) or not isinstance(old.get("fingerprint"), str):
+                raise ValueError("no 'fingerprint' in it")
+            return old
+        except (ValueError, UnicodeDecodeError) as err:
+            self.corrupt.append(path)
+            if overwrite:
+                return None
+            fingerprint = spare.read_text(encoding="utf-8").strip() if spare.exists() else ""
+            if fingerprint == self.manifest["fingerprint"]:
+                _warn(f"{path} cannot be read ({type(err).__name__}: {err}); its spare fingerprint "
+                      f"{spare} matches this sweep: the manifest is written again")
+                return {"fingerprint": fingerprint, "name": self.manifest.get("name"), "methods": []}
+            raise SpecError("out_dir", str(self.out_dir),
+                            f"its manifest {path} cannot be read ({type(err).__name__}: {err}) and no spare "
+                            f"fingerprint of this sweep is in {spare}: choose another folder or overwrite it "
+                            "(--overwrite)") from None
 
     def _check_methods(self, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
         before = {m["label"]: m for m in old}
@@ -149,7 +210,12 @@ class SweepStore:
 
         if columns and latest:
             columns = list(dict.fromkeys(["point_id", "method", *columns]))
-        frames = [pd.read_parquet(p, columns=list(columns) if columns else None) for p in self.part_files()]
+        frames = []
+        for part in self.part_files():
+            try:
+                frames.append(pd.read_parquet(part, columns=list(columns) if columns else None))
+            except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+                self._set_aside(part, err)
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame(columns=list(columns) if columns else ["point_id", "method", "status"])
@@ -157,6 +223,16 @@ class SweepStore:
         if latest:
             table = table.drop_duplicates(["point_id", "method"], keep="last").reset_index(drop=True)
         return table
+
+    def _set_aside(self, part: Path, err: BaseException) -> None:
+        """A part file that cannot be read: named, renamed ``*.corrupt``; its points are computed again."""
+        if _columns_missing(err):
+            raise SpecError("parts", str(part), f"lacks a column the sweep needs ({err})") from None
+        first = " ".join(str(err).split())[:200]
+        _warn(f"{part} cannot be read ({type(err).__name__}: {first}); set aside as "
+              f"{part.name}.corrupt, its points are computed again")
+        self.corrupt.append(part)
+        os.replace(part, part.with_name(part.name + ".corrupt"))
 
     def done_keys(self, retry_statuses: Sequence[str] = (LOST_STATUS,)) -> set[tuple[int, str]]:
         """``(point_id, method)`` pairs recorded with a status not in ``retry_statuses``."""
@@ -213,6 +289,21 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         if col in frame:
             frame[col] = frame[col].fillna("").astype(str)
     return frame
+
+
+def _columns_missing(err: BaseException) -> bool:
+    """Whether a read error says a requested column does not exist (not a damaged file)."""
+    return isinstance(err, KeyError) or "No match for FieldRef" in str(err)
+
+
+def _readable_parquet(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+        return True
+    except Exception:  # noqa: BLE001 - any damage
+        return False
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:

@@ -23,10 +23,10 @@ from ..costs import schedule_cost
 from ..methods import MethodAccuracy, method_info
 from ..simulation import compare
 from ..spec import ExecutionProblem
-from .gap import predicted_discretization_gap
+from .gap import GAP_FRACTION, GapPrediction, not_comparable_reason, predicted_discretization_gap, slices_needed
 
 __all__ = [
-    "MC_SIGMAS", "ROUNDING", "MethodRun", "PairCheck", "pair_checks",
+    "MC_SIGMAS", "ROUNDING", "MethodRun", "PairCheck", "NotComparable", "pair_checks",
     "monte_carlo_checks", "control_variate_checks",
 ]
 
@@ -119,7 +119,30 @@ class PairCheck:
                 "passed": self.passed, "one_sided": self.one_sided, "why": self.why}
 
 
-def pair_checks(problem: ExecutionProblem, a: MethodRun, b: MethodRun) -> tuple[list[PairCheck], str | None]:
+@dataclass
+class NotComparable:
+    """A pair that cannot be compared at the spec's N (its reason says which N can)."""
+
+    a: str
+    b: str
+    reason: str
+    slices_needed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "state": "not comparable", "reason": self.reason,
+                "slices_needed": self.slices_needed}
+
+
+def _gap(problem: ExecutionProblem, a: str, b: str, continuous: Any) -> tuple[GapPrediction, NotComparable | None]:
+    pred = predicted_discretization_gap(problem, continuous)
+    reason = not_comparable_reason(problem, pred)
+    return pred, (NotComparable(a, b, reason, slices_needed(problem, pred.kappa_hat)) if reason else None)
+
+
+def pair_checks(problem: ExecutionProblem, a: MethodRun, b: MethodRun
+                ) -> tuple[list[PairCheck], str | None, NotComparable | None]:
+    """The checks of one pair, a note on what is not compared, and the pair itself when it is
+    not comparable at this N (then there are no checks)."""
     ra, rb = a.result, b.result
     stochastic = problem.volatility_model.stochastic
     tol_obj = a.objective_tolerance() + b.objective_tolerance()
@@ -131,24 +154,28 @@ def pair_checks(problem: ExecutionProblem, a: MethodRun, b: MethodRun) -> tuple[
         expected, why = 0.0, ""
         if dyn.result.time_model != sta.result.time_model:
             cont = dyn.result if dyn.result.time_model == "continuous" else sta.result
-            first, gap_tol, _ = predicted_discretization_gap(problem, cont)
+            (first, gap_tol, _), incomparable = _gap(problem, dyn.label, sta.label, cont)
+            if incomparable:
+                return [], None, incomparable
             expected = first if sta.result is cont else -first
             tol_obj += gap_tol
             why = f", after the predicted discrete-vs-continuous O(tau) gap {expected:.4g}"
         return [PairCheck(dyn.label, sta.label, "objective", diff, expected, tol_obj,
                           "stochastic volatility: a feedback policy can only improve on the best static schedule "
                           f"(the gap is the value of adaptivity, see 'optexec adaptivity'){why}", one_sided=True)], \
-            "holdings: a static schedule against a state-dependent policy"
+            "holdings: a static schedule against a state-dependent policy", None
     expected = 0.0
     hold_extra = 0.0
     if ra.time_model != rb.time_model:
         cont = ra if ra.time_model == "continuous" else rb
-        first, gap_tol, kappa_hat = predicted_discretization_gap(problem, cont)
+        (first, gap_tol, kappa_hat), incomparable = _gap(problem, a.label, b.label, cont)
+        if incomparable:
+            return [], None, incomparable
         expected = first if rb is cont else -first
         tol_obj += gap_tol
         why_obj = (f"discrete vs continuous time differ by O(tau): predicted -tau(lambda X'C_1 X/2 + lambda int (E sigma^2)' x^2 dt "
-                   f"+ int v'Gamma v/2) = {first:.4g}, residual O(tau^2) held to min(1, kappa tau/2) = "
-                   f"{min(1.0, 0.5 * kappa_hat * problem.tau):.3g} of it, plus {why_obj}")
+                   f"+ int v'Gamma v/2) = {first:.4g}, residual O(tau^2) held to min({GAP_FRACTION:g}, kappa tau/2) = "
+                   f"{min(GAP_FRACTION, 0.5 * kappa_hat * problem.tau):.3g} of it, plus {why_obj}")
         hold_extra = float(np.max(np.abs(cont.trades)))
     checks = [PairCheck(a.label, b.label, "objective", ra.objective - rb.objective, expected, tol_obj, why_obj)]
     skip = None
@@ -162,10 +189,11 @@ def pair_checks(problem: ExecutionProblem, a: MethodRun, b: MethodRun) -> tuple[
                  f"({hold_extra:.4g}) plus the methods' accuracies" if hold_extra else
                  f"method accuracies ({why_obj})")
         checks.append(PairCheck(a.label, b.label, "holdings", float(ha[idx] - hb[idx]), 0.0, tol_hold + hold_extra, why_h))
-    return checks, skip
+    return checks, skip, None
 
 
-def monte_carlo_checks(problem: ExecutionProblem, run: MethodRun) -> list[PairCheck]:
+def monte_carlo_checks(problem: ExecutionProblem, run: MethodRun) -> tuple[list[PairCheck], list[NotComparable]]:
+    """An answer against its Monte Carlo price (objective; a static schedule's variance too)."""
     sim, res = run.simulation, run.result
     label = f"mc[{run.label}]"
     out = []
@@ -181,7 +209,9 @@ def monte_carlo_checks(problem: ExecutionProblem, run: MethodRun) -> list[PairCh
         tol = run.objective_tolerance()
         expected = 0.0
         if res.time_model == "continuous":  # a continuous-time policy executed in discrete slices
-            first, gap_tol, _ = predicted_discretization_gap(problem, res)
+            (first, gap_tol, _), incomparable = _gap(problem, label, run.label, res)
+            if incomparable:
+                return [], [incomparable]
             expected, tol = first, tol + gap_tol
             what += " with the predicted O(tau) discrete-vs-continuous gap"
     rounding = ROUNDING * abs(value)  # antithetic pairs make a static linear cost exact: SE ~ 0
@@ -193,19 +223,21 @@ def monte_carlo_checks(problem: ExecutionProblem, run: MethodRun) -> list[PairCh
         out.append(PairCheck(label, run.label, "variance", sim.variance.value - variance, 0.0,
                              MC_SIGMAS * sim.variance.se + 1e-12 * variance,
                              f"simulated cost variance against V: {MC_SIGMAS:g} standard errors"))
-    return out
+    return out, []
 
 
-def control_variate_checks(problem: ExecutionProblem, ok: list[MethodRun]) -> list[PairCheck]:
+def control_variate_checks(problem: ExecutionProblem, ok: list[MethodRun]
+                           ) -> tuple[list[PairCheck], list[NotComparable]]:
     """A feedback policy's objective to the precision of a *paired* difference: on common paths,
     ``value(static) - (E[C+R]_static - E[C+R]_policy)`` estimates the policy's objective with the
     static schedule's exact ``E + lambda V`` as control variate (standard error of the
     difference: typically 5-10x smaller than the policy's own)."""
     refs = [r for r in ok if r.kind == "static" and r.result.time_model == "discrete"]
     if not refs:
-        return []
+        return [], []
     ref = refs[0]
     out = []
+    incomparable = []
     for run in ok:
         if run.kind != "dynamic":
             continue
@@ -215,11 +247,14 @@ def control_variate_checks(problem: ExecutionProblem, ok: list[MethodRun]) -> li
         expected = 0.0
         what = f"{run.label}'s objective"
         if run.result.time_model == "continuous":
-            first, gap_tol, _ = predicted_discretization_gap(problem, run.result)
+            (first, gap_tol, _), nc = _gap(problem, f"mc-cv[{run.label}]", run.label, run.result)
+            if nc:
+                incomparable.append(nc)
+                continue
             expected, tol = first, tol + gap_tol
             what += " with the predicted O(tau) discrete-vs-continuous gap"
         out.append(PairCheck(f"mc-cv[{run.label}]", run.label, "objective", estimate - run.result.objective, expected,
                              MC_SIGMAS * diff.se + tol + ROUNDING * abs(run.result.objective),
                              f"simulated E[C + R] with {ref.label}'s exact value as control variate (paired "
                              f"SE {diff.se:.3g}) against {what}: {MC_SIGMAS:g} standard errors + method accuracies"))
-    return out
+    return out, incomparable

@@ -6,20 +6,32 @@ each slice; the discrete permanent cost has ``-1/2 sum n' Gamma n``)::
     objective_discrete - objective_continuous
         = -tau (1/2 lambda X' C_1 X + lambda int (d/dt E[sigma^2]) x^2 dt + 1/2 int v' Gamma v dt)
 
-with a residual O(tau^2), held to ``min(1, kappa_hat tau / 2)`` of the prediction
-(``kappa_hat``: the fastest exponential rate of the continuous answer's trades). An exponential
-transient kernel adds ``kappa_T X^2 (1/(rho (T - tau) + 2) - 1/(rho T + 2))``, held to ``min(1, rho tau)``.
+with a residual O(tau^2) (about ``kappa_hat tau / 4`` of the prediction; ``kappa_hat``: the
+fastest exponential rate of the continuous answer's trades), held to ``min(GAP_FRACTION,
+kappa_hat tau / 2)`` of it. The prediction is trusted only where ``kappa_hat tau <=
+MAX_KAPPA_TAU``; elsewhere a discrete-vs-continuous pair is not comparable at this N
+(:func:`not_comparable_reason`), and ``N >= kappa_hat T / MAX_KAPPA_TAU`` makes it comparable. An exponential
+transient kernel adds ``kappa_T X^2 (1/(rho (T - tau) + 2) - 1/(rho T + 2))`` (Obizhaeva-Wang's
+discrete cost is ``kappa_T X^2 / (rho (T - tau) + 2)`` to second order), held to ``min(1, rho tau)``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..spec import ExecutionProblem
 
-__all__ = ["GapPrediction", "predicted_discretization_gap"]
+__all__ = ["GapPrediction", "predicted_discretization_gap", "not_comparable_reason", "slices_needed",
+           "MAX_KAPPA_TAU", "GAP_FRACTION"]
+
+#: the largest ``kappa_hat tau`` at which the first-order gap prediction is trusted (its residual
+#: is about a quarter of ``kappa_hat tau`` of the gap: 7.5% here)
+MAX_KAPPA_TAU = 0.3
+#: the residual of the prediction is held to at most this fraction of the predicted gap
+GAP_FRACTION = 0.1
 
 
 class GapPrediction(NamedTuple):
@@ -67,5 +79,22 @@ def predicted_discretization_gap(problem: ExecutionProblem, continuous: Any) -> 
             part = a.transient_impact * a.holdings**2 * (1.0 / (rho * (big_t - tau) + 2.0) - 1.0 / (rho * big_t + 2.0))
             transient += part
             transient_tol += min(1.0, rho * tau) * abs(part)
-    tolerance = min(1.0, 0.5 * kappa_hat * tau) * abs(first) + transient_tol
+    tolerance = min(GAP_FRACTION, 0.5 * kappa_hat * tau) * abs(first) + transient_tol
     return GapPrediction(first + transient, tolerance, kappa_hat)
+
+
+def slices_needed(problem: ExecutionProblem, kappa_hat: float) -> int:
+    """The fewest slices at which ``kappa_hat tau <= MAX_KAPPA_TAU``: ``ceil(kappa_hat T / MAX_KAPPA_TAU)``."""
+    return max(1, math.ceil(kappa_hat * problem.horizon / MAX_KAPPA_TAU * (1 - 1e-12)))
+
+
+def not_comparable_reason(problem: ExecutionProblem, prediction: GapPrediction) -> str | None:
+    """Why a discrete answer and a continuous one cannot be compared at the spec's N (None when
+    they can): ``kappa_hat tau > MAX_KAPPA_TAU``, where the first-order prediction is untrusted."""
+    kt = prediction.kappa_hat * problem.tau
+    if kt <= MAX_KAPPA_TAU:
+        return None
+    return (f"not comparable at N = {problem.slices}: kappa tau = {kt:.3g} > {MAX_KAPPA_TAU:g}, where the "
+            f"first-order discrete-vs-continuous gap prediction cannot be trusted (kappa = {prediction.kappa_hat:.4g}"
+            f" per time unit); comparable with N >= kappa T / {MAX_KAPPA_TAU:g} = "
+            f"{slices_needed(problem, prediction.kappa_hat)}")

@@ -16,6 +16,7 @@ from ..spec import ExecutionProblem
 from .cross_check import (
     MC_SIGMAS,
     MethodRun,
+    NotComparable,
     PairCheck,
     control_variate_checks,
     monte_carlo_checks,
@@ -80,16 +81,23 @@ def validate(
     ok = [r for r in runs if r.state == "ok"]
     checks: list[PairCheck] = []
     not_compared: list[tuple[str, str, str]] = []
+    not_comparable: list[NotComparable] = []
     for a, b in itertools.combinations(ok, 2):
-        pair, skip = pair_checks(problem, a, b)
+        pair, skip, incomparable = pair_checks(problem, a, b)
         checks += pair
         if skip:
             not_compared.append((a.label, b.label, skip))
+        if incomparable:
+            not_comparable.append(incomparable)
     if monte_carlo:
         for r in ok:
             r.simulation = simulate(problem, r.result, paths=paths, seed=seed, antithetic=antithetic, label=r.label)
-            checks += monte_carlo_checks(problem, r)
-        checks += control_variate_checks(problem, ok)
+            mc, incomparable = monte_carlo_checks(problem, r)
+            checks += mc
+            not_comparable += incomparable
+        cv, incomparable = control_variate_checks(problem, ok)
+        checks += cv
+        not_comparable += incomparable
     return ValidationReport(problem, runs, checks, not_compared,
                             {"paths": paths, "seed": seed, "antithetic": antithetic, "monte_carlo": monte_carlo,
-                             "mc_sigmas": MC_SIGMAS})
+                             "mc_sigmas": MC_SIGMAS}, not_comparable)

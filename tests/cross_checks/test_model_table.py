@@ -70,6 +70,17 @@ def row_deterministic_sigma_path():
     _agree_exactly(solve(p, "dp"), solve(p, "qp"))
 
 
+def row_time_varying():
+    """Per-slice eta and spread, a closure and a terminal penalty: the exact linear-quadratic
+    closed form = qp (the dense KKT solve is in tests/test_time_varying.py)."""
+    n = 12
+    p = load_example("almgren-chriss-2001").replace(
+        slices=n, closures=[{"after_slice": 5, "duration": 0.7}], terminal_penalty=1e-6).replace_asset(
+        0, temporary_impact=[2.5e-6 * (1.0 + 0.3 * np.cos(k / 2.0)) for k in range(n)],
+        spread=[0.0625 * (1.0 + 0.05 * np.sin(k)) for k in range(n)])
+    _agree_exactly(solve(p, "closed-form"), solve(p, "qp"))
+
+
 def row_drift():
     """Drift (with no-reversal, which dp's grid needs): qp = dp within dp's declared accuracy."""
     p = load_example("almgren-chriss-2001").replace(slices=10, no_reversal=True).replace_asset(0, drift=0.02)
@@ -153,6 +164,7 @@ ROWS = {
     "constant sigma, linear impact": row_constant_sigma_linear_impact,
     "deterministic sigma path": row_deterministic_sigma_path,
     "drift": row_drift,
+    "time-varying eta and spread, closures, terminal penalty": row_time_varying,
     "nonlinear impact, constant sigma": row_nonlinear_impact_constant_sigma,
     "per-slice caps": row_per_slice_caps,
     "basket, linear impact": row_basket_linear_impact,

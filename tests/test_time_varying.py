@@ -1,0 +1,194 @@
+"""Time-varying markets, closures and a soft finish: closed form = qp = a dense KKT solve of the
+conventions page's objective written here in numpy; the Hessian rule; Cartea-Jaimungal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import solvers
+from solvers import closed_form
+from solvers.costs import schedule_cost
+from solvers.errors import MethodNotApplicable, SpecError
+from solvers.spec import load_example
+
+
+def ac(n=5):
+    return load_example("almgren-chriss-2001").replace(slices=n)
+
+
+def varying(n, *, eta=True, spread=True, path=True, closures=True, alpha=None, drift=0.0, seed=1):
+    rng = np.random.default_rng(seed)
+    p = ac(n)
+    changes = {}
+    if eta:
+        changes["temporary_impact"] = tuple(2.5e-6 * rng.uniform(0.5, 2.0, n))
+    if spread:
+        changes["spread"] = tuple(0.0625 * rng.uniform(0.9, 1.1, n))
+    if drift:
+        changes["drift"] = drift
+    p = p.replace_asset(0, **changes)
+    top = {}
+    if path:
+        sig = 0.95 * rng.uniform(0.7, 1.3, n)
+        sig[0] = 0.95
+        top["volatility_model"] = {"kind": "path", "path": list(sig)}
+    if closures:
+        top["closures"] = [{"after_slice": n // 3, "duration": 0.7},
+                           {"after_slice": 2 * n // 3, "duration": 1.5, "volatility": 1.4}]
+    if alpha is not None:
+        top["terminal_penalty"] = alpha
+    return p.replace(**top)
+
+
+def dense_kkt(p):
+    """Minimize E + lambda V of the conventions page (one-way spread as a linear term) over the
+    free holdings with a dense solve: written from the page, sharing nothing with the methods."""
+    n, tau, a = p.slices, p.tau, p.asset
+    X = a.holdings
+    eta = np.broadcast_to(np.asarray(a.temporary_impact, float), (n,))
+    eps = np.broadcast_to(np.asarray(a.spread, float), (n,))
+    sig2 = np.asarray(p.volatility_model.path if p.volatility_model.kind == "path" else [a.volatility] * n) ** 2
+    w = tau * sig2.copy()          # variance weight of x_k, k = 1..N
+    h = np.full(n, tau)            # drift exposure of x_k
+    for c in p.closures:
+        k = c.after_slice
+        sc = c.volatility if c.volatility is not None else np.sqrt(sig2[k])
+        w[k - 1] += c.duration * sc**2
+        h[k - 1] += c.duration
+    soft = p.terminal_penalty is not None
+    free = n if soft else n - 1
+    g = a.permanent_impact
+    # f = sum_k (eta_k/tau - g/2) n_k^2 + sign(X) eps_k n_k + lam w_k x_k^2 - mu h_k x_k + (alpha - g/2) x_N^2
+    # n = B x_free + b0: n_1 = X - x_1, n_k = x_{k-1} - x_k, n_N = x_{N-1} - x_N
+    B = np.zeros((n, free))
+    b0 = np.zeros(n)
+    b0[0] = X
+    for k in range(n):
+        if k < free:
+            B[k, k] = -1.0
+        if 1 <= k and k - 1 < free:
+            B[k, k - 1] = 1.0
+    c = eta / tau - g / 2
+    H = 2 * B.T @ (c[:, None] * B) + np.diag(2 * p.risk_aversion * w[:free])
+    rhs = -(2 * B.T @ (c * b0) + B.T @ (np.sign(X) * eps)) + a.drift * h[:free]
+    if soft:
+        H[-1, -1] += 2 * (p.terminal_penalty - g / 2)
+    x = np.zeros(n + 1)
+    x[0] = X
+    x[1:free + 1] = np.linalg.solve(H, rhs)
+    return x
+
+
+CASES = {
+    "eta": dict(spread=False, path=False, closures=False),
+    "spread": dict(eta=False, path=False, closures=False),
+    "volatility": dict(eta=False, spread=False, closures=False),
+    "closures": dict(eta=False, spread=False, path=False),
+    "terminal": dict(eta=False, spread=False, path=False, closures=False, alpha=1e-6),
+    "together": dict(alpha=2e-6, drift=0.02),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("n", [12, 300])
+def test_closed_form_equals_qp_equals_dense_kkt(case, n):
+    p = varying(n, **CASES[case])
+    ref = dense_kkt(p)
+    obj = float(schedule_cost(p, ref).objective)
+    X = p.asset.holdings
+    for method in ("closed-form", "qp"):
+        r = solvers.solve(p, method)
+        assert abs(r.objective - obj) <= 1e-9 * abs(obj), (method, r.objective, obj)
+        assert np.max(np.abs(r.holdings - ref)) / abs(X) <= 1e-9, method
+
+
+def test_large_n_closed_form_equals_qp_and_dense():
+    p = varying(2000, alpha=2e-6)
+    ref = dense_kkt(p)
+    cf = solvers.solve(p, "closed-form")
+    qp = solvers.solve(p, "qp")
+    obj = float(schedule_cost(p, ref).objective)
+    for r in (cf, qp):
+        assert abs(r.objective - obj) <= 1e-9 * abs(obj)
+        assert np.max(np.abs(r.holdings - ref)) / 1e6 <= 1e-9
+
+
+def test_terminal_penalty_to_infinity_recovers_the_hard_finish():
+    hard = solvers.solve(ac(20), "closed-form")
+    gaps = []
+    alphas = np.array([1e-4, 1e-3, 1e-2, 1e-1])
+    for alpha in alphas:
+        r = solvers.solve(ac(20).replace(terminal_penalty=alpha), "closed-form")
+        assert r.holdings[-1] > 0 and r.cost_breakdown["terminal"] > 0
+        gaps.append(hard.objective - r.objective)
+    gaps = np.array(gaps)
+    assert np.all(gaps > 0)  # the soft finish is never worse
+    rate = np.polyfit(np.log(alphas), np.log(gaps), 1)[0]
+    assert -1.1 < rate < -0.9, rate  # the gap falls as 1 / alpha
+
+
+def test_alpha_zero_with_ac2001_parameters_is_convex_and_solves():
+    p = ac().replace(terminal_penalty=0.0)
+    assert p.hessian_check() > 0
+    r = solvers.solve(p, "closed-form")
+    np.testing.assert_allclose(r.holdings, dense_kkt(p), rtol=0, atol=1e-9 * 1e6)
+
+
+def test_non_convex_spec_is_refused_with_the_numbers():
+    with pytest.raises(SpecError, match=r"terminal_penalty.*smallest eigenvalue -[0-9.e-]+ <= 0.*eta = .*gamma = "):
+        ac().replace(terminal_penalty=0.0, risk_aversion=0.0).replace_asset(0, permanent_impact=4.9e-6)
+    with pytest.raises(SpecError, match=r"temporary_impact\[2\].*eta_tilde_k"):
+        ac().replace_asset(0, temporary_impact=(2.5e-6, 2.5e-6, 1e-7, 2.5e-6, 2.5e-6))
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"closures": [{"after_slice": 0, "duration": 1.0}]}, "closures[0].after_slice"),
+    ({"closures": [{"after_slice": 5, "duration": 1.0}]}, "closures[0].after_slice"),
+    ({"closures": [{"after_slice": 2, "duration": 1.0}, {"after_slice": 2, "duration": 1.0}]}, "closures[1].after_slice"),
+    ({"closures": [{"after_slice": 2, "duration": -1.0}]}, "closures[0].duration"),
+    ({"terminal_penalty": -1.0}, "terminal_penalty"),
+])
+def test_spec_errors_name_the_field(bad, field):
+    with pytest.raises(SpecError) as err:
+        ac().replace(**bad)
+    assert err.value.field == field
+
+
+def test_wrong_list_length_is_refused():
+    with pytest.raises(SpecError, match="one per slice"):
+        ac().replace_asset(0, spread=(0.1, 0.1))
+
+
+def test_ac2001_drift_closed_form_equals_qp():
+    p = ac(30).replace_asset(0, drift=0.05)
+    cf = solvers.solve(p, "closed-form")
+    qp = solvers.solve(p, "qp")
+    assert cf.diagnostics["branch"] == "AC 2001 with drift"
+    assert abs(cf.objective - qp.objective) <= 1e-9 * abs(cf.objective)
+    np.testing.assert_allclose(cf.holdings, closed_form.lq_holdings(p), rtol=0, atol=1e-9 * 1e6)
+
+
+def test_cartea_jaimungal_matches_the_discrete_limit():
+    # the continuous soft-finish value, against the exact discrete optimum as N grows (first order in tau)
+    gaps = []
+    for n in (200, 400):
+        p = ac().replace(slices=n, terminal_penalty=1e-6)
+        gaps.append(solvers.solve(p, "closed-form").objective
+                    - solvers.solve(p, "closed-form", time_model="continuous").objective)
+    assert abs(gaps[1] / gaps[0] - 0.5) < 0.02
+    r = solvers.solve(ac().replace(terminal_penalty=1e-6), "closed-form", time_model="continuous")
+    assert r.diagnostics["quadrature_gap"] < 1e-10
+
+
+def test_methods_without_the_model_refuse_naming_the_key():
+    p = varying(10)
+    for method in ("dp", "hjb"):
+        with pytest.raises(MethodNotApplicable, match="temporary_impact|closures|terminal_penalty"):
+            solvers.solve(p, method)
+
+
+def test_qp_re_solves_a_new_profile_without_recompiling():
+    first = solvers.solve(varying(40, seed=3, alpha=1e-6), "qp")
+    second = solvers.solve(varying(40, seed=4, alpha=1e-6), "qp")
+    assert second.diagnostics["cache_hit"] and second.success and first.success
