@@ -1198,6 +1198,7 @@ class ExecutionProblem:
                 if value is None or (f.name == "drift" and value == 0.0):
                     continue
                 if f.name in _TRANSIENT_DEFAULTS and value == _TRANSIENT_DEFAULTS[f.name]:
+                    continue
                 if f.name in _MARKET_DEFAULTS and value == _MARKET_DEFAULTS[f.name]:
                     continue
                 row[f.name] = list(value) if isinstance(value, tuple) else value

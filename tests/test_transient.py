@@ -193,3 +193,20 @@ def test_transient_model_of_an_asset():
     assert transient_model(load_example("almgren-chriss-2001").asset) is None
     k = transient_model(load_example("liquidity-cascade").asset)
     assert k.exponential and k.linear and k.kappa == 2e-5
+
+
+def test_pure_ow_with_closures_is_the_irregular_grid_optimum():
+    """A closure delays later trades: the closed form's weights on the trade times s_k = a dense KKT solve."""
+    from solvers.spec import Closure
+    p = pure(slices=12, rho_tau=0.3).replace(closures=(Closure(after_slice=4, duration=0.5),
+                                                      Closure(after_slice=9, duration=0.05)))
+    s = p.trade_times
+    assert s[4] - s[3] == pytest.approx(p.tau + 0.5)
+    cf = solve(p, "closed-form")
+    kern = p.asset.transient_impact * np.exp(-p.asset.resilience * np.abs(s[:, None] - s[None, :]))
+    n = p.slices
+    kkt = np.block([[kern, np.ones((n, 1))], [np.ones((1, n)), np.zeros((1, 1))]])
+    trades = np.linalg.solve(kkt, np.r_[np.zeros(n), p.asset.holdings])[:n]
+    assert np.max(np.abs(cf.trades - trades)) / p.asset.holdings <= EXACT
+    assert cf.objective == pytest.approx(0.5 * trades @ kern @ trades, rel=EXACT)
+    assert cf.objective == pytest.approx(cf.diagnostics["closed_form_transient"], rel=EXACT)
