@@ -19,6 +19,8 @@ import numpy as np
 from ..errors import MethodNotApplicable, SpecError
 from ..impact import PowerLawImpact, impact_model
 from ..spec import ExecutionProblem
+from ..transient import transient_model
+from .kernel_terms import ScaledTransient, objective_term, scaled_transient
 
 __all__ = ["ScaledProblem", "scale_problem"]
 
@@ -56,6 +58,7 @@ class ScaledProblem:
     def per_share(self) -> np.ndarray:
         """``K / |X_i|`` (currency per share): a scaled multiplier on ``d_i`` in currency per share."""
         return np.exp(self.log_K - np.log(np.abs(self.X)))
+    transient: tuple[ScaledTransient, ...] = ()  # the assets' transient kernel terms (kernel_terms.py)
 
     def temporary(self, xp, d):
         """``(N, m)`` scaled temporary costs ``c_i |d_ki|^(1+beta_i)`` (nonlinear case)."""
@@ -111,7 +114,7 @@ class ScaledProblem:
         val += float(np.sum(self.e * np.abs(d)))
         held = y[1:]
         val += float(np.sum(self.W * held**2)) if self.W is not None else float(np.einsum("ki,ij,kj->", held, self.M, held))
-        return val + float(np.sum(held @ self.g))
+        return val + float(np.sum(held @ self.g)) + objective_term(self, d)
 
 
 def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> ScaledProblem:
@@ -205,7 +208,7 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
         e=eps * np.abs(xk), W=w, M=mmat, g=-tau * mu * xk, cap=caps, no_reversal=problem.no_reversal,
         ylo=ylo, yhi=yhi, band_w=None if bands is None else prices * x / b_scale,
         band=None if bands is None else bands / b_scale, band_scale=b_scale, factor=fac, factor_diag=fdiag,
-        laws=laws,
+        laws=laws, transient=scaled_transient(problem, k_unit, [transient_model(a) for a in problem.assets]),
     )
 
 
@@ -221,9 +224,11 @@ def _log_cost_unit(problem: ExecutionProblem, laws: tuple[PowerLawImpact, ...]) 
             xh = x / a
             return float(2.0 * np.log(a) + np.log(xh @ problem.temporary_impact_matrix_array @ xh / big_t))
         logs = []
-        for law, xi in zip(laws, x):
+        for asset, law, xi in zip(problem.assets, laws, x):
             lx = np.log(abs(float(xi)))
+            kappa = asset.transient_impact if law.eta == 0 else 0.0  # costs.asset_cost_unit: kappa_T X^2
             candidates = (np.log(big_t * law.eta) + (1.0 + law.beta) * (lx - np.log(big_t)) if law.eta > 0 else -np.inf,
+                          np.log(kappa) + 2.0 * lx if kappa > 0 else -np.inf,
                           np.log(law.epsilon) + lx if law.epsilon > 0 else -np.inf,
                           np.log(law.gamma) + 2.0 * lx if law.gamma > 0 else -np.inf, 0.0)
             logs.append(next(c for c in candidates if np.isfinite(c)))

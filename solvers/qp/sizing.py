@@ -8,7 +8,13 @@ from ..resources import ResourceEstimate, sparse_estimate
 from ..spec import ExecutionProblem
 from .settings import QPSettings
 
-__all__ = ["estimate"]
+__all__ = ["estimate", "dense_kernel", "dense_kernel_bytes", "DENSE_KERNEL_SLICES"]
+
+#: the largest N at which qp forms a dense N x N transient kernel (power law, baskets, or
+#: constraints that send the exponential kernel to CVXPY); beyond it qp refuses with the estimate
+DENSE_KERNEL_SLICES = 5000
+#: bytes and seconds per N^2 m entry of the dense kernel (matrix, factor, CVXPY copy; dense LU)
+KERNEL_BYTES, KERNEL_SECONDS = 40.0, 2.0e-8
 
 #: bytes and seconds per slice and asset pair on the banded paths (barrier Newton + polish; about
 #: twice the peak measured at N = 1e5), 2 cores
@@ -22,6 +28,9 @@ DENSE_BYTES, DENSE_SECONDS = 1.5e2, 2.0e-7
 def estimate(problem: ExecutionProblem, settings: QPSettings) -> ResourceEstimate:
     """``qp``'s peak memory and run time for ``problem``."""
     n, m = problem.slices, problem.n_assets
+    if dense_kernel(problem):
+        return sparse_estimate(float(n) ** 2 * m, KERNEL_BYTES, KERNEL_SECONDS,
+                               f"qp, transient kernel: dense N^2 m = {n}^2 x {m} kernel matrices")
     concave = not problem.all_linear and bool((problem.permanent_impact_matrix_array != 0).any())
     if settings.path == "cvxpy":
         if concave:
@@ -32,3 +41,18 @@ def estimate(problem: ExecutionProblem, settings: QPSettings) -> ResourceEstimat
     kind = "linear impact" if problem.all_linear else "nonlinear impact"
     return sparse_estimate(float(n) * m * m, BANDED_BYTES, BANDED_SECONDS,
                            f"qp, {kind}: banded O(N m^2) = {n} x {m}^2 Newton systems")
+
+
+def dense_kernel(problem: ExecutionProblem) -> bool:
+    """True when qp's answer needs a dense kernel matrix: a power-law kernel, a basket with
+    transient impact, or nonlinear temporary impact with it (the exponential kernel of one asset
+    is solved in O(N) when no constraint binds)."""
+    if not problem.has_transient:
+        return False
+    return (problem.is_basket or not problem.all_linear
+            or any(a.has_transient and a.transient_kernel != "exponential" for a in problem.assets))
+
+
+def dense_kernel_bytes(problem: ExecutionProblem) -> float:
+    """Memory of qp's dense kernel matrices (bytes)."""
+    return KERNEL_BYTES * float(problem.slices) ** 2 * problem.n_assets
