@@ -79,7 +79,8 @@ def check_bounded(sp: ScaledProblem) -> None:
         f"unbounded below: trades that alternate in sign change E + lambda V by a quadratic form whose "
         f"smallest eigenvalue is negative ({smallest:.3g} in scaled units); for constant volatility that is "
         f"gamma (1 + cos(pi/N)) > lambda tau sigma^2 (here lambda tau sigma^2 = {risk_coef:.6g}, N = {sp.N})"
-        + (" (basket: along a direction u of the free assets)" if sp.m > 1 else "")
+        + (" (basket: u'Gamma u > lambda tau u'C u / (1 + cos(pi/N)) along a direction u of the free assets)"
+           if sp.m > 1 else "")
         + "; set no_reversal = true, add a cap, or lower gamma")
 
 
