@@ -62,7 +62,9 @@ def _hjb_self_convergence(example: str, second_grid: str, levels, case: str):
     """Refine time steps and a second grid together by 2x; errors against Richardson
     extrapolation of the two finest values (first-order schemes)."""
     p = load_example(example)
-    values = [solve(p, "hjb", time_steps=t, **{second_grid: g}).objective for t, g in levels]
+    # throw=False: the coarse grids of a convergence study may miss hjb's declared accuracy (it says
+    # so in its status); their values are exactly what the fitted order is measured on
+    values = [solve(p, "hjb", time_steps=t, throw=False, **{second_grid: g}).objective for t, g in levels]
     truth = _richardson(values)
     errors = [abs(v - truth) / truth for v in values[:-1]]
     return _record(case, "Richardson extrapolation of the two finest grids", "dt",
