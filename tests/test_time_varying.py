@@ -10,7 +10,10 @@ import solvers
 from solvers import closed_form
 from solvers.costs import schedule_cost
 from solvers.errors import MethodNotApplicable, SpecError
+from solvers.policy import ProportionalPolicy
+from solvers.simulation import simulate
 from solvers.spec import load_example
+from solvers.validation import validate
 
 
 def ac(n=5):
@@ -192,3 +195,58 @@ def test_qp_re_solves_a_new_profile_without_recompiling():
     first = solvers.solve(varying(40, seed=3, alpha=1e-6), "qp")
     second = solvers.solve(varying(40, seed=4, alpha=1e-6), "qp")
     assert second.diagnostics["cache_hit"] and second.success and first.success
+
+
+# ---------------------------------------------------------------------------- Monte Carlo
+@pytest.mark.parametrize("case", ["together", "closures"])
+def test_monte_carlo_of_the_schedule_matches_its_stated_moments(case):
+    # closures move the price with their variance and drift, eta_k / epsilon_k price slice k, the
+    # remainder pays alpha x_N^2: E and V of costs.py within 4 standard errors, static = feedback
+    p = varying(12, **{**CASES[case], "drift": 0.05})
+    r = solvers.solve(p, "closed-form")
+    stated = schedule_cost(p, r.holdings)
+    static = simulate(p, r.holdings, paths=100_000, seed=3)
+    feedback = simulate(p, ProportionalPolicy(p, r.holdings), paths=100_000, seed=3)
+    np.testing.assert_allclose(feedback.cost, static.cost, rtol=1e-9, atol=1e-6 * stated.expected_cost)
+    for sim in (static, feedback):
+        assert abs(sim.mean.value - stated.expected_cost) <= 4 * sim.mean.se
+        assert abs(sim.variance.value - stated.variance) <= 4 * sim.variance.se
+        assert sim.risk_term.value == pytest.approx(p.risk_aversion * stated.variance, rel=1e-12)
+
+
+def test_monte_carlo_sees_the_closures_and_the_remainder():
+    # without the closures' risk, their drift or the terminal charge the same schedule would fail
+    p = varying(12, alpha=2e-6, drift=0.05)
+    r = solvers.solve(p, "closed-form")
+    stated = schedule_cost(p, r.holdings)
+    sim = simulate(p, r.holdings, paths=100_000, seed=3)
+    no_closures = schedule_cost(p.replace(closures=[]), r.holdings)
+    assert abs(sim.variance.value - no_closures.variance) > 4 * sim.variance.se
+    paired = simulate(p, r.holdings, paths=1000, seed=3, antithetic=True)  # exact mean for a static schedule
+    assert paired.mean.value == pytest.approx(stated.expected_cost, rel=1e-12)
+    assert abs(stated.terminal) > 1e-6 * stated.expected_cost and abs(stated.drift - no_closures.drift) > 1e-6 * stated.expected_cost
+
+
+def test_monte_carlo_basket_with_a_closure_and_a_soft_finish():
+    p = load_example("two-asset-basket").replace(closures=[{"after_slice": 2, "duration": 1.0}],
+                                                 terminal_penalty=[1e-5, 2e-5]).replace_asset(0, drift=0.01)
+    r = solvers.solve(p, "closed-form")
+    assert np.all(np.abs(r.holdings[-1]) > 0)
+    stated = schedule_cost(p, r.holdings)
+    sim = simulate(p, r.holdings, paths=100_000, seed=5)
+    assert abs(sim.mean.value - stated.expected_cost) <= 4 * sim.mean.se
+    assert abs(sim.variance.value - stated.variance) <= 4 * sim.variance.se
+
+
+def test_validate_cross_checks_a_time_varying_spec():
+    report = validate(varying(12, alpha=2e-6, drift=0.02), paths=20_000)
+    assert report.passed, report.failures
+    simulated = {c.a for c in report.checks if c.a.startswith("mc[")}
+    assert {"mc[closed-form]", "mc[qp]"} <= simulated
+
+
+def test_simulator_refuses_closures_with_stochastic_volatility():
+    p = load_example("mean-reverting-volatility")
+    p = p.replace(closures=[{"after_slice": 1, "duration": 0.5}])
+    with pytest.raises(MethodNotApplicable, match="closures"):
+        simulate(p, np.linspace(p.asset.holdings, 0, p.slices + 1), paths=100)
