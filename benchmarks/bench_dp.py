@@ -1,8 +1,9 @@
 """Backward induction (method ``dp``): speed of the JAX ``lax.scan`` against a plain numpy loop of
 the same recursion (the same :mod:`hjb.dp.stage` code, driven by a Python ``for`` over slices) in
 this process, as N, the x grid and the number of volatility states grow; compile time apart;
-the exact linear recursion against the closed form; and accuracy against ``qp`` as the x grid
-refines (square-root impact with a per-slice cap).
+the exact linear recursion against the closed form; the whole ``solve`` at N = 1,000 and 10,000 in
+the same run (``n10000_over_n1000``); and accuracy against ``qp`` as the x grid refines
+(square-root impact with a per-slice cap).
 
 Speed figures are ratios measured in the same run (``numpy_over_jax``), never promises. The JAX
 scan runs a padded length (next power of two up to 256, then multiples of 256) so that nearby
@@ -18,6 +19,7 @@ import numpy as np
 from hjb.dp import solve
 from hjb.dp.grid import scan_length
 from solvers import MeanRevertingVolatility, closed_form, load_example
+from solvers.methods import solve as solve_method
 
 from .common import best_time
 
@@ -69,12 +71,7 @@ def _exact_records(sizes) -> list[dict]:
 
 def _accuracy_records(points_list) -> tuple[list[dict], str]:
     problem = load_example("square-root-impact").replace_asset(0, max_slice_trade=1.3e5)
-    try:
-        from solvers.qp import solve as solve_qp
-
-        truth = solve_qp(problem)
-    except ImportError:  # pragma: no cover - qp is part of the project
-        return [], "qp not available: no accuracy records"
+    truth = solve_method(problem, "qp")
     out, errors = [], []
     for m in points_list:
         r = solve(problem, x_points=m, engine="numpy")
@@ -86,6 +83,21 @@ def _accuracy_records(points_list) -> tuple[list[dict], str]:
     h = 1.0 / (np.asarray(points_list) - 1.0)
     order = float(np.polyfit(np.log(h), np.log(errors), 1)[0])
     return out, f"fitted order of the holdings error in the x spacing (sqrt impact + cap, vs qp): {order:.2f}"
+
+
+def _scaling_records(sizes=(1000, 10000)) -> tuple[list[dict], str]:
+    """Wall time of the whole ``solve`` (backward scan, frozen path, pricing; warm: best of 2 after a
+    compiling call) on the square-root example (grid recursion) for each N, and the ratio."""
+    out = []
+    for n in sizes:
+        problem = _problem(n, 1)
+        first = solve(problem)
+        wall = best_time(lambda: solve(problem), repeat=2)["best"]
+        out.append({"case": f"solve N={n}", "N": n, "solve_s": wall, "first_call_s": first.solve_seconds,
+                    "jax_compile_s": first.diagnostics["compile_seconds"]})
+    ratio = out[-1]["solve_s"] / out[0]["solve_s"]
+    out[-1]["n10000_over_n1000"] = ratio
+    return out, f"whole solve, N = {sizes[-1]} over N = {sizes[0]} (square-root impact, warm): {ratio:.3g}"
 
 
 def run(quick: bool, out_dir: Path) -> dict:
@@ -109,6 +121,9 @@ def run(quick: bool, out_dir: Path) -> dict:
         numpy_too = n * m * s <= 2.5e5
         records.append(_speed_record(n, m, s, numpy_too))
     records += _exact_records(exact_sizes)
+    scaling, note = _scaling_records()
+    records += scaling
+    notes.append(note)
     acc, note = _accuracy_records(acc_points)
     records += acc
     notes.append(note)

@@ -1,5 +1,5 @@
 """Stochastic volatility: the continuous-time HJB against the discrete backward induction
-(method ``dp``, its own issue) as the slices refine. The DP is exact in time for its N slices
+(method ``dp``) as the slices refine. The DP is exact in time for its N slices
 and converges to the continuous problem at O(tau); two Richardson levels on N, 2N, 4N remove
 that, so the comparison is of the two continuous limits."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from solvers.methods import METHODS, solve
+from solvers.simulation import simulate
 from solvers.spec import load_example
 from solvers.simulation import simulate
 

@@ -2,7 +2,8 @@
 one vectorized 1-D minimization per slice (:mod:`hjb.dp.stage`), as a ``jax.lax.scan`` over
 slices (float64) or a plain numpy loop of the same step. The policy's expected cost and risk
 are carried as two more tables, their slopes by the chain rule through ``dy*/dq``.
-Entry point :func:`grid_backward`; units: fractions of the order and cost units ``c0``.
+Entry points :func:`grid_backward` and :func:`frozen_path` (the policy's path with the state held
+fixed, one compiled forward scan); units: fractions of the order and cost units ``c0``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..jax_runtime import compiled
 from .stage import (StageCoefficients, grid_nodes, impact, impact_curvature, impact_slope, interpolate,
                     minimize_stage, prepare_tables)
 
-__all__ = ["GridTables", "grid_backward", "grid_step", "grid_init", "scan_length"]
+__all__ = ["GridTables", "grid_backward", "grid_step", "grid_init", "scan_length", "frozen_path"]
 
 
 @dataclass
@@ -165,3 +166,59 @@ def grid_backward(c: StageCoefficients, transition: np.ndarray, extents: np.ndar
         tables[: n - 1, 1] = np.asarray(slopes)[pad:]
     tables[n - 1] = np.asarray(init[0]), np.asarray(init[1])
     return GridTables(tables, np.asarray(final[2][0]), np.asarray(final[3][0]), float(width), compile_seconds, run_seconds)
+
+
+@functools.lru_cache(maxsize=None)
+def _jax_frozen_program(beta: float, points: int, iterations: int, stage_minimizer: str, power: int):
+    """The jitted forward scan of :func:`frozen_path` for these static constants."""
+    def program(coef, values, slopes, extents, caps, risk):
+        c = StageCoefficients(A=coef[0], G=coef[1], E=coef[2], D=coef[3], beta=beta, c0=1.0)
+        row = jnp.zeros(1, dtype=jnp.int32)
+
+        def step(q, inp):
+            v, sl, ext, cap, r = inp
+
+            def continuation(y, second=False):
+                return interpolate(jnp, v[None, :], sl[None, :], ext, points, power, y, row, second)
+
+            q = jnp.maximum(q, 0.0)
+            lo = jnp.maximum(0.0, q - cap)
+            hi = jnp.maximum(jnp.minimum(q, ext), lo)
+            y = minimize_stage(jnp, c, q, lo, hi, r, continuation, iterations, stage_minimizer)[0]
+            return y, y[0]
+
+        return jax.lax.scan(step, jnp.ones(1), (values, slopes, extents, caps, risk))[1]
+
+    return jax.jit(program)
+
+
+def frozen_path(c: StageCoefficients, tables: np.ndarray, transition: np.ndarray, extents: np.ndarray,
+                caps: np.ndarray, risk: np.ndarray, state: int, *, points: int, iterations: int,
+                stage_minimizer: str = "bisection", power: int = 1) -> np.ndarray:
+    """``q_k`` for ``k = 1..N-1`` (fractions of the order) of the grid policy from ``q_0 = 1`` with the
+    volatility held in chain state ``state``: the minimization of
+    :meth:`hjb.dp.policy.GridDPPolicy.next_fraction` at each slice, as one compiled forward scan.
+
+    Args:
+        tables: ``(N, 2, S, M)`` from :func:`grid_backward`; extents: ``U_k``, k = 0..N-1;
+        caps: per-slice caps, k = 1..N; risk: ``lam rho`` of slice ``k`` in that state, k = 1..N-1.
+    """
+    n = extents.shape[0]
+    steps = n - 1
+    if steps == 0:
+        return np.zeros(0)
+    row = np.asarray(transition)[state]
+    values = np.einsum("s,ksm->km", row, tables[1:, 0])
+    slopes = prepare_tables(np, values, np.einsum("s,ksm->km", row, tables[1:, 1]), extents[1:, None], points, power)
+    length = scan_length(steps)
+    pad = length - steps
+
+    def padded(arr):  # padding steps come after the path (their outputs are dropped)
+        arr = np.asarray(arr, dtype=np.float64)
+        return jnp.asarray(np.concatenate([arr, np.broadcast_to(arr[-1:], (pad,) + arr.shape[1:])], axis=0))
+
+    args = (jnp.asarray([c.A, c.G, c.E, c.D]), padded(values), padded(slopes), padded(extents[1:]),
+            padded(caps[:-1]), padded(risk))
+    program = _jax_frozen_program(c.beta, points, iterations, stage_minimizer, power)
+    out, _, _ = compiled(program, *args)
+    return np.asarray(out)[:steps]

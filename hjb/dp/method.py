@@ -10,6 +10,7 @@ page ``solvers/docs/theory-dp.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
@@ -19,17 +20,18 @@ import numpy as np
 from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable, SolverError, SpecError
 from solvers.methods import MethodAccuracy, MethodInfo
+from solvers.resources import check_memory
 from solvers.result import Result
 from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
 
 from .chain import VolatilityChain, volatility_chain
 from .exact import exact_backward, exact_forward
-from .grid import grid_backward
+from .grid import frozen_path, grid_backward
 from .policy import GridDPPolicy, LinearDPPolicy
 from .settings import DPSettings
 from .sizing import estimate as estimate_resources
-from .stage import stage_coefficients
+from .stage import impact_slope, interpolate, stage_coefficients
 
 __all__ = ["INFO", "METHOD", "solve"]
 
@@ -84,9 +86,14 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
             a :class:`SpecError` naming ``settings.<key>``. The DP is exact in time: discrete only.
 
     Returns a :class:`Result` with ``policy`` a :class:`LinearDPPolicy` or :class:`GridDPPolicy`.
+
+    Raises:
+        SpecError: on ``slices`` when :func:`solvers.resources.check_memory` finds the grid too large.
+        MethodNotApplicable: baskets; an optimum that leaves ``[0, X]`` (set ``no_reversal``).
     """
     cfg = merge_settings(DPSettings, settings, overrides)
     _applicable(problem)
+    check_memory(problem, METHOD, estimate_resources(problem, cfg))  # also when called directly
     start = time.perf_counter()
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
     coeff, rho_unit = stage_coefficients(problem)
@@ -127,7 +134,7 @@ def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
     reverses = np.any(ex.ratios[:-1] > 1.0) or np.any(ex.ratios < 0.0)
     if reverses and problem.no_reversal:
         raise _ReversalBinds()
-    if reverses and coeff.E > 0:
+    if reverses and problem.asset.spread > 0:
         raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not a constant")
     i0 = chain.initial_state
     frozen = np.concatenate([[1.0], np.cumprod(ex.ratios[:, i0])])
@@ -165,8 +172,35 @@ def _message(chain: VolatilityChain) -> str:
             "variance (= E[sum tau sigma_k^2 x_k^2]) are those of the feedback policy in Result.policy")
 
 
+def _check_no_crossing(problem, policy: GridDPPolicy, coeff, spread: float, path, state: int) -> None:
+    """Refuse when the grid's path sells out before the last slice while selling past ``x = 0`` and
+    buying back would cost less: ``g'(0-) = 2 G q - A (1+beta) q^beta - 2 E + D - W'(0+) > 0`` (cost
+    units; ``W`` without the spread), the first-order gain of a round trip through zero, which the
+    grid (``x`` in ``[0, X]``) cannot take."""
+    for k in range(1, problem.slices):
+        if path[k] > 0.0 or path[k - 1] <= 0.0:
+            continue
+        values, slopes = policy.continuation_tables(k)
+        _, w0 = interpolate(np, values, slopes, policy.extents[k], policy.points, policy.power, np.zeros(1),
+                            np.array([state]))
+        q = np.array([path[k - 1]])
+        marginal = float((-impact_slope(np, coeff, q) + coeff.D - w0)[0]) - 2.0 * spread
+        if marginal > 1e-9 * (abs(coeff.A) + abs(spread) + abs(float(w0[0]))):
+            a = problem.asset
+            raise MethodNotApplicable(
+                METHOD, f"the optimum crosses zero: slice {k} sells out, and selling past x = 0 then buying back "
+                f"would lower the cost ({marginal:.3g} cost units per fraction of the order: the concave "
+                f"permanent impact -1/2 gamma n^2, gamma = {a.permanent_impact:g}, outweighs the temporary "
+                f"impact with impact_exponent = {a.impact_exponent:g}); the grid keeps holdings in [0, X]: "
+                "set no_reversal = true")
+        return
+
+
 def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, cfg: DPSettings) -> Result:
     a = problem.asset
+    # the grid trades n >= 0 only, so the spread E sum n = E is a constant: it leaves the stage
+    # (in cost units it can exceed the impact terms by 1e100 and drown them in rounding)
+    spread, coeff = coeff.E, dataclasses.replace(coeff, E=0.0)
     if (a.drift != 0 or lam < 0) and not problem.no_reversal:
         raise MethodNotApplicable(METHOD, "the grid keeps holdings in [0, X]: with drift or risk_aversion < 0 the "
                                   "optimum may leave it; set no_reversal = true (or use linear impact without drift)")
@@ -195,17 +229,25 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
                          points=cfg.x_points, iterations=cfg.minimizer_iterations, stage_minimizer=cfg.stage_minimizer,
                          power=power, engine=cfg.engine)
     i0 = chain.initial_state
-    value = coeff.c0 * grid.tables[0, 0, i0, -1] + consts["permanent"]
+    value = coeff.c0 * grid.tables[0, 0, i0, -1] + consts["permanent"] + consts["spread"]
     policy = GridDPPolicy(problem, chain, grid.tables, extents, caps, coeff, rho_unit, lam,
                           cfg.minimizer_iterations, cfg.stage_minimizer, power)
     # frozen path: the policy with the state fixed at the initial one
-    q = np.ones(1)
-    path = [1.0]
-    for k in range(1, n):
-        y = policy.next_fraction(k, q, np.array([i0]), np.zeros(1), np.array([chain.levels[k - 1, i0]]))
-        q = y
-        path.append(float(y[0]))
-    path.append(0.0)
+    if cfg.engine == "jax":
+        risk0 = lam * rho_unit * chain.levels[: n - 1, i0] ** 2  # the policy's (lam rho_unit) sigma^2
+        path = [1.0, *frozen_path(coeff, grid.tables, chain.transition, extents, caps, risk0, i0, points=cfg.x_points,
+                                  iterations=cfg.minimizer_iterations, stage_minimizer=cfg.stage_minimizer,
+                                  power=power), 0.0]
+    else:
+        q = np.ones(1)
+        path = [1.0]
+        for k in range(1, n):
+            y = policy.next_fraction(k, q, np.array([i0]), np.zeros(1), np.array([chain.levels[k - 1, i0]]))
+            q = y
+            path.append(float(y[0]))
+        path.append(0.0)
+    if not problem.no_reversal:
+        _check_no_crossing(problem, policy, coeff, spread, path, i0)
     holdings = a.holdings * np.asarray(path)
     diagnostics.update({
         "interpolation": "hermite-envelope-hyman",
@@ -217,10 +259,10 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
     if chain.n_states == 1:
         result = Result.from_schedule(problem, holdings, method=METHOD, diagnostics=diagnostics)
     else:
-        # the cost table carries temporary + spread + drift - 1/2 gamma sum n^2 together (one stage
-        # cost): reported under "temporary", the constant 1/2 gamma X^2 under "permanent"
+        # the cost table carries temporary + drift - 1/2 gamma sum n^2 together (one stage cost):
+        # reported under "temporary", the constants 1/2 gamma X^2 and epsilon |X| apart
         combined = coeff.c0 * float(grid.cost0[i0, -1])
-        cost = policy_cost(problem, permanent=consts["permanent"], temporary=combined, spread=0.0, drift=0.0,
+        cost = policy_cost(problem, permanent=consts["permanent"], temporary=combined, spread=consts["spread"], drift=0.0,
                            variance=coeff.c0 * float(grid.risk0[i0, -1]))
         result = Result.from_cost(problem, holdings, cost, method=METHOD, diagnostics=diagnostics, policy=policy)
         result.diagnostics["cost_split"] = "combined"

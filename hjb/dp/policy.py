@@ -108,7 +108,7 @@ class GridDPPolicy(_ChainState):
     def points(self) -> int:
         return self.tables.shape[-1]
 
-    def _continuation_tables(self, k: int):
+    def continuation_tables(self, k: int):
         """Expected, filtered tables of ``W_k`` (time ``t_k``) per current state."""
         if k not in self._expected:
             p = self.chain.transition
@@ -119,7 +119,7 @@ class GridDPPolicy(_ChainState):
 
     def next_fraction(self, k: int, q: np.ndarray, j, w, sigma) -> np.ndarray:
         """Optimal ``q_k`` from ``q_{k-1} = q`` (fractions of the order) for slice ``k < N``."""
-        values, slopes = self._continuation_tables(k)
+        values, slopes = self.continuation_tables(k)
         m, ext, power = self.points, self.extents[k], self.power
         j = np.asarray(j)
         j1 = np.minimum(j + 1, self.chain.n_states - 1)

@@ -10,6 +10,7 @@ the policy evaluate the same formulas. Derivations: ``solvers/docs/theory-dp.md`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -54,18 +55,40 @@ def impact_curvature(xp: Any, c: StageCoefficients, n):
 
 def stage_coefficients(problem: ExecutionProblem) -> tuple[StageCoefficients, float]:
     """Stage coefficients in cost units ``c0 = T eta (|X|/T)^(1+beta)``, and ``rho_unit =
-    tau X^2 / c0`` (the risk weight of a slice is ``rho_unit sigma^2``)."""
+    tau X^2 / c0`` (the risk weight of a slice is ``rho_unit sigma^2``).
+
+    The ratios are formed without ``c0`` (``X^2 / c0 = |X|^(1-beta) T^beta / eta``, ``A = N^beta``), so
+    the scaled problem of an order of ``1e-200`` or ``1e100`` shares is as well posed as any other;
+    only ``c0`` itself (the currency scale of the answer) may underflow or overflow."""
     a = problem.asset
-    big_x, tau, beta = abs(a.holdings), problem.tau, a.impact_exponent
-    c0 = impact_model(a).cost_unit(a.holdings, problem.horizon)
+    big_x, tau, beta, horizon = abs(a.holdings), problem.tau, a.impact_exponent, problem.horizon
+    eta = a.temporary_impact
+    if not (eta > 0 and big_x > 0 and math.isfinite(big_x)):
+        c0 = impact_model(a).cost_unit(a.holdings, horizon)
+        coeff = StageCoefficients(
+            A=tau * eta * (big_x / tau) ** (1.0 + beta) / c0,
+            G=0.5 * a.permanent_impact * big_x**2 / c0,
+            E=a.spread * big_x / c0,
+            D=-tau * a.drift * a.holdings / c0,
+            beta=beta, c0=c0,
+        )
+        return coeff, tau * big_x**2 / c0
+    log_x, log_t, log_eta = math.log(big_x), math.log(horizon), math.log(eta)
+    per_x = math.exp(beta * (log_t - log_x) - log_eta)  # |X| / c0 (1 / currency per share)
+    per_x2 = math.exp((1.0 - beta) * log_x + beta * log_t - log_eta)  # X^2 / c0
+    try:
+        c0 = math.exp(log_eta + (1.0 + beta) * log_x - beta * log_t)
+    except OverflowError:
+        c0 = math.inf
+    sign = 1.0 if a.holdings > 0 else -1.0
     coeff = StageCoefficients(
-        A=tau * a.temporary_impact * (big_x / tau) ** (1.0 + beta) / c0,
-        G=0.5 * a.permanent_impact * big_x**2 / c0,
-        E=a.spread * big_x / c0,
-        D=-tau * a.drift * a.holdings / c0,
+        A=(horizon / tau) ** beta,
+        G=0.5 * a.permanent_impact * per_x2,
+        E=a.spread * per_x,
+        D=-tau * a.drift * sign * per_x,
         beta=beta, c0=c0,
     )
-    return coeff, tau * big_x**2 / c0
+    return coeff, tau * per_x2
 
 
 def hyman_slopes(xp: Any, values, slopes, spacing):

@@ -19,17 +19,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from solvers.errors import MethodNotApplicable, SpecError
+from solvers.errors import MethodNotApplicable, SolverError, SpecError
 from solvers.impact import PowerLawImpact
 from solvers.spec import ExecutionProblem
-from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility
 
 from ..jax_runtime import compiled
-from .reduced import check_problem, riccati_source, volatility_grid
+from .reduced import check_problem, discretize, riccati_source
 from .s_step import S_SOLVES, default_s_solve, implicit_s_matrix, reduction_coefficients, reduction_solve
 from .settings import HJBSettings
 
 __all__ = ["FullSolution", "solve_full", "full_hjb_arrays", "full_kernel", "power_functions", "MAX_SL_COURANT",
+           "MAX_TIME_STEPS",
            "holdings_gradient", "semi_lagrangian_step", "jax_interpolator"]
 
 #: largest accepted ``dt / dy`` (scaled holdings). The control from the first-order condition
@@ -37,6 +37,9 @@ __all__ = ["FullSolution", "solve_full", "full_hjb_arrays", "full_kernel", "powe
 #: mean-reverting square-root example, the scheme is stable at dt / dy = 1.6 and amplifies
 #: round-off at 2.6 (JAX and numpy diverge by 0.2 after 100 steps), so 2 is the limit.
 MAX_SL_COURANT = 2.0
+
+#: the most time steps a grid is ever asked for (a need beyond it is the problem's, not a setting's)
+MAX_TIME_STEPS = 10**7
 
 
 def power_functions(beta: float, xp=jnp) -> tuple[Callable, Callable]:
@@ -242,6 +245,9 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
     courant = h * (ny - 1)  # dt / dy in the scaled holdings y = x / |X| (rates r ~ 1 / time unit)
     if courant > MAX_SL_COURANT:
         need = math.ceil(problem.horizon * (ny - 1) / MAX_SL_COURANT)
+        if need > MAX_TIME_STEPS:  # no setting can fix it: not the user's setting
+            raise SolverError("hjb", "unresolved", f"dt / dy = {courant:.3g} > {MAX_SL_COURANT:g} on a horizon of "
+                              f"{problem.horizon:g} time units would need {need:.3g} time steps (> {MAX_TIME_STEPS:g})")
         raise SpecError("settings.time_steps", settings.time_steps,
                         f"too coarse for the semi-Lagrangian FOC scheme: dt / dy = {h:.4g} * {ny - 1} = {courant:.3g} "
                         f"> {MAX_SL_COURANT:g} (dt = T / steps, dy = 1 / (holdings_points - 1)); "
@@ -249,8 +255,9 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
     diag: dict[str, Any] = {"time_steps": n_t, "steps_per_slice": per_slice, "dt": h, "holdings_points": ny,
                             "dy_fraction": 1.0 / (ny - 1)}
     generator = None
-    kind = "grid"
-    if isinstance(model, ConstantVolatility) or problem.has_constant_volatility:
+    vol = discretize(problem, settings)
+    kind = vol.kind
+    if vol.kind == "constant" or problem.has_constant_volatility:
         s = np.array([a.volatility])
         j0 = 0
         lower = diagonal = upper = np.zeros(1)
@@ -258,17 +265,14 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         diag.update(vol_points=1)
         explicit = False
         kind = "constant"
-    elif isinstance(model, RegimeVolatility):
-        s = np.asarray(model.levels, dtype=np.float64)
-        j0 = model.initial_regime
-        generator = model.generator_array
+    elif vol.kind == "regimes":
+        s, j0, generator = vol.states, vol.start_index, vol.generator
         lower = diagonal = upper = np.zeros(s.size)
         number = float(h * np.max(np.abs(np.diag(generator))))
         explicit = False
-        kind = "regimes"
         diag.update(regimes=int(s.size))
-    elif isinstance(model, MeanRevertingVolatility):
-        grid = volatility_grid(problem, settings)
+    elif vol.kind == "grid":
+        grid = vol.grid
         s, j0, lower, diagonal, upper = grid.s, grid.start_index, grid.lower, grid.diagonal, grid.upper
         number = grid.stability_number(h)
         explicit = settings.s_stepping == "explicit"
@@ -288,7 +292,8 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         explicit=explicit, keep=True, generator=generator, s_solve=s_solve)
     w = np.asarray(w)
     if not np.all(np.isfinite(w)):
-        raise SpecError("settings", settings.as_dict(), "the full HJB produced non-finite values on this grid")
+        raise SolverError("hjb", "numerical_error", f"the full HJB produced non-finite values on this grid "
+                          f"({n_t} time steps, {ny} holdings points)")
     ends = np.asarray(ends)  # theta order: ends[i] is W at theta = (i + 1) tau
     # W at t_{k-1} for k = 1..N: theta = (N - k + 1) tau -> ends[N - k]
     w_slices = ends[::-1].copy()

@@ -17,20 +17,20 @@ from typing import Any
 import numpy as np
 
 from solvers.costs import policy_cost, trajectory_constants
-from solvers.errors import MethodNotApplicable
+from solvers.errors import MethodNotApplicable, SolverError
 from solvers.methods import MethodAccuracy, MethodInfo
+from solvers.resources import check_memory
 from solvers.result import Result
 from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
-from solvers.volatility import VolatilityPath
 
-from .full import FullSolution, power_functions, solve_full
+from .full import MAX_TIME_STEPS, FullSolution, power_functions, solve_full
 from .policy import FullPolicy, ReducedPolicy
-from .reduced import ReducedSolution, solve_reduced
+from .reduced import ReducedSolution, VolatilityStates, check_problem, discretize, riccati_source, solve_reduced
 from .settings import HJBSettings
 from .sizing import estimate as estimate_resources
 
-__all__ = ["solve", "METHOD", "INFO"]
+__all__ = ["solve", "METHOD", "INFO", "urgency", "MAX_KAPPA_DT"]
 
 METHOD = "hjb"
 
@@ -47,19 +47,33 @@ INFO = MethodInfo(
 )
 
 
-def _expected_variance_mid(problem: ExecutionProblem, t_mid: np.ndarray) -> np.ndarray:
+#: the largest ``kappa dt`` a grid is run at (``kappa`` the urgency, see :func:`urgency`): RK4 on
+#: ``q = 1/a`` is stable below 1.39, and the first-order schemes' error grows like ``kappa dt``
+MAX_KAPPA_DT = 1.0
+
+
+def urgency(problem: ExecutionProblem, vol: VolatilityStates) -> float:
+    """``kappa T`` with ``kappa = c^(1/(1+beta))``, ``c = lambda sigma_max^2 |X|^(1-beta) / eta``
+    (:func:`riccati_source`; 1 / time unit): the time scale on which the optimal policy trades is
+    ``1/kappa`` (``kappa T`` is Almgren-Chriss's urgency for linear impact). Dimensionless."""
+    c = float(riccati_source(problem, np.array([vol.largest]))[0])
+    with np.errstate(over="ignore"):
+        return float(c ** (1.0 / (1.0 + problem.asset.impact_exponent)) * problem.horizon)
+
+
+def _expected_variance_mid(problem: ExecutionProblem, vol: VolatilityStates, t_mid: np.ndarray) -> np.ndarray:
     """``E[sigma(t)^2]`` at the midpoints of the fine grid (piecewise per slice for a path)."""
-    model = problem.volatility_model
-    if isinstance(model, VolatilityPath):
+    if vol.kind == "path":
         k = np.minimum((t_mid / problem.tau).astype(np.int64), problem.slices - 1)
-        return np.asarray(model.path)[k] ** 2
-    return model.expected_variance(problem.asset.volatility, t_mid)
+        return vol.path[k] ** 2
+    return problem.volatility_model.expected_variance(problem.asset.volatility, t_mid)
 
 
-def _path_integrals(problem: ExecutionProblem, t: np.ndarray, x: np.ndarray, temporary: float) -> dict[str, Any]:
+def _path_integrals(problem: ExecutionProblem, vol: VolatilityStates, t: np.ndarray, x: np.ndarray,
+                    temporary: float) -> dict[str, Any]:
     """E and V of a fine frozen path ``x`` at times ``t`` (x linear within each step)."""
     h = np.diff(t)
-    ev = _expected_variance_mid(problem, 0.5 * (t[1:] + t[:-1]))
+    ev = _expected_variance_mid(problem, vol, 0.5 * (t[1:] + t[:-1]))
     variance = float(np.sum(h * ev * (x[:-1] ** 2 + x[:-1] * x[1:] + x[1:] ** 2) / 3.0))
     consts = trajectory_constants(problem)
     breakdown = {"permanent": consts["permanent"], "temporary": float(temporary), "spread": consts["spread"],
@@ -122,7 +136,13 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
         MethodNotApplicable: baskets, drift, per-slice caps, negative risk aversion, a
             time-varying deterministic path with nonlinear impact.
         SpecError: bad settings (``settings.<key>``, the value and the rule); a volatility grid
-            that does not cover the model's mass; an unstable explicit step.
+            that does not cover the model's mass; an unstable explicit step; ``slices`` when the
+            grid would not fit in memory (:func:`solvers.resources.check_memory`).
+        SolverError: an urgency ``kappa T`` the time grid cannot resolve (``kappa dt > 1``, the
+            message names the steps needed), non-finite values of a scheme.
+
+    Returns status ``inaccurate`` (with the reason) when the value and ``E + lambda V`` of the
+    result's own moments differ by more than the declared accuracy.
     """
     settings = merge_settings(HJBSettings, settings, overrides)
     form = settings.form
@@ -133,13 +153,27 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     asset = problem.asset if not problem.is_basket else None
     if asset is None:
         raise MethodNotApplicable(METHOD, "baskets are not supported (single asset only)")
+    check_memory(problem, METHOD, estimate_resources(problem, settings))  # also when called directly
     linear = asset.is_linear
     use_full = form == "full" or (form == "auto" and not linear)
     if form == "reduced" and not linear:
         raise MethodNotApplicable(METHOD, f"form='reduced' needs linear impact (impact_exponent = {asset.impact_exponent:g})")
+    check_problem(problem)
+    vol = discretize(problem, settings)
+    if use_full and vol.kind == "path" and not problem.has_constant_volatility:
+        raise MethodNotApplicable(METHOD, "nonlinear impact with a time-varying volatility path is not in the full HJB")
+    kappa_t = urgency(problem, vol)
+    steps = settings.steps_for(problem.slices)[0]
+    if settings.extrapolate:
+        steps = settings.coarse().steps_for(problem.slices)[0]
+    if not kappa_t <= MAX_KAPPA_DT * steps:
+        need = kappa_t / MAX_KAPPA_DT
+        raise SolverError(METHOD, "unresolved", (
+            f"the urgency kappa T = {kappa_t:.3g} (kappa = (lambda sigma_max^2 |X|^(1-beta) / eta)^(1/(1+beta))) "
+            f"needs kappa dt <= {MAX_KAPPA_DT:g}, i.e. {need:.3g} time steps; this grid has {steps}: "
+            + (f"set time_steps >= {math.ceil(need)}" if need <= MAX_TIME_STEPS
+               else "no grid resolves it; method dp is exact in time")))
     if use_full:
-        if isinstance(problem.volatility_model, VolatilityPath) and not problem.has_constant_volatility:
-            raise MethodNotApplicable(METHOD, "nonlinear impact with a time-varying volatility path is not in the full HJB")
         sol = solve_full(problem, settings)
         value = sol.value
         x_t, temporary = _full_path(problem, sol)
@@ -163,7 +197,7 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
             value_coarse = asset.temporary_impact * asset.holdings**2 * sol_coarse.value_coefficient
             moments_coarse = _policy_moments(problem, sol_coarse)
     t_fine = problem.horizon - sol.theta[::-1]
-    parts = _path_integrals(problem, t_fine, x_t, temporary)
+    parts = _path_integrals(problem, vol, t_fine, x_t, temporary)
     consts = trajectory_constants(problem)
     frozen_expected = sum(parts["breakdown"].values())
     value_grid = value
@@ -197,8 +231,22 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
                            error_estimate=abs(value_grid - value_coarse),
                            coarse_grid={k: getattr(coarse, k) for k in ("time_steps", "vol_points", "holdings_points")})
     status, message = "optimal", ""
+    # the method's own error estimate: the value against E + lambda V of its moments (one answer
+    # in continuous time; apart on a grid that does not resolve the problem). The frozen path of a
+    # stochastic model may cost more than the feedback value (it is another policy), not less.
+    repriced = sum(breakdown.values()) + problem.risk_aversion * variance
+    size = sum(abs(v) for v in breakdown.values()) + abs(problem.risk_aversion * variance)
+    gap = objective - repriced if moments == "frozen-path" else abs(objective - repriced)
+    diagnostics["moments_gap_relative"] = gap / size if size > 0 else 0.0
     if not (math.isfinite(objective) and np.all(np.isfinite(holdings))):
         status, message = "numerical_error", "the HJB produced non-finite values"
+    elif not gap <= INFO.accuracy.objective_rtol * size:
+        status = "inaccurate"
+        message = (f"the value function ({objective:.6g}) and E + lambda V of the {moments} moments "
+                   f"({repriced:.6g}) differ by {gap / size:.3g} of the cost, more than the declared accuracy "
+                   f"{INFO.accuracy.objective_rtol:g}: the grid does not resolve this problem (kappa T = {kappa_t:.3g}, "
+                   f"{diagnostics.get('time_steps')} time steps); refine time_steps / holdings_points")
+    diagnostics["urgency_kappa_t"] = kappa_t
     cost = policy_cost(problem, permanent=breakdown["permanent"], temporary=breakdown["temporary"],
                        spread=breakdown["spread"], drift=breakdown["drift"], variance=variance)
     return Result.from_cost(problem, holdings, cost, method=METHOD, objective=objective, status=status,

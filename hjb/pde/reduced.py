@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from solvers.errors import MethodNotApplicable, SpecError
+from solvers.errors import MethodNotApplicable, SolverError, SpecError
 from solvers.spec import ExecutionProblem
 from solvers.volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
 
@@ -29,7 +29,7 @@ from ..volatility_grid import covering_grid
 from .settings import HJBSettings
 
 __all__ = [
-    "ReducedSolution", "VolatilityGrid", "volatility_grid", "solve_reduced", "solve_mean_reverting_batch",
+    "ReducedSolution", "VolatilityGrid", "volatility_grid", "VolatilityStates", "discretize", "solve_reduced", "solve_mean_reverting_batch",
     "riccati_source", "riccati_rhs_q", "moments_rhs", "generator_rows", "check_problem",
     "reduced_kernel", "reduced_batch_kernel", "GRID_MARGIN",
 ]
@@ -120,6 +120,52 @@ def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: 
     lower, diagonal, upper, per_dt = generator_rows(model, s)
     return VolatilityGrid(s=s, start_index=grid.start_index, lower=lower, diagonal=diagonal, upper=upper,
                           coverage_sds=cover, stability_number_per_dt=per_dt)
+
+
+@dataclass(frozen=True)
+class VolatilityStates:
+    """The HJB's view of a volatility model (the one dispatch on the model's kind, :func:`discretize`).
+
+    Attributes:
+        kind: ``"constant"``, ``"path"`` (deterministic, per slice), ``"regimes"`` or ``"grid"``
+            (mean-reverting: the ``s`` grid of :func:`volatility_grid`).
+        states: the volatility of each state: ``[sigma_0]``, the regime levels or the grid nodes.
+        start_index: the state at ``t = 0``.
+        generator: ``(S, S)`` generator between states (zeros for one state; None for a grid,
+            whose operator is ``grid``'s tridiagonal rows).
+        path: the per-slice volatilities of a path (else None); grid: the ``s`` grid (else None).
+    """
+
+    kind: str
+    states: np.ndarray
+    start_index: int
+    generator: np.ndarray | None = None
+    path: np.ndarray | None = None
+    grid: VolatilityGrid | None = None
+
+    @property
+    def largest(self) -> float:
+        """The largest volatility any state or slice takes (volatility units)."""
+        top = float(np.max(np.abs(self.states)))
+        return top if self.path is None else max(top, float(np.max(np.abs(self.path))))
+
+
+def discretize(problem: ExecutionProblem, settings: HJBSettings) -> VolatilityStates:
+    """The states of ``problem``'s volatility model for the HJB (see :class:`VolatilityStates`)."""
+    model = problem.volatility_model
+    sigma0 = problem.asset.volatility
+    if isinstance(model, ConstantVolatility):
+        return VolatilityStates("constant", np.array([sigma0]), 0, np.zeros((1, 1)))
+    if isinstance(model, VolatilityPath):
+        return VolatilityStates("path", np.array([sigma0]), 0, np.zeros((1, 1)),
+                                path=np.asarray(model.path, dtype=np.float64))
+    if isinstance(model, RegimeVolatility):
+        return VolatilityStates("regimes", np.asarray(model.levels, dtype=np.float64), model.initial_regime,
+                                model.generator_array)
+    if isinstance(model, MeanRevertingVolatility):
+        grid = volatility_grid(problem, settings)
+        return VolatilityStates("grid", grid.s, grid.start_index, grid=grid)
+    raise MethodNotApplicable("hjb", f"volatility model {getattr(model, 'kind', model)!r} has no HJB discretization")
 
 
 # ---------------------------------------------------------------------- JAX kernels
@@ -326,18 +372,6 @@ def check_problem(problem: ExecutionProblem) -> None:
         raise MethodNotApplicable("hjb", f"risk_aversion = {problem.risk_aversion:g} < 0 (risk seeking)")
 
 
-def _ode_states(problem: ExecutionProblem):
-    model = problem.volatility_model
-    if isinstance(model, RegimeVolatility):
-        return np.asarray(model.levels, dtype=np.float64), model.generator_array, model.initial_regime, None
-    sigma0 = problem.asset.volatility
-    if isinstance(model, ConstantVolatility):
-        return np.array([sigma0]), np.zeros((1, 1)), 0, None
-    if isinstance(model, VolatilityPath):
-        return np.array([sigma0]), np.zeros((1, 1)), 0, np.asarray(model.path, dtype=np.float64)
-    raise MethodNotApplicable("hjb", f"volatility model {model.kind!r} has no ODE form")
-
-
 def _slice_exponents_from_d(d_all: np.ndarray, theta: np.ndarray, n_slices: int, per_slice: int) -> np.ndarray:
     """``G`` per slice from ``d`` on the fine grid (trapezoid for ``int d``, exact ``log`` for
     ``int 1/theta``); rows in t order (slice 1 first); ``d_all`` is (n_t + 1, states)."""
@@ -362,10 +396,10 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
     n_t, per_slice = settings.steps_for(problem.slices)
     h = horizon / n_t
     theta = h * np.arange(n_t + 1)
-    model = problem.volatility_model
+    vol = discretize(problem, settings)
     diag: dict[str, Any] = {"time_steps": n_t, "steps_per_slice": per_slice, "dt": h}
-    if isinstance(model, MeanRevertingVolatility):
-        grid = volatility_grid(problem, settings)
+    if vol.kind == "grid":
+        grid = vol.grid
         explicit = settings.s_stepping == "explicit"
         number = grid.stability_number(h)
         if explicit and number > 1.0:
@@ -400,7 +434,7 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         return ReducedSolution("grid", grid.s, grid.start_index, a_start, exps, a_slices, theta, d_path,
                                {**diag, "compile_seconds": compile_s, "run_seconds": run_s},
                                cost_start=cost_start, risk_start=risk_start)
-    levels, generator, start, path_sigma = _ode_states(problem)
+    levels, generator, start, path_sigma = vol.states, vol.generator, vol.start_index, vol.path
     if path_sigma is None:
         s2_steps = np.broadcast_to(levels**2, (n_t, levels.size))
         c_steps = np.broadcast_to(riccati_source(problem, levels), (n_t, levels.size))
@@ -415,8 +449,8 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         d_all = np.where(theta[:, None] > 0, 1.0 / qs - 1.0 / np.where(theta > 0, theta, 1.0)[:, None], 0.0)
     exps = _slice_exponents_from_d(d_all, theta, problem.slices, per_slice)
     if not np.all(np.isfinite(qs)) or np.any(qs[1:] <= 0):
-        raise SpecError("settings.time_steps", settings.time_steps,
-                        "the Riccati integration left q = 1/a > 0 (non-finite or non-positive values)")
+        raise SolverError("hjb", "numerical_error", f"the Riccati integration left q = 1/a > 0 (non-finite or "
+                          f"non-positive values) with {n_t} time steps")
     diag.update(
         scheme="rk4", unknown="q=1/a",
         boundary_conditions="none",
