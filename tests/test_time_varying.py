@@ -9,7 +9,10 @@ import pytest
 import solvers
 from solvers import closed_form
 from solvers.costs import schedule_cost
+from solvers.cli import main
 from solvers.errors import MethodNotApplicable, SpecError
+from solvers.frontier import efficient_frontier
+from solvers.market.profiles import intraday_profile, u_shaped_volume, volume_scaled_impact
 from solvers.policy import ProportionalPolicy
 from solvers.simulation import simulate
 from solvers.spec import load_example
@@ -250,3 +253,48 @@ def test_simulator_refuses_closures_with_stochastic_volatility():
     p = p.replace(closures=[{"after_slice": 1, "duration": 0.5}])
     with pytest.raises(MethodNotApplicable, match="closures"):
         simulate(p, np.linspace(p.asset.holdings, 0, p.slices + 1), paths=100)
+
+
+# ---------------------------------------------------------------------------- examples and profiles
+def test_intraday_example_is_its_profile():
+    p = load_example("intraday-u-shape")
+    pr = intraday_profile(78, daily_volume=5e6, volatility=1.0, spread=0.01, eta=2.5e-7, impact_exponent=0.6)
+    a = p.asset
+    for got, want in ((a.temporary_impact, pr.temporary_impact), (a.spread, pr.spread),
+                      (a.market_volume, pr.volume), (p.volatility_model.path, pr.volatility)):
+        np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert np.sum(pr.volume) == pytest.approx(5e6) and np.mean(pr.volatility) == pytest.approx(1.0)
+    # U shape: busiest at the close, quietest at midday; impact highest where volume is lowest
+    assert pr.volume[-1] > pr.volume[0] > pr.volume[39] and np.argmax(pr.temporary_impact) == np.argmin(pr.volume)
+    assert pr.spread[0] > pr.spread[-1] and pr.volatility[0] > pr.volatility[39] < pr.volatility[-1]
+    np.testing.assert_allclose(pr.temporary_impact * pr.volume**0.6, 2.5e-7 * np.mean(pr.volume) ** 0.6, rtol=1e-12)
+
+
+def test_overnight_example_holds_a_third_of_a_session_overnight():
+    p = load_example("overnight-gap")
+    (c,) = p.closures
+    assert c.after_slice == p.slices // 2
+    assert c.duration * c.volatility**2 == pytest.approx(p.asset.volatility**2 / 3, rel=1e-12)
+    r = solvers.solve(p, "closed-form")
+    twap = schedule_cost(p, np.linspace(p.asset.holdings, 0, p.slices + 1))
+    assert r.objective < twap.objective
+    # the overnight risk makes the first session sell more than half
+    assert r.holdings[c.after_slice] < 0.5 * p.asset.holdings
+
+
+@pytest.mark.parametrize("name", ["intraday-u-shape", "overnight-gap"])
+def test_validate_passes_on_the_example(name, capsys):
+    assert main(["validate", "--example", name, "--paths", "4000"]) == 0
+    assert "PASSED" in capsys.readouterr().out
+
+
+def test_frontier_refuses_time_varying_specs_by_name():
+    with pytest.raises(MethodNotApplicable, match="closures"):
+        efficient_frontier(load_example("overnight-gap"), [1e-6])
+
+
+def test_profile_helpers_refuse_bad_input():
+    with pytest.raises(SpecError, match="daily_volume"):
+        u_shaped_volume(10, -1.0)
+    with pytest.raises(SpecError, match="volume"):
+        volume_scaled_impact(1e-7, [1.0, 0.0])
