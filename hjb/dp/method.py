@@ -32,6 +32,7 @@ from .policy import GridDPPolicy, LinearDPPolicy
 from .settings import DPSettings
 from .sizing import estimate as estimate_resources
 from .stage import impact_slope, interpolate, stage_coefficients
+from .transient import TransientDPPolicy, require_exact_transient, transient_backward
 
 __all__ = ["INFO", "METHOD", "solve"]
 
@@ -95,6 +96,8 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
     _applicable(problem)
     check_memory(problem, METHOD, estimate_resources(problem, cfg))  # also when called directly
     start = time.perf_counter()
+    if problem.has_transient:
+        return _solve_transient(problem, cfg, start)
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
     coeff, rho_unit = stage_coefficients(problem)
     lam = problem.risk_aversion
@@ -162,6 +165,34 @@ def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
         result.diagnostics["accuracy_note"] = "exact linear recursion: rounding only"
     result.policy = policy
     result.message = _message(chain)
+    return result
+
+
+def _solve_transient(problem: ExecutionProblem, cfg: DPSettings, start: float) -> Result:
+    """The exact ``(x, D)`` recursion (:mod:`hjb.dp.transient`); other transient specs are refused."""
+    require_exact_transient(problem)
+    if cfg.recursion == "grid":
+        raise MethodNotApplicable(METHOD, "transient_impact: recursion='grid' on (x, D) is not implemented; "
+                                  "use recursion='auto' or 'exact'")
+    rec = transient_backward(problem)
+    policy = TransientDPPolicy(problem, rec)
+    holdings, deviations = policy.path()
+    a = problem.asset
+    s0 = np.array([1.0, a.initial_deviation / (rec.kappa * a.holdings)])
+    consts = trajectory_constants(problem)
+    value = rec.c0 * float(s0 @ rec.P[0] @ s0 + rec.p[0] @ s0 + rec.r[0]) + consts["permanent"] + consts["spread"]
+    diagnostics = {"recursion": "exact-transient", "state": "(x, D)", "cost_unit": rec.c0,
+                   "value_function_objective": value, "deviations": deviations.tolist(),
+                   "holdings": "deterministic (no volatility state)"}
+    result = Result.from_schedule(problem, holdings, method=METHOD, diagnostics=diagnostics)
+    result.diagnostics["objective_gap"] = result.objective - value
+    result.diagnostics["objective_error"] = 1e-10 * abs(result.objective)
+    result.diagnostics["holdings_error"] = 1e-10 * abs(a.holdings)
+    result.diagnostics["accuracy_note"] = "exact linear-quadratic recursion on (x, D): rounding only"
+    if np.any(np.diff(holdings) * np.sign(a.holdings) > 1e-12 * abs(a.holdings)) and a.spread > 0:
+        raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not a constant")
+    result.policy = policy
+    result.solve_seconds = time.perf_counter() - start
     return result
 
 
