@@ -103,7 +103,7 @@ def test_closed_form_equals_qp_equals_dense_kkt(case, n):
     ref = dense_kkt(p)
     obj = float(schedule_cost(p, ref).objective)
     X = p.asset.holdings
-    for method in ("closed-form", "qp"):
+    for method in ("closed-form", "qp", "dp"):
         r = solvers.solve(p, method)
         assert abs(r.objective - obj) <= 1e-9 * abs(obj), (method, r.objective, obj)
         assert np.max(np.abs(r.holdings - ref)) / abs(X) <= 1e-9, method
@@ -114,8 +114,9 @@ def test_large_n_closed_form_equals_qp_and_dense():
     ref = dense_kkt(p)
     cf = solvers.solve(p, "closed-form")
     qp = solvers.solve(p, "qp")
+    dp = solvers.solve(p, "dp")
     obj = float(schedule_cost(p, ref).objective)
-    for r in (cf, qp):
+    for r in (cf, qp, dp):
         assert abs(r.objective - obj) <= 1e-9 * abs(obj)
         assert np.max(np.abs(r.holdings - ref)) / 1e6 <= 1e-9
 
@@ -189,9 +190,40 @@ def test_cartea_jaimungal_matches_the_discrete_limit():
 
 def test_methods_without_the_model_refuse_naming_the_key():
     p = varying(10)
-    for method in ("dp", "hjb"):
+    for method in ("hjb",):
         with pytest.raises(MethodNotApplicable, match="temporary_impact|closures|terminal_penalty"):
             solvers.solve(p, method)
+    # dp's recursion is linear-quadratic: nonlinear impact, caps and closures under stochastic volatility are refused
+    with pytest.raises(MethodNotApplicable, match="temporary_impact.*linear impact"):
+        solvers.solve(load_example("square-root-impact").replace_asset(
+            0, temporary_impact=(load_example("square-root-impact").asset.temporary_impact,) * 10), "dp")
+    with pytest.raises(MethodNotApplicable, match="closures with a stochastic volatility"):
+        solvers.solve(load_example("volatility-regimes").replace(closures=[{"after_slice": 3, "duration": 0.5}]), "dp")
+
+
+@pytest.mark.parametrize("name", ["volatility-regimes", "mean-reverting-volatility"])
+def test_dp_time_varying_recursion_per_state_equals_the_exact_recursion(name):
+    # constant per-slice lists take the time-varying recursion; the problem is the same
+    p = load_example(name)
+    a = p.asset
+    same = p.replace_asset(0, temporary_impact=(a.temporary_impact,) * p.slices, spread=(a.spread,) * p.slices)
+    ref, tv = solvers.solve(p, "dp"), solvers.solve(same, "dp")
+    assert tv.diagnostics["recursion"] == "exact-time-varying" and ref.diagnostics["recursion"] == "exact"
+    for key in ("objective", "expected_cost", "variance"):
+        assert getattr(tv, key) == pytest.approx(getattr(ref, key), rel=1e-12)
+    np.testing.assert_allclose(tv.holdings, ref.holdings, rtol=0, atol=1e-12 * abs(a.holdings))
+
+
+def test_dp_time_varying_policy_under_regimes_matches_monte_carlo():
+    p = load_example("volatility-regimes")
+    rng = np.random.default_rng(0)
+    p = p.replace_asset(0, temporary_impact=tuple(2.5e-6 * rng.uniform(0.5, 2, p.slices)), drift=0.01,
+                        spread=tuple(0.0625 * rng.uniform(0.9, 1.1, p.slices))).replace(terminal_penalty=1e-6)
+    r = solvers.solve(p, "dp")
+    assert abs(r.diagnostics["objective_gap"]) <= 1e-10 * r.objective
+    sim = simulate(p, r, paths=100_000, seed=1)
+    assert abs(sim.mean.value - r.expected_cost) <= 4 * sim.mean.se
+    assert abs(sim.risk_term.value - p.risk_aversion * r.variance) <= 4 * sim.risk_term.se
 
 
 def test_qp_re_solves_a_new_profile_without_recompiling():
