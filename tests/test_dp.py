@@ -248,7 +248,7 @@ def test_errors_name_the_parameter():
         solve(_ac(drift=0.01), engine="numpy")
     # square-root impact without caps or no_reversal: round trips make the cost unbounded below
     # (gamma > lambda tau sigma^2 at N = 20); the grid would silently solve the monotone problem
-    sqrt20 = load_example("square-root-impact").replace(slices=20)
+    sqrt20 = load_example("square-root-impact").replace(slices=20, no_reversal=False)
     with pytest.raises(SpecError, match=r"assets\[0\]\.permanent_impact = 2.5e-07: round trips .*unbounded below"):
         solve(sqrt20, engine="numpy")
     with pytest.raises(MethodNotApplicable, match="round trips"):

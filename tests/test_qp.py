@@ -239,10 +239,13 @@ def _scipy_power_law(problem: ExecutionProblem) -> np.ndarray:
 @pytest.mark.parametrize("gamma", [0.0, 2.5e-7])
 def test_power_law_kkt_and_scipy_agreement(beta, gamma):
     eta = 2.5e-6 * (2e5) ** (1 - beta)  # same impact as the linear model at 2e5 shares/day
-    # N = 10: lambda tau sigma^2 = 4.5e-7 > gamma, so beta = 0.5 stays bounded below (N = 20 is not:
-    # see test_unbounded_power_law_spec_is_rejected)
-    problem = AC.replace(slices=10).replace_asset(0, impact_exponent=beta, temporary_impact=eta,
-                                                  permanent_impact=gamma, spread=0.0)
+    # N = 10, beta = 0.5, gamma = 2.5e-7: one round trip does not pay (lambda tau sigma^2 = 4.5e-7 >
+    # gamma), but trades alternating in sign do (gamma (1 + cos(pi/10)) = 4.9e-7 > 4.5e-7: see
+    # test_alternating_trades_make_the_square_root_law_unbounded_and_qp_refuses), so that case is the
+    # sell program that never buys; the unconstrained reference's local optimum is monotone there
+    unbounded = beta < 1 and gamma > 0
+    problem = AC.replace(slices=10, no_reversal=unbounded).replace_asset(0, impact_exponent=beta, temporary_impact=eta,
+                                                                         permanent_impact=gamma, spread=0.0)
     res = solve(problem)
     assert res.status == "optimal"
     assert res.diagnostics["kkt_residual"] <= 1e-9
@@ -294,7 +297,7 @@ def test_convexity_thresholds_and_certificate():
 
 def test_unbounded_power_law_spec_is_rejected():
     # beta < 1, gamma > lambda tau sigma^2: a large round trip makes E + lambda V -> -inf (costs.py says so)
-    problem = load_example("square-root-impact").replace(risk_aversion=1e-7).replace_asset(0, spread=0.0)
+    problem = load_example("square-root-impact").replace(risk_aversion=1e-7, no_reversal=False).replace_asset(0, spread=0.0)
     x = np.linspace(1e6, 0, 11)
     trip = x.copy()
     trip[3] -= 1e9

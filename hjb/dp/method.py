@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from solvers.boundedness import alternation_eigenvalue
 from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable, SolverError, SpecError
 from solvers.methods import MethodAccuracy, MethodInfo
@@ -278,16 +279,22 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
                                   "optimum may leave it; set no_reversal = true (or use linear impact without drift)")
     n = problem.slices
     if not a.is_linear and not problem.no_reversal:
-        # -1/2 gamma n^2 makes round trips pay when gamma > lam tau sigma^2 (nonlinear impact is
-        # not convex enough to stop them): then the optimum reverses (or is unbounded for beta < 1
-        # without caps) and the grid, which keeps x in [0, X], would solve another problem.
+        # -1/2 gamma n^2 makes trades alternating in sign pay when the quadratic part of the cost is
+        # not positive semi-definite (conventions page; nonlinear impact is not convex enough to stop
+        # them): then the optimum reverses (or is unbounded for beta < 1 without caps) and the grid,
+        # which keeps x in [0, X], would solve another problem. Worst case over the volatility states.
         floor = lam * problem.tau * float(np.min(chain.levels**2))
-        if a.permanent_impact > floor:
+        # with caps the amplitude is bounded: one round trip at the cap is the test (as before);
+        # without caps alternation at any amplitude counts, the full boundedness rule
+        slices = 1 if problem.has_caps else n - 1
+        smallest = alternation_eigenvalue([np.array([[floor]])] * slices, np.array([[a.permanent_impact]]))
+        if smallest < -1e-12 * max(floor, a.permanent_impact):
             unbounded = a.impact_exponent < 1 and not problem.has_caps
             raise (SpecError if unbounded else MethodNotApplicable)(
                 *(("assets[0].permanent_impact", a.permanent_impact) if unbounded else (METHOD,)),
-                f"round trips lower the cost when gamma = {a.permanent_impact:g} > lambda tau min sigma^2 = "
-                f"{floor:g} with impact_exponent = {a.impact_exponent:g}"
+                f"round trips lower the cost when gamma{'' if slices == 1 else ' (1 + cos(pi/N))'} = "
+                f"{a.permanent_impact * (1 if slices == 1 else 1 + np.cos(np.pi / n)):g} "
+                f"> lambda tau min sigma^2 = {floor:g} with impact_exponent = {a.impact_exponent:g}"
                 + (" (unbounded below)" if unbounded else "; the grid keeps trades on the order's side")
                 + ": set no_reversal = true")
     big_x = abs(a.holdings)

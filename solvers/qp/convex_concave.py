@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.linalg import eig_banded
 import scipy.linalg as sla
 import scipy.sparse as sps
 from scipy.sparse.linalg import eigsh
 
+from ..boundedness import alternation_eigenvalue
 from ..errors import SpecError
 from ..spec import ExecutionProblem
 from .formulation import CompiledProblem
@@ -49,24 +49,12 @@ def check_bounded(sp: ScaledProblem) -> None:
             and not (np.isfinite(sp.ylo[i]) and np.isfinite(sp.yhi[i]))]
     if not free:
         return
-    f, slices = len(free), sp.N - 1
+    slices = sp.N - 1
     sub = np.ix_(free, free)
     perm = sp.P[sub]
     risks = [np.diag(sp.W[k])[sub] if sp.W is not None else sp.M[sub] for k in range(slices)]
-    # the block-tridiagonal matrix R_k - P on the diagonal, P/2 beside it, in lower banded form
-    size = slices * f
-    bands = np.zeros((2 * f, size))
-    for k in range(slices):
-        block = risks[k] - perm
-        for i in range(f):
-            for j in range(i + 1):  # within the diagonal block: row k f + i, column k f + j
-                bands[i - j, k * f + j] = block[i, j]
-            if k + 1 < slices:
-                for j in range(f):  # row (k + 1) f + i, column k f + j
-                    bands[f + i - j, k * f + j] = 0.5 * perm[i, j]
-    scale = max(1.0, float(np.abs(bands).max()))
-    smallest = float(eig_banded(bands / scale, lower=True, eigvals_only=True, select="i",
-                                select_range=(0, 0))[0]) * scale
+    smallest = alternation_eigenvalue(risks, perm)
+    scale = max(1.0, float(np.abs(perm).max()), max(float(np.abs(r).max()) for r in risks))
     if smallest >= -1e-12 * scale:
         return
     i = free[0]
@@ -79,7 +67,8 @@ def check_bounded(sp: ScaledProblem) -> None:
         f"unbounded below: trades that alternate in sign change E + lambda V by a quadratic form whose "
         f"smallest eigenvalue is negative ({smallest:.3g} in scaled units); for constant volatility that is "
         f"gamma (1 + cos(pi/N)) > lambda tau sigma^2 (here lambda tau sigma^2 = {risk_coef:.6g}, N = {sp.N})"
-        + (" (basket: along a direction u of the free assets)" if sp.m > 1 else "")
+        + (" (basket: u'Gamma u > lambda tau u'C u / (1 + cos(pi/N)) along a direction u of the free assets)"
+           if sp.m > 1 else "")
         + "; set no_reversal = true, add a cap, or lower gamma")
 
 
