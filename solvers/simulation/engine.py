@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.linalg import expm
 
 from ..errors import MethodNotApplicable, SpecError
 from ..impact import impact_model
@@ -37,7 +36,6 @@ from ..market import MarketModel, SliceState, market_model
 from ..policy import FeedbackPolicy, SchedulePolicy
 from ..spec import ExecutionProblem
 from ..transient import transient_model
-from ..volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
 from .estimates import Difference, MonteCarloEstimate, sample_statistics, standard_error, unit_means
 
 __all__ = [
@@ -61,84 +59,17 @@ def block_generator(seed: int, block: int) -> np.random.Generator:
 
 def simulate_volatility(problem: ExecutionProblem, paths: int, rng: np.random.Generator,
                         vol_substeps: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-    """``sigma_k = sigma(t_{k-1})`` for k = 1..N on ``paths`` paths.
-
-    Schemes: constant and path are deterministic; mean reverting with ``p = 0`` (OU) and
-    ``p = 1/2`` (CIR in sigma: ``c Gamma(d/2 + P, 2)``, ``P ~ Poisson(sigma e^{-kappa dt} / 2c)``)
-    use exact transitions; ``p = 1`` takes ``vol_substeps`` lognormal steps per slice whose
-    conditional first two moments are exact (``expm`` of the moment ODE), so ``E[sigma_k]`` and
-    ``E[sigma_k^2]`` are exact; regimes follow ``P = expm(Q tau)`` between slices.
-
-    Returns ``(sigma, regime)``: ``sigma`` of shape ``(paths, N)`` (single asset; a basket is
-    constant and gets ``(paths, N)`` ones, scaled per asset by the caller), and the regime
-    index during each slice (``(paths, N)`` integers) for a regime model, else None.
-    """
-    n = problem.slices
-    tau = problem.tau
-    model = problem.volatility_model
-    sigma0 = float(problem.assets[0].volatility)
+    """``sigma_k = sigma(t_{k-1})`` for k = 1..N on ``paths`` paths, drawn by the spec's volatility
+    model (:meth:`solvers.volatility.VolatilityModel.sample`: exact transitions where they exist,
+    moment-matched sub-steps otherwise). Returns ``(sigma, regime)``: ``sigma`` of shape
+    ``(paths, N)`` (a basket is constant and gets ones, scaled per asset by the caller), and the
+    regime index per slice for a regime model, else None."""
     if problem.is_basket:
-        return np.ones((paths, n)), None
-    if isinstance(model, ConstantVolatility):
-        return np.full((paths, n), sigma0), None
-    if isinstance(model, VolatilityPath):
-        return np.broadcast_to(np.asarray(model.path, dtype=np.float64), (paths, n)).copy(), None
-    if isinstance(model, RegimeVolatility):
-        p = model.transition_matrix(tau)
-        cum = np.cumsum(p, axis=1)
-        cum[:, -1] = 1.0
-        levels = np.asarray(model.levels, dtype=np.float64)
-        regime_t = np.empty((n, paths), dtype=np.int64)  # time-major while stepping
-        regime_t[0] = model.initial_regime
-        u = rng.random((n - 1, paths)) if n > 1 else np.empty((0, paths))
-        columns = [np.ascontiguousarray(cum[:, j]) for j in range(model.n_regimes - 1)]
-        for k in range(1, n):
-            prev = regime_t[k - 1]
-            nxt = regime_t[k]
-            nxt[:] = 0
-            for col in columns:  # next regime = number of cumulative probabilities below u
-                nxt += u[k - 1] > col[prev]
-        return levels[regime_t].T, regime_t.T  # (paths, N) views of time-major arrays
-    if isinstance(model, MeanRevertingVolatility):
-        return _mean_reverting_paths(model, sigma0, n, tau, paths, rng, vol_substeps), None
-    raise SpecError("volatility_model.kind", model.kind, "has no simulation scheme")
+        return np.ones((paths, problem.slices)), None
+    return problem.volatility_model.sample(rng, paths, problem.slices, problem.tau,
+                                           float(problem.assets[0].volatility), vol_substeps)
 
 
-def _mean_reverting_paths(model: MeanRevertingVolatility, sigma0: float, n: int, tau: float, paths: int,
-                          rng: np.random.Generator, substeps: int) -> np.ndarray:
-    kappa, theta, xi, p = model.reversion, model.mean, model.vol_of_vol, model.elasticity
-    out = np.empty((paths, n))
-    out[:, 0] = sigma0
-    exact_cir = p == 0.5 and xi > 0
-    steps = 1 if (p == 0.0 or exact_cir or xi == 0) else int(substeps)
-    dt = tau / steps
-    phi = expm(model.generator_matrix() * dt)  # (1, m1, m2) -> conditional moments after dt
-    s = out[:, 0].copy()
-    for k in range(1, n):
-        for _ in range(steps):
-            m1 = phi[1, 0] + phi[1, 1] * s + phi[1, 2] * s * s
-            if xi == 0:
-                s = m1
-                continue
-            if p == 0.0:
-                m2 = phi[2, 0] + phi[2, 1] * s + phi[2, 2] * s * s
-                s = m1 + np.sqrt(np.maximum(m2 - m1 * m1, 0.0)) * rng.standard_normal(paths)
-            elif exact_cir:  # noncentral chi-square as a Poisson mixture of gammas (df = 0 allowed)
-                e = math.exp(-kappa * dt)
-                c = xi * xi * (1 - e) / (4 * kappa)
-                mix = rng.poisson(0.5 * np.maximum(s, 0.0) * e / c)
-                s = c * rng.gamma(0.5 * 4 * kappa * theta / (xi * xi) + mix, 2.0)
-            else:
-                m2 = phi[2, 0] + phi[2, 1] * s + phi[2, 2] * s * s
-                pos = (m1 > 0) & (m2 > 0)  # both vanish only once sigma has reached 0 with theta = 0
-                safe1, safe2 = np.where(pos, m1, 1.0), np.where(pos, m2, 1.0)
-                v = np.maximum(np.log(safe2) - 2.0 * np.log(safe1), 0.0)  # log(m2 / m1^2), in logs: no underflow
-                s = np.where(pos, safe1 * np.exp(-0.5 * v + np.sqrt(v) * rng.standard_normal(paths)), 0.0)
-        out[:, k] = s
-    return out
-
-
-# ---------------------------------------------------------------------------- the engine
 @dataclass
 class SimulationResult:
     """Cost distribution of one strategy on simulated paths.
