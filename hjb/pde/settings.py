@@ -3,8 +3,8 @@
 The problem (:class:`solvers.spec.ExecutionProblem`) says *what* is solved; an
 :class:`HJBSettings` says *how finely*: time steps, grid sizes, how far the volatility grid
 reaches into the tails of the volatility model, the time stepping of the volatility direction,
-and which formulation (``form``) is solved. Presets: ``HJBSettings.with_accuracy("low" |
-"medium" | "high")`` (``"default"`` = ``"medium"``). Units: ``time_steps`` counts steps over the
+and which formulation (``form``) is solved. Presets: ``HJBSettings.with_accuracy("default" |
+"high" | "reference")`` (and ``"low"``; ``"medium"`` = ``"default"``). Units: ``time_steps`` counts steps over the
 whole horizon ``T`` (rounded up to a multiple of the spec's ``N``); grid sizes are numbers of
 points; ``coverage_sds`` is a number of standard deviations of ``sigma(t)``.
 """
@@ -28,11 +28,13 @@ FORMS = ("auto", "reduced", "full")
 #: ``s_stepping``: backward (default) or forward Euler in the volatility direction
 S_STEPPINGS = ("implicit", "explicit")
 
-#: field changes from the defaults per preset (``medium`` is the defaults)
+#: field changes from the defaults per preset (``medium`` is the defaults); odd holdings points
+#: nest the Richardson companion grid exactly (every other point)
 PRESETS: dict[str, dict[str, Any]] = {
-    "low": {"time_steps": 400, "vol_points": 48, "holdings_points": 96},
+    "low": {"time_steps": 400, "vol_points": 48, "holdings_points": 97},
     "medium": {},
-    "high": {"time_steps": 8000, "vol_points": 256, "holdings_points": 512},
+    "high": {"time_steps": 4000, "vol_points": 512, "holdings_points": 513},
+    "reference": {"time_steps": 16000, "vol_points": 1024, "holdings_points": 2049},
 }
 
 
@@ -51,9 +53,11 @@ class HJBSettings(MethodSettings):
         s_stepping: ``"implicit"`` (backward Euler, unconditionally stable) or ``"explicit"``
             (forward Euler; refused when ``dt * (b / ds^2 + |mu| / ds) > 1``, ``b = xi^2 s^(2p)``).
         policy_substeps: Euler sub-steps per slice of the nonlinear-impact policy.
-        extrapolate: Richardson extrapolation of the first-order grid schemes: also solve with
-            half the steps and ``(n + 1) / 2`` points, report ``2 V - V_coarse`` and
-            ``|V - V_coarse|`` as the error estimate (the order-4 ODE forms ignore it).
+        extrapolate: Richardson extrapolation of the grid schemes (first order in time, second
+            order in ``s``): also solve with half the time steps (and, for the full HJB, every
+            other holdings point: its interpolation error ``dy^2 / dt`` is first order too), report
+            ``2 V - V_coarse`` (second order) and ``|V - V_coarse|`` as the first-order error
+            estimate; the moments take the same step. On by default; the order-4 ODE forms ignore it.
         form: ``"auto"`` (reduced HJB for linear impact, full otherwise), ``"reduced"`` or
             ``"full"`` (a linear-impact problem on the ``(x, s)`` grid: a cross-check).
     """
@@ -63,13 +67,13 @@ class HJBSettings(MethodSettings):
 
     time_steps: int = 2000
     vol_points: int = 128
-    holdings_points: int = 256
+    holdings_points: int = 257
     coverage_sds: float = 6.0
     min_coverage_sds: float = 4.0
     vol_bounds: tuple[float, float] | None = None
     s_stepping: str = "implicit"
     policy_substeps: int = 32
-    extrapolate: bool = False
+    extrapolate: bool = True
     form: str = "auto"
 
     def __post_init__(self) -> None:
@@ -95,9 +99,17 @@ class HJBSettings(MethodSettings):
         per_slice = -(-self.time_steps // slices)
         return per_slice * slices, per_slice
 
+    def richardson_pair(self, slices: int) -> tuple["HJBSettings", "HJBSettings"]:
+        """``(fine, coarse)`` grids of the Richardson extrapolation: the fine grid has an even
+        number of steps per slice (``time_steps`` rounded up), the coarse one exactly half of
+        them and every other holdings point (``(n + 1) / 2``; nested when ``n`` is odd); the
+        volatility grid is shared (its central differences are second order already)."""
+        half = max(-(-self.steps_for(slices)[1] // 2), -(-MIN_POINTS // slices))
+        fine = dataclasses.replace(self, time_steps=2 * half * slices, extrapolate=False)
+        coarse = dataclasses.replace(fine, time_steps=half * slices,
+                                     holdings_points=max((self.holdings_points + 1) // 2, MIN_POINTS))
+        return fine, coarse
+
     def coarse(self) -> "HJBSettings":
-        """The companion grid of the Richardson extrapolation: half the steps, every other point."""
-        return dataclasses.replace(self, time_steps=max(self.time_steps // 2, MIN_POINTS),
-                                   vol_points=max((self.vol_points + 1) // 2, MIN_POINTS),
-                                   holdings_points=max((self.holdings_points + 1) // 2, MIN_POINTS),
-                                   extrapolate=False)
+        """The companion grid of the Richardson extrapolation for one slice (see :meth:`richardson_pair`)."""
+        return self.richardson_pair(1)[1]
