@@ -340,7 +340,7 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         boundary_conditions="no-flux",
         stability_number=number, semi_lagrangian_courant=courant,
         s_solve=("none" if s.size == 1 else "explicit" if explicit else s_solve),
-        order_time=1, order_vol=2, moments_scheme="sl-along-policy",
+        order_time=1, moments_scheme="sl-along-policy",
         compile_seconds=compile_s, run_seconds=run_s,
     )
     return FullSolution(states=s, start_index=j0, y=np.linspace(0.0, 1.0, ny), beta=beta, w_start=w,

@@ -73,11 +73,6 @@ def riccati_source(problem: ExecutionProblem, states: np.ndarray) -> np.ndarray:
         / a.temporary_impact
 
 
-#: ``drift`` of :func:`generator_rows`: ``central`` (second order; upwind where central would
-#: not be monotone, ``|mu| ds > b``) or ``upwind`` (first order everywhere)
-DRIFTS = ("central", "upwind")
-
-
 def generator_rows(model: MeanRevertingVolatility, s: np.ndarray, drift: str = "central"):
     """Rows ``(lower, diagonal, upper)`` of ``L_s`` on the nodes ``s`` (central diffusion; drift
     central where ``|mu| ds <= b``, else upwind; no flux at the ends) and
@@ -125,7 +120,7 @@ def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: 
             f"(at t = {band.times[i]:g}: mean {band.mean[i]:.6g}, sd {band.sd[i]:.6g}); "
             f"need >= settings.min_coverage_sds = {settings.min_coverage_sds:g}",
         )
-    lower, diagonal, upper, per_dt = generator_rows(model, s)
+    lower, diagonal, upper, per_dt = generator_rows(model, s, settings.s_drift)
     return VolatilityGrid(s=s, start_index=grid.start_index, lower=lower, diagonal=diagonal, upper=upper,
                           coverage_sds=cover, stability_number_per_dt=per_dt)
 
@@ -427,12 +422,12 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         d_path = np.concatenate([[0.0], np.asarray(path)])
         a_start = 1.0 / horizon + np.asarray(d_final)
         diag.update(
-            scheme="be-central" if not explicit else "fe-central",
-            drift="central (upwind where |mu| ds > b)",
+            scheme=("be-" if not explicit else "fe-") + settings.s_drift,
+            drift=settings.s_drift, order_vol=2 if settings.s_drift == "central" else 1,
             unknown="d=a-1/theta",
             boundary_conditions="no-flux",
             vol_points=int(grid.s.size), vol_min=float(grid.s[0]), vol_max=float(grid.s[-1]), ds=grid.ds,
-            coverage_sds=grid.coverage_sds, stability_number=number, order_time=1, order_vol=2,
+            coverage_sds=grid.coverage_sds, stability_number=number, order_time=1,
         )
         slice_theta = problem.tau * np.arange(problem.slices, 0, -1)  # theta at t_{k-1}, k = 1..N
         a_slices = np.asarray(ends)[::-1] + 1.0 / slice_theta[:, None]
@@ -499,8 +494,8 @@ def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[
         raise SpecError("vol_of_vols", list(np.atleast_1d(xis)), "must be a non-empty list of numbers >= 0")
     widest = MeanRevertingVolatility(model.reversion, model.mean, float(xis.max()), model.elasticity)
     grid = volatility_grid(problem, settings, model=widest)
-    rows = [generator_rows(MeanRevertingVolatility(model.reversion, model.mean, float(x), model.elasticity), grid.s)
-            for x in xis]
+    rows = [generator_rows(MeanRevertingVolatility(model.reversion, model.mean, float(x), model.elasticity), grid.s,
+                           settings.s_drift) for x in xis]
     lower, diagonal, upper = (np.stack([r[i] for r in rows]) for i in range(3))
     a = problem.asset
     n_t, per_slice = settings.steps_for(problem.slices)

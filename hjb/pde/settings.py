@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Mapping
 from solvers.errors import SpecError
 from solvers.settings import MethodSettings, check_choice, check_flag, check_integer, check_number
 
-__all__ = ["HJBSettings", "PRESETS", "MIN_POINTS", "FORMS", "S_STEPPINGS"]
+__all__ = ["HJBSettings", "PRESETS", "MIN_POINTS", "FORMS", "S_STEPPINGS", "S_DRIFTS"]
 
 #: the smallest grid that resolves the schemes' stencils
 MIN_POINTS = 8
@@ -27,6 +27,9 @@ MIN_POINTS = 8
 FORMS = ("auto", "reduced", "full")
 #: ``s_stepping``: backward (default) or forward Euler in the volatility direction
 S_STEPPINGS = ("implicit", "explicit")
+#: ``s_drift``: the drift's differences in ``s``: central (second order; upwind where central
+#: would not be monotone) or upwind (first order)
+S_DRIFTS = ("central", "upwind")
 
 #: field changes from the defaults per preset (``medium`` is the defaults); odd holdings points
 #: nest the Richardson companion grid exactly (every other point)
@@ -52,6 +55,8 @@ class HJBSettings(MethodSettings):
         vol_bounds: optional ``(lo, hi)`` of the volatility grid (volatility units).
         s_stepping: ``"implicit"`` (backward Euler, unconditionally stable) or ``"explicit"``
             (forward Euler; refused when ``dt * (b / ds^2 + |mu| / ds) > 1``, ``b = xi^2 s^(2p)``).
+        s_drift: ``"central"`` (second order in ``s``; upwind at the rows where ``|mu| ds > b``
+            would break monotonicity) or ``"upwind"`` (first order).
         policy_substeps: Euler sub-steps per slice of the nonlinear-impact policy.
         extrapolate: Richardson extrapolation of the grid schemes (first order in time, second
             order in ``s``): also solve with half the time steps (and, for the full HJB, every
@@ -72,6 +77,7 @@ class HJBSettings(MethodSettings):
     min_coverage_sds: float = 4.0
     vol_bounds: tuple[float, float] | None = None
     s_stepping: str = "implicit"
+    s_drift: str = "central"
     policy_substeps: int = 32
     extrapolate: bool = True
     form: str = "auto"
@@ -84,6 +90,7 @@ class HJBSettings(MethodSettings):
             object.__setattr__(self, key, check_number(key, getattr(self, key), low=0.0))
         check_flag("extrapolate", self.extrapolate)
         check_choice("s_stepping", self.s_stepping, S_STEPPINGS)
+        check_choice("s_drift", self.s_drift, S_DRIFTS)
         check_choice("form", self.form, FORMS)
         if self.vol_bounds is not None:
             try:
