@@ -30,6 +30,7 @@ from .methods import MethodAccuracy, MethodInfo, Variant
 from .result import Result
 from .settings import MethodSettings, check_choice, merge_settings
 from .spec import ExecutionProblem
+from .transient import ow_schedule
 
 __all__ = [
     "INFO",
@@ -47,6 +48,7 @@ __all__ = [
     "discrete_angle",
     "discrete_profile",
     "a_parameter",
+    "require_pure_transient",
 ]
 
 METHOD = "closed-form"
@@ -178,11 +180,51 @@ def _continuous_integrals(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- checks
+def require_pure_transient(problem: ExecutionProblem, time_model: str = "discrete") -> None:
+    """Raise :class:`MethodNotApplicable` unless a transient spec is Obizhaeva-Wang's pure case:
+    every asset with an exponential kernel, ``transient_exponent = 1`` and ``initial_deviation = 0``,
+    ``eta = gamma = 0``, ``lambda = 0``, no drift, no impact matrices."""
+    reasons = []
+    for i, a in enumerate(problem.assets):
+        w = f"assets[{i}]"
+        if not a.has_transient:
+            reasons.append(f"{w}.transient_impact = 0 (every asset needs the transient kernel)")
+            continue
+        if a.transient_kernel != "exponential":
+            reasons.append(f"{w}.transient_kernel = {a.transient_kernel!r} (needs 'exponential')")
+        if a.transient_exponent != 1:
+            reasons.append(f"{w}.transient_exponent = {a.transient_exponent:g} (needs 1)")
+        if a.initial_deviation != 0:
+            reasons.append(f"{w}.initial_deviation = {a.initial_deviation:g} (needs 0)")
+        if isinstance(a.temporary_impact, tuple) or a.temporary_impact != 0 or a.permanent_impact != 0:
+            reasons.append(f"{w}.temporary_impact = {a.impact_level:g}, permanent_impact = "
+                           f"{a.permanent_impact:g} (needs both 0)")
+        if a.drift != 0:
+            reasons.append(f"{w}.drift = {a.drift:g} (needs 0)")
+        if isinstance(a.spread, tuple):
+            reasons.append(f"{w}.spread is per slice (a linear term in the trades)")
+    if problem.risk_aversion != 0:
+        reasons.append(f"risk_aversion = {problem.risk_aversion:g} (needs 0)")
+    if problem.temporary_impact_matrix is not None or problem.permanent_impact_matrix is not None:
+        reasons.append("impact matrices are set")
+    if problem.terminal_penalty is not None:
+        reasons.append("terminal_penalty is set")
+    if problem.closures and time_model == "continuous":
+        reasons.append("closures in continuous time")
+    if reasons:
+        raise MethodNotApplicable(METHOD, "transient_impact: the closed form is Obizhaeva-Wang's pure case only; "
+                                  + "; ".join(reasons))
+
+
 def require_applicable(problem: ExecutionProblem, time_model: str = "discrete") -> None:
     """Raise :class:`MethodNotApplicable` unless the impact is linear and the volatility
     deterministic; continuous time also needs constant volatility and coefficients, no drift
     and no closures (a terminal penalty is Cartea & Jaimungal's solution, single asset)
-    (constraints are checked on the schedule, by :func:`solve`)."""
+    (constraints are checked on the schedule, by :func:`solve`). A transient spec must be
+    Obizhaeva-Wang's pure case (:func:`require_pure_transient`)."""
+    if problem.has_transient:
+        require_pure_transient(problem, time_model)
+        return
     if not problem.all_linear:
         betas = [a.impact_exponent for a in problem.assets]
         raise MethodNotApplicable(METHOD, f"needs linear temporary impact (impact_exponent = {betas})")
@@ -329,7 +371,9 @@ def _basket_holdings(problem: ExecutionProblem, lam: float) -> np.ndarray:
     back, mu, z0 = _basket_decomposition(problem, problem.eta_tilde_matrix)
     a = problem.tau**2 * lam * mu
     z = z0[:, None] * _discrete_profile(a, problem.slices)  # (m, N+1)
-    return (back @ z).T
+    x = (back @ z).T
+    x[0], x[-1] = problem.initial_holdings, 0.0  # exact endpoints: the mode transform rounds at 1e-16 max |X|
+    return x
 
 
 def _continuous_basket(problem: ExecutionProblem, u: np.ndarray):
@@ -356,6 +400,8 @@ def solve(problem: ExecutionProblem, settings: ClosedFormSettings | None = None,
     cfg = merge_settings(ClosedFormSettings, settings, overrides)
     require_applicable(problem, cfg.time_model)
     start = time.perf_counter()
+    if problem.has_transient:
+        return _solve_transient(problem, cfg.time_model, start)
     if cfg.time_model == "continuous":
         if problem.has_terminal_penalty:
             return _solve_cartea_jaimungal(problem, start)
@@ -452,7 +498,7 @@ def solve_batch(problems: Mapping[int, ExecutionProblem], settings: ClosedFormSe
         return {}
     groups: dict[Any, list[int]] = {}
     for pid, p in problems.items():
-        if p.is_basket:
+        if p.is_basket or p.has_transient:
             continue
         try:
             require_applicable(p)
@@ -584,6 +630,41 @@ def _continuous_single(problem: ExecutionProblem, u: np.ndarray) -> tuple[np.nda
     temporary = a.temporary_impact * a.holdings**2 * float(jv) / problem.horizon
     variance = a.volatility**2 * a.holdings**2 * float(jx) * problem.horizon
     return holdings, temporary, variance
+
+
+def _solve_transient(problem: ExecutionProblem, time_model: str, start: float) -> Result:
+    """Obizhaeva-Wang per asset: discrete on the trade times ``s_k`` (:func:`ow_schedule`), or
+    continuous (blocks ``X / (rho T + 2)`` at both ends, the rest at a constant rate; holdings
+    sampled at ``t_k``, cost ``kappa_T X^2 / (rho T + 2)``)."""
+    n, m = problem.slices, problem.n_assets
+    holdings = np.empty((n + 1, m))
+    transient = 0.0
+    for i, a in enumerate(problem.assets):
+        x = a.holdings
+        if time_model == "continuous":
+            denom = a.resilience * problem.horizon + 2.0
+            inner = x * (1.0 - (1.0 + a.resilience * problem.times) / denom)
+            holdings[:, i] = inner
+            holdings[0, i], holdings[-1, i] = x, 0.0
+            transient += a.transient_impact * x * x / denom
+        else:
+            trades, cost = ow_schedule(x, a.transient_impact, a.resilience, problem.trade_times)
+            holdings[0, i] = x
+            holdings[1:, i] = x - np.cumsum(trades)
+            holdings[-1, i] = 0.0
+            transient += cost
+    holdings = holdings[:, 0] if m == 1 else holdings
+    _check_schedule(problem, holdings)
+    diagnostics = {"model": "obizhaeva-wang"}
+    if time_model == "discrete":
+        return Result.from_schedule(problem, holdings, method=METHOD, solve_seconds=time.perf_counter() - start,
+                                    diagnostics=dict(diagnostics, closed_form_transient=transient))
+    consts = trajectory_constants(problem)
+    cost = policy_cost(problem, permanent=consts["permanent"], temporary=0.0, spread=consts["spread"], drift=0.0,
+                       variance=0.0, transient=transient)
+    diagnostics["note"] = "holdings sample the continuous optimum at t_k (blocks at t = 0 and t = T)"
+    return Result.from_cost(problem, holdings, cost, method=METHOD, solve_seconds=time.perf_counter() - start,
+                            time_model="continuous", diagnostics=diagnostics)
 
 
 def ac2001_moments(problem: ExecutionProblem) -> tuple[float, float]:

@@ -7,6 +7,7 @@ For holdings ``x_0 = X, ..., x_N = 0`` and trades ``n_k = x_{k-1} - x_k``, ``v_k
     temporary  = tau * sum_k sum_i eta_ik |v_ik|^(1 + beta_i)       (per-slice eta_k)
     spread     = sum_k sum_i epsilon_ik |n_ik|
     drift      = -mu' sum_{k=1..N} h_k x_k      (h_k = tau + the closure after slice k)
+    transient  = sum_i 1/2 n_i' K_i n_i + D_1 terms  (:mod:`solvers.transient`; AFS for delta < 1)
     terminal   = sum_i alpha_i x_Ni^2             (terminal penalty; else x_N = 0)
     V          = sum_{k=1..N} (tau E[sigma_k^2] + d_k sigma_c^2) x_k^2  (basket: h_k x_k' C x_k)
     objective  = E + lambda V
@@ -23,10 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .impact import impact_model
+from .transient import transient_model
 from .spec import ExecutionProblem
 
 __all__ = ["ScheduleCost", "schedule_cost", "policy_cost", "cost_unit", "trades_from_holdings", "trajectory_constants",
-           "BREAKDOWN_KEYS"]
+           "BREAKDOWN_KEYS", "asset_cost_unit"]
 
 #: the keys of every method's ``cost_breakdown`` (currency), in this order
 BREAKDOWN_KEYS = ("permanent", "temporary", "spread", "drift", "transient", "terminal")
@@ -134,6 +136,11 @@ def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endp
     hold_time = problem.exposure_times()
     drift = -np.sum(held * mu * hold_time[:, None], axis=(-2, -1)) + 0.0  # + 0.0: no "-0" for zero drift
 
+    transient = 0.0
+    for i, a in enumerate(problem.assets):
+        kernel = transient_model(a)
+        if kernel is not None:
+            transient = transient + kernel.cost(n[..., i], problem.trade_times)
     if basket:
         variance = np.einsum("k,...ki,ij,...kj->...", hold_time, held, problem.covariance, held)
     else:
@@ -149,6 +156,7 @@ def schedule_cost(problem: ExecutionProblem, holdings: np.ndarray, *, check_endp
     return ScheduleCost(
         permanent=out(permanent), temporary=out(temporary), spread=out(spread), drift=out(drift),
         variance=out(variance), risk_aversion=problem.risk_aversion, terminal=out(terminal),
+        transient=out(transient),
     )
 
 
@@ -177,4 +185,12 @@ def cost_unit(problem: ExecutionProblem) -> float:
     """The currency unit in which qp, dp and hjb scale costs: the largest per-asset
     ``T eta (|X|/T)^(1+beta)`` (the continuous-time temporary cost of TWAP,
     :meth:`solvers.impact.PowerLawImpact.cost_unit`)."""
-    return max(impact_model(a).cost_unit(a.holdings, problem.horizon) for a in problem.assets)
+    return max(asset_cost_unit(a, problem.horizon) for a in problem.assets)
+
+
+def asset_cost_unit(asset, horizon: float) -> float:
+    """One asset's cost unit (currency): TWAP's temporary cost ``T eta (|X|/T)^(1+beta)``, or
+    ``kappa_T X^2`` when the asset has transient impact and no temporary impact."""
+    if asset.temporary_impact == 0 and asset.transient_impact > 0:
+        return float(asset.transient_impact * asset.holdings**2)
+    return impact_model(asset).cost_unit(asset.holdings, horizon)

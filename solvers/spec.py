@@ -38,6 +38,7 @@ import scipy.linalg as sla
 from .checks import finite_number as _number
 from .checks import finite_vector as _vector
 from .errors import InfeasibleSpecError, SpecError
+from .transient import transient_model
 from .volatility import ConstantVolatility, VolatilityModel, VolatilityPath, volatility_model_from_dict
 
 __all__ = [
@@ -53,9 +54,20 @@ __all__ = [
     "check_scalars",
     "MAX_SLICES",
     "MAX_AMOUNT",
+    "TRANSIENT_KERNELS",
+    "transient_hessian_min",
 ]
 
 _BETA_RANGE = (0.0, 2.0)
+
+#: the transient kernels a spec may name (``transient_kernel``)
+TRANSIENT_KERNELS = ("exponential", "power_law")
+#: the transient keys and their defaults: left out of :meth:`ExecutionProblem.to_dict` at the default
+_TRANSIENT_DEFAULTS = {"transient_impact": 0.0, "transient_kernel": "exponential", "resilience": 0.0,
+                       "transient_exponent": 1.0, "initial_deviation": 0.0}
+#: the largest ``N`` for which the convexity check with a transient kernel forms the dense
+#: ``N x N`` Hessian (when no bound in closed form settles it)
+CONVEXITY_DENSE_SLICES = 4000
 
 #: the most slices a spec may have: every method allocates at least O(N) per asset, and the
 #: dense and grid methods O(N^2) or O(N x grid) (see :mod:`solvers.resources`)
@@ -96,6 +108,39 @@ def _check_symmetric(name: str, mat: np.ndarray) -> None:
     if asym.max() > 1e-12 * scale:
         i, j = np.unravel_index(int(np.argmax(asym)), asym.shape)
         raise SpecError(f"{name}[{i}][{j}]", mat[i, j], f"matrix must be symmetric ({name}[{j}][{i}] = {mat[j, i]})")
+
+
+def transient_hessian_min(problem: "ExecutionProblem", index: int) -> float:
+    """A certified lower bound of the smallest eigenvalue of ``diag(2 eta / tau - gamma) + K`` on
+    ``{sum n = 0}`` for asset ``index`` (currency / share per share); positive means convex.
+
+    Both kernel families are positive definite by construction, so no rounding can refuse a
+    valid spec: ``2 eta / tau >= gamma`` returns ``min(2 eta/tau - gamma) + bound(K)`` without an
+    eigenvalue; the exponential bound is in closed form; only when those do not settle it is the
+    dense matrix's smallest eigenvalue on the subspace computed (N up to
+    :data:`CONVEXITY_DENSE_SLICES`; beyond, the bound is returned)."""
+    a = problem.assets[index]
+    kernel = transient_model(a)
+    tau = problem.tau
+    diag = 2.0 * a.eta_slices(problem.slices) / tau - a.permanent_impact
+    times = problem.trade_times
+    bound = kernel.min_eigenvalue_bound(times)
+    low = float(diag.min())
+    if low == 0 and kernel.exponential and kernel.rho == 0:
+        return 0.0  # K = kappa 11' without temporary impact: every schedule costs the same
+    if low >= 0:  # K is positive definite by construction: strictly convex, whatever rounding says
+        return max(low + bound, sys.float_info.min)
+    if low + bound > 0 or problem.slices == 1 or problem.slices > CONVEXITY_DENSE_SLICES:
+        return low + bound
+    mat = kernel.matrix(times) + np.diag(diag)
+    n = problem.slices
+    # an orthonormal basis of {sum n = 0}: a Householder reflection that maps 1/sqrt(N) to e_1
+    v = np.full(n, 1.0 / math.sqrt(n))
+    v[0] += 1.0
+    v /= np.linalg.norm(v)
+    house = np.eye(n) - 2.0 * np.outer(v, v)
+    basis = house[:, 1:]
+    return _smallest_eigenvalue(basis.T @ mat @ basis)
 
 
 def check_scalars(horizon: Any, slices: Any, risk_aversion: Any, risk_seeking: Any = False,
@@ -176,6 +221,15 @@ class Asset:
         min_holdings, max_holdings: optional bounds on the holdings ``x_k`` (shares, signed,
             k = 1..N-1), e.g. ``min_holdings = 0`` forbids a sale from going short on the way.
             The range must contain both ``x_0 = X`` and ``x_N = 0``.
+        transient_impact: ``kappa_T = G(0)``, currency / share per share (>= 0; 0: none). With
+            it, ``temporary_impact`` may be 0 (pure Obizhaeva-Wang).
+        transient_kernel: ``"exponential"`` (``G(t) = kappa_T exp(-rho t)``) or ``"power_law"``
+            (``G(t) = kappa_T (1 + t / t0)^(-nu)``).
+        resilience: ``rho`` (1 / time unit, >= 0) of the exponential kernel.
+        kernel_exponent, kernel_timescale: ``nu`` and ``t0`` (> 0) of the power-law kernel.
+        transient_exponent: ``delta`` in (0, 1] (book shape ``F(y) = kappa_T sign(y) |y|^delta``);
+            ``delta < 1`` only with the exponential kernel.
+        initial_deviation: ``D_1``, currency / share: impact of earlier trading still decaying.
         volume_volatility, volume_autocorrelation: the simulated market volume of slice ``k``,
             ``V_k = m_k exp(z_k - s^2/2)`` around ``market_volume`` ``m_k``, with ``z`` a
             stationary AR(1) of standard deviation ``s`` and autocorrelation ``phi`` (defaults
@@ -200,6 +254,13 @@ class Asset:
     drift: float = 0.0
     min_holdings: float | None = None
     max_holdings: float | None = None
+    transient_impact: float = 0.0
+    transient_kernel: str = "exponential"
+    resilience: float = 0.0
+    kernel_exponent: float | None = None
+    kernel_timescale: float | None = None
+    transient_exponent: float = 1.0
+    initial_deviation: float = 0.0
     volume_volatility: float = 0.0
     volume_autocorrelation: float = 0.0
     fill_participation: float | None = None
@@ -239,8 +300,11 @@ class Asset:
             raise SpecError(f"{where}.volatility", self.volatility, "must be >= 0")
         if self.permanent_impact < 0:
             raise SpecError(f"{where}.permanent_impact", self.permanent_impact, "must be >= 0")
-        if not isinstance(self.temporary_impact, tuple) and self.temporary_impact <= 0:
-            raise SpecError(f"{where}.temporary_impact", self.temporary_impact, "must be > 0")
+        self._validate_transient(where)
+        if not isinstance(self.temporary_impact, tuple) and (
+                self.temporary_impact < 0 or (self.temporary_impact == 0 and self.transient_impact == 0)):
+            raise SpecError(f"{where}.temporary_impact", self.temporary_impact,
+                            "must be > 0 (or 0 with transient_impact > 0)")
         if not isinstance(self.spread, tuple) and self.spread < 0:
             raise SpecError(f"{where}.spread", self.spread, "must be >= 0")
         lo, hi = _BETA_RANGE
@@ -284,6 +348,49 @@ class Asset:
                                       f"must be >= max(0, holdings) = {max(0.0, self.holdings):g} "
                                       "(x_0 = X and x_N = 0 must lie within the bounds)")
 
+    def _validate_transient(self, where: str) -> None:
+        setter = object.__setattr__
+        for key in ("transient_impact", "resilience", "transient_exponent", "initial_deviation"):
+            setter(self, key, _number(f"{where}.{key}", getattr(self, key)))
+        if self.transient_impact < 0:
+            raise SpecError(f"{where}.transient_impact", self.transient_impact, "must be >= 0")
+        if self.transient_kernel not in TRANSIENT_KERNELS:
+            raise SpecError(f"{where}.transient_kernel", self.transient_kernel,
+                            f"must be one of {', '.join(repr(k) for k in TRANSIENT_KERNELS)}")
+        if self.resilience < 0:
+            raise SpecError(f"{where}.resilience", self.resilience, "must be >= 0 (1 / time unit)")
+        for key in ("kernel_exponent", "kernel_timescale"):
+            value = getattr(self, key)
+            if value is not None:
+                value = _number(f"{where}.{key}", value)
+                if value <= 0:
+                    raise SpecError(f"{where}.{key}", value, "must be > 0")
+                setter(self, key, value)
+        if not 0 < self.transient_exponent <= 1:
+            raise SpecError(f"{where}.transient_exponent", self.transient_exponent, "must be in (0, 1]")
+        if self.transient_impact == 0:
+            return
+        if self.transient_kernel == "power_law":
+            for key in ("kernel_exponent", "kernel_timescale"):
+                if getattr(self, key) is None:
+                    raise SpecError(f"{where}.{key}", None, "is required with transient_kernel = 'power_law'")
+            if self.transient_exponent != 1:
+                raise SpecError(f"{where}.transient_exponent", self.transient_exponent,
+                                "must be 1 with transient_kernel = 'power_law' (delta < 1 needs the exponential "
+                                "kernel)")
+            if self.resilience != 0:
+                raise SpecError(f"{where}.resilience", self.resilience,
+                                "belongs to the exponential kernel (the power law uses kernel_exponent and "
+                                "kernel_timescale)")
+        elif self.kernel_exponent is not None or self.kernel_timescale is not None:
+            key = "kernel_exponent" if self.kernel_exponent is not None else "kernel_timescale"
+            raise SpecError(f"{where}.{key}", getattr(self, key),
+                            "belongs to transient_kernel = 'power_law' (the exponential kernel uses resilience)")
+
+    @property
+    def has_transient(self) -> bool:
+        """True when the asset has transient impact (``transient_impact > 0``)."""
+        return self.transient_impact > 0
     def _validate_market(self, where: str) -> None:
         """The volume and fill model keys (simulator only)."""
         setter = object.__setattr__
@@ -626,6 +733,9 @@ class ExecutionProblem:
             for i, a in enumerate(self.assets):
                 if not a.is_linear:
                     continue
+                if a.has_transient:  # the Hessian with the kernel (conventions page, "Transient impact")
+                    self._check_transient_convexity(i)
+                    continue
                 if not isinstance(a.temporary_impact, tuple):
                     eta_tilde = a.eta_tilde(tau)
                     if eta_tilde <= 0:
@@ -758,6 +868,21 @@ class ExecutionProblem:
             keys.append("terminal_penalty")
         return keys
 
+    def _check_transient_convexity(self, i: int) -> None:
+        """The Hessian rule with a transient kernel ``K`` (positive definite by construction):
+        ``diag(2 eta / tau - gamma) + K`` must be positive definite on ``{sum n = 0}``. Settled
+        without any eigenvalue when ``2 eta / tau >= gamma``, or by ``K``'s bound in closed form
+        (exponential); otherwise by the smallest eigenvalue on the subspace, computed densely."""
+        a = self.assets[i]
+        lowest = transient_hessian_min(self, i)
+        if lowest > 0:
+            return
+        raise SpecError(
+            f"assets[{i}].temporary_impact", a.temporary_impact,
+            f"the cost is not convex: with eta = {a.impact_level:g}, gamma = {a.permanent_impact:g} and "
+            f"transient_impact = {a.transient_impact:g}, diag(2 eta / tau - gamma) + K has smallest eigenvalue "
+            f"{lowest:.6g} <= 0 on the trades that keep the order's total (tau = {self.tau:g})")
+
     def _validate_caps(self) -> None:
         for i, a in enumerate(self.assets):
             caps = a.slice_caps(self.slices)
@@ -856,6 +981,11 @@ class ExecutionProblem:
             f_g = (f"{w}.permanent_impact", a.permanent_impact, _log10(a.permanent_impact))
             f_e = (f"{w}.spread", a.spread, _log10(np.max(a.spread)))
             f_mu = (f"{w}.drift", a.drift, _log10(a.drift))
+            terms.append(("kappa_T X^2, the transient cost of a block (currency)",
+                          [(f"{w}.transient_impact", a.transient_impact, _log10(a.transient_impact)), two_x]))
+            if a.temporary_impact == 0:  # pure transient: the methods scale by kappa_T X^2, not eta
+                inv_k = [(f"{w}.transient_impact", a.transient_impact, -_log10(a.transient_impact)),
+                         (f_x[0], f_x[1], -2 * f_x[2])]
             terms += [
                 ("X^2 (shares^2)", [two_x]),
                 ("sigma^2, the largest E[sigma(t)^2] over [0, T]", [f_s]),
@@ -904,6 +1034,20 @@ class ExecutionProblem:
         return np.broadcast_to(np.asarray(self.imbalance_band, dtype=np.float64), (self.slices,)).copy()
 
     # ------------------------------------------------------------------ derived
+    @property
+    def has_transient(self) -> bool:
+        """True when some asset has transient impact."""
+        return any(a.has_transient for a in self.assets)
+
+    @property
+    def trade_times(self) -> np.ndarray:
+        """``s_k``, k = 1..N: the calendar time of slice ``k``'s trade (N numbers; ``t_{k-1}``
+        plus the closures before it), on which transient kernels run."""
+        s = self.times[:-1].copy()
+        for c in self.closures:  # a closure after slice j delays every later trade
+            s[c.after_slice:] += c.duration
+        return s
+
     @property
     def tau(self) -> float:
         """Slice length ``tau = T / N`` (time units)."""
@@ -1052,6 +1196,8 @@ class ExecutionProblem:
             for f in dataclasses.fields(Asset):
                 value = getattr(a, f.name)
                 if value is None or (f.name == "drift" and value == 0.0):
+                    continue
+                if f.name in _TRANSIENT_DEFAULTS and value == _TRANSIENT_DEFAULTS[f.name]:
                     continue
                 if f.name in _MARKET_DEFAULTS and value == _MARKET_DEFAULTS[f.name]:
                     continue

@@ -93,10 +93,6 @@ def _no_feedback_method_is_reported(capsys):
 
 
 
-_HAVE_DP_QP = {"dp", "qp"} <= set(registry.METHODS)
-
-
-@pytest.mark.skipif(not _HAVE_DP_QP, reason="needs the registered 'dp' and 'qp' methods (hjb/ and solvers/qp/)")
 @pytest.mark.parametrize("example", ["volatility-regimes", "mean-reverting-volatility"])
 def test_registered_dp_policy_value_and_adaptivity(example):
     """The registered dp's feedback policy, simulated: E[C + R] = dp's value at t = 0 within
@@ -118,8 +114,6 @@ def test_registered_dp_policy_value_and_adaptivity(example):
     assert abs(cv.value - rep.dynamic_value) <= allowed
 
 
-@pytest.mark.skipif("hjb" not in registry.METHODS or "qp" not in registry.METHODS,
-                    reason="needs the registered 'hjb' and 'qp' methods")
 def test_continuous_time_policy_is_compared_after_the_predicted_gap():
     """hjb's value is the continuous-time optimum; its policy executed in N slices costs O(tau)
     less (regimes: 1,547,923 continuous against about 1,396,000 simulated). The report shifts

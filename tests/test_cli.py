@@ -327,3 +327,44 @@ def test_summary_and_json_show_costs_in_bps_of_the_notional(capsys):
     assert main(["frontier", "--example", "almgren-chriss-2001", "--points", "5"]) == 0
     out = capsys.readouterr().out
     assert "E bps" in out and "in bps of the notional |X| S_0 = 50,000,000" in out
+
+
+def _tree(root: Path) -> set[str]:
+    skip = {".git", "__pycache__", ".pytest_cache", ".hypothesis", ".venv", ".ci-venv", "quick"}
+    out = set()
+    for path in root.rglob("*"):
+        if not any(part in skip or part.endswith(".egg-info") for part in path.relative_to(root).parts):
+            out.add(str(path.relative_to(root)))
+    return out
+
+
+def test_every_command_writes_only_where_it_is_told(tmp_path, monkeypatch, capsys):
+    """Each command, run from an empty folder with its outputs in out/, leaves the folder, the
+    repository as they were and writes no file into the home folder; only out/ and the documented
+    cache folder (XDG_CACHE_HOME: JAX's compilation cache, default sweep results, matplotlib's
+    font cache) may gain files (matplotlib itself creates an empty ~/.config/matplotlib)."""
+    import benchmarks.runner
+
+    from solvers.cli import COMMANDS
+
+    monkeypatch.setattr(benchmarks.runner, "SUITES", ["tests.helpers.tiny_bench"])
+    repo = Path(__file__).resolve().parents[1]
+    work, out, cache, home = (tmp_path / d for d in ("work", "out", "cache", "home"))
+    for d in (work, out, cache, home):
+        d.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("HOME", str(home))
+    commands = _json_commands(out)
+    assert set(commands) == set(COMMANDS)
+    commands["solve"] = [*commands["solve"], "--plot", str(out / "x.png")]
+    before = _tree(repo)
+    for command, argv in commands.items():
+        rc = main([command, *argv, "--json", str(out / f"{command}.json")])
+        capsys.readouterr()
+        assert rc in (0, 4), command
+        assert not any(work.iterdir()), (command, sorted(p.name for p in work.iterdir()))
+        files = [str(p.relative_to(home)) for p in home.rglob("*") if not p.is_dir()]
+        assert not files, (command, files)
+    assert _tree(repo) == before
+    assert (out / "solve.json").exists() and (out / "x.png").exists()

@@ -3,7 +3,6 @@ solve of the static first-order conditions, CVXPY (qp) and scipy on the same dis
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import numpy as np
 import pytest
@@ -15,8 +14,6 @@ from solvers import MethodNotApplicable, SpecError, VolatilityPath, closed_form,
 from solvers.cli import main as cli_main
 from solvers.methods import solve as solve_method
 from solvers.policy import FeedbackPolicy
-
-HAS_QP = importlib.util.find_spec("solvers.qp") is not None
 
 
 def _ac(slices: int = 5, **asset_changes):
@@ -98,12 +95,9 @@ def test_deterministic_path_equals_the_static_optimum():
     truth = _static_linear_optimum(problem)
     np.testing.assert_allclose(dp.holdings, truth, rtol=0, atol=1e-10 * 1e6)
     assert dp.objective == pytest.approx(schedule_cost(problem, truth).objective, rel=1e-12)
-    if HAS_QP:
-        from solvers.qp import solve as solve_qp
-
-        qp = solve_qp(problem)
-        np.testing.assert_allclose(dp.holdings, qp.holdings, rtol=0, atol=1e-10 * 1e6)
-        assert dp.objective == pytest.approx(qp.objective, rel=1e-10)
+    qp = solve_method(problem, "qp")
+    np.testing.assert_allclose(dp.holdings, qp.holdings, rtol=0, atol=1e-10 * 1e6)
+    assert dp.objective == pytest.approx(qp.objective, rel=1e-10)
 
 
 # ------------------------------------------------------------------ grid recursion
@@ -166,11 +160,7 @@ def test_graded_grid_resolves_square_root_impact():
     # graded grid is far more accurate on few points: at M = 41 the uniform grid misses the qp
     # holdings by 7e-4 of X, the graded one by 3e-7 (measured; asserted with margin).
     problem = load_example("square-root-impact").replace(slices=20, no_reversal=True)
-    if not HAS_QP:
-        pytest.skip("solvers.qp is not in this tree (the truth for this case)")
-    from solvers.qp import solve as solve_qp
-
-    truth = solve_qp(problem).holdings
+    truth = solve_method(problem, "qp").holdings
     graded = solve(problem, x_points=41, engine="numpy")
     uniform = solve(problem, x_points=41, engine="numpy", x_grid="uniform")
     assert graded.diagnostics["x_grid"].startswith("graded")
@@ -182,13 +172,10 @@ def test_graded_grid_resolves_square_root_impact():
 def test_power_law_with_caps_converges_to_the_static_optimum_at_a_fitted_order():
     problem = _sqrt_capped()
     truth = _scipy_truth(problem)
-    if HAS_QP:
-        from solvers.qp import solve as solve_qp
-
-        qp = solve_qp(problem)
-        # two independent optimizers of the same objective: SLSQP stops near 1e-9 of X
-        np.testing.assert_allclose(truth, qp.holdings, rtol=0, atol=1e-8 * 1e6)
-        truth = qp.holdings
+    qp = solve_method(problem, "qp")
+    # two independent optimizers of the same objective: SLSQP stops near 1e-9 of X
+    np.testing.assert_allclose(truth, qp.holdings, rtol=0, atol=1e-8 * 1e6)
+    truth = qp.holdings
     points = [25, 49, 97, 193]
     errors, value_errors = [], []
     for m in points:
@@ -261,7 +248,7 @@ def test_errors_name_the_parameter():
         solve(_ac(drift=0.01), engine="numpy")
     # square-root impact without caps or no_reversal: round trips make the cost unbounded below
     # (gamma > lambda tau sigma^2 at N = 20); the grid would silently solve the monotone problem
-    sqrt20 = load_example("square-root-impact").replace(slices=20)
+    sqrt20 = load_example("square-root-impact").replace(slices=20, no_reversal=False)
     with pytest.raises(SpecError, match=r"assets\[0\]\.permanent_impact = 2.5e-07: round trips .*unbounded below"):
         solve(sqrt20, engine="numpy")
     with pytest.raises(MethodNotApplicable, match="round trips"):
@@ -282,13 +269,9 @@ def test_registry_and_cli_json(capsys):
 def test_buy_order_with_participation_caps_and_square_root_impact_equals_qp():
     # Mirror of a sell: x in [X, 0] for X < 0; trades respect |n_k| <= caps. Both solvers are
     # accurate far below 1e-8 of |X| here (measured gap 1e-9 of |X| at 101 points).
-    if not HAS_QP:
-        pytest.skip("solvers.qp is not in this tree (the truth for this case)")
-    from solvers.qp import solve as solve_qp
-
     problem = load_example("capped-participation").replace_asset(0, holdings=-1e6, impact_exponent=0.5,
                                                                   temporary_impact=1.1e-3)
-    dp, qp = solve(problem, x_points=101, engine="numpy"), solve_qp(problem)
+    dp, qp = solve(problem, x_points=101, engine="numpy"), solve_method(problem, "qp")
     np.testing.assert_allclose(dp.holdings, qp.holdings, rtol=0, atol=1e-8 * 1e6)
     assert dp.objective == pytest.approx(qp.objective, rel=1e-10)
     assert np.all(dp.trades <= 0) and np.all(-dp.trades <= problem.asset.slice_caps(problem.slices) * (1 + 1e-12))

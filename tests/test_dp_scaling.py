@@ -38,8 +38,11 @@ def test_square_root_orders_of_1e_200_and_1e_100_shares_sell_alike():
 
 def test_an_optimum_that_crosses_zero_is_refused_with_the_fix():
     # impact_exponent -> 0: the temporary cost is almost linear, the concave -1/2 gamma n^2 pays for
-    # selling past zero and buying back; the grid (x in [0, X]) sold out in slice 1 and said optimal
-    problem = load_example("square-root-impact").replace_asset(0, impact_exponent=1e-30)
+    # selling past zero and buying back; the grid (x in [0, X]) sold out in slice 1 and said optimal.
+    # gamma = 2e-7 keeps the quadratic part positive definite (gamma (1 + cos(pi/N)) = 3.9e-7 < lambda
+    # tau sigma^2 = 4.5e-7: no unbounded alternation), so the crossing check is what refuses it
+    problem = load_example("square-root-impact").replace(no_reversal=False).replace_asset(
+        0, impact_exponent=1e-30, permanent_impact=2.0e-7)
     with pytest.raises(MethodNotApplicable, match=r"crosses zero: slice 1 sells out.*set no_reversal = true"):
         solve(problem)
     assert solve(problem.replace(no_reversal=True)).status == "optimal"
@@ -65,3 +68,10 @@ def test_compiled_frozen_path_equals_the_policy_loop():
                                     np.array([chain.levels[k - 1, chain.initial_state]]))
         path.append(float(q[0]))
     np.testing.assert_allclose(jx.holdings[:-1] / 1e6, path, rtol=1e-12, atol=1e-13)
+
+
+def test_alternation_that_pays_without_bound_is_a_spec_error_naming_the_fix():
+    """At gamma = 2.5e-7 the same spec is unbounded below (gamma (1 + cos(pi/10)) = 4.9e-7 > 4.5e-7)."""
+    problem = load_example("square-root-impact").replace(no_reversal=False).replace_asset(0, impact_exponent=1e-30)
+    with pytest.raises(SpecError, match=r"permanent_impact = 2.5e-07: round trips .*unbounded below.*no_reversal = true"):
+        solve(problem)

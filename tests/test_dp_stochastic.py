@@ -3,7 +3,6 @@ exact recursion, and the continuous-time HJB as tau -> 0."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 
 import numpy as np
@@ -108,7 +107,6 @@ def test_policy_off_the_chain_nodes_interpolates_and_reacts_to_volatility():
     assert np.all(np.diff(trades) > 0) and np.all(trades > 0) and np.all(trades < x)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hjb.pde") is None, reason="hjb.pde (the HJB method) is not in this tree")
 def test_dp_approaches_the_hjb_at_first_order_in_tau():
     # The DP is exact in time, the HJB is the tau -> 0 limit: the gap is C tau + o(tau). With 41
     # chain states the chain's own error is far below the gap, so log|gap| against log tau has slope

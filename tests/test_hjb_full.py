@@ -17,6 +17,7 @@ from hjb.pde import solve
 from hjb.pde.reduced import solve_reduced, volatility_grid
 from hjb.pde import HJBSettings
 from solvers import closed_form
+from solvers.methods import solve as solve_method
 from solvers.spec import load_example
 from solvers.volatility import MeanRevertingVolatility, RegimeVolatility
 
@@ -91,12 +92,11 @@ def test_square_root_impact_converges_to_euler_lagrange_at_fitted_order_one():
 
 
 def test_square_root_impact_agrees_with_the_qp_continuous_limit():
-    qp = pytest.importorskip("solvers.qp", reason="solvers.qp (CVXPY method) is not installed in this tree")
     problem = load_example("square-root-impact")
     # discrete optimum converges at O(tau); two Richardson levels on N = 100, 200, 400 -> O(tau^3).
     # no_reversal: with beta < 1 and gamma > lambda tau sigma^2 the discrete cost rewards round
     # trips (qp refuses it); the continuous optimum sells monotonically, so nothing else changes
-    f = [qp.solve(problem.replace(slices=n, no_reversal=True)).raise_for_status().objective for n in (100, 200, 400)]
+    f = [solve_method(problem.replace(slices=n, no_reversal=True), "qp").raise_for_status().objective for n in (100, 200, 400)]
     r1 = [2 * f[1] - f[0], 2 * f[2] - f[1]]
     continuous = (4 * r1[1] - r1[0]) / 3
     truth = _truth(problem) + 187_500.0

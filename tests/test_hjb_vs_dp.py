@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from solvers.methods import METHODS, solve
+from solvers.methods import solve
 from solvers.simulation import simulate
 from solvers.spec import load_example
-from solvers.simulation import simulate
-
-pytestmark = pytest.mark.skipif("dp" not in METHODS, reason="method dp (backward induction) is not registered")
 
 
 def _dp_continuous(problem, slices):

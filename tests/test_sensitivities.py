@@ -63,6 +63,11 @@ def test_ac2001_closed_form_matches_finite_differences_of_the_solve():
 @pytest.mark.parametrize("name", ["almgren-chriss-2001", "square-root-caps", "two-asset-basket"])
 def test_qp_implicit_derivatives_match_finite_differences_of_the_solve(name):
     problem = _sqrt_with_caps() if name == "square-root-caps" else load_example(name)
+    if name == "two-asset-basket":
+        # the impact_exponent's central difference solves at beta = 1 - h, where trades alternating
+        # in sign would pay without bound (the conventions' boundedness rule); a sell program that
+        # never buys is bounded and has the same optimum at beta = 1 (no trade reverses there)
+        problem = problem.replace(no_reversal=True)
     sens = sensitivities(problem, "qp")
     if name == "square-root-caps":
         assert sens.diagnostics["active_constraints"] > 0  # caps bind: the active set is differentiated

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from solvers.boundedness import alternation_eigenvalue
 from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable, SolverError, SpecError
 from solvers.methods import MethodAccuracy, MethodInfo
@@ -32,6 +33,7 @@ from .policy import GridDPPolicy, LinearDPPolicy
 from .settings import DPSettings
 from .sizing import estimate as estimate_resources
 from .stage import impact_slope, interpolate, stage_coefficients
+from .transient import TransientDPPolicy, require_exact_transient, transient_backward
 
 __all__ = ["INFO", "METHOD", "solve"]
 
@@ -95,6 +97,8 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
     _applicable(problem)
     check_memory(problem, METHOD, estimate_resources(problem, cfg))  # also when called directly
     start = time.perf_counter()
+    if problem.has_transient:
+        return _solve_transient(problem, cfg, start)
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
     coeff, rho_unit = stage_coefficients(problem)
     lam = problem.risk_aversion
@@ -165,6 +169,34 @@ def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
     return result
 
 
+def _solve_transient(problem: ExecutionProblem, cfg: DPSettings, start: float) -> Result:
+    """The exact ``(x, D)`` recursion (:mod:`hjb.dp.transient`); other transient specs are refused."""
+    require_exact_transient(problem)
+    if cfg.recursion == "grid":
+        raise MethodNotApplicable(METHOD, "transient_impact: recursion='grid' on (x, D) is not implemented; "
+                                  "use recursion='auto' or 'exact'")
+    rec = transient_backward(problem)
+    policy = TransientDPPolicy(problem, rec)
+    holdings, deviations = policy.path()
+    a = problem.asset
+    s0 = np.array([1.0, a.initial_deviation / (rec.kappa * a.holdings)])
+    consts = trajectory_constants(problem)
+    value = rec.c0 * float(s0 @ rec.P[0] @ s0 + rec.p[0] @ s0 + rec.r[0]) + consts["permanent"] + consts["spread"]
+    diagnostics = {"recursion": "exact-transient", "state": "(x, D)", "cost_unit": rec.c0,
+                   "value_function_objective": value, "deviations": deviations.tolist(),
+                   "holdings": "deterministic (no volatility state)"}
+    result = Result.from_schedule(problem, holdings, method=METHOD, diagnostics=diagnostics)
+    result.diagnostics["objective_gap"] = result.objective - value
+    result.diagnostics["objective_error"] = 1e-10 * abs(result.objective)
+    result.diagnostics["holdings_error"] = 1e-10 * abs(a.holdings)
+    result.diagnostics["accuracy_note"] = "exact linear-quadratic recursion on (x, D): rounding only"
+    if np.any(np.diff(holdings) * np.sign(a.holdings) > 1e-12 * abs(a.holdings)) and a.spread > 0:
+        raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not a constant")
+    result.policy = policy
+    result.solve_seconds = time.perf_counter() - start
+    return result
+
+
 def _message(chain: VolatilityChain) -> str:
     if chain.n_states == 1:
         return ""
@@ -206,16 +238,22 @@ def _solve_grid(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics, 
                                   "optimum may leave it; set no_reversal = true (or use linear impact without drift)")
     n = problem.slices
     if not a.is_linear and not problem.no_reversal:
-        # -1/2 gamma n^2 makes round trips pay when gamma > lam tau sigma^2 (nonlinear impact is
-        # not convex enough to stop them): then the optimum reverses (or is unbounded for beta < 1
-        # without caps) and the grid, which keeps x in [0, X], would solve another problem.
+        # -1/2 gamma n^2 makes trades alternating in sign pay when the quadratic part of the cost is
+        # not positive semi-definite (conventions page; nonlinear impact is not convex enough to stop
+        # them): then the optimum reverses (or is unbounded for beta < 1 without caps) and the grid,
+        # which keeps x in [0, X], would solve another problem. Worst case over the volatility states.
         floor = lam * problem.tau * float(np.min(chain.levels**2))
-        if a.permanent_impact > floor:
+        # with caps the amplitude is bounded: one round trip at the cap is the test (as before);
+        # without caps alternation at any amplitude counts, the full boundedness rule
+        slices = 1 if problem.has_caps else n - 1
+        smallest = alternation_eigenvalue([np.array([[floor]])] * slices, np.array([[a.permanent_impact]]))
+        if smallest < -1e-12 * max(floor, a.permanent_impact):
             unbounded = a.impact_exponent < 1 and not problem.has_caps
             raise (SpecError if unbounded else MethodNotApplicable)(
                 *(("assets[0].permanent_impact", a.permanent_impact) if unbounded else (METHOD,)),
-                f"round trips lower the cost when gamma = {a.permanent_impact:g} > lambda tau min sigma^2 = "
-                f"{floor:g} with impact_exponent = {a.impact_exponent:g}"
+                f"round trips lower the cost when gamma{'' if slices == 1 else ' (1 + cos(pi/N))'} = "
+                f"{a.permanent_impact * (1 if slices == 1 else 1 + np.cos(np.pi / n)):g} "
+                f"> lambda tau min sigma^2 = {floor:g} with impact_exponent = {a.impact_exponent:g}"
                 + (" (unbounded below)" if unbounded else "; the grid keeps trades on the order's side")
                 + ": set no_reversal = true")
     big_x = abs(a.holdings)

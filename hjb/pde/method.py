@@ -166,6 +166,9 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     asset = problem.asset if not problem.is_basket else None
     if asset is None:
         raise MethodNotApplicable(METHOD, "baskets are not supported (single asset only)")
+    if asset.has_transient:
+        raise MethodNotApplicable(METHOD, "transient_impact: the continuous (x, D) Riccati system is not implemented "
+                                  "in hjb (closed-form, qp and dp solve transient specs)")
     check_memory(problem, METHOD, estimate_resources(problem, settings))  # also when called directly
     linear = asset.is_linear
     use_full = form == "full" or (form == "auto" and not linear)

@@ -6,6 +6,7 @@ how to choose a path and a back end are on the page ``solvers/docs/theory-qp.md`
 Modules: :mod:`.scaling` (the spec in scaled units), :mod:`.formulation` (the compiled CVXPY
 problem and its cache), :mod:`.convex_concave`, :mod:`.polish` (sparse Newton),
 :mod:`.banded` (banded algebra), :mod:`.structured` (the O(N) linear-quadratic path),
+:mod:`.interior` (the O(N) barrier path for power law and constraints),
 :mod:`.kkt` (the certificate), :mod:`.settings`, :mod:`.method` (``solve``).
 """
 

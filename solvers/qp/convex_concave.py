@@ -17,6 +17,7 @@ import scipy.linalg as sla
 import scipy.sparse as sps
 from scipy.sparse.linalg import eigsh
 
+from ..boundedness import alternation_eigenvalue
 from ..errors import SpecError
 from ..spec import ExecutionProblem
 from .formulation import CompiledProblem
@@ -30,14 +31,16 @@ def check_bounded(sp: ScaledProblem) -> None:
     """Raise :class:`SpecError` when the objective is unbounded below (the static cost with
     ``beta < 1`` and permanent impact).
 
-    A round trip of ``L`` shares of asset ``i`` (sell ``L`` in slice ``k``, buy it back in
-    slice ``k + 1``) changes ``E + lambda V`` by ``2 tau eta (L/tau)^(1+beta) - gamma L^2 +
-    lambda tau sigma_k^2 L^2`` plus terms linear in ``L``: for ``beta < 1`` and
-    ``gamma > lambda tau sigma_k^2`` it tends to ``-inf``, a price-manipulation profit of the
-    static model (the ``-1/2 gamma sum n^2`` term of the AC convention pays for round trips
-    faster than sub-linear temporary impact charges for them). Caps, no-reversal, holdings
-    bounds on both sides or a dollar-imbalance band bound the round trips; otherwise the
-    spec has no optimum and no solver answer can be trusted.
+    For holdings of amplitude ``L`` the temporary cost grows like ``L^(1+beta)``, slower than the
+    quadratic part ``lambda tau sum_k sigma_k^2 x_k^2 - 1/2 gamma sum_k n_k^2``. On the free
+    holdings ``x_1..x_{N-1}`` that part is ``x' (R - P/2 (Lap)) x`` (``R`` the per-slice risk
+    weights, ``P`` the permanent-impact matrix in scaled units, ``Lap`` the path Laplacian
+    ``tridiag(-1, 2, -1)``); if its smallest eigenvalue is negative, trades that alternate in
+    sign make ``E + lambda V`` tend to ``-inf``. For constant ``sigma`` that happens once
+    ``gamma (1 + cos(pi / N)) > lambda tau sigma^2``: a single round trip (``N = 2``) needs
+    ``gamma > lambda tau sigma^2``, alternation through zero at large ``N`` only ``2 gamma``.
+    Caps, no-reversal, holdings bounds on both sides or a dollar-imbalance band bound the
+    trades; otherwise the spec has no optimum and no solver answer can be trusted.
     """
     if sp.linear or sp.no_reversal or sp.N < 2 or sp.band is not None:
         return
@@ -46,26 +49,26 @@ def check_bounded(sp: ScaledProblem) -> None:
             and not (np.isfinite(sp.ylo[i]) and np.isfinite(sp.yhi[i]))]
     if not free:
         return
-    # a round trip along u (shares of the free assets, scaled) changes f by (u'Ru - u'Pu) L^2 + O(L^p)
-    if sp.W is not None:
-        k = int(np.argmin(np.min(sp.W[: sp.N - 1][:, free], axis=1)))
-        risk = np.diag(sp.W[k])
-    else:
-        k, risk = 0, sp.M
+    slices = sp.N - 1
     sub = np.ix_(free, free)
-    w, v = np.linalg.eigh(sp.P[sub] - risk[sub])
-    if w[-1] <= 1e-12 * max(1.0, float(np.abs(sp.P).max())):
+    perm = sp.P[sub]
+    risks = [np.diag(sp.W[k])[sub] if sp.W is not None else sp.M[sub] for k in range(slices)]
+    smallest = alternation_eigenvalue(risks, perm)
+    scale = max(1.0, float(np.abs(perm).max()), max(float(np.abs(r).max()) for r in risks))
+    if smallest >= -1e-12 * scale:
         return
-    i = free[int(np.argmax(np.abs(v[:, -1])))]
+    i = free[0]
     a = problem.assets[i]
     gamma = float(problem.permanent_impact_matrix_array[i, i])
-    risk_coef = float(risk[i, i]) * sp.K / sp.X[i] ** 2
+    risk_coef = float(risks[0][0, 0] * np.exp(sp.log_K - 2.0 * np.log(abs(sp.X[i]))))
     raise SpecError(
         f"assets[{i}].permanent_impact", gamma,
         f"with impact_exponent = {a.impact_exponent:g} < 1 and trades allowed both ways the objective is "
-        f"unbounded below: a round trip of L shares in slices {k + 1}, {k + 2} changes E + lambda V by "
-        f"(lambda tau sigma^2 - gamma) L^2 + O(L^(1+beta)) and gamma > lambda tau sigma^2 = {risk_coef:.6g}"
-        + (" (basket: along a direction u of the assets with u'Gamma u > lambda tau u'C u)" if sp.m > 1 else "")
+        f"unbounded below: trades that alternate in sign change E + lambda V by a quadratic form whose "
+        f"smallest eigenvalue is negative ({smallest:.3g} in scaled units); for constant volatility that is "
+        f"gamma (1 + cos(pi/N)) > lambda tau sigma^2 (here lambda tau sigma^2 = {risk_coef:.6g}, N = {sp.N})"
+        + (" (basket: u'Gamma u > lambda tau u'C u / (1 + cos(pi/N)) along a direction u of the free assets)"
+           if sp.m > 1 else "")
         + "; set no_reversal = true, add a cap, or lower gamma")
 
 

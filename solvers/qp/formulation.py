@@ -21,6 +21,7 @@ import cvxpy as cp
 import numpy as np
 
 from ..impact import PowerLawImpact
+from .kernel_terms import kernel_factor
 from .scaling import ScaledProblem
 
 __all__ = ["CompiledProblem", "structure_key", "compiled_problem", "clear_cache", "cache_info"]
@@ -51,7 +52,7 @@ def structure_key(sp: ScaledProblem) -> tuple:
             ("factor", sp.factor.shape[1]) if sp.factor is not None else "dense"),
         bool(np.any(sp.g != 0)), sp.capped_assets, sp.no_reversal,
         tuple(np.flatnonzero(np.isfinite(sp.ylo))), tuple(np.flatnonzero(np.isfinite(sp.yhi))),
-        sp.band is not None,
+        sp.band is not None, tuple(t.asset for t in sp.transient),
     )
 
 
@@ -73,7 +74,14 @@ class CompiledProblem:
         """Load the numbers of ``sp`` (and the linearization ``L`` of the concave part)."""
         pr = self.params
         if "q" in pr:
-            pr["q"].value = np.sqrt(np.diag(sp.Q))
+            q = np.diag(sp.Q).copy()
+            for t in sp.transient:  # the transient block carries the asset's own quadratic (may be < 0)
+                q[t.asset] = 0.0
+            pr["q"].value = np.sqrt(q)
+        for t in sp.transient:
+            own = float(sp.Q[t.asset, t.asset]) if (sp.linear and sp.diagonal_quadratic) else 0.0
+            pr[f"kernel{t.asset}"].value = kernel_factor(t, own)
+            pr[f"kernel_linear{t.asset}"].value = t.linear.copy()
         if "R" in pr:
             pr["R"].value = _psd_factor(sp.Q)
         if "c" in pr:
@@ -133,6 +141,11 @@ def _build(sp: ScaledProblem, key: tuple) -> CompiledProblem:
         if sp.has_concave_part:
             params["L"] = cp.Parameter((n, m), name="L")
             terms.append(cp.sum(cp.multiply(params["L"], D)))
+    for t in sp.transient:  # 1/2 kappa_s d'Gd (+ the diagonal quadratic) as sum_squares(F'd), plus l'd
+        params[f"kernel{t.asset}"] = cp.Parameter((n, n), name=f"kernel{t.asset}")
+        params[f"kernel_linear{t.asset}"] = cp.Parameter(n, name=f"kernel_linear{t.asset}")
+        terms.append(cp.sum_squares(params[f"kernel{t.asset}"].T @ D[:, t.asset]))
+        terms.append(params[f"kernel_linear{t.asset}"] @ D[:, t.asset])
     if np.any(sp.e > 0):
         params["e"] = cp.Parameter(m, nonneg=True, name="e")
         terms.append(cp.sum(cp.abs(D) @ params["e"]))

@@ -69,6 +69,8 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
                         for a in problem.assets], axis=1)
         beta = np.array([a.impact_exponent for a in problem.assets])
         temp = eta * (1.0 + beta) * (np.abs(trades) / tau) ** beta * np.sign(trades)
+    trans = _transient_gradient(problem, trades)
+    temp = temp + trans
     rows: list[tuple[str, int, int, float, float, float]] = []  # kind, k, i, lo, hi, slack (relative)
     for i, a in enumerate(problem.assets):
         s = np.sign(big_x[i])
@@ -183,6 +185,34 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
             comp = max(comp, abs(mult[r]) * slack / scale[i])
         out_mult[(kind, k, i)] = float(mult[r])
     return KKTReport(float(max(stationarity, primal, comp)), stationarity, float(primal), float(comp), active, out_mult)
+
+
+def _transient_gradient(problem: ExecutionProblem, trades: np.ndarray) -> np.ndarray:
+    """``d/dn_k`` of the transient cost ``1/2 n'Kn + D_1 sum_k n_k G(s_k)/G(0)``: ``(K n)_k + D_1
+    G(s_k)/G(0)`` per asset (currency / share), from the spec's keys; ``(n, m)``."""
+    out = np.zeros_like(trades)
+    s = problem.trade_times
+    for i, a in enumerate(problem.assets):
+        if a.transient_impact <= 0:
+            continue
+        kap, n_i = a.transient_impact, trades[:, i]
+        if a.transient_kernel == "exponential":
+            # (K n)_k = kappa (sum_{j<=k} e^{-rho(s_k - s_j)} n_j + sum_{j>=k} e^{-rho(s_j - s_k)} n_j - n_k)
+            fwd = np.zeros_like(n_i)
+            bwd = np.zeros_like(n_i)
+            acc = 0.0
+            for k in range(n_i.size):
+                acc = n_i[k] + (acc * np.exp(-a.resilience * (s[k] - s[k - 1])) if k else 0.0)
+                fwd[k] = acc
+            acc = 0.0
+            for k in range(n_i.size - 1, -1, -1):
+                acc = n_i[k] + (acc * np.exp(-a.resilience * (s[k + 1] - s[k])) if k < n_i.size - 1 else 0.0)
+                bwd[k] = acc
+            out[:, i] = kap * (fwd + bwd - n_i) + a.initial_deviation * np.exp(-a.resilience * (s - s[0]))
+        else:
+            shape = lambda t: (1.0 + t / a.kernel_timescale) ** (-a.kernel_exponent)  # noqa: E731
+            out[:, i] = kap * shape(np.abs(s[:, None] - s[None, :])) @ n_i + a.initial_deviation * shape(s - s[0])
+    return out
 
 
 def _least_squares(a_mat: sps.csr_matrix, g: np.ndarray) -> np.ndarray:

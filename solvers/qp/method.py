@@ -20,18 +20,21 @@ import numpy as np
 
 from ..errors import MethodNotApplicable, SolverError, SpecError
 from ..methods import MethodAccuracy, MethodInfo
-from ..result import Result
+from ..result import Result, check_result
 from ..settings import merge_settings
 from ..spec import ExecutionProblem
 from . import structured
+from .interior import solve_interior
 from .convex_concave import check_bounded, convex_concave, convexity_certificate, convexity_thresholds
 from .formulation import CompiledProblem, compiled_problem
 from .kkt import kkt_residual
 from .polish import polish as newton_polish
 from .scaling import ScaledProblem, scale_problem
 from .settings import QPSettings
+from .sizing import DENSE_KERNEL_SLICES, dense_kernel, dense_kernel_bytes
 from .sizing import estimate as estimate_resources
 from .time_varying import solve_time_varying
+from .transient import require_convex_kernels, solve_direct
 
 __all__ = ["INFO", "solve", "BACKENDS", "tolerance_options"]
 
@@ -140,6 +143,10 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
             raise SpecError(f"settings.{key}", name,
                             f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
     if problem.time_varying_keys():
+        if problem.has_transient:
+            raise MethodNotApplicable(METHOD, f"transient_impact with {problem.time_varying_keys()[0]}: the kernel term "
+                                      "is not in qp's time-varying model yet (closed-form solves the pure "
+                                      "Obizhaeva-Wang case with closures)")
         return _solve_time_varying(problem, cfg, start)
     sp = scale_problem(problem, covariance=cfg.covariance)
     check_bounded(sp)
@@ -156,7 +163,31 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
                               "(problem.slice_variance()), not a feedback policy")
     message = ""
     y = None
-    if path in ("auto", "structured"):
+    if sp.transient:
+        require_convex_kernels(sp)
+        if sp.N > DENSE_KERNEL_SLICES and (dense_kernel(problem) or path == "cvxpy"):
+            raise MethodNotApplicable(METHOD, f"transient_kernel: a dense N x N kernel at N = {sp.N} > "
+                                      f"{DENSE_KERNEL_SLICES} needs about {dense_kernel_bytes(problem) / 2**30:.1f} GiB; "
+                                      "the O(N) path covers one asset with the exponential kernel and linear impact")
+        diag["transient"] = {"assets": [t.asset for t in sp.transient], "kernels": [t.kernel.kind for t in sp.transient]}
+    if sp.transient and path in ("auto", "structured") and sp.linear:
+        t0 = time.perf_counter()
+        try:
+            y_s, name = solve_direct(sp)
+            reason = structured.feasible(sp, y_s)
+        except np.linalg.LinAlgError as err:
+            y_s, name, reason = None, "", f"direct solve failed ({err})"
+        if not reason and np.all(np.isfinite(y_s)):
+            y = y_s
+            diag.update(path="structured", solver=name, solver_status="solved", iterations=1, compile_seconds=0.0,
+                        solver_seconds=time.perf_counter() - t0, cache_hit=None, convex_concave_iterations=0)
+        elif path == "structured":
+            raise MethodNotApplicable(METHOD, f"structured path: {reason} (use path='auto' or 'cvxpy')")
+        else:
+            diag["structured_fallback"] = reason
+    elif sp.transient and path == "structured":
+        raise MethodNotApplicable(METHOD, "structured path needs linear impact (all impact_exponent = 1)")
+    elif path in ("auto", "structured"):
         if structured.applicable(sp):
             t0 = time.perf_counter()
             try:
@@ -177,11 +208,31 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
         elif path == "structured":
             raise MethodNotApplicable(METHOD, "structured path needs linear impact (all impact_exponent = 1)")
     compiled = None
+    if sp.transient and path == "interior":
+        raise MethodNotApplicable(METHOD, "interior path: the barrier Newton does not model the transient kernel "
+                                  "(use path='auto' or 'cvxpy')")
+    if y is None and path in ("auto", "interior") and not sp.transient:
+        t0 = time.perf_counter()
+        out = solve_interior(sp, tol=cfg.convex_concave_tol, max_convex_concave=cfg.max_convex_concave)
+        if out.y is not None:
+            y = out.y
+            diag.update(path="interior", solver="barrier-banded", solver_status=out.message, iterations=out.newton_iterations,
+                        compile_seconds=0.0, solver_seconds=time.perf_counter() - t0, cache_hit=None,
+                        convex_concave_iterations=out.convex_concave_iterations)
+            if out.history:
+                diag["convex_concave_objective"] = out.history[-5:]
+        elif path == "interior":
+            raise SolverError(METHOD, "solver_error", f"interior path: {out.message}")
+        else:
+            diag["interior_fallback"] = out.message
     if y is None:
         y, compiled = _solve_with_fallback(sp, cfg, diag)
     y_solver = y
     pol = None
-    if polish and diag["path"] == "cvxpy":
+    if polish and diag["path"] in ("cvxpy", "interior") and sp.transient:
+        diag["polish"] = {"applied": False, "converged": False, "newton_iterations": 0, "active_set_rounds": 0,
+                          "message": "the Newton polish does not model the transient kernel"}
+    elif polish and diag["path"] in ("cvxpy", "interior"):
         pol = newton_polish(sp, y)
         accepted = pol.success and sp.objective(pol.y) <= sp.objective(y) + 1e-7 * (abs(sp.objective(y)) + 1.0)
         diag["polish"] = {"applied": accepted, "converged": pol.success, "newton_iterations": pol.newton_iterations,
@@ -192,7 +243,7 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     report = kkt_residual(problem, holdings)
     diag["kkt_residual"] = report.residual
     diag["kkt"] = report.as_dict()
-    if diag["path"] == "cvxpy":
+    if diag["path"] in ("cvxpy", "interior"):
         diag["kkt_residual_solver"] = kkt_residual(problem, sp.holdings(y_solver)).residual
     caps = _cap_duals(sp, compiled, pol if (pol is not None and diag["polish"]["applied"]) else None, y)
     if caps is not None:
@@ -205,7 +256,10 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
         diag["convexity"] = convexity_thresholds(problem)
         diag["hessian_lower_bound_min_eig"] = eig
     status = "optimal"
-    if not report.residual <= tolerance:  # a NaN residual fails too
+    if caps is not None and not np.all(np.isfinite(caps)):
+        status = "inaccurate"
+        message = "a cap dual is not finite (the KKT certificate cannot price the caps)"
+    elif not report.residual <= tolerance:  # a NaN residual fails too
         status = "inaccurate"
         message = (f"KKT residual {report.residual:.3g} of the unscaled problem exceeds tolerance {tolerance:.3g}"
                    + ("" if polish else " (polish=False)")
@@ -213,8 +267,9 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     elif not is_global:
         message = "local optimum (KKT point) of a non-convex objective; see diagnostics.global_optimum_reason"
     diag["solve_seconds"] = time.perf_counter() - start
-    return Result.from_schedule(problem, holdings, method=METHOD, status=status, solve_seconds=diag["solve_seconds"],
-                                diagnostics=diag, message=message)
+    # every number qp reports must be finite for ``optimal`` (the result rule: costs, holdings, residuals)
+    return check_result(Result.from_schedule(problem, holdings, method=METHOD, status=status,
+                                             solve_seconds=diag["solve_seconds"], diagnostics=diag, message=message))
 
 
 def _solve_time_varying(problem: ExecutionProblem, cfg: QPSettings, start: float) -> Result:
@@ -284,7 +339,7 @@ def _cap_duals(sp: ScaledProblem, compiled: CompiledProblem | None, pol, y: np.n
         return None
     n, m = sp.N, sp.m
     out = np.zeros((n, m))
-    unit = sp.K / np.abs(sp.X)
+    unit = sp.per_share()
     if pol is not None:
         for (kind, k, i), mu in zip(pol.rows, pol.multipliers):
             if kind in ("cap_up", "cap_down"):

@@ -215,9 +215,42 @@ def _kkt_solve(hess: sps.csr_matrix, a_mat: sps.csr_matrix, rhs_v: np.ndarray, r
             factor = None
         if factor is not None:
             return _schur(lambda b: sla.cho_solve_banded((factor, False), b, check_finite=False), a_mat, rhs_v, rhs_a)
-    kkt = sps.bmat([[hess, a_mat.T], [a_mat, None]], format="csc") if r else hess.tocsc()
+    kkt = sps.bmat([[hess, a_mat.T], [a_mat, None]], format="csr") if r else hess.tocsr()
     rhs = np.concatenate([rhs_v, rhs_a]) if r else rhs_v
-    return spla.spsolve(kkt, rhs, permc_spec="MMD_AT_PLUS_A")
+    sol = _banded_kkt(kkt, hess.shape[0], a_mat, m, rhs)
+    if sol is not None:
+        return sol
+    return spla.spsolve(kkt.tocsc(), rhs, permc_spec="MMD_AT_PLUS_A")
+
+
+def _banded_kkt(kkt: sps.csr_matrix, nv: int, a_mat: sps.csr_matrix, m: int, rhs: np.ndarray) -> np.ndarray | None:
+    """Solve the KKT system by a banded LU (partial pivoting) after interleaving each active row
+    right behind the last time block of holdings it touches: bandwidth ``O(m + rows per slice)``,
+    ``O(N)`` memory. None when the interleaved matrix is not narrow (the caller uses sparse LU)."""
+    r = a_mat.shape[0]
+    key = np.concatenate([2 * (np.arange(nv) // m), np.zeros(r, dtype=np.int64)])
+    if r:
+        a = a_mat.tocsr()
+        if np.any(np.diff(a.indptr) == 0):
+            return None
+        last = np.maximum.reduceat(a.indices, a.indptr[:-1])
+        key[nv:] = 2 * (last // m) + 1
+    order = np.argsort(key, kind="stable")
+    where = np.empty_like(order)
+    where[order] = np.arange(order.size)
+    coo = kkt.tocoo()
+    rows, cols = where[coo.row], where[coo.col]
+    lower, upper = int(np.max(rows - cols, initial=0)), int(np.max(cols - rows, initial=0))
+    size = order.size
+    if (2 * lower + upper + 1) * size > 5e7:
+        return None
+    ab = np.zeros((lower + upper + 1, size))
+    np.add.at(ab, (upper + rows - cols, cols), coo.data)
+    try:
+        z = sla.solve_banded((lower, upper), ab, rhs[order], check_finite=False)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    return z[where]
 
 
 def _schur(solve_h, a_mat: sps.csr_matrix, rhs_v: np.ndarray, rhs_a: np.ndarray) -> np.ndarray:
@@ -242,7 +275,10 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
     y0[0], y0[-1] = 1.0, 0.0
     if n == 1:
         return PolishResult(True, y0, message="N = 1: the only schedule")
-    model = _Model(sp)
+    try:
+        model = _Model(sp)
+    except np.linalg.LinAlgError as err:  # the mode transform needs Q positive definite in floating point
+        return PolishResult(False, y0, message=f"Hessian factorization failed ({err})")
     tol = 1e-6 / n
     active = _initial_active(sp, y0, tol)
     v = y0[1:-1].ravel().copy()

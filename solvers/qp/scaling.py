@@ -19,6 +19,8 @@ import numpy as np
 from ..errors import MethodNotApplicable, SpecError
 from ..impact import PowerLawImpact, impact_model
 from ..spec import ExecutionProblem
+from ..transient import transient_model
+from .kernel_terms import ScaledTransient, objective_term, scaled_transient
 
 __all__ = ["ScaledProblem", "scale_problem"]
 
@@ -51,6 +53,12 @@ class ScaledProblem:
     factor: np.ndarray | None = None       # (m, r) F with M = F F' + diag(factor_diag) (factor model)
     factor_diag: np.ndarray | None = None  # (m,)
     laws: tuple[PowerLawImpact, ...] = ()  # (m,) each asset's impact law: c_i laws[i].power(|d_i|)
+    log_K: float = 0.0                     # log of K (K itself may under- or overflow)
+
+    def per_share(self) -> np.ndarray:
+        """``K / |X_i|`` (currency per share): a scaled multiplier on ``d_i`` in currency per share."""
+        return np.exp(self.log_K - np.log(np.abs(self.X)))
+    transient: tuple[ScaledTransient, ...] = ()  # the assets' transient kernel terms (kernel_terms.py)
 
     def temporary(self, xp, d):
         """``(N, m)`` scaled temporary costs ``c_i |d_ki|^(1+beta_i)`` (nonlinear case)."""
@@ -106,7 +114,7 @@ class ScaledProblem:
         val += float(np.sum(self.e * np.abs(d)))
         held = y[1:]
         val += float(np.sum(self.W * held**2)) if self.W is not None else float(np.einsum("ki,ij,kj->", held, self.M, held))
-        return val + float(np.sum(held @ self.g))
+        return val + float(np.sum(held @ self.g)) + objective_term(self, d)
 
 
 def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> ScaledProblem:
@@ -126,44 +134,53 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
     n, m, tau, big_t = problem.slices, problem.n_assets, problem.tau, problem.horizon
     x = problem.initial_holdings
     ax = np.abs(x)
-    dx = np.diag(x)
+    if m > 1 and float(np.min(ax)) < 1e-100 * float(np.max(ax)):
+        i = int(np.argmin(ax))
+        raise SpecError(f"assets[{i}].holdings", float(x[i]),
+                        f"is below 1e-100 of the basket's largest order ({float(np.max(ax)):g}): qp scales each asset to "
+                        "fractions of its own order, and a hedge of the larger orders in those units leaves float64")
     laws = tuple(impact_model(a) for a in problem.assets)
     beta = np.array([law.beta for law in laws])
     gamma = problem.permanent_impact_matrix_array
     linear = problem.all_linear
-    if problem.temporary_impact_matrix is not None:
-        h = problem.temporary_impact_matrix_array
-        k_unit = float(x @ h @ x) / big_t
-    else:
-        k_unit = float(sum(law.cost_unit(xi, big_t) for law, xi in zip(laws, x)))
-    if linear:
-        q = dx @ problem.eta_tilde_matrix @ dx / (tau * k_unit)
-        q = 0.5 * (q + q.T)
-        c = np.zeros(m)
-        pmat = np.zeros((m, m))
-    else:
-        q = None
-        c = np.array([law.temporary_cost(np, xi, tau) for law, xi in zip(laws, x)]) / k_unit
-        pmat = dx @ gamma @ dx / k_unit
+    log_k = _log_cost_unit(problem, laws)
+    with np.errstate(divide="ignore", over="ignore", under="ignore"):
+        log_x = np.log(ax)
+        # x / sqrt(K) and x / K, formed in logarithms: X^2 or K alone under- or overflows for
+        # orders like 1e-200 or 1e+100 shares while every scaled coefficient is a normal number
+        xs = np.sign(x) * np.exp(log_x - 0.5 * log_k)
+        xk = np.sign(x) * np.exp(log_x - log_k)
+        k_unit = float(np.exp(log_k))
+        dxs = np.diag(xs)
+        if linear:
+            q = dxs @ problem.eta_tilde_matrix @ dxs / tau
+            q = 0.5 * (q + q.T)
+            c = np.zeros(m)
+            pmat = np.zeros((m, m))
+        else:
+            q = None
+            c = np.array([np.exp(np.log(tau * law.eta) + (1.0 + law.beta) * (lx - np.log(tau)) - log_k) if law.eta > 0 else 0.0
+                          for law, lx in zip(laws, log_x)])
+            pmat = dxs @ gamma @ dxs
     lam = problem.risk_aversion
     if m == 1:
-        w = (lam * tau * problem.slice_variance() * x[0] ** 2 / k_unit)[:, None]
+        w = (lam * tau * problem.slice_variance() * xs[0] ** 2)[:, None]
         mmat = None
     else:
         cov = problem.covariance
         diagonal = np.count_nonzero(cov - np.diag(np.diag(cov))) == 0
         if problem.has_factor_model and covariance == "auto":
             b = np.array(problem.factor_loadings)
-            fac = np.sqrt(lam * tau / k_unit) * dx @ b
-            fdiag = lam * tau / k_unit * np.square(problem.specific_volatility) * x**2
+            fac = np.sqrt(lam * tau) * dxs @ b
+            fdiag = lam * tau * np.square(problem.specific_volatility) * xs**2
             w = None
             mmat = fac @ fac.T + np.diag(fdiag)
         elif diagonal and covariance == "auto":
-            w = np.tile(lam * tau * np.diag(cov) * x**2 / k_unit, (n, 1))
+            w = np.tile(lam * tau * np.diag(cov) * xs**2, (n, 1))
             mmat = None
         else:
             w = None
-            mmat = lam * tau * dx @ cov @ dx / k_unit
+            mmat = lam * tau * dxs @ cov @ dxs
             mmat = 0.5 * (mmat + mmat.T)
     if m == 1 or not (problem.has_factor_model and covariance == "auto"):
         fac = fdiag = None
@@ -187,9 +204,33 @@ def scale_problem(problem: ExecutionProblem, *, covariance: str = "auto") -> Sca
     b_scale = float(np.sum(np.abs(prices * x)))
     bands = problem.imbalance_bands()
     return ScaledProblem(
-        problem=problem, N=n, m=m, X=x, K=k_unit, linear=linear, Q=q, c=c, p=1.0 + beta, P=pmat,
-        e=eps * ax / k_unit, W=w, M=mmat, g=-tau * mu * x / k_unit, cap=caps, no_reversal=problem.no_reversal,
+        problem=problem, N=n, m=m, X=x, K=k_unit, log_K=log_k, linear=linear, Q=q, c=c, p=1.0 + beta, P=pmat,
+        e=eps * np.abs(xk), W=w, M=mmat, g=-tau * mu * xk, cap=caps, no_reversal=problem.no_reversal,
         ylo=ylo, yhi=yhi, band_w=None if bands is None else prices * x / b_scale,
         band=None if bands is None else bands / b_scale, band_scale=b_scale, factor=fac, factor_diag=fdiag,
-        laws=laws,
+        laws=laws, transient=scaled_transient(problem, k_unit, [transient_model(a) for a in problem.assets]),
     )
+
+
+def _log_cost_unit(problem: ExecutionProblem, laws: tuple[PowerLawImpact, ...]) -> float:
+    """``log K``: each asset's TWAP temporary cost ``T eta (|X| / T)^(1+beta)`` (else ``epsilon |X|``,
+    else ``gamma X^2``, else 1, as :meth:`PowerLawImpact.cost_unit`), summed in logarithms; with a
+    temporary impact matrix ``H``, ``K = X' H X / T``."""
+    x = problem.initial_holdings
+    big_t = problem.horizon
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        if problem.temporary_impact_matrix is not None:
+            a = float(np.max(np.abs(x)))
+            xh = x / a
+            return float(2.0 * np.log(a) + np.log(xh @ problem.temporary_impact_matrix_array @ xh / big_t))
+        logs = []
+        for asset, law, xi in zip(problem.assets, laws, x):
+            lx = np.log(abs(float(xi)))
+            kappa = asset.transient_impact if law.eta == 0 else 0.0  # costs.asset_cost_unit: kappa_T X^2
+            candidates = (np.log(big_t * law.eta) + (1.0 + law.beta) * (lx - np.log(big_t)) if law.eta > 0 else -np.inf,
+                          np.log(kappa) + 2.0 * lx if kappa > 0 else -np.inf,
+                          np.log(law.epsilon) + lx if law.epsilon > 0 else -np.inf,
+                          np.log(law.gamma) + 2.0 * lx if law.gamma > 0 else -np.inf, 0.0)
+            logs.append(next(c for c in candidates if np.isfinite(c)))
+        top = max(logs)
+        return float(top + np.log(np.sum(np.exp(np.array(logs) - top))))

@@ -27,8 +27,9 @@ class QPSettings(MethodSettings):
         tolerance: the relative KKT residual of the unscaled problem an ``optimal`` answer must
             meet; also the back end's tolerances unless ``backend_tolerance`` is set.
         polish: Newton polish on the active set (off shows the back end's raw answer).
-        path: ``"auto"`` (structured banded solve when linear and no constraint binds, else
-            CVXPY), ``"cvxpy"`` (always CVXPY), ``"structured"`` (banded solve only).
+        path: ``"auto"`` (structured banded solve when linear and no constraint binds, else the
+            O(N) barrier path, else CVXPY), ``"cvxpy"`` (always CVXPY), ``"structured"``
+            (banded solve only), ``"interior"`` (barrier path only).
         covariance: ``"auto"`` or ``"dense"`` risk form for baskets.
         max_convex_concave: iterations of the convex-concave procedure (power law with
             permanent impact).
@@ -65,7 +66,7 @@ class QPSettings(MethodSettings):
         object.__setattr__(self, "backend", self.backend.upper())
         _check_fraction("tolerance", self.tolerance)
         check_flag("polish", self.polish)
-        check_choice("path", self.path, ("auto", "cvxpy", "structured"))
+        check_choice("path", self.path, ("auto", "cvxpy", "structured", "interior"))
         check_choice("covariance", self.covariance, ("auto", "dense"))
         check_integer("max_convex_concave", self.max_convex_concave, 1)
         check_number("convex_concave_tol", self.convex_concave_tol, low=0.0)

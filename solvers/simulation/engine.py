@@ -6,6 +6,8 @@ Per slice ``k = 1..N`` (``tau = T / N``; the conventions page, "Prices and costs
     D_k = D_{k-1} + mu tau + sigma_k sqrt(tau) xi_k - Gamma n_k       (D_k = S_k - S_0)
     C   = -sum_k n_k (D_{k-1} - h(n_k / tau)),   R = lambda tau sum_k sigma_k^2 x_k^2
 
+Transient impact adds ``Phi(E_k + n_k) - Phi(E_k)`` per slice with the displacement ``E`` carried
+along each path (:mod:`solvers.transient`; a policy with ``uses_deviation`` reads ``D_k``).
 ``h`` is :meth:`solvers.impact.PowerLawImpact.price_concession` (a basket's matrix ``H``:
 ``epsilon sign(v) + H v``). Block ``b`` of paths draws from ``PCG64(SeedSequence(seed,
 spawn_key=(b,)))``, so a ``(seed, problem)`` gives every strategy the same paths, and a run of
@@ -30,6 +32,7 @@ from ..impact import impact_model
 from ..market import MarketModel, SliceState, market_model
 from ..policy import FeedbackPolicy, SchedulePolicy
 from ..spec import ExecutionProblem
+from ..transient import transient_model
 from ..volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
 from .estimates import Difference, MonteCarloEstimate, sample_statistics, standard_error, unit_means
 
@@ -412,6 +415,8 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
     lam = problem.risk_aversion
     h = _impact(problem)
     cov = problem.covariance
+    kernels = [transient_model(a) for a in problem.assets]
+    times = problem.trade_times
     if static is not None:
         # Summation by parts: -sum_k n_k' D_{k-1} = -sum_k x_k' (D_k - D_{k-1}), so a static
         # schedule's shortfall is linear in the price moves,
@@ -423,6 +428,9 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
         held = x[1:]  # x_1..x_N
         fixed = float(np.sum(trades * h(trades)) + np.einsum("km,mj,kj->", held, gamma, trades)
                       - np.sum(held * mu_tau))
+        for i, kernel in enumerate(kernels):  # the transient cost of a static schedule is deterministic
+            if kernel is not None:
+                fixed += float(kernel.cost(trades[:, i], times))
         weights = held * vols * root_tau  # (N, m)
         if stochastic:
             noise = (sigma * z[..., 0]) @ weights[:, 0]
@@ -446,26 +454,48 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
     cost = np.zeros(size)
     risk = np.zeros(size)
     xk = holdings_t[0].copy()
+    # transient impact: the volume displacement E (shares) per path and asset; D = F(E)
+    volume = np.array([[0.0 if kr is None else float(kr.volume(kr.initial_deviation)) for kr in kernels]] * size)
+    history = np.zeros((n, size, m)) if any(kr is not None and not kr.exponential for kr in kernels) else None
+    sees_deviation = bool(getattr(policy, "uses_deviation", False))
     for k in range(1, n + 1):
+        if history is not None:
+            for i, kr in enumerate(kernels):
+                if kr is not None and not kr.exponential:
+                    lag = kr.decay(np, times[k - 1] - times[: k - 1])
+                    volume[:, i] = (float(kr.volume(kr.initial_deviation)) * kr.decay(np, times[k - 1] - times[0])
+                                    + np.tensordot(lag, history[: k - 1, :, i], axes=(0, 0)))
         s_k = sig_t[k - 1] if stochastic else np.full(size, sigma_row[k - 1])
         if k == n:
             trade = xk.copy()
         else:
             r_k = None if reg_t is None else reg_t[k - 1]
+            extra = {}
+            if sees_deviation:
+                dev = np.stack([np.zeros(size) if kr is None else kr.book(np, volume[:, i])
+                                for i, kr in enumerate(kernels)], axis=1)
+                extra = {"deviation": dev if problem.is_basket else dev[:, 0]}
             if hasattr(policy, "order") and not problem.is_basket:  # an execution policy: the realized state
                 state = SliceState(k, xk[:, 0].copy(), s_k, r_k,
                                    market.volume_state(k, draws, size) if active else np.zeros(size), np.zeros(size))
                 raw = policy.order(state)
             elif problem.is_basket:
-                raw = policy.trade(k, xk, s_k[:, None] * problem.volatilities, r_k)
+                raw = policy.trade(k, xk, s_k[:, None] * problem.volatilities, r_k, **extra)
             else:
-                raw = policy.trade(k, xk[:, 0], s_k, r_k)
+                raw = policy.trade(k, xk[:, 0], s_k, r_k, **extra)
             trade = np.asarray(raw, dtype=np.float64).reshape(size, m)
             if not np.all(np.isfinite(trade)):
                 raise SpecError("policy", type(policy).__name__, f"returned a non-finite trade in slice k = {k}")
         if active:
             trade = market.execute(k, trade[:, 0], draws)[:, None]
         cost -= np.sum(trade * (d - h(trade)), axis=1)
+        for i, kr in enumerate(kernels):
+            if kr is not None:
+                cost += kr.step_cost(np, volume[:, i], trade[:, i])
+                if history is not None:
+                    history[k - 1, :, i] = trade[:, i]
+                if kr.exponential and k < n:
+                    volume[:, i] = math.exp(-kr.rho * (times[k] - times[k - 1])) * (volume[:, i] + trade[:, i])
         d += (s_k[:, None] * (vols * root_tau)) * z_t[k - 1] + mu_tau - trade @ gamma.T
         xk = xk - trade
         if k == n and not active:

@@ -10,7 +10,9 @@ with a residual O(tau^2) (about ``kappa_hat tau / 4`` of the prediction; ``kappa
 fastest exponential rate of the continuous answer's trades), held to ``min(GAP_FRACTION,
 kappa_hat tau / 2)`` of it. The prediction is trusted only where ``kappa_hat tau <=
 MAX_KAPPA_TAU``; elsewhere a discrete-vs-continuous pair is not comparable at this N
-(:func:`not_comparable_reason`), and ``N >= kappa_hat T / MAX_KAPPA_TAU`` makes it comparable.
+(:func:`not_comparable_reason`), and ``N >= kappa_hat T / MAX_KAPPA_TAU`` makes it comparable. An exponential
+transient kernel adds ``kappa_T X^2 (1/(rho (T - tau) + 2) - 1/(rho T + 2))`` (Obizhaeva-Wang's
+discrete cost is ``kappa_T X^2 / (rho (T - tau) + 2)`` to second order), held to ``min(1, rho tau)``.
 """
 
 from __future__ import annotations
@@ -68,7 +70,17 @@ def predicted_discretization_gap(problem: ExecutionProblem, continuous: Any) -> 
     ok = (norms[:-1] > 0) & (norms[1:] > 0)
     rates = np.abs(np.log(norms[1:][ok] / norms[:-1][ok])) / tau if np.any(ok) else np.array([0.0])
     kappa_hat = float(rates.max()) if rates.size else 0.0
-    return GapPrediction(first, min(GAP_FRACTION, 0.5 * kappa_hat * tau) * abs(first), kappa_hat)
+    # transient impact (exponential, delta = 1): Obizhaeva-Wang's discrete cost is
+    # kappa X^2 / (rho T' + 2), T' = T - tau, to second order; continuous kappa X^2 / (rho T + 2)
+    transient, transient_tol = 0.0, 0.0
+    for a in problem.assets:
+        if a.has_transient and a.transient_kernel == "exponential" and a.transient_exponent == 1:
+            rho, big_t = a.resilience, problem.horizon
+            part = a.transient_impact * a.holdings**2 * (1.0 / (rho * (big_t - tau) + 2.0) - 1.0 / (rho * big_t + 2.0))
+            transient += part
+            transient_tol += min(1.0, rho * tau) * abs(part)
+    tolerance = min(GAP_FRACTION, 0.5 * kappa_hat * tau) * abs(first) + transient_tol
+    return GapPrediction(first + transient, tolerance, kappa_hat)
 
 
 def slices_needed(problem: ExecutionProblem, kappa_hat: float) -> int:

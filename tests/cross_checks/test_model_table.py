@@ -128,6 +128,38 @@ def row_any_schedule():
     assert mc.objective.contains(float(schedule_cost(p, holdings).objective), z=4.0)
 
 
+def _transient_spec(**changes):
+    p = load_example("liquidity-cascade")
+    return p.replace_asset(0, **changes) if changes else p
+
+
+def row_transient_exponential():
+    """Pure Obizhaeva-Wang: closed form = qp = dp (exact); with eta, gamma, lambda, drift and D_1:
+    qp = dp (exact); dp's feedback policy priced by Monte Carlo."""
+    p = _transient_spec()
+    cf = solve(p, "closed-form")
+    _agree_exactly(solve(p, "qp"), cf)
+    _agree_exactly(solve(p, "dp"), cf)
+    q = _transient_spec(temporary_impact=1e-7, permanent_impact=2e-6, drift=0.05, initial_deviation=0.2).replace(
+        risk_aversion=1e-5)
+    dp = solve(q, "dp")
+    _agree_exactly(solve(q, "qp"), dp)
+    _priced_by_monte_carlo(dp)
+
+
+def row_transient_power_law():
+    """A power-law kernel: qp = a dense KKT solve of 1/2 n'(K + diag(2 eta / tau)) n on sum n = X."""
+    p = _transient_spec(temporary_impact=1e-7, transient_kernel="power_law", resilience=0.0, kernel_exponent=0.4,
+                        kernel_timescale=0.05)
+    qp = solve(p, "qp")
+    a, n, tau = p.asset, p.slices, p.tau
+    s = p.trade_times
+    hess = a.transient_impact * (1 + np.abs(s[:, None] - s[None, :]) / 0.05) ** -0.4 + np.eye(n) * 2 * a.temporary_impact / tau
+    kkt = np.block([[hess, np.ones((n, 1))], [np.ones((1, n)), np.zeros((1, 1))]])
+    trades = np.linalg.solve(kkt, np.r_[np.zeros(n), a.holdings])[:n]
+    assert np.max(np.abs(qp.trades - trades)) / a.holdings <= EXACT
+
+
 ROWS = {
     "constant sigma, linear impact": row_constant_sigma_linear_impact,
     "deterministic sigma path": row_deterministic_sigma_path,
@@ -138,6 +170,8 @@ ROWS = {
     "basket, linear impact": row_basket_linear_impact,
     "stochastic sigma": row_stochastic_sigma,
     "any schedule or policy": row_any_schedule,
+    "transient, exponential kernel": row_transient_exponential,
+    "transient, power-law kernel": row_transient_power_law,
 }
 
 
