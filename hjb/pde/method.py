@@ -252,10 +252,12 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     # The full HJB's policy moments ride on the value's own grid (E + lambda V = value to rounding):
     # its check is the frozen path, costed apart on the fine grid (another policy under stochastic
     # volatility, which may cost more than the feedback value, not less).
+    # Both are the fine grid's first-order answers, so the unextrapolated value is compared.
     if use_full:
         checked, repriced = "frozen path's", diagnostics["frozen_path_objective"]
         size = sum(abs(v) for v in parts["breakdown"].values()) + abs(problem.risk_aversion * parts["variance"])
-        gap = objective - repriced if problem.volatility_model.stochastic else abs(objective - repriced)
+        grid_objective = value_grid + consts["permanent"] + consts["spread"]
+        gap = grid_objective - repriced if problem.volatility_model.stochastic else abs(grid_objective - repriced)
     else:
         checked, repriced = "policy's", sum(breakdown.values()) + problem.risk_aversion * variance
         size = sum(abs(v) for v in breakdown.values()) + abs(problem.risk_aversion * variance)
@@ -265,7 +267,7 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
         status, message = "numerical_error", "the HJB produced non-finite values"
     elif not gap <= MOMENTS_RTOL * size:
         status = "inaccurate"
-        message = (f"the value function ({objective:.6g}) and E + lambda V of the {checked} moments "
+        message = (f"the value function ({objective if not use_full else grid_objective:.6g}) and E + lambda V of the {checked} moments "
                    f"({repriced:.6g}) differ by {gap / size:.3g} of the cost, more than the declared accuracy "
                    f"of the moments {MOMENTS_RTOL:g}: the grid does not resolve this problem (kappa T = {kappa_t:.3g}, "
                    f"{diagnostics.get('time_steps')} time steps); refine time_steps / holdings_points")
