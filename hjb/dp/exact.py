@@ -48,25 +48,41 @@ def exact_backward(c: float, risk: np.ndarray, transition: np.ndarray) -> ExactR
 
 
 def exact_tables(xp: Any, c, risk, transition) -> tuple[Any, Any, Any]:
-    """The recursion on ``xp`` arrays (numpy or ``jax.numpy``, so AD can run through it):
-    ``(a (N, S), P a (N-1, S), ratios (N, S))`` as in :class:`ExactRecursion`. The convexity
-    check ``c + d > 0`` runs on numpy only (a traced call re-runs a checked solve)."""
+    """The recursion on ``xp`` arrays (numpy: a loop; ``jax.numpy``: ``lax.scan`` over the same
+    step, so AD runs through it): ``(a (N, S), P a (N-1, S), ratios (N, S))`` as in
+    :class:`ExactRecursion`. The convexity check ``c + d > 0`` runs on numpy only (a traced
+    call re-runs a checked solve)."""
     n, s = risk.shape
-    rows_a, rows_r, rows_e = [None] * n, [None] * n, [None] * max(n - 1, 0)
-    rows_a[n - 1] = ak = c + xp.zeros(s)
-    rows_r[n - 1] = xp.zeros(s)
-    for k in range(n - 1, 0, -1):  # a_{k-1} from a_k; slice k has risk row k-1
+
+    def step(ak, row):  # a_{k-1} from a_k; slice k has risk row k-1
         pa = transition @ ak
-        rows_e[k - 1] = pa
-        d = risk[k - 1] + pa
-        if xp is np and np.any(c + d <= 0):
-            raise SpecError("risk_aversion", "risk seeking",
-                            f"the slice-{k} quadratic is not convex (c + d = {float(np.min(c + d)):.6g} <= 0): "
-                            "the cost is unbounded below")
-        rows_r[k - 1] = c / (c + d)
-        rows_a[k - 1] = ak = c * d / (c + d)
-    expected = xp.stack(rows_e) if n > 1 else xp.zeros((0, s))
-    return xp.stack(rows_a), expected, xp.stack(rows_r)
+        d = row + pa
+        return c * d / (c + d), (pa, c / (c + d), d)
+
+    last = c + xp.zeros(s)
+    if xp is np:
+        rows_a, rows_e, rows_r = [last], [], []
+        ak = last
+        for k in range(n - 1, 0, -1):
+            with np.errstate(divide="ignore", invalid="ignore"):  # c + d <= 0 raises just below
+                ak, (pa, ratio, d) = step(ak, risk[k - 1])
+            if np.any(c + d <= 0):
+                raise SpecError("risk_aversion", "risk seeking",
+                                f"the slice-{k} quadratic is not convex (c + d = {float(np.min(c + d)):.6g} <= 0): "
+                                "the cost is unbounded below")
+            rows_a.append(ak)
+            rows_e.append(pa)
+            rows_r.append(ratio)
+        expected = np.stack(rows_e[::-1]) if n > 1 else np.zeros((0, s))
+        return np.stack(rows_a[::-1]), expected, np.stack(rows_r[::-1] + [np.zeros(s)])
+    from jax import lax  # jax is only needed on this branch (the numpy solve never loads it)
+
+    def scan_step(ak, row):
+        new, (pa, ratio, _) = step(ak, row)
+        return new, (new, pa, ratio)
+
+    _, (a_rows, expected, ratios) = lax.scan(scan_step, last, risk[:-1], reverse=True)
+    return (xp.concatenate([a_rows, last[None]]), expected, xp.concatenate([ratios, xp.zeros((1, s))]))
 
 
 def exact_forward(chain: VolatilityChain, ex: ExactRecursion, c: float, rho: np.ndarray) -> tuple[float, float]:
@@ -77,13 +93,22 @@ def exact_forward(chain: VolatilityChain, ex: ExactRecursion, c: float, rho: np.
 
 
 def forward_moments(xp: Any, ratios, transition, rho, initial_state: int) -> tuple[Any, Any]:
-    """:func:`exact_forward` on ``xp`` arrays: ``(E[sum n_k^2], E[sum rho_k q_k^2])``."""
+    """:func:`exact_forward` on ``xp`` arrays (numpy: a loop; ``jax.numpy``: ``lax.scan``):
+    ``(E[sum n_k^2], E[sum rho_k q_k^2])``."""
     n, s = ratios.shape
-    mass = xp.eye(s)[initial_state]  # E[q_{k-1}^2 ; state of slice k = i]
-    trades2 = risk = 0.0
-    for k in range(n):
-        r = ratios[k]
-        trades2 = trades2 + xp.sum((1.0 - r) ** 2 * mass)
-        risk = risk + xp.sum(rho[k] * r**2 * mass)
-        mass = (mass * r**2) @ transition
-    return trades2, risk
+
+    def step(carry, rows):
+        mass, trades2, risk = carry  # mass: E[q_{k-1}^2 ; state of slice k = i]
+        r, rho_k = rows
+        return ((mass * r**2) @ transition, trades2 + xp.sum((1.0 - r) ** 2 * mass),
+                risk + xp.sum(rho_k * r**2 * mass)), None
+
+    carry = (xp.eye(s)[initial_state], 0.0, 0.0)
+    if xp is np:
+        for k in range(n):
+            carry, _ = step(carry, (ratios[k], rho[k]))
+    else:
+        from jax import lax
+
+        carry, _ = lax.scan(step, carry, (ratios, rho))
+    return carry[1], carry[2]

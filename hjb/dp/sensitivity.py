@@ -3,7 +3,7 @@
 solve runs on numpy. Entry point :func:`derivatives` (the hook ``solvers.sensitivities`` calls).
 
 In currency: ``c0 = eta X^2 / T``, ``c = N - gamma T / (2 eta)``, ``rho_k = (tau T / eta) sigma_k^2``,
-``P = expm(Q tau)``; ``objective = E + lam V`` with ``E = gamma X^2 / 2 + eps |X| + c0 (N - G) E[sum f^2]``.
+``P = expm(Q tau)`` (Taylor, scaled and squared); ``objective = E + lam V`` with ``E = gamma X^2 / 2 + eps |X| + c0 (N - G) E[sum f^2]``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 import numpy as np
 
 from solvers.spec import ExecutionProblem
@@ -34,7 +33,21 @@ _LEVEL = re.compile(r"^volatility_model\.(levels|path)\[(\d+)\]$")
 _RATE = re.compile(r"^volatility_model\.generator\[(\d+)\]\[(\d+)\]$")
 
 
-def _outputs(z, n: int, s: int, i0: int, kind: str):
+def _expm(q, squarings: int, terms: int = 18):
+    """``expm(q)`` by scaling and squaring of its Taylor series (plain ``jnp`` operations: cheap
+    to compile and to differentiate); ``|q| / 2^squarings <= 1/2`` keeps the truncation below
+    ``2^-19 / 19! ~ 1e-23`` of the result."""
+    small = q / 2.0**squarings
+    term = out = jnp.eye(q.shape[0])
+    for j in range(1, terms + 1):
+        term = term @ small / j
+        out = out + term
+    for _ in range(squarings):
+        out = out @ out
+    return out
+
+
+def _outputs(z, n: int, s: int, i0: int, kind: str, squarings: int = 0):
     """``[objective, E, V, x_0 .. x_N]`` of the exact recursion from the flat numbers ``z =
     [lam, T, X, eta, gamma, eps, sigma (S or N), Q off-diagonal rates (S*S, row-major)]``."""
     lam, horizon, big_x, eta, gamma, eps = (z[j] for j in range(6))
@@ -51,7 +64,7 @@ def _outputs(z, n: int, s: int, i0: int, kind: str):
     if kind == "regimes":
         rates = z[6 + width:].reshape(s, s) * (1.0 - jnp.eye(s))
         q = rates - jnp.diag(jnp.sum(rates, axis=1))
-        p = jnp.clip(jsl.expm(q * tau), 0.0, None)
+        p = jnp.clip(_expm(q * tau, squarings), 0.0, None)
         p = p / jnp.sum(p, axis=1, keepdims=True)
     else:
         p = jnp.ones((1, 1))
@@ -63,7 +76,7 @@ def _outputs(z, n: int, s: int, i0: int, kind: str):
     return jnp.concatenate([jnp.stack([expected + lam * variance, expected, variance]), big_x * frozen])
 
 
-_jacobian = jax.jit(jax.jacfwd(_outputs), static_argnames=("n", "s", "i0", "kind"))
+_jacobian = jax.jit(jax.jacfwd(_outputs), static_argnames=("n", "s", "i0", "kind", "squarings"))
 
 
 def _layout(problem: ExecutionProblem) -> tuple[str, np.ndarray, np.ndarray, int] | None:
@@ -105,7 +118,8 @@ def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settin
     the exact recursion on the model's own chain (grid recursion, mean-reverting chain)."""
     diag = result.diagnostics
     layout = _layout(problem)
-    if diag.get("recursion") != "exact" or layout is None or problem.is_basket:
+    if (diag.get("recursion") != "exact" or layout is None or problem.is_basket or problem.has_transient
+            or problem.time_varying_keys()):
         return None
     kind, sigma, rates, i0 = layout
     a = problem.asset
@@ -119,7 +133,9 @@ def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settin
             slots[name] = j
     if not slots:
         return None
-    jac = np.asarray(_jacobian(jnp.asarray(z), n=n, s=s, i0=i0, kind=kind))  # (3 + N+1, len(z))
+    norm = float(np.max(np.sum(np.abs(rates.reshape(s, s)), axis=1))) * 2.0 * problem.tau  # >= |Q tau|
+    squarings = max(0, int(np.ceil(np.log2(max(norm, 1e-300) / 0.5)))) if kind == "regimes" else 0
+    jac = np.asarray(_jacobian(jnp.asarray(z), n=n, s=s, i0=i0, kind=kind, squarings=squarings))  # (3 + N+1, len(z))
     cols = np.stack([jac[:, j] if j is not None else np.zeros(jac.shape[0]) for j in slots.values()])
     return {"names": list(slots), "objective": cols[:, 0], "expected_cost": cols[:, 1], "variance": cols[:, 2],
             "holdings": cols[:, 3:], "kind": {m: DP_AD_KIND if j is not None else ZERO_KIND for m, j in slots.items()}}

@@ -115,7 +115,8 @@ def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settin
     for the full HJB, mean-reverting volatility or a Richardson-extrapolated value."""
     diag = result.diagnostics
     layout = _layout(problem)
-    if diag.get("formulation") != "reduced" or diag.get("extrapolated") or layout is None:
+    if (diag.get("formulation") != "reduced" or diag.get("extrapolated") or layout is None or problem.is_basket
+            or problem.has_transient or problem.time_varying_keys()):
         return None
     kind, sigma, rates, i0 = layout
     cfg = merge_settings(HJBSettings, settings, overrides)
