@@ -2,8 +2,10 @@
 
 Entry point :func:`solve` (``INFO`` declares the method's facts, :class:`DPSettings` its
 discretization). Volatility becomes a Markov chain (:mod:`.chain`); linear impact without caps
-or drift uses the exact recursion ``V = a x^2``, everything else a holdings grid (:mod:`.stage`);
-:func:`derivatives` differentiates the exact recursion (JAX AD, :mod:`.sensitivity`).
+or drift uses the exact recursion ``V = a x^2``, a time-varying market (per-slice coefficients,
+closures, terminal penalty) its linear-quadratic form (:mod:`.time_varying`), everything else a
+holdings grid (:mod:`.stage`). :func:`derivatives` differentiates the exact recursion (JAX AD,
+:mod:`.sensitivity`).
 """
 
 from .chain import VolatilityChain, mean_reverting_chain, volatility_chain
