@@ -119,8 +119,9 @@ def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settin
             or problem.has_transient or problem.time_varying_keys()):
         return None
     kind, sigma, rates, i0 = layout
-    cfg = merge_settings(HJBSettings, settings, overrides)
-    n_t, per_slice = cfg.steps_for(problem.slices)
+    n_t, per_slice = diag.get("time_steps"), diag.get("steps_per_slice")  # the solve's own grid
+    if n_t is None or per_slice is None:
+        n_t, per_slice = merge_settings(HJBSettings, settings, overrides).steps_for(problem.slices)
     a = problem.asset
     n, s = problem.slices, (1 if kind != "regimes" else sigma.size)
     z = np.concatenate([[problem.risk_aversion, problem.horizon, a.holdings, a.temporary_impact,
