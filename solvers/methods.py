@@ -85,6 +85,9 @@ class MethodInfo:
             pass the same :func:`~solvers.result.check_result`.
         estimate: ``(problem, settings) -> ResourceEstimate``, the memory and time it will need
             (:mod:`solvers.resources`); None: sized as O(N m) vectors.
+        derivatives: optional exact derivatives of its answer (automatic differentiation or an
+            adjoint) ``(problem, names, result, settings, **overrides) -> dict | None`` for the
+            spec parameters it covers; :func:`solvers.sensitivities` differences the rest.
     """
 
     name: str
@@ -96,6 +99,7 @@ class MethodInfo:
     variants: tuple[Variant, ...] = ()
     batch_solve: Callable[[Mapping[int, ExecutionProblem], MethodSettings], dict[int, Result]] | None = None
     estimate: Callable[[ExecutionProblem, MethodSettings], ResourceEstimate] | None = None
+    derivatives: Callable[..., dict[str, Any] | None] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("static", "dynamic"):

@@ -32,6 +32,7 @@ from .grid import frozen_path, grid_backward
 from .policy import GridDPPolicy, LinearDPPolicy
 from .settings import DPSettings
 from .sizing import estimate as estimate_resources
+from .sensitivity import derivatives
 from .stage import impact_slope, interpolate, stage_coefficients
 from .time_varying import TimeVaryingDPPolicy, lq_backward, lq_forward, lq_stages, require_lq
 from .transient import TransientDPPolicy, require_exact_transient, transient_backward
@@ -50,6 +51,7 @@ INFO = MethodInfo(
                             order=3.0, order_in="x_points"),
     settings=DPSettings,
     estimate=estimate_resources,
+    derivatives=derivatives,
     summary="backward induction over the spec's N slices: feedback policy under stochastic volatility",
 )
 

@@ -30,6 +30,7 @@ from .policy import FullPolicy, ReducedPolicy
 from .reduced import ReducedSolution, VolatilityStates, check_problem, discretize, riccati_source, solve_reduced
 from .settings import HJBSettings
 from .sizing import estimate as estimate_resources
+from .sensitivity import derivatives
 
 __all__ = ["solve", "METHOD", "INFO", "urgency", "MAX_KAPPA_DT"]
 
@@ -46,6 +47,7 @@ INFO = MethodInfo(
                             order=2.0, order_in="time_steps"),
     settings=HJBSettings,
     estimate=estimate_resources,
+    derivatives=derivatives,
     summary="continuous-time HJB by finite differences (JAX): feedback policy under stochastic volatility",
 )
 

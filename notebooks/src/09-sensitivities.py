@@ -3,8 +3,9 @@
 #
 # **Question.** How does the optimal schedule move when a parameter moves, and what does it cost
 # to trade on estimated parameters? `sensitivities` differentiates the optimum in every spec
-# number (AD of the closed form, implicit differentiation of the KKT system for `qp`, labelled
-# finite differences for the dynamic methods); `propagate` turns a calibration's covariance into
+# number (AD of the closed form, implicit differentiation of the KKT system for `qp`, AD through
+# `dp`'s exact recursion and the reduced HJB's ODE, labelled finite differences where no exact
+# derivative exists); `propagate` turns a calibration's covariance into
 # an interval for the optimal cost, checks it by a parametric bootstrap, and prices the regret of
 # solving at the point estimates.
 

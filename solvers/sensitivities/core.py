@@ -10,7 +10,6 @@ the rest: central differences of the solve with a Richardson error estimate (lab
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..methods import METHODS, method_info, solve
+from ..methods import method_info, solve
 from ..spec import ExecutionProblem
 from .finite import Outputs, central, solve_outputs
 from .params import check_names, parameter_names, parameter_value
@@ -159,7 +158,7 @@ def sensitivities(problem: ExecutionProblem, method: str = "closed-form", wrt=No
         return Sensitivities(method, names, values, base, res.objective, res.expected_cost, res.variance,
                              _shape(problem, res.holdings), kind, error, half, time.perf_counter() - start,
                              solve_seconds, diagnostics)
-    hook = getattr(importlib.import_module(METHODS[method]), "derivatives", None)
+    hook = method_info(method).derivatives
     given = hook(problem, names, result, settings, **overrides) if hook is not None and exact else None
     given = given or {"names": [], "kind": {}}
     rows, errs, kinds, solves = [], [], {}, 0
