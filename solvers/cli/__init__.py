@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "solvers.cli.calibrate",
     "sweep": "solvers.cli.sweep",
     "bench": "solvers.cli.bench",
+    "export": "solvers.cli.export",
 }
 
 

@@ -25,7 +25,7 @@ from ..methods import solve
 from ..spec import ExecutionProblem
 from .qp_export import ExportedQP, export_qp
 
-__all__ = ["Certificate", "CertifiedOptimum", "kkt_certificate", "certified_optimum"]
+__all__ = ["Certificate", "CertifiedOptimum", "kkt_certificate", "power_law_certificate", "certified_optimum"]
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,14 @@ class CertifiedOptimum:
                 "certificates": {u: c.as_dict() for u, c in self.certificates.items()}}
 
 
-def kkt_certificate(qp: ExportedQP, z: np.ndarray, *, active_tol: float = 1e-9) -> Certificate:
+def kkt_certificate(qp: ExportedQP, z: np.ndarray, *, active_tol: float = 1e-9,
+                    gradient: np.ndarray | None = None) -> Certificate:
     """KKT residual and duality gap of ``z`` for ``qp`` (module docstring). A row is active
-    when its slack is below ``active_tol`` times its scale (``max(1, |h_i|)``)."""
+    when its slack is below ``active_tol`` times its scale (``max(1, |h_i|)``). With
+    ``gradient`` (a smooth non-quadratic objective's gradient at ``z``), ``gap`` is the
+    complementarity ``|mu'(rhs - Jz)|`` over ``max(1, |f|)``."""
     z = np.asarray(z, dtype=np.float64)
-    grad = qp.P @ z + qp.q
+    grad = qp.P @ z + qp.q if gradient is None else np.asarray(gradient, dtype=np.float64)
     rows, bounds_rhs, signs_free = [], [], []
     viol = [0.0]
     if qp.G is not None:
@@ -106,19 +109,53 @@ def kkt_certificate(qp: ExportedQP, z: np.ndarray, *, active_tol: float = 1e-9) 
     pz = qp.P @ z
     stat = grad + jac.T @ mu
     stationarity = float(np.abs(stat).max(initial=0.0)) / max(1.0, float(np.abs(pz).max(initial=0.0)),
-                                                              float(np.abs(qp.q).max(initial=0.0)))
+                                                              float(np.abs(qp.q).max(initial=0.0)),
+                                                              float(np.abs(grad - pz - qp.q).max(initial=0.0)))
     primal_obj = float(0.5 * z @ pz + qp.q @ z)
     dual_obj = float(-0.5 * z @ pz - mu @ rhs)   # Wolfe dual value at (z, mu)
+    if gradient is not None:
+        dual_obj = primal_obj - abs(float(mu @ (rhs - jac @ z))) if jac.shape[0] else primal_obj
     gap = abs(primal_obj - dual_obj) / max(1.0, abs(primal_obj))
     return Certificate(stationarity=stationarity, primal=max(viol), gap=gap, active=int(jac.shape[0]))
 
 
-def certified_optimum(problem: ExecutionProblem, *, tolerance: float = 1e-9) -> CertifiedOptimum:
-    """The optimum of ``problem`` (linear impact) with its certificate in both unit systems.
+def power_law_certificate(problem: ExecutionProblem, holdings: np.ndarray, units: str = "scaled") -> Certificate:
+    """KKT certificate of a schedule for power-law impact: the QP export of the same spec with
+    linear impact (``eta_lin``) supplies the constraints and every other term, and its gradient
+    is corrected by ``d/dn [eta tau^-beta |n|^(1+beta) - eta_lin n^2 / tau]`` along the trades."""
+    m, n, tau = problem.n_assets, problem.slices, problem.tau
+    gam = np.diag(problem.permanent_impact_matrix_array)
+    assets = tuple(a.replace(impact_exponent=1.0, temporary_impact=max(a.temporary_impact, g * tau))
+                   for a, g in zip(problem.assets, gam))
+    linear = problem.replace(assets=assets)
+    qp = export_qp(linear, units)
+    x = np.asarray(holdings, dtype=np.float64).reshape(n + 1, m)
+    z = qp.point(x)
+    trades = x[:-1] - x[1:]
+    eta = np.array([a.temporary_impact for a in problem.assets])
+    beta = np.array([a.impact_exponent for a in problem.assets])
+    eta_lin = np.array([a.temporary_impact for a in assets])
+    d_true = eta * (1.0 + beta) * tau ** (-beta) * np.abs(trades) ** beta * np.sign(trades)
+    correction = (d_true - 2.0 * eta_lin * trades / tau).reshape(-1)       # currency / share, (k, i) row-major
+    diff = sps.kron(sps.diags([np.ones(n), -np.ones(n)], [0, 1], shape=(n, n + 1)), sps.identity(m))
+    grad = qp.P @ z + qp.q + (qp.holdings_map.T @ (diff.T @ correction)) / qp.objective_scale
+    return kkt_certificate(qp, z, gradient=grad)
 
-    The closed form is used when it applies and both certificates are within ``tolerance``;
-    otherwise qp at ``accuracy="high"``. Raises SolverError when neither certifies.
+
+def certified_optimum(problem: ExecutionProblem, *, tolerance: float = 1e-9) -> CertifiedOptimum:
+    """The optimum of ``problem`` with its certificate in both unit systems.
+
+    Linear impact: the closed form when it applies and its certificate is within
+    ``tolerance``, otherwise qp at ``accuracy="high"``; power law: qp (a KKT point; qp's
+    diagnostics say whether it is proven global). Raises SolverError when neither certifies.
     """
+    if not problem.all_linear:
+        result = solve(problem, "qp", accuracy="high")
+        certs = {u: power_law_certificate(problem, result.holdings, u) for u in ("raw", "scaled")}
+        if not certs["scaled"].residual <= tolerance:
+            raise SolverError("export", "uncertified", f"qp's answer has KKT residual {certs['scaled'].residual:.3g}")
+        return CertifiedOptimum(holdings=np.asarray(result.holdings, dtype=np.float64),
+                                objective=float(result.objective), source="qp", certificates=certs)
     candidates = []
     try:
         candidates.append(("closed-form", solve(problem, "closed-form")))
