@@ -20,12 +20,14 @@ import numpy as np
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
+from ..costs import schedule_cost
 from ..errors import MethodNotApplicable, SolverError
 from ..methods import solve
 from ..spec import ExecutionProblem
 from .qp_export import ExportedQP, export_qp
 
-__all__ = ["Certificate", "CertifiedOptimum", "kkt_certificate", "power_law_certificate", "certified_optimum"]
+__all__ = ["Certificate", "CertifiedOptimum", "kkt_certificate", "power_law_certificate", "certified_optimum",
+           "refine"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ def kkt_certificate(qp: ExportedQP, z: np.ndarray, *, active_tol: float = 1e-9,
         delta = 1e-14 * max(1.0, float(np.abs(normal.diagonal()).max()))
         mu = spla.spsolve((normal + delta * sps.identity(normal.shape[0])).tocsc(), -(jac @ grad))
         mu = np.where(free, mu, np.maximum(mu, 0.0))
+        if np.abs(grad + jac.T @ mu).max() > 1e-12 * max(1.0, float(np.abs(grad).max())):
+            mu = _sign_constrained(jac, grad, free, mu)
     pz = qp.P @ z
     stat = grad + jac.T @ mu
     stationarity = float(np.abs(stat).max(initial=0.0)) / max(1.0, float(np.abs(pz).max(initial=0.0)),
@@ -117,6 +121,18 @@ def kkt_certificate(qp: ExportedQP, z: np.ndarray, *, active_tol: float = 1e-9,
         dual_obj = primal_obj - abs(float(mu @ (rhs - jac @ z))) if jac.shape[0] else primal_obj
     gap = abs(primal_obj - dual_obj) / max(1.0, abs(primal_obj))
     return Certificate(stationarity=stationarity, primal=max(viol), gap=gap, active=int(jac.shape[0]))
+
+
+def _sign_constrained(jac: sps.csr_matrix, grad: np.ndarray, free: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Multipliers ``mu >= 0`` (free rows unbounded) minimizing ``|grad + J'mu|``: bounded least
+    squares on the rows that touch the largest residuals' variables (degenerate active sets)."""
+    from scipy.optimize import lsq_linear
+
+    lo = np.where(free, -np.inf, 0.0)
+    res = lsq_linear(jac.T.tocsc(), -grad, bounds=(lo, np.full(lo.size, np.inf)), method="trf",
+                     lsmr_tol="auto", tol=1e-15, max_iter=2000)
+    better = np.abs(grad + jac.T @ res.x).max() < np.abs(grad + jac.T @ mu).max()
+    return res.x if better else mu
 
 
 def power_law_certificate(problem: ExecutionProblem, holdings: np.ndarray, units: str = "scaled") -> Certificate:
@@ -142,11 +158,58 @@ def power_law_certificate(problem: ExecutionProblem, holdings: np.ndarray, units
     return kkt_certificate(qp, z, gradient=grad)
 
 
+def _rows(qp: ExportedQP) -> tuple[sps.csr_matrix, np.ndarray, np.ndarray]:
+    """Every constraint as rows ``J z <= rhs`` (``eq`` marks the equalities)."""
+    mats, rhs, eq = [], [], []
+    if qp.G is not None:
+        mats.append(qp.G.tocsr()), rhs.append(qp.h), eq.append(np.zeros(qp.h.size, dtype=bool))
+    if qp.A is not None:
+        mats.append(qp.A.tocsr()), rhs.append(qp.b), eq.append(np.ones(qp.b.size, dtype=bool))
+    eye = sps.identity(qp.n, format="csr")
+    for vec, sgn in ((qp.ub, 1.0), (qp.lb, -1.0)):
+        if vec is not None:
+            fin = np.flatnonzero(np.isfinite(vec))
+            mats.append(sgn * eye[fin]), rhs.append(sgn * vec[fin]), eq.append(np.zeros(fin.size, dtype=bool))
+    if not mats:
+        return sps.csr_matrix((0, qp.n)), np.zeros(0), np.zeros(0, dtype=bool)
+    return sps.vstack(mats).tocsr(), np.concatenate(rhs), np.concatenate(eq)
+
+
+def refine(qp: ExportedQP, z: np.ndarray, *, rounds: int = 50, active_tol: float = 1e-7) -> np.ndarray:
+    """Polish ``z`` by a primal active-set method on the QP's own matrices: solve the KKT system
+    of the active rows exactly (sparse LU), drop the row with the most negative multiplier or add
+    the violated rows, until the active set settles. Returns the polished ``z``."""
+    jac, rhs, eq = _rows(qp)
+    z = np.asarray(z, dtype=np.float64).copy()
+    scale = np.maximum(1.0, np.abs(rhs))
+    active = eq | (rhs - jac @ z <= active_tol * scale)
+    for _ in range(rounds):
+        j = jac[np.flatnonzero(active)]
+        k = j.shape[0]
+        delta = 1e-13 * max(1.0, float(np.abs(qp.P).max()))
+        kkt = sps.bmat([[qp.P + delta * sps.identity(qp.n), j.T], [j, -delta * sps.identity(k)]], format="csc")
+        sol = spla.spsolve(kkt, np.concatenate([-qp.q, rhs[active]]))
+        z_new, mu = sol[: qp.n], sol[qp.n:]
+        viol = jac @ z_new - rhs
+        bad = ~active & (viol > 1e-12 * scale)
+        neg = np.flatnonzero(~eq[active] & (mu < -1e-12 * max(1.0, float(np.abs(mu).max(initial=0.0)))))
+        z = z_new
+        if bad.any():
+            active |= bad
+        elif neg.size:
+            idx = np.flatnonzero(active)
+            active[idx[neg[np.argmin(mu[neg])]]] = False
+        else:
+            break
+    return z
+
+
 def certified_optimum(problem: ExecutionProblem, *, tolerance: float = 1e-9) -> CertifiedOptimum:
     """The optimum of ``problem`` with its certificate in both unit systems.
 
     Linear impact: the closed form when it applies and its certificate is within
-    ``tolerance``, otherwise qp at ``accuracy="high"``; power law: qp (a KKT point; qp's
+    ``tolerance``, otherwise qp at ``accuracy="high"`` (polished by :func:`refine` on the
+    QP's active set when its certificate misses ``tolerance``); power law: qp (a KKT point; qp's
     diagnostics say whether it is proven global). Raises SolverError when neither certifies.
     """
     if not problem.all_linear:
@@ -164,13 +227,19 @@ def certified_optimum(problem: ExecutionProblem, *, tolerance: float = 1e-9) -> 
     tried = []
     for source, result in candidates + [("qp", None)]:
         if result is None:
-            result = solve(problem, "qp", accuracy="high")
+            result = solve(problem, "qp", accuracy="high", throw=False)
+        holdings = np.asarray(result.holdings, dtype=np.float64)
+        scaled = export_qp(problem, "scaled")
+        cert = kkt_certificate(scaled, scaled.point(holdings))
+        if not cert.residual <= tolerance and source == "qp":   # polish qp's answer on the QP's active set
+            holdings = scaled.holdings(refine(scaled, scaled.point(holdings)))
+            source = "qp+active-set"
         certs = {}
         for units in ("raw", "scaled"):
             qp = export_qp(problem, units)
-            certs[units] = kkt_certificate(qp, qp.point(result.holdings))
+            certs[units] = kkt_certificate(qp, qp.point(holdings))
         tried.append(f"{source}: scaled residual {certs['scaled'].residual:.3g}")
         if certs["scaled"].residual <= tolerance:
-            return CertifiedOptimum(holdings=np.asarray(result.holdings, dtype=np.float64),
-                                    objective=float(result.objective), source=source, certificates=certs)
+            return CertifiedOptimum(holdings=holdings, objective=float(schedule_cost(problem, holdings).objective),
+                                    source=source, certificates=certs)
     raise SolverError("export", "uncertified", "no candidate optimum passed the KKT certificate (" + "; ".join(tried) + ")")
