@@ -17,4 +17,5 @@ SUITES: list[str] = [
     "benchmarks.bench_hjb",
     "benchmarks.bench_accuracy",
     "benchmarks.bench_gallery",
+    "benchmarks.bench_testset",
 ]
