@@ -4,7 +4,8 @@ Run it as qpbenchmark runs its own sets (repository root on PYTHONPATH):
 ``qpbenchmark benchmarks/testset/execution_qp.py run``, or with the certified success check
 through ``optexec bench --only testset`` (:mod:`benchmarks.testset.run`). Each spec of
 :func:`benchmarks.testset.problems.qp_specs` gives two problems, ``NAME-raw`` and
-``NAME-scaled``; matrices are sparse, so dense-only solvers are skipped; 5 s per solve.
+``NAME-scaled``; matrices are sparse, so dense-only solvers are skipped; 5 s per solve
+(CVXOPT, which has no time limit, is a known timeout above :data:`NO_LIMIT_SIZE` variables).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import qpbenchmark
 from benchmarks.testset.problems import certified, qp_specs
 from solvers.testset import ExportedQP, export_qp
 
-__all__ = ["ExecutionQp", "CertifiedProblem", "SETTINGS"]
+__all__ = ["ExecutionQp", "CertifiedProblem", "SETTINGS", "NO_LIMIT_SIZE"]
+
+#: above this many variables, CVXOPT (no time limit setting) is a known timeout
+NO_LIMIT_SIZE = 1500
 
 #: the settings this set runs (qpbenchmark's names)
 SETTINGS = ("default", "high_accuracy")
@@ -69,6 +73,13 @@ class ExecutionQp(qpbenchmark.TestSet):
 
     def define_tolerances(self, runtime: float = 5.0) -> None:
         super().define_tolerances(runtime)
+
+    def __init__(self) -> None:
+        super().__init__()
+        for problem in self:   # solvers without a time limit, measured past it on this machine
+            if problem.exported.n > NO_LIMIT_SIZE:
+                for solver in ("cvxopt",):
+                    self.known_solver_timeouts[(problem.name, solver, "*")] = 60.0
 
     def __iter__(self) -> Iterator[CertifiedProblem]:
         for spec_name in (self.specs or tuple(qp_specs())):
