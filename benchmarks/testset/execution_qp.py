@@ -5,7 +5,8 @@ Run it as qpbenchmark runs its own sets (repository root on PYTHONPATH):
 through ``optexec bench --only testset`` (:mod:`benchmarks.testset.run`). Each spec of
 :func:`benchmarks.testset.problems.qp_specs` gives two problems, ``NAME-raw`` and
 ``NAME-scaled``; matrices are sparse, so dense-only solvers are skipped; 5 s per solve
-(CVXOPT, which has no time limit, is a known timeout above :data:`NO_LIMIT_SIZE` variables).
+(CVXOPT and ProxQP, which have no time limit, are known timeouts above :data:`NO_LIMIT_SIZE`
+variables; ProxQP is also capped at 2,000 iterations).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from solvers.testset import ExportedQP, export_qp
 
 __all__ = ["ExecutionQp", "CertifiedProblem", "SETTINGS", "NO_LIMIT_SIZE"]
 
-#: above this many variables, CVXOPT (no time limit setting) is a known timeout
+#: above this many variables, CVXOPT and ProxQP (no time limit setting) are known timeouts
 NO_LIMIT_SIZE = 1500
 
 #: the settings this set runs (qpbenchmark's names)
@@ -66,11 +67,6 @@ class ExecutionQp(qpbenchmark.TestSet):
     def sparse_only(self) -> bool:
         return True   # N up to 10,000: dense-only solvers are listed as skipped
 
-    def define_solver_settings(self) -> None:
-        super().define_solver_settings()
-        self.solver_settings = {k: v for k, v in self.solver_settings.items() if k in SETTINGS}
-        self.tolerances = {k: v for k, v in self.tolerances.items() if k in SETTINGS}
-
     def define_tolerances(self, runtime: float = 5.0) -> None:
         super().define_tolerances(runtime)
 
@@ -78,8 +74,15 @@ class ExecutionQp(qpbenchmark.TestSet):
         super().__init__()
         for problem in self:   # solvers without a time limit, measured past it on this machine
             if problem.exported.n > NO_LIMIT_SIZE:
-                for solver in ("cvxopt",):
+                for solver in ("cvxopt", "proxqp"):
                     self.known_solver_timeouts[(problem.name, solver, "*")] = 60.0
+
+    def define_solver_settings(self) -> None:
+        super().define_solver_settings()
+        self.solver_settings = {k: v for k, v in self.solver_settings.items() if k in SETTINGS}
+        self.tolerances = {k: v for k, v in self.tolerances.items() if k in SETTINGS}
+        for settings in self.solver_settings.values():   # no time limit: bound the iterations instead
+            settings.set_param("proxqp", "max_iter", 2000)
 
     def __iter__(self) -> Iterator[CertifiedProblem]:
         for spec_name in (self.specs or tuple(qp_specs())):

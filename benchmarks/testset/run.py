@@ -183,16 +183,19 @@ def summarize(results: CertifiedResults) -> dict[str, Any]:
 
 
 def run_testset(test_set: qpbenchmark.TestSet, out_dir: Path, *, stem: str = "testset", rerun: bool = True,
-                conic: bool = True, author: str = "optexec") -> dict[str, Any]:
-    """Run ``test_set`` with every installed solver at its settings; write the CSV, the report and
-    the summary JSON under ``out_dir``; return the summary."""
+                conic: bool | list[str] = True, solvers: list[str] | None = None,
+                author: str = "optexec") -> dict[str, Any]:
+    """Run ``test_set`` with ``solvers`` (default: every installed one) at its settings, and the
+    power-law set (``conic``: all, a list of names, or none); write the CSV, the report and the
+    summary JSON under ``out_dir``; return the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / f"{stem}.csv"
     if rerun and csv.exists():
         csv.unlink()
     results = CertifiedResults(csv, test_set)
     start = time.perf_counter()
-    qpbenchmark.run(test_set, results, rerun=rerun)
+    for solver in (sorted(set(solvers) & test_set.solvers) if solvers else [None]):
+        qpbenchmark.run(test_set, results, only_solver=solver, rerun=rerun)
     results.write()
     qpbenchmark.Report(author, results).write(str(out_dir / f"{stem}.md"))
     problems = {p.name: {"variables": p.exported.n, "inequalities": 0 if p.G is None else int(p.G.shape[0]),
@@ -208,7 +211,7 @@ def run_testset(test_set: qpbenchmark.TestSet, out_dir: Path, *, stem: str = "te
         "certified_tolerances": CERTIFIED_TOLERANCES,
         "solvers": summarize(results), "skipped": skipped_solvers(),
         "problems": problems, "optima": optima,
-        "conic": run_conic() if conic else [],
+        "conic": (run_conic(conic if isinstance(conic, list) else None) if conic else []),
     }
     (out_dir / f"{stem}_summary.json").write_text(json.dumps(summary, indent=1, default=float) + "\n", encoding="utf-8")
     with (out_dir / f"{stem}.md").open("a", encoding="utf-8") as fh:

@@ -8,7 +8,7 @@ inner holdings ``x_1..x_{N-1}``, then a spread slack ``t_ki >= |n_ki|`` per slic
 with ``epsilon_i > 0`` (unless no-reversal makes the spread the constant ``epsilon |X|``),
 then factor exposures ``f_k = B' x_k`` (factor-model baskets). ``units="raw"``: shares and
 currency; ``"scaled"``: holdings as fractions of the order, cost in ``cost_unit(problem)``.
-The mapping is written out on the conventions page's cost formulas (solvers/docs/testset.md).
+The mapping back is written out on the test-set page (solvers/docs/testset.md).
 """
 
 from __future__ import annotations
