@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
+from scipy.optimize import lsq_linear
 
 from ..costs import schedule_cost
 from ..errors import MethodNotApplicable, SolverError
@@ -126,8 +127,6 @@ def kkt_certificate(qp: ExportedQP, z: np.ndarray, *, active_tol: float = 1e-9,
 def _sign_constrained(jac: sps.csr_matrix, grad: np.ndarray, free: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """Multipliers ``mu >= 0`` (free rows unbounded) minimizing ``|grad + J'mu|``: bounded least
     squares on the rows that touch the largest residuals' variables (degenerate active sets)."""
-    from scipy.optimize import lsq_linear
-
     lo = np.where(free, -np.inf, 0.0)
     res = lsq_linear(jac.T.tocsc(), -grad, bounds=(lo, np.full(lo.size, np.inf)), method="trf",
                      lsmr_tol="auto", tol=1e-15, max_iter=2000)
