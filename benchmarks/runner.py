@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``python -m benchmarks`` and ``optexec bench``."""
     names = [m.rsplit(".", 1)[-1].removeprefix("bench_") for m in SUITES]
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run, under two minutes)")
-    parser.add_argument("--only", nargs="*", metavar="SUITE", choices=names,
+    parser.add_argument("--only", "--suite", nargs="*", metavar="SUITE", choices=names,
                         help=f"suite names to run (default: all of {', '.join(names)})")
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results, or benchmarks/results/quick "
                                                  "with --quick)")

@@ -247,6 +247,7 @@ def _json_commands(tmp_path):
         "sweep": [str(sweep), "--scheduler", "synchronous", "--out", str(tmp_path / "sw"), "--no-progress"],
         "bench": ["--quick", "--out", str(tmp_path / "bench")],
         "sensitivities": [*ex, "--method", "closed-form"],
+        "export": [*ex, "-o", str(tmp_path / "e.npz")],
     }
 
 
@@ -288,7 +289,7 @@ def test_every_help_entry_is_present_and_plain_text(capsys):
 
     assert set(subs.choices) == set(COMMANDS)  # the walk covers every registered command
     assert {"examples", "solve", "frontier", "validate", "adaptivity", "calibrate", "sweep", "bench",
-            "sensitivities"} <= set(COMMANDS)
+            "sensitivities", "export"} <= set(COMMANDS)
     markup = re.compile(r":(func|mod|class|meth|data|attr|ref):|``|\.\. ")
     for name, sub in [("optexec", parser), *subs.choices.items()]:
         text = sub.format_help()

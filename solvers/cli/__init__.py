@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "solvers.cli.sweep",
     "bench": "solvers.cli.bench",
     "sensitivities": "solvers.cli.sensitivities",
+    "export": "solvers.cli.export",
 }
 
 
