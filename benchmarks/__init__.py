@@ -20,4 +20,5 @@ SUITES: list[str] = [
     "benchmarks.bench_gallery",
     "benchmarks.bench_sensitivities",
     "benchmarks.bench_execution",
+    "benchmarks.bench_transient",
 ]

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks import SUITES, bench_transient
 from solvers import load_example, solve
 from solvers.costs import schedule_cost
 from solvers.errors import MethodNotApplicable, SpecError
@@ -210,3 +211,24 @@ def test_pure_ow_with_closures_is_the_irregular_grid_optimum():
     assert np.max(np.abs(cf.trades - trades)) / p.asset.holdings <= EXACT
     assert cf.objective == pytest.approx(0.5 * trades @ kern @ trades, rel=EXACT)
     assert cf.objective == pytest.approx(cf.diagnostics["closed_form_transient"], rel=EXACT)
+
+
+# ---------------------------------------------------------------------------- notebook claims, benchmark
+def test_optimum_saves_against_block_and_twap_for_every_resilience():
+    p0 = load_example("liquidity-cascade")
+    for rho in (1.0, 6.0, 30.0, 120.0):
+        p = p0.replace_asset(0, resilience=rho)
+        opt = solve(p, "closed-form").objective
+        block = schedule_cost(p, np.r_[p.asset.holdings, np.zeros(p.slices)]).transient
+        assert block == pytest.approx(0.5 * p.asset.transient_impact * p.asset.holdings ** 2, rel=1e-12)
+        assert opt < block and opt <= schedule_cost(p, twap(p)).transient * (1 + 1e-12)
+
+
+def test_bench_transient_quick_records_agree(tmp_path):
+    assert "benchmarks.bench_transient" in SUITES
+    out = bench_transient.run(True, tmp_path)
+    assert {r["N"] for r in out["records"]} >= {390, 2000}
+    for r in out["records"]:
+        for key in ("cvxpy_objective_rel_diff", "dp_objective_rel_diff"):
+            if key in r:
+                assert r[key] <= 1e-8, r
