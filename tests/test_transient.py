@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks import SUITES, bench_transient
-from solvers import load_example, solve
+from solvers import VolatilityPath, load_example, solve
 from solvers.costs import schedule_cost
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.methods import registered
@@ -165,7 +165,10 @@ def test_refusals_name_the_key():
     with pytest.raises(MethodNotApplicable, match="transient_impact"):
         solve(pure(temporary_impact=1e-7), "closed-form")
     with pytest.raises(MethodNotApplicable, match="transient_impact"):
-        solve(pure(temporary_impact=1e-7), "hjb")
+        solve(pure(), "hjb")  # eta = 0: the continuous optimum trades blocks
+    with pytest.raises(MethodNotApplicable, match="transient_kernel"):
+        solve(pure(temporary_impact=1e-7, transient_kernel="power_law", resilience=0.0, kernel_exponent=0.4,
+                   kernel_timescale=0.05), "hjb")
 
 
 # ---------------------------------------------------------------------------- simulator, validate
@@ -232,3 +235,36 @@ def test_bench_transient_quick_records_agree(tmp_path):
         for key in ("cvxpy_objective_rel_diff", "dp_objective_rel_diff"):
             if key in r:
                 assert r[key] <= 1e-8, r
+
+
+# ---------------------------------------------------------------------------- hjb: the (x, D) Riccati system
+def hjb_case(**changes):
+    return pure(rho_tau=6.0 / 30, **{"temporary_impact": 1e-6, "initial_deviation": 0.1, **changes}).replace(
+        risk_aversion=1e-5)
+
+
+def test_hjb_is_the_limit_of_the_discrete_optimum_at_first_order():
+    """qp exact at N = 100..800: the gap to hjb is first order in tau (one Richardson step leaves a
+    second-order remainder, a second removes it)."""
+    p = hjb_case()
+    hjb = solve(p, "hjb")
+    assert hjb.status == "optimal" and hjb.time_model == "continuous"
+    assert hjb.diagnostics["moments_gap_relative"] <= 1e-8
+    v = np.array([solve(p.replace(slices=n), "qp").objective for n in (100, 200, 400, 800)])
+    r1 = 2 * v[1:] - v[:-1]
+    err1 = np.abs(r1 / hjb.objective - 1)
+    assert 3.0 < err1[1] / err1[2] < 5.0              # order 2 left after removing order 1
+    r2 = (4 * r1[1:] - r1[:-1]) / 3
+    assert abs(r2[-1] / hjb.objective - 1) <= 1e-7
+    assert abs(v[-1] / hjb.objective - 1) <= 1e-4
+
+
+def test_hjb_transient_reduces_to_almgren_chriss_and_handles_deterministic_volatility():
+    p = hjb_case(transient_impact=1e-12, initial_deviation=0.0)
+    ac = solve(p.replace_asset(0, transient_impact=0.0, resilience=0.0, initial_deviation=0.0), "closed-form",
+               time_model="continuous")
+    assert solve(p, "hjb").objective == pytest.approx(ac.objective, rel=1e-5)
+    q = hjb_case().replace(volatility_model=VolatilityPath(tuple(np.linspace(0.4, 0.8, 30))))
+    res = solve(q, "hjb")
+    assert res.status == "optimal" and res.diagnostics["moments_gap_relative"] <= 1e-8
+    assert res.holdings[0] == q.asset.holdings and res.holdings[-1] == 0.0
