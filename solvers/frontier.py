@@ -44,10 +44,20 @@ class Frontier:
         return np.gradient(self.expected_cost, self.risk_aversions) / np.gradient(self.variance, self.risk_aversions)
 
 
+def _require_profile(problem: ExecutionProblem) -> None:
+    """Raise :class:`MethodNotApplicable` for specs outside the AC 2001 profile's family: per-slice
+    coefficients, closures or a terminal penalty (the closed form solves them one at a time)."""
+    require_applicable(problem)
+    keys = problem.time_varying_keys()
+    if keys:
+        raise MethodNotApplicable(METHOD, f"the frontier is traced for constant coefficients ({keys[0]} is set; "
+                                          "solve the spec at each lambda instead)")
+
+
 def efficient_frontier(problem: ExecutionProblem, risk_aversions: Sequence[float] | np.ndarray) -> Frontier:
     """Optimal ``(E, V)`` for every ``lambda`` in ``risk_aversions``: one vectorized call for
     a single asset (all trajectories at once, costed as a batch), a loop for a basket."""
-    require_applicable(problem)
+    _require_profile(problem)
     lams = np.asarray(risk_aversions, dtype=np.float64)
     if lams.ndim != 1 or lams.size == 0:
         raise SpecError("risk_aversions", risk_aversions, "must be a non-empty 1-D sequence")
@@ -87,7 +97,7 @@ def mean_var_optimum(problem: ExecutionProblem, confidence: float = 0.95) -> Mea
     """
     if not 0.5 < confidence < 1.0:
         raise SpecError("confidence", confidence, "must be in (0.5, 1)")
-    require_applicable(problem)
+    _require_profile(problem)
     if problem.is_basket:
         raise MethodNotApplicable(METHOD, "mean-VaR optimum is implemented for a single asset")
     z = float(ndtri(confidence))
@@ -149,7 +159,7 @@ class HorizonCurve:
 def cost_vs_horizon(problem: ExecutionProblem, slices: Sequence[int]) -> HorizonCurve:
     """Total cost ``E + lambda V`` of TWAP and of the optimum for each number of slices,
     keeping ``tau`` and the order fixed (single asset, linear impact, no per-slice data)."""
-    require_applicable(problem)
+    _require_profile(problem)
     a = problem.asset
     if isinstance(a.max_slice_trade, tuple) or a.market_volume is not None:
         raise MethodNotApplicable(METHOD, "per-slice caps or volumes do not extend to other horizons")

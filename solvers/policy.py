@@ -10,7 +10,8 @@ A policy decides the trade of slice ``k`` (k = 1..N) from the state at ``t_{k-1}
 * returns ``n_k`` in shares (same sign convention as the order: positive sells), shape ``(paths,)``.
 
 The last slice must finish the order: the simulator executes ``n_N = x_{N-1}`` whatever the
-policy returns there, which is the order's ``x_N = 0``. Dynamic methods (``dp``, ``hjb``)
+policy returns there, which is the order's ``x_N = 0`` (under a terminal penalty it executes the
+policy's ``n_N`` and liquidates the remainder for ``alpha x_N^2``). Dynamic methods (``dp``, ``hjb``)
 put such an object in ``Result.policy``; :class:`SchedulePolicy` wraps a static schedule so
 that the simulator treats every strategy alike (common random numbers across strategies).
 """

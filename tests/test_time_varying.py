@@ -9,8 +9,14 @@ import pytest
 import solvers
 from solvers import closed_form
 from solvers.costs import schedule_cost
+from solvers.cli import main
 from solvers.errors import MethodNotApplicable, SpecError
+from solvers.frontier import efficient_frontier
+from solvers.market.profiles import intraday_profile, u_shaped_volume, volume_scaled_impact
+from solvers.policy import ProportionalPolicy
+from solvers.simulation import simulate
 from solvers.spec import load_example
+from solvers.validation import validate
 
 
 def ac(n=5):
@@ -97,7 +103,7 @@ def test_closed_form_equals_qp_equals_dense_kkt(case, n):
     ref = dense_kkt(p)
     obj = float(schedule_cost(p, ref).objective)
     X = p.asset.holdings
-    for method in ("closed-form", "qp"):
+    for method in ("closed-form", "qp", "dp"):
         r = solvers.solve(p, method)
         assert abs(r.objective - obj) <= 1e-9 * abs(obj), (method, r.objective, obj)
         assert np.max(np.abs(r.holdings - ref)) / abs(X) <= 1e-9, method
@@ -108,8 +114,9 @@ def test_large_n_closed_form_equals_qp_and_dense():
     ref = dense_kkt(p)
     cf = solvers.solve(p, "closed-form")
     qp = solvers.solve(p, "qp")
+    dp = solvers.solve(p, "dp")
     obj = float(schedule_cost(p, ref).objective)
-    for r in (cf, qp):
+    for r in (cf, qp, dp):
         assert abs(r.objective - obj) <= 1e-9 * abs(obj)
         assert np.max(np.abs(r.holdings - ref)) / 1e6 <= 1e-9
 
@@ -183,12 +190,143 @@ def test_cartea_jaimungal_matches_the_discrete_limit():
 
 def test_methods_without_the_model_refuse_naming_the_key():
     p = varying(10)
-    for method in ("dp", "hjb"):
+    for method in ("hjb",):
         with pytest.raises(MethodNotApplicable, match="temporary_impact|closures|terminal_penalty"):
             solvers.solve(p, method)
+    # dp's recursion is linear-quadratic: nonlinear impact, caps and closures under stochastic volatility are refused
+    with pytest.raises(MethodNotApplicable, match="temporary_impact.*linear impact"):
+        solvers.solve(load_example("square-root-impact").replace_asset(
+            0, temporary_impact=(load_example("square-root-impact").asset.temporary_impact,) * 10), "dp")
+    with pytest.raises(MethodNotApplicable, match="closures with a stochastic volatility"):
+        solvers.solve(load_example("volatility-regimes").replace(closures=[{"after_slice": 3, "duration": 0.5}]), "dp")
+
+
+@pytest.mark.parametrize("name", ["volatility-regimes", "mean-reverting-volatility"])
+def test_dp_time_varying_recursion_per_state_equals_the_exact_recursion(name):
+    # constant per-slice lists take the time-varying recursion; the problem is the same
+    p = load_example(name)
+    a = p.asset
+    same = p.replace_asset(0, temporary_impact=(a.temporary_impact,) * p.slices, spread=(a.spread,) * p.slices)
+    ref, tv = solvers.solve(p, "dp"), solvers.solve(same, "dp")
+    assert tv.diagnostics["recursion"] == "exact-time-varying" and ref.diagnostics["recursion"] == "exact"
+    for key in ("objective", "expected_cost", "variance"):
+        assert getattr(tv, key) == pytest.approx(getattr(ref, key), rel=1e-12)
+    np.testing.assert_allclose(tv.holdings, ref.holdings, rtol=0, atol=1e-12 * abs(a.holdings))
+
+
+def test_dp_time_varying_policy_under_regimes_matches_monte_carlo():
+    p = load_example("volatility-regimes")
+    rng = np.random.default_rng(0)
+    p = p.replace_asset(0, temporary_impact=tuple(2.5e-6 * rng.uniform(0.5, 2, p.slices)), drift=0.01,
+                        spread=tuple(0.0625 * rng.uniform(0.9, 1.1, p.slices))).replace(terminal_penalty=1e-6)
+    r = solvers.solve(p, "dp")
+    assert abs(r.diagnostics["objective_gap"]) <= 1e-10 * r.objective
+    sim = simulate(p, r, paths=100_000, seed=1)
+    assert abs(sim.mean.value - r.expected_cost) <= 4 * sim.mean.se
+    assert abs(sim.risk_term.value - p.risk_aversion * r.variance) <= 4 * sim.risk_term.se
 
 
 def test_qp_re_solves_a_new_profile_without_recompiling():
     first = solvers.solve(varying(40, seed=3, alpha=1e-6), "qp")
     second = solvers.solve(varying(40, seed=4, alpha=1e-6), "qp")
     assert second.diagnostics["cache_hit"] and second.success and first.success
+
+
+# ---------------------------------------------------------------------------- Monte Carlo
+@pytest.mark.parametrize("case", ["together", "closures"])
+def test_monte_carlo_of_the_schedule_matches_its_stated_moments(case):
+    # closures move the price with their variance and drift, eta_k / epsilon_k price slice k, the
+    # remainder pays alpha x_N^2: E and V of costs.py within 4 standard errors, static = feedback
+    p = varying(12, **{**CASES[case], "drift": 0.05})
+    r = solvers.solve(p, "closed-form")
+    stated = schedule_cost(p, r.holdings)
+    static = simulate(p, r.holdings, paths=100_000, seed=3)
+    feedback = simulate(p, ProportionalPolicy(p, r.holdings), paths=100_000, seed=3)
+    np.testing.assert_allclose(feedback.cost, static.cost, rtol=1e-9, atol=1e-6 * stated.expected_cost)
+    for sim in (static, feedback):
+        assert abs(sim.mean.value - stated.expected_cost) <= 4 * sim.mean.se
+        assert abs(sim.variance.value - stated.variance) <= 4 * sim.variance.se
+        assert sim.risk_term.value == pytest.approx(p.risk_aversion * stated.variance, rel=1e-12)
+
+
+def test_monte_carlo_sees_the_closures_and_the_remainder():
+    # without the closures' risk, their drift or the terminal charge the same schedule would fail
+    p = varying(12, alpha=2e-6, drift=0.05)
+    r = solvers.solve(p, "closed-form")
+    stated = schedule_cost(p, r.holdings)
+    sim = simulate(p, r.holdings, paths=100_000, seed=3)
+    no_closures = schedule_cost(p.replace(closures=[]), r.holdings)
+    assert abs(sim.variance.value - no_closures.variance) > 4 * sim.variance.se
+    paired = simulate(p, r.holdings, paths=1000, seed=3, antithetic=True)  # exact mean for a static schedule
+    assert paired.mean.value == pytest.approx(stated.expected_cost, rel=1e-12)
+    assert abs(stated.terminal) > 1e-6 * stated.expected_cost and abs(stated.drift - no_closures.drift) > 1e-6 * stated.expected_cost
+
+
+def test_monte_carlo_basket_with_a_closure_and_a_soft_finish():
+    p = load_example("two-asset-basket").replace(closures=[{"after_slice": 2, "duration": 1.0}],
+                                                 terminal_penalty=[1e-5, 2e-5]).replace_asset(0, drift=0.01)
+    r = solvers.solve(p, "closed-form")
+    assert np.all(np.abs(r.holdings[-1]) > 0)
+    stated = schedule_cost(p, r.holdings)
+    sim = simulate(p, r.holdings, paths=100_000, seed=5)
+    assert abs(sim.mean.value - stated.expected_cost) <= 4 * sim.mean.se
+    assert abs(sim.variance.value - stated.variance) <= 4 * sim.variance.se
+
+
+def test_validate_cross_checks_a_time_varying_spec():
+    report = validate(varying(12, alpha=2e-6, drift=0.02), paths=20_000)
+    assert report.passed, report.failures
+    simulated = {c.a for c in report.checks if c.a.startswith("mc[")}
+    assert {"mc[closed-form]", "mc[qp]"} <= simulated
+
+
+def test_simulator_refuses_closures_with_stochastic_volatility():
+    p = load_example("mean-reverting-volatility")
+    p = p.replace(closures=[{"after_slice": 1, "duration": 0.5}])
+    with pytest.raises(MethodNotApplicable, match="closures"):
+        simulate(p, np.linspace(p.asset.holdings, 0, p.slices + 1), paths=100)
+
+
+# ---------------------------------------------------------------------------- examples and profiles
+def test_intraday_example_is_its_profile():
+    p = load_example("intraday-u-shape")
+    pr = intraday_profile(78, daily_volume=5e6, volatility=1.0, spread=0.01, eta=2.5e-7, impact_exponent=0.6)
+    a = p.asset
+    for got, want in ((a.temporary_impact, pr.temporary_impact), (a.spread, pr.spread),
+                      (a.market_volume, pr.volume), (p.volatility_model.path, pr.volatility)):
+        np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert np.sum(pr.volume) == pytest.approx(5e6) and np.mean(pr.volatility) == pytest.approx(1.0)
+    # U shape: busiest at the close, quietest at midday; impact highest where volume is lowest
+    assert pr.volume[-1] > pr.volume[0] > pr.volume[39] and np.argmax(pr.temporary_impact) == np.argmin(pr.volume)
+    assert pr.spread[0] > pr.spread[-1] and pr.volatility[0] > pr.volatility[39] < pr.volatility[-1]
+    np.testing.assert_allclose(pr.temporary_impact * pr.volume**0.6, 2.5e-7 * np.mean(pr.volume) ** 0.6, rtol=1e-12)
+
+
+def test_overnight_example_holds_a_third_of_a_session_overnight():
+    p = load_example("overnight-gap")
+    (c,) = p.closures
+    assert c.after_slice == p.slices // 2
+    assert c.duration * c.volatility**2 == pytest.approx(p.asset.volatility**2 / 3, rel=1e-12)
+    r = solvers.solve(p, "closed-form")
+    twap = schedule_cost(p, np.linspace(p.asset.holdings, 0, p.slices + 1))
+    assert r.objective < twap.objective
+    # the overnight risk makes the first session sell more than half
+    assert r.holdings[c.after_slice] < 0.5 * p.asset.holdings
+
+
+@pytest.mark.parametrize("name", ["intraday-u-shape", "overnight-gap"])
+def test_validate_passes_on_the_example(name, capsys):
+    assert main(["validate", "--example", name, "--paths", "4000"]) == 0
+    assert "PASSED" in capsys.readouterr().out
+
+
+def test_frontier_refuses_time_varying_specs_by_name():
+    with pytest.raises(MethodNotApplicable, match="closures"):
+        efficient_frontier(load_example("overnight-gap"), [1e-6])
+
+
+def test_profile_helpers_refuse_bad_input():
+    with pytest.raises(SpecError, match="daily_volume"):
+        u_shaped_volume(10, -1.0)
+    with pytest.raises(SpecError, match="volume"):
+        volume_scaled_impact(1e-7, [1.0, 0.0])

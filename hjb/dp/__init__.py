@@ -2,7 +2,9 @@
 
 Entry point :func:`solve` (``INFO`` declares the method's facts, :class:`DPSettings` its
 discretization). Volatility becomes a Markov chain (:mod:`.chain`); linear impact without caps
-or drift uses the exact recursion ``V = a x^2``, everything else a holdings grid (:mod:`.stage`).
+or drift uses the exact recursion ``V = a x^2``, a time-varying market (per-slice coefficients,
+closures, terminal penalty) its linear-quadratic form (:mod:`.time_varying`), everything else a
+holdings grid (:mod:`.stage`).
 """
 
 from .chain import VolatilityChain, mean_reverting_chain, volatility_chain

@@ -1,8 +1,8 @@
 """Method ``dp``: backward induction over the spec's ``N`` slices (exact in time), and its result.
 
 Volatility becomes a Markov chain (:mod:`hjb.dp.chain`); linear impact without caps or drift uses the
-exact recursion ``V = a x^2`` (:mod:`hjb.dp.exact`), everything else the holdings grid
-(:mod:`hjb.dp.grid`). ``holdings`` is the path with the volatility state frozen at its initial state;
+exact recursion ``V = a x^2`` (:mod:`hjb.dp.exact`), a time-varying market its linear-quadratic form
+(:mod:`hjb.dp.time_varying`), everything else the holdings grid (:mod:`hjb.dp.grid`). ``holdings`` is the path with the volatility state frozen at its initial state;
 ``expected_cost``/``variance`` are the policy's ``E[C]`` and ``E[sum tau sigma_k^2 x_k^2]``;
 ``objective = E + lambda V``, priced through :func:`solvers.costs.policy_cost`. Derivations: the theory
 page ``solvers/docs/theory-dp.md``.
@@ -33,6 +33,7 @@ from .policy import GridDPPolicy, LinearDPPolicy
 from .settings import DPSettings
 from .sizing import estimate as estimate_resources
 from .stage import impact_slope, interpolate, stage_coefficients
+from .time_varying import TimeVaryingDPPolicy, lq_backward, lq_forward, lq_stages, require_lq
 from .transient import TransientDPPolicy, require_exact_transient, transient_backward
 
 __all__ = ["INFO", "METHOD", "solve"]
@@ -55,10 +56,6 @@ INFO = MethodInfo(
 
 # ---------------------------------------------------------------------------- entry point
 def _applicable(problem: ExecutionProblem) -> None:
-    keys = problem.time_varying_keys()
-    if keys:
-        raise MethodNotApplicable(METHOD, f"{keys[0]} is not modelled by backward induction yet "
-                                          "(closed-form and qp solve it)")
     if problem.is_basket:
         raise MethodNotApplicable(METHOD, f"backward induction is for a single asset (this spec has {problem.n_assets})")
 
@@ -97,6 +94,8 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
     _applicable(problem)
     check_memory(problem, METHOD, estimate_resources(problem, cfg))  # also when called directly
     start = time.perf_counter()
+    if problem.time_varying_keys():
+        return _solve_time_varying(problem, cfg, start)
     if problem.has_transient:
         return _solve_transient(problem, cfg, start)
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
@@ -193,6 +192,48 @@ def _solve_transient(problem: ExecutionProblem, cfg: DPSettings, start: float) -
     if np.any(np.diff(holdings) * np.sign(a.holdings) > 1e-12 * abs(a.holdings)) and a.spread > 0:
         raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not a constant")
     result.policy = policy
+    result.solve_seconds = time.perf_counter() - start
+    return result
+
+
+def _solve_time_varying(problem: ExecutionProblem, cfg: DPSettings, start: float) -> Result:
+    """Per-slice coefficients, closures, a terminal penalty: the exact recursion of
+    :mod:`hjb.dp.time_varying` per volatility state."""
+    require_lq(problem)
+    if cfg.recursion == "grid":
+        raise MethodNotApplicable(METHOD, f"{problem.time_varying_keys()[0]}: recursion='grid' is not implemented "
+                                  "for a time-varying market; use recursion='auto' or 'exact'")
+    chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
+    stages = lq_stages(problem, chain)
+    rec = lq_backward(stages, chain.transition, problem.risk_aversion)
+    policy = TimeVaryingDPPolicy(problem, chain, rec)
+    holdings = policy.frozen_path()
+    a = problem.asset
+    i0 = chain.initial_state
+    value = stages.c0 * float(rec.A[0, i0] + rec.B[0, i0] + rec.C[0, i0]) + 0.5 * a.permanent_impact * a.holdings**2
+    trades = (holdings[:-1] - holdings[1:]) * np.sign(a.holdings)
+    if np.any(trades < -1e-12 * abs(a.holdings)):
+        if problem.no_reversal:
+            raise MethodNotApplicable(METHOD, "no_reversal binds in the time-varying recursion (use qp)")
+        if np.any(a.spread_slices(problem.slices) > 0):
+            raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not linear")
+    diagnostics: dict[str, Any] = {
+        "recursion": "exact-time-varying", "chain_method": chain.method, "vol_states": chain.n_states,
+        "chain": chain.diagnostics, "cost_unit": stages.c0, "holdings": "frozen-initial-state",
+        "value_function_objective": value, "interpolation": "none",
+    }
+    if chain.n_states == 1:
+        result = Result.from_schedule(problem, holdings, method=METHOD, diagnostics=diagnostics)
+    else:
+        cost = lq_forward(problem, chain, stages, rec)
+        result = Result.from_cost(problem, holdings, cost, method=METHOD, diagnostics=diagnostics, policy=policy)
+    result.diagnostics["objective_gap"] = result.objective - value
+    if chain.method in ("constant", "path", "regimes"):
+        result.diagnostics["objective_error"] = 1e-10 * abs(result.objective)
+        result.diagnostics["holdings_error"] = 1e-10 * abs(a.holdings)
+        result.diagnostics["accuracy_note"] = "exact linear-quadratic recursion: rounding only"
+    result.policy = policy
+    result.message = _message(chain)
     result.solve_seconds = time.perf_counter() - start
     return result
 

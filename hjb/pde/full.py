@@ -57,7 +57,8 @@ def holdings_gradient(w, dy, xp):
     return xp.concatenate([first, inner, last], axis=-1)
 
 
-def semi_lagrangian_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, interpolator, first=False, safeguard=False):
+def semi_lagrangian_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp, interpolator, first=False, safeguard=False,
+                         risk=None, s2=None):
     """The semi-Lagrangian half step (before the s-step); ``w`` is (ns, ny).
 
     Control: the first-order condition with the gradient at ``y``. With ``safeguard`` the
@@ -69,6 +70,11 @@ def semi_lagrangian_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp,
     ``interpolator(w)`` returns ``interp(idx, frac) = W[idx] + frac (W[idx + 1] - W[idx])`` along
     each row (``idx`` in ``[0, ny - 2]``): :func:`hjb.pde.reference.numpy_interpolator` or :func:`jax_interpolator`,
     the same arithmetic.
+
+    With ``risk`` (``B``, (ns, ny)) and ``s2`` (``s^2`` per row) it also steps the policy's risk
+    ``B = E[int s^2 y^2 dtheta]`` along the same control and departure points (trapezoid source,
+    the same interpolation) and returns ``(W, B)``; then ``W - k B`` (``c = k s^2``) is exactly the
+    policy's scaled temporary cost on the grid.
     """
     pow_1pb, inv_beta = power_functions(beta, xp)
     ny = w.shape[1]
@@ -83,13 +89,21 @@ def semi_lagrangian_step(w, theta_old, theta_new, y, y_1pb, y_b, c, h, beta, xp,
         pos = z * (ny - 1)
         idx = xp.clip(xp.floor(pos).astype(int_type), 0, ny - 2)
         w_dep = interp(idx, pos - idx)
-        return h * (pow_1pb(r) + 0.5 * c[:, None] * (y * y + z * z)) + pow_1pb(z) * inv_old + w_dep
+        return h * (pow_1pb(r) + 0.5 * c[:, None] * (y * y + z * z)) + pow_1pb(z) * inv_old + w_dep, z, idx, pos - idx
+
+    def risk_step(z, idx, frac):
+        return 0.5 * h * s2[:, None] * (y * y + z * z) + interpolator(risk)(idx, frac)
 
     p = y_b * theta_new ** (-beta) + grad / (1.0 + beta)
-    out = cost(xp.minimum(inv_beta(xp.maximum(p, 0.0)), y / h))
+    out, z, idx, frac = cost(xp.minimum(inv_beta(xp.maximum(p, 0.0)), y / h))
+    new_risk = risk_step(z, idx, frac) if risk is not None else None
     if safeguard:
-        out = xp.minimum(out, cost(xp.broadcast_to(y / theta_new, out.shape)))
-    return out - y_1pb * theta_new ** (-beta)
+        other, z2, idx2, frac2 = cost(xp.broadcast_to(y / theta_new, out.shape))
+        if risk is not None:
+            new_risk = xp.where(other < out, risk_step(z2, idx2, frac2), new_risk)
+        out = xp.minimum(out, other)
+    out = out - y_1pb * theta_new ** (-beta)
+    return out if risk is None else (out, new_risk)
 
 
 def jax_interpolator(w) -> Callable:
@@ -107,11 +121,14 @@ def jax_interpolator(w) -> Callable:
     return interp
 
 
-def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny: int, n_slices: int,
-               per_slice: int, explicit: bool, keep: bool, safeguard: bool = False, s_solve: str = "inverse"):
+def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, s2=None, *, beta: float, ny: int, n_slices: int,
+               per_slice: int, explicit: bool, keep: bool, safeguard: bool = False, s_solve: str = "inverse",
+               moments: bool = False):
     """JAX kernel. Returns ``W`` at theta = T (ns, ny) and, if ``keep``, ``W`` at slice ends
     (N, ns, ny) and ``W[j0]`` at every step (n_t, ny) (theta order). ``s_operator`` is the dense
-    ``(I - dt L_s)^-1`` (``s_solve="inverse"``) or :func:`reduction_coefficients` (``"reduction"``)."""
+    ``(I - dt L_s)^-1`` (``s_solve="inverse"``) or :func:`reduction_coefficients` (``"reduction"``).
+    With ``moments`` (``s2`` = ``s^2`` per row) the first output is ``(W, B)``: the policy's risk
+    ``B`` rides along (:func:`semi_lagrangian_step`), its s-step applied with ``W``'s."""
     ns = c.shape[0]
     y = jnp.linspace(0.0, 1.0, ny)
     y_1pb = power_functions(beta)[0](y)
@@ -129,6 +146,11 @@ def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny:
 
     def semi_lagrangian(w, n):
         theta_old = n * h
+        if moments:  # w is (ns, 2 ny): W then B, one s-step for both
+            out, risk = semi_lagrangian_step(w[:, :ny], theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp,
+                                             jax_interpolator, first=(n == 0), safeguard=safeguard,
+                                             risk=w[:, ny:], s2=s2)
+            return jnp.concatenate([out, risk], axis=1)
         return semi_lagrangian_step(w, theta_old, theta_old + h, y, y_1pb, y_b, c, h, beta, jnp, jax_interpolator,
                         first=(n == 0), safeguard=safeguard)
 
@@ -140,28 +162,31 @@ def _full_scan(c, lower, diagonal, upper, h, j0, s_operator, *, beta: float, ny:
     # the dense product; an optimization_barrier did not stop it on the CPU).
     def step(v, n):
         w = s_step(v)
-        return semi_lagrangian(w, n), (w[j0] if keep else None)
+        return semi_lagrangian(w, n), (w[j0, :ny] if keep else None)
 
     def one_slice(v, first):
         v, path = lax.scan(step, v, first + jnp.arange(per_slice))
-        return v, ((s_step(v), path) if keep else None)
+        return v, ((s_step(v)[:, :ny], path) if keep else None)
 
-    v_final, out = lax.scan(one_slice, jnp.zeros((ns, ny)), per_slice * jnp.arange(n_slices))
-    w_final = s_step(v_final)
+    width = 2 * ny if moments else ny
+    v_final, out = lax.scan(one_slice, jnp.zeros((ns, width)), per_slice * jnp.arange(n_slices))
+    both = s_step(v_final)
+    w_final = (both[:, :ny], both[:, ny:]) if moments else both
     if not keep:
         return w_final, None, None
     # the path rows are W^0 .. W^{n_t - 1}; drop W^0 = 0 and append W^{n_t}
-    return w_final, out[0], jnp.concatenate([out[1].reshape(-1, ny)[1:], w_final[j0][None]])
+    return w_final, out[0], jnp.concatenate([out[1].reshape(-1, ny)[1:], both[j0, :ny][None]])
 
 
 full_kernel = jax.jit(_full_scan, static_argnames=("beta", "ny", "n_slices", "per_slice", "explicit", "keep",
-                                                 "safeguard", "s_solve"))
+                                                 "safeguard", "s_solve", "moments"))
 
 
 def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_slice, j0=0, explicit=False,
-                    keep=False, safeguard=False, generator=None, s_solve: str | None = None):
+                    keep=False, safeguard=False, generator=None, s_solve: str | None = None, s2=None):
     """The compiled kernel on plain arrays (benchmarks, GPU script): returns
-    ``(W_final, W at slice ends, W[j0] per step, compile_seconds, run_seconds)``. ``generator``
+    ``(W_final, W at slice ends, W[j0] per step, compile_seconds, run_seconds)``; with ``s2``
+    (``s^2`` per row) ``W_final`` is the pair ``(W, B)``, ``B`` the policy's risk. ``generator``
     (dense, states x states) replaces the tridiagonal ``L_s`` (a regime chain's ``Q``).
     ``s_solve``: how the implicit s-step is applied, one of :data:`S_SOLVES` (default
     :func:`default_s_solve`); the two agree to round-off (1e-15 relative per step)."""
@@ -182,10 +207,11 @@ def full_hjb_arrays(c, lower, diagonal, upper, h, *, beta, ny, n_slices, per_sli
     else:
         s_operator = np.eye(1)
     args = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (c, lower, diagonal, upper)) + (
-        float(h), int(j0), jnp.asarray(s_operator))
+        float(h), int(j0), jnp.asarray(s_operator), None if s2 is None else jnp.asarray(s2, dtype=jnp.float64))
     (w, ends, paths), compile_s, run_s = compiled(
         full_kernel, *args, beta=float(beta), ny=int(ny), n_slices=int(n_slices), per_slice=int(per_slice),
-        explicit=bool(explicit), keep=bool(keep), safeguard=bool(safeguard), s_solve=s_solve)
+        explicit=bool(explicit), keep=bool(keep), safeguard=bool(safeguard), s_solve=s_solve,
+        moments=s2 is not None)
     return w, ends, paths, compile_s, run_s
 
 
@@ -203,6 +229,8 @@ class FullSolution:
         theta: fine time-to-go grid (n_t + 1 points).
         w_path: ``W(theta_n, ., sigma_0)`` for n = 0..n_t (n_t + 1, ny) (row 0 is zeros).
         value_scale: ``eta |X|^(1+beta)`` (currency).
+        risk_start: ``B`` at ``t = 0`` (ns, ny): the feedback policy's ``E[int s^2 y^2 dt]``
+            from ``(0, y, s)`` on the same grid, along the same control (volatility^2 x time unit).
     """
 
     states: np.ndarray
@@ -217,11 +245,18 @@ class FullSolution:
     horizon: float
     diagnostics: dict[str, Any] = field(default_factory=dict)
     kind: str = "grid"
+    risk_start: np.ndarray | None = None
 
     @property
     def value(self) -> float:
         """``V(0, X, sigma_0)`` without the trajectory constants (currency)."""
         return self.value_scale * (self.horizon ** (-self.beta) + float(self.w_start[self.start_index, -1]))
+
+    @property
+    def risk(self) -> float:
+        """``E[int sigma_t^2 y_t^2 dt]`` of the policy from ``(0, 1, sigma_0)``; the variance is
+        ``X^2`` times this (currency^2, the conventions page's ``V``)."""
+        return float(self.risk_start[self.start_index, -1])
 
     def rate(self, theta: float, w_row: np.ndarray, y: np.ndarray, dt: float) -> np.ndarray:
         """Scaled rate ``r`` at holdings ``y`` from a row of ``W`` (the scheme's control rule)."""
@@ -289,8 +324,8 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
     s_solve = default_s_solve(s.size, explicit=explicit, generator=generator is not None)
     w, ends, paths, compile_s, run_s = full_hjb_arrays(
         c, lower, diagonal, upper, h, beta=beta, ny=ny, n_slices=problem.slices, per_slice=per_slice, j0=j0,
-        explicit=explicit, keep=True, generator=generator, s_solve=s_solve)
-    w = np.asarray(w)
+        explicit=explicit, keep=True, generator=generator, s_solve=s_solve, s2=s**2)
+    w, risk = np.asarray(w[0]), np.asarray(w[1])
     if not np.all(np.isfinite(w)):
         raise SolverError("hjb", "numerical_error", f"the full HJB produced non-finite values on this grid "
                           f"({n_t} time steps, {ny} holdings points)")
@@ -305,8 +340,9 @@ def solve_full(problem: ExecutionProblem, settings: HJBSettings | None = None) -
         boundary_conditions="no-flux",
         stability_number=number, semi_lagrangian_courant=courant,
         s_solve=("none" if s.size == 1 else "explicit" if explicit else s_solve),
-        order_time=1, compile_seconds=compile_s, run_seconds=run_s,
+        order_time=1, moments_scheme="sl-along-policy",
+        compile_seconds=compile_s, run_seconds=run_s,
     )
     return FullSolution(states=s, start_index=j0, y=np.linspace(0.0, 1.0, ny), beta=beta, w_start=w,
                         w_slices=w_slices, theta=theta, w_path=w_path, value_scale=eta * big_x ** (1.0 + beta),
-                        horizon=problem.horizon, diagnostics=diag, kind=kind)
+                        horizon=problem.horizon, diagnostics=diag, kind=kind, risk_start=risk)

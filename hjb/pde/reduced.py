@@ -3,7 +3,7 @@
 In time to go ``theta``: ``a_theta = c(s) - a^2 + L_s a``, ``a ~ 1/theta`` at ``theta = 0``, ``c`` from
 :func:`riccati_source`. Constant, path and regime volatility: RK4 on the smooth ``q = 1/a`` (order 4);
 mean-reverting volatility: backward Euler on ``d = a - 1/theta`` over the ``s`` grid of
-:func:`volatility_grid` (order 1). The policy's moments ride along (Feynman-Kac). Entry points
+:func:`volatility_grid` (order 1 in time, central differences: order 2 in ``s``). The policy's moments ride along (Feynman-Kac). Entry points
 :func:`solve_reduced`, :func:`solve_mean_reverting_batch`; kernels :func:`reduced_kernel` and
 :func:`reduced_batch_kernel` (benchmarks). Derivations: ``solvers/docs/theory-hjb.md``.
 """
@@ -73,17 +73,20 @@ def riccati_source(problem: ExecutionProblem, states: np.ndarray) -> np.ndarray:
         / a.temporary_impact
 
 
-def generator_rows(model: MeanRevertingVolatility, s: np.ndarray):
-    """Rows ``(lower, diagonal, upper)`` of ``L_s`` on the nodes ``s`` (upwind drift, central
-    diffusion, no flux at the ends) and ``max_j (b_j / ds^2 + |mu_j| / ds)`` (1 / time unit)."""
+def generator_rows(model: MeanRevertingVolatility, s: np.ndarray, drift: str = "central"):
+    """Rows ``(lower, diagonal, upper)`` of ``L_s`` on the nodes ``s`` (central diffusion; drift
+    central where ``|mu| ds <= b``, else upwind; no flux at the ends) and
+    ``max_j (b_j / ds^2 + |mu_j| / ds)`` (1 / time unit). Every row keeps nonnegative
+    off-diagonals (an M-matrix ``I - dt L_s``)."""
     ds = s[1] - s[0]
     mu = model.reversion * (model.mean - s)
     p = model.elasticity
     base = np.maximum(s, 0.0) if p > 0 else np.abs(s)
     b = model.vol_of_vol**2 * (np.ones_like(s) if p == 0 else (base if p == 0.5 else base**2))
     b[0] = b[-1] = 0.0  # boundary rows: diffusion dropped
-    lower = np.maximum(-mu, 0.0) / ds + 0.5 * b / ds**2
-    upper = np.maximum(mu, 0.0) / ds + 0.5 * b / ds**2
+    central = (np.abs(mu) * ds <= b) if drift == "central" else np.zeros(s.shape, dtype=bool)
+    lower = np.where(central, -0.5 * mu / ds, np.maximum(-mu, 0.0) / ds) + 0.5 * b / ds**2
+    upper = np.where(central, 0.5 * mu / ds, np.maximum(mu, 0.0) / ds) + 0.5 * b / ds**2
     lower[0] = 0.0  # no flux out of the grid: drift upwinded inward only
     upper[-1] = 0.0
     diagonal = -(lower + upper)
@@ -117,7 +120,7 @@ def volatility_grid(problem: ExecutionProblem, settings: HJBSettings, *, model: 
             f"(at t = {band.times[i]:g}: mean {band.mean[i]:.6g}, sd {band.sd[i]:.6g}); "
             f"need >= settings.min_coverage_sds = {settings.min_coverage_sds:g}",
         )
-    lower, diagonal, upper, per_dt = generator_rows(model, s)
+    lower, diagonal, upper, per_dt = generator_rows(model, s, settings.s_drift)
     return VolatilityGrid(s=s, start_index=grid.start_index, lower=lower, diagonal=diagonal, upper=upper,
                           coverage_sds=cover, stability_number_per_dt=per_dt)
 
@@ -419,11 +422,12 @@ def solve_reduced(problem: ExecutionProblem, settings: HJBSettings | None = None
         d_path = np.concatenate([[0.0], np.asarray(path)])
         a_start = 1.0 / horizon + np.asarray(d_final)
         diag.update(
-            scheme="be-upwind-central" if not explicit else "fe-upwind-central",
+            scheme=("be-" if not explicit else "fe-") + settings.s_drift,
+            drift=settings.s_drift, order_vol=2 if settings.s_drift == "central" else 1,
             unknown="d=a-1/theta",
             boundary_conditions="no-flux",
             vol_points=int(grid.s.size), vol_min=float(grid.s[0]), vol_max=float(grid.s[-1]), ds=grid.ds,
-            coverage_sds=grid.coverage_sds, stability_number=number, order_time=1, order_vol=1,
+            coverage_sds=grid.coverage_sds, stability_number=number, order_time=1,
         )
         slice_theta = problem.tau * np.arange(problem.slices, 0, -1)  # theta at t_{k-1}, k = 1..N
         a_slices = np.asarray(ends)[::-1] + 1.0 / slice_theta[:, None]
@@ -490,8 +494,8 @@ def solve_mean_reverting_batch(problem: ExecutionProblem, vol_of_vols: Sequence[
         raise SpecError("vol_of_vols", list(np.atleast_1d(xis)), "must be a non-empty list of numbers >= 0")
     widest = MeanRevertingVolatility(model.reversion, model.mean, float(xis.max()), model.elasticity)
     grid = volatility_grid(problem, settings, model=widest)
-    rows = [generator_rows(MeanRevertingVolatility(model.reversion, model.mean, float(x), model.elasticity), grid.s)
-            for x in xis]
+    rows = [generator_rows(MeanRevertingVolatility(model.reversion, model.mean, float(x), model.elasticity), grid.s,
+                           settings.s_drift) for x in xis]
     lower, diagonal, upper = (np.stack([r[i] for r in rows]) for i in range(3))
     a = problem.asset
     n_t, per_slice = settings.steps_for(problem.slices)

@@ -34,7 +34,11 @@ ax.set_xlabel("time (days)"); ax.set_ylabel("shares held"); ax.legend(); plt.sho
 # ## How the exponent bends the schedule
 # For each `beta` we pick `eta` so that the impact per share at the TWAP rate `X / T` is the same
 # as in the linear model; only the curvature of the impact differs. Concave impact (`beta < 1`)
-# makes a fast slice relatively cheap, so the schedule front-loads more.
+# makes a fast slice relatively cheap, so the schedule front-loads more. For `beta < 1` the spec
+# also says `no_reversal = true` (a sell program never buys): with concave impact the
+# `-1/2 gamma sum n^2` of the permanent impact pays for trades that alternate in sign without
+# bound once `gamma (1 + cos(pi/N)) > lambda tau sigma^2`, as here, so only the one-way problem
+# has an optimum (the bundled square-root example says so too).
 
 # %%
 x0, horizon = 1e6, linear_problem.horizon
@@ -42,7 +46,7 @@ v_twap = x0 / horizon
 fig, ax = plt.subplots(figsize=(7, 4))
 for beta in (0.5, 0.75, 1.0, 1.5):
     eta = 2.5e-6 * v_twap ** (1 - beta)
-    p = linear_problem.replace_asset(0, impact_exponent=beta, temporary_impact=eta)
+    p = linear_problem.replace(no_reversal=beta < 1).replace_asset(0, impact_exponent=beta, temporary_impact=eta)
     r = solve(p, "qp")
     ax.plot(r.times, r.holdings / x0, "o-", ms=3, label=f"beta = {beta} (objective {r.objective:,.0f})")
 ax.set_xlabel("time (days)"); ax.set_ylabel("fraction held"); ax.legend(); plt.show()

@@ -13,11 +13,15 @@ along each path (:mod:`solvers.transient`; a policy with ``uses_deviation`` read
 spawn_key=(b,)))``, so a ``(seed, problem)`` gives every strategy the same paths, and a run of
 ``n`` paths is the prefix of any longer one. Amounts are in currency. A spec's volume and fill
 model (:mod:`solvers.market`) makes slice ``k`` execute only its fill of the order; the rest
-stays in holdings and ``x_N`` is sold at ``t_N`` in one block at ``h(x_N / tau)``.
+stays in holdings and ``x_N`` is sold at ``t_N`` in one block at ``h(x_N / tau)``. Per-slice
+``eta_k`` / ``epsilon_k`` enter ``h`` of slice ``k``; a closure after slice ``k`` moves the price by
+``mu d + sigma_c sqrt(d) xi`` with ``x_k`` held; under a terminal penalty ``x_N`` is liquidated at
+``S_N`` for ``alpha x_N^2`` (conventions page, "Time-varying markets").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -25,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.linalg import expm
 
 from ..errors import MethodNotApplicable, SpecError
 from ..impact import impact_model
@@ -33,7 +36,6 @@ from ..market import MarketModel, SliceState, market_model
 from ..policy import FeedbackPolicy, SchedulePolicy
 from ..spec import ExecutionProblem
 from ..transient import transient_model
-from ..volatility import ConstantVolatility, MeanRevertingVolatility, RegimeVolatility, VolatilityPath
 from .estimates import Difference, MonteCarloEstimate, sample_statistics, standard_error, unit_means
 
 __all__ = [
@@ -57,84 +59,17 @@ def block_generator(seed: int, block: int) -> np.random.Generator:
 
 def simulate_volatility(problem: ExecutionProblem, paths: int, rng: np.random.Generator,
                         vol_substeps: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-    """``sigma_k = sigma(t_{k-1})`` for k = 1..N on ``paths`` paths.
-
-    Schemes: constant and path are deterministic; mean reverting with ``p = 0`` (OU) and
-    ``p = 1/2`` (CIR in sigma: ``c Gamma(d/2 + P, 2)``, ``P ~ Poisson(sigma e^{-kappa dt} / 2c)``)
-    use exact transitions; ``p = 1`` takes ``vol_substeps`` lognormal steps per slice whose
-    conditional first two moments are exact (``expm`` of the moment ODE), so ``E[sigma_k]`` and
-    ``E[sigma_k^2]`` are exact; regimes follow ``P = expm(Q tau)`` between slices.
-
-    Returns ``(sigma, regime)``: ``sigma`` of shape ``(paths, N)`` (single asset; a basket is
-    constant and gets ``(paths, N)`` ones, scaled per asset by the caller), and the regime
-    index during each slice (``(paths, N)`` integers) for a regime model, else None.
-    """
-    n = problem.slices
-    tau = problem.tau
-    model = problem.volatility_model
-    sigma0 = float(problem.assets[0].volatility)
+    """``sigma_k = sigma(t_{k-1})`` for k = 1..N on ``paths`` paths, drawn by the spec's volatility
+    model (:meth:`solvers.volatility.VolatilityModel.sample`: exact transitions where they exist,
+    moment-matched sub-steps otherwise). Returns ``(sigma, regime)``: ``sigma`` of shape
+    ``(paths, N)`` (a basket is constant and gets ones, scaled per asset by the caller), and the
+    regime index per slice for a regime model, else None."""
     if problem.is_basket:
-        return np.ones((paths, n)), None
-    if isinstance(model, ConstantVolatility):
-        return np.full((paths, n), sigma0), None
-    if isinstance(model, VolatilityPath):
-        return np.broadcast_to(np.asarray(model.path, dtype=np.float64), (paths, n)).copy(), None
-    if isinstance(model, RegimeVolatility):
-        p = model.transition_matrix(tau)
-        cum = np.cumsum(p, axis=1)
-        cum[:, -1] = 1.0
-        levels = np.asarray(model.levels, dtype=np.float64)
-        regime_t = np.empty((n, paths), dtype=np.int64)  # time-major while stepping
-        regime_t[0] = model.initial_regime
-        u = rng.random((n - 1, paths)) if n > 1 else np.empty((0, paths))
-        columns = [np.ascontiguousarray(cum[:, j]) for j in range(model.n_regimes - 1)]
-        for k in range(1, n):
-            prev = regime_t[k - 1]
-            nxt = regime_t[k]
-            nxt[:] = 0
-            for col in columns:  # next regime = number of cumulative probabilities below u
-                nxt += u[k - 1] > col[prev]
-        return levels[regime_t].T, regime_t.T  # (paths, N) views of time-major arrays
-    if isinstance(model, MeanRevertingVolatility):
-        return _mean_reverting_paths(model, sigma0, n, tau, paths, rng, vol_substeps), None
-    raise SpecError("volatility_model.kind", model.kind, "has no simulation scheme")
+        return np.ones((paths, problem.slices)), None
+    return problem.volatility_model.sample(rng, paths, problem.slices, problem.tau,
+                                           float(problem.assets[0].volatility), vol_substeps)
 
 
-def _mean_reverting_paths(model: MeanRevertingVolatility, sigma0: float, n: int, tau: float, paths: int,
-                          rng: np.random.Generator, substeps: int) -> np.ndarray:
-    kappa, theta, xi, p = model.reversion, model.mean, model.vol_of_vol, model.elasticity
-    out = np.empty((paths, n))
-    out[:, 0] = sigma0
-    exact_cir = p == 0.5 and xi > 0
-    steps = 1 if (p == 0.0 or exact_cir or xi == 0) else int(substeps)
-    dt = tau / steps
-    phi = expm(model.generator_matrix() * dt)  # (1, m1, m2) -> conditional moments after dt
-    s = out[:, 0].copy()
-    for k in range(1, n):
-        for _ in range(steps):
-            m1 = phi[1, 0] + phi[1, 1] * s + phi[1, 2] * s * s
-            if xi == 0:
-                s = m1
-                continue
-            if p == 0.0:
-                m2 = phi[2, 0] + phi[2, 1] * s + phi[2, 2] * s * s
-                s = m1 + np.sqrt(np.maximum(m2 - m1 * m1, 0.0)) * rng.standard_normal(paths)
-            elif exact_cir:  # noncentral chi-square as a Poisson mixture of gammas (df = 0 allowed)
-                e = math.exp(-kappa * dt)
-                c = xi * xi * (1 - e) / (4 * kappa)
-                mix = rng.poisson(0.5 * np.maximum(s, 0.0) * e / c)
-                s = c * rng.gamma(0.5 * 4 * kappa * theta / (xi * xi) + mix, 2.0)
-            else:
-                m2 = phi[2, 0] + phi[2, 1] * s + phi[2, 2] * s * s
-                pos = (m1 > 0) & (m2 > 0)  # both vanish only once sigma has reached 0 with theta = 0
-                safe1, safe2 = np.where(pos, m1, 1.0), np.where(pos, m2, 1.0)
-                v = np.maximum(np.log(safe2) - 2.0 * np.log(safe1), 0.0)  # log(m2 / m1^2), in logs: no underflow
-                s = np.where(pos, safe1 * np.exp(-0.5 * v + np.sqrt(v) * rng.standard_normal(paths)), 0.0)
-        out[:, k] = s
-    return out
-
-
-# ---------------------------------------------------------------------------- the engine
 @dataclass
 class SimulationResult:
     """Cost distribution of one strategy on simulated paths.
@@ -249,23 +184,43 @@ def _as_strategy(problem: ExecutionProblem, strategy: Any) -> tuple[np.ndarray |
 
 
 def _impact(problem: ExecutionProblem):
-    """``h(n)``: temporary impact per share plus spread of the trades ``n`` (shape (..., m))."""
-    tau = problem.tau
+    """``h(n, k)``: temporary impact per share plus spread of the trades ``n`` of slice ``k``
+    (shape (..., m)); ``k = None``: ``n`` holds all N slices on its second-to-last axis
+    (per-slice ``eta_k`` and ``epsilon_k`` apply to their own slice)."""
+    tau, n_slices = problem.tau, problem.slices
     if problem.temporary_impact_matrix is not None:
         eps = np.array([a.spread for a in problem.assets])
         hmat = problem.temporary_impact_matrix_array
 
-        def h(n):
+        def h(n, k=None):
             return eps * np.sign(n) + (n / tau) @ hmat.T
         return h
-    laws = [impact_model(a) for a in problem.assets]
-    if len(laws) == 1:
-        law = laws[0]
-        return lambda n: law.price_concession(np, n, tau)
+    laws = []
+    for a in problem.assets:
+        base = impact_model(a)
+        eta, eps = a.eta_slices(n_slices), a.spread_slices(n_slices)
+        if not a.varying_keys:
+            laws.append(lambda k, base=base: base)
+        else:  # the law of slice k (1..N), or of all slices at once (k = None)
+            laws.append(lambda k, base=base, eta=eta, eps=eps: dataclasses.replace(
+                base, eta=eta if k is None else float(eta[k - 1]), epsilon=eps if k is None else float(eps[k - 1])))
 
-    def h(n):
-        return np.stack([law.price_concession(np, n[..., j], tau) for j, law in enumerate(laws)], axis=-1)
+    def h(n, k=None):
+        return np.stack([law(k).price_concession(np, n[..., j], tau) for j, law in enumerate(laws)], axis=-1)
     return h
+
+
+def _closure_moves(problem: ExecutionProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per closure: ``after_slice`` (ints), duration ``d`` and ``sigma_c`` (single asset; a basket
+    keeps its volatilities: 1): the price moves ``mu d + sigma_c sqrt(d) xi`` while ``x_k`` is held."""
+    cl = problem.closures
+    after = np.array([c.after_slice for c in cl], dtype=np.int64)
+    dur = np.array([c.duration for c in cl], dtype=np.float64)
+    if problem.is_basket:
+        vol = np.ones(len(cl))
+    else:
+        vol = np.sqrt(np.array([problem.closure_variance(c) for c in cl], dtype=np.float64))
+    return after, dur, vol
 
 
 def simulate(
@@ -289,7 +244,8 @@ def simulate(
         strategy: static holdings ``x_0..x_N`` (array), a :class:`SchedulePolicy`, any
             :class:`FeedbackPolicy` (``trade(k, x_{k-1}, sigma_k, regime) -> n_k``), or a
             :class:`~solvers.result.Result` (its ``policy`` if it has one, else its holdings).
-            The last slice always executes ``n_N = x_{N-1}`` (``x_N = 0``).
+            The last slice executes ``n_N = x_{N-1}`` (``x_N = 0``) unless the spec has a
+            terminal penalty (then ``x_N`` is liquidated at ``S_N`` for ``alpha x_N^2``).
         paths: number of paths (even when antithetic).
         seed: the random seed; the same seed gives the same paths to every strategy.
         antithetic: pair each path with its mirror ``-xi`` (same volatility path).
@@ -302,9 +258,8 @@ def simulate(
         label: name of the strategy in outputs.
     """
     _check_count("paths", paths, 2, MAX_PATHS)
-    keys = problem.time_varying_keys()
-    if keys:
-        raise MethodNotApplicable("simulate", f"{keys[0]} is not simulated yet (costs.py prices such schedules)")
+    if problem.closures and problem.volatility_model.stochastic:
+        raise MethodNotApplicable("simulate", "closures with a stochastic volatility model are not simulated yet")
     if antithetic and paths % 2:
         raise SpecError("paths", paths, "must be even with antithetic=True (paths come in pairs)")
     _check_count("vol_substeps", vol_substeps, 1, MAX_VOL_SUBSTEPS)
@@ -321,7 +276,9 @@ def simulate(
     big_x = problem.initial_holdings
     if static is not None:
         hs = static.reshape(n + 1, m)
-        if np.any(np.abs(hs[0] - big_x) > 1e-9 * np.abs(big_x)) or np.any(np.abs(hs[-1]) > 1e-9 * np.abs(big_x)):
+        soft = problem.has_terminal_penalty
+        if np.any(np.abs(hs[0] - big_x) > 1e-9 * np.abs(big_x)) or (
+                not soft and np.any(np.abs(hs[-1]) > 1e-9 * np.abs(big_x))):
             raise SpecError("strategy", "holdings", "must start at X and end at 0 (x_0 = X, x_N = 0)")
     if block_paths is None:
         block_paths = int(min(65536, max(256, _BLOCK_ELEMENTS // (n * m))))
@@ -403,11 +360,17 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
     if active:  # drawn after the prices, so that the price paths stay those of a run without it
         draws = market.draw(rng, drawn).take(slice(0, half))
         draws = draws.repeat(2) if antithetic else draws
+    after, dur, vol_c = _closure_moves(problem)
+    zc = rng.standard_normal((drawn, len(after), m))[:half] if len(after) else np.zeros((size, 0, m))
+    if antithetic and len(after):  # drawn last, so that a spec without closures keeps its paths
+        zc = np.stack([zc, -zc], axis=1).reshape(size, len(after), m)
     corr = problem.correlation_matrix
     if m > 1 and not np.allclose(corr, np.eye(m)):
         w, u = np.linalg.eigh(corr)
         factor = u * np.sqrt(np.maximum(w, 0.0))
         z = z @ factor.T
+        zc = zc @ factor.T
+    alpha = problem.terminal_penalties() if problem.has_terminal_penalty else None
     vols = problem.volatilities if problem.is_basket else np.ones(1)
     root_tau = math.sqrt(tau)
     mu_tau = np.array([a.drift for a in problem.assets]) * tau
@@ -423,15 +386,23 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
         #   C = sum_k n_k' h(v_k) + sum_k x_k' Gamma n_k - sum_k x_k' (mu tau + sigma_k sqrt(tau) xi_k),
         # one matrix-vector product per block instead of a cumulative sum of prices (the
         # feedback engine below carries D_k itself; tests check that both agree path by path).
+        # A closure after slice k adds its move to x_k's; the remainder x_N pays alpha x_N^2.
         x = static.reshape(n + 1, m)
         trades = x[:-1] - x[1:]
         held = x[1:]  # x_1..x_N
+        hold_time = problem.exposure_times()
         fixed = float(np.sum(trades * h(trades)) + np.einsum("km,mj,kj->", held, gamma, trades)
-                      - np.sum(held * mu_tau))
+                      - np.sum(held * mu_tau / tau * hold_time[:, None]))
+        if alpha is not None:
+            fixed += float(np.sum(alpha * x[-1] ** 2))
         for i, kernel in enumerate(kernels):  # the transient cost of a static schedule is deterministic
             if kernel is not None:
                 fixed += float(kernel.cost(trades[:, i], times))
         weights = held * vols * root_tau  # (N, m)
+        closure_noise = 0.0
+        if len(after):
+            cw = held[after - 1] * vols * (vol_c * np.sqrt(dur))[:, None]  # (closures, m)
+            closure_noise = np.einsum("pcm,cm->p", zc, cw)
         if stochastic:
             noise = (sigma * z[..., 0]) @ weights[:, 0]
             risk = lam * tau * (sigma**2 @ (held[:, 0] ** 2))
@@ -439,11 +410,11 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
             weights = weights * sigma_row[:, None]
             noise = z[..., 0] @ weights[:, 0] if m == 1 else np.einsum("pkm,km->p", z, weights)
             if problem.is_basket:
-                value = lam * tau * float(np.einsum("km,mj,kj->", held, cov, held))
+                value = lam * float(np.einsum("k,km,mj,kj->", hold_time, held, cov, held))
             else:
-                value = lam * tau * float(sigma_row**2 @ held[:, 0] ** 2)
+                value = lam * float(problem.holding_risk()[:, 0, 0] @ held[:, 0] ** 2)
             risk = np.full(size, value)
-        return fixed - noise, risk, x
+        return fixed - noise - closure_noise, risk, x
     # time-major copies: each slice reads contiguous rows
     z_t = np.ascontiguousarray(np.moveaxis(z, 1, 0))  # (N, size, m)
     sig_t = np.ascontiguousarray(sigma.T) if stochastic else None
@@ -454,6 +425,7 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
     cost = np.zeros(size)
     risk = np.zeros(size)
     xk = holdings_t[0].copy()
+    closure_at = {int(k): j for j, k in enumerate(after)}
     # transient impact: the volume displacement E (shares) per path and asset; D = F(E)
     volume = np.array([[0.0 if kr is None else float(kr.volume(kr.initial_deviation)) for kr in kernels]] * size)
     history = np.zeros((n, size, m)) if any(kr is not None and not kr.exponential for kr in kernels) else None
@@ -466,7 +438,7 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
                     volume[:, i] = (float(kr.volume(kr.initial_deviation)) * kr.decay(np, times[k - 1] - times[0])
                                     + np.tensordot(lag, history[: k - 1, :, i], axes=(0, 0)))
         s_k = sig_t[k - 1] if stochastic else np.full(size, sigma_row[k - 1])
-        if k == n:
+        if k == n and alpha is None:
             trade = xk.copy()
         else:
             r_k = None if reg_t is None else reg_t[k - 1]
@@ -488,7 +460,7 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
                 raise SpecError("policy", type(policy).__name__, f"returned a non-finite trade in slice k = {k}")
         if active:
             trade = market.execute(k, trade[:, 0], draws)[:, None]
-        cost -= np.sum(trade * (d - h(trade)), axis=1)
+        cost -= np.sum(trade * (d - h(trade, k)), axis=1)
         for i, kr in enumerate(kernels):
             if kr is not None:
                 cost += kr.step_cost(np, volume[:, i], trade[:, i])
@@ -498,15 +470,23 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
                     volume[:, i] = math.exp(-kr.rho * (times[k] - times[k - 1])) * (volume[:, i] + trade[:, i])
         d += (s_k[:, None] * (vols * root_tau)) * z_t[k - 1] + mu_tau - trade @ gamma.T
         xk = xk - trade
-        if k == n and not active:
+        if k == n and not active and alpha is None:
             xk[:] = 0.0
         holdings_t[k] = xk
+        weight = tau * s_k**2  # the variance rate times time while x_k is held (single asset)
+        hold = tau
+        if k in closure_at:  # the market is closed after slice k: x_k is held through the move
+            j = closure_at[k]
+            d += (vol_c[j] * math.sqrt(dur[j]) * vols) * zc[:, j] + mu_tau / tau * dur[j]
+            hold, weight = tau + dur[j], weight + dur[j] * vol_c[j] ** 2
         if problem.is_basket:
-            risk += lam * tau * np.einsum("pm,mj,pj->p", xk, cov, xk)
+            risk += lam * hold * np.einsum("pm,mj,pj->p", xk, cov, xk)
         else:
-            risk += lam * tau * s_k**2 * xk[:, 0] ** 2
-    if active:  # the unfilled remainder x_N: one block at S_N at its temporary-impact cost
-        cost -= np.sum(xk * (d - h(xk)), axis=1)
+            risk += lam * weight * xk[:, 0] ** 2
+    if alpha is not None:  # the remainder x_N: liquidated at S_N for alpha x_N^2
+        cost += np.sum(alpha * xk * xk - xk * d, axis=1)
+    elif active:  # the unfilled remainder x_N: one block at S_N at its temporary-impact cost
+        cost -= np.sum(xk * (d - h(xk, n)), axis=1)
     return cost, risk, np.moveaxis(holdings_t, 0, 1)
 
 

@@ -72,13 +72,20 @@ def row_deterministic_sigma_path():
 
 def row_time_varying():
     """Per-slice eta and spread, a closure and a terminal penalty: the exact linear-quadratic
-    closed form = qp (the dense KKT solve is in tests/test_time_varying.py)."""
+    closed form = qp = dp's exact recursion (the dense KKT solve is in tests/test_time_varying.py);
+    its Monte Carlo within 4 standard errors; under regimes, dp's stated moments = Monte Carlo."""
     n = 12
     p = load_example("almgren-chriss-2001").replace(
         slices=n, closures=[{"after_slice": 5, "duration": 0.7}], terminal_penalty=1e-6).replace_asset(
         0, temporary_impact=[2.5e-6 * (1.0 + 0.3 * np.cos(k / 2.0)) for k in range(n)],
         spread=[0.0625 * (1.0 + 0.05 * np.sin(k)) for k in range(n)])
-    _agree_exactly(solve(p, "closed-form"), solve(p, "qp"))
+    cf = solve(p, "closed-form")
+    _agree_exactly(cf, solve(p, "qp"))
+    _agree_exactly(solve(p, "dp"), cf)
+    _priced_by_monte_carlo(cf)
+    regimes = load_example("volatility-regimes").replace(slices=n, terminal_penalty=1e-6).replace_asset(
+        0, temporary_impact=[2.5e-6 * (1.0 + 0.3 * np.cos(k / 2.0)) for k in range(n)])
+    _priced_by_monte_carlo(solve(regimes, "dp"))
 
 
 def row_drift():
