@@ -261,6 +261,14 @@ def test_hjb_is_the_limit_of_the_discrete_optimum_at_first_order():
     assert abs(v[-1] / hjb.objective - 1) <= 1e-4
 
 
+def test_validate_with_hjb_on_a_blended_transient_spec():
+    """hjb now solves eta > 0: validate compares qp, dp and the simulator, and sets hjb's
+    discrete-vs-continuous pairs aside with the reason (no first-order gap prediction)."""
+    report = validate(hjb_case(), paths=2000)
+    assert report.passed, report.failures
+    assert any("temporary_impact > 0" in nc.reason for nc in report.not_comparable)
+
+
 def test_hjb_transient_reduces_to_almgren_chriss_and_handles_deterministic_volatility():
     p = hjb_case(transient_impact=1e-12, initial_deviation=0.0)
     ac = solve(p.replace_asset(0, transient_impact=0.0, resilience=0.0, initial_deviation=0.0), "closed-form",
