@@ -168,6 +168,8 @@ def test_refusals_name_the_key():
         solve(pure(temporary_impact=1e-7), "closed-form")
     with pytest.raises(MethodNotApplicable, match="transient_impact"):
         solve(pure(), "hjb")  # eta = 0: the continuous optimum trades blocks
+    with pytest.raises(MethodNotApplicable, match="temporary_impact = 1e-15"):
+        solve(pure(temporary_impact=1e-15), "hjb")  # stiffness: refused before any work
     with pytest.raises(MethodNotApplicable, match="transient_kernel"):
         solve(pure(temporary_impact=1e-7, transient_kernel="power_law", resilience=0.0, kernel_exponent=0.4,
                    kernel_timescale=0.05), "hjb")

@@ -22,10 +22,13 @@ from solvers.errors import MethodNotApplicable
 from solvers.result import Result
 from solvers.spec import ExecutionProblem
 
-__all__ = ["solve_transient", "TransientRiccati", "hamiltonian", "MAX_STIFFNESS_STEP"]
+__all__ = ["solve_transient", "TransientRiccati", "hamiltonian", "MAX_STIFFNESS_STEP", "MAX_STEPS"]
 
 #: the largest ``|eigenvalue| h`` of one propagation step (keeps each 4x4 exponential well conditioned)
 MAX_STIFFNESS_STEP = 2.0
+
+#: the most propagation steps in all (a few seconds; the fast mode's rate grows like ``eta^(-1/2)``)
+MAX_STEPS = 100_000
 
 
 def hamiltonian(eta: float, kappa: float, rho: float, risk: float) -> np.ndarray:
@@ -143,6 +146,12 @@ def solve_transient(problem: ExecutionProblem, method: str, start: float, settin
     (currency); ``holdings`` the optimal path on the slice boundaries."""
     check_transient(problem)
     m = steps_per_slice(problem)
+    if m * problem.slices > MAX_STEPS:
+        a = problem.asset
+        raise MethodNotApplicable("hjb", (
+            f"temporary_impact = {a.temporary_impact:g} is tiny against transient_impact = {a.transient_impact:g}: "
+            f"the Riccati flow's fast mode needs {m * problem.slices} steps (> {MAX_STEPS}); the optimum is "
+            "close to Obizhaeva-Wang's blocks (closed-form with eta = 0, or qp/dp on the discrete problem)"))
     sol = riccati(problem, m)
     z0 = sol.z[0]
     value = float(z0 @ sol.P[0] @ z0)
