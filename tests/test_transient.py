@@ -302,3 +302,11 @@ def test_synthetic_data_without_transient_term_is_unchanged():
     plain = generate(SyntheticTruth(), days=5, seed=4)
     zero = generate(SyntheticTruth(resilience=7.0), days=5, seed=4)
     assert np.array_equal(plain.bars.mid, zero.bars.mid) and np.array_equal(plain.fills.price, zero.fills.price)
+
+
+def test_hjb_tends_to_obizhaeva_wang_from_above_as_eta_vanishes():
+    """eta -> 0: the continuous value falls to kappa_T X^2 / (rho T + 2) like sqrt(eta)."""
+    cont = ow_continuous_cost(1e5, 2e-5, 6.0, 1.0)
+    excess = [solve(pure(rho_tau=6.0 / 30, temporary_impact=eta), "hjb").objective - cont for eta in (1e-10, 1e-12)]
+    assert excess[0] > 0 and excess[1] > 0
+    assert 7.0 < excess[0] / excess[1] < 13.0
