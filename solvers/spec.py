@@ -102,6 +102,20 @@ def _smallest_eigenvalue(mat: np.ndarray) -> float:
     return scale * float(np.linalg.eigvalsh(mat / scale).min())
 
 
+def _nonnegative(field: str, value: Any, rule: str) -> Any:
+    """A number, or a tuple of numbers already checked by ``_vector``, every one ``>= 0``; an
+    error names the field (and the entry: ``field[i]``)."""
+    if isinstance(value, tuple):
+        bad = [i for i, v in enumerate(value) if v < 0]
+        if bad:
+            raise SpecError(f"{field}[{bad[0]}]", value[bad[0]], "must be >= 0")
+        return value
+    number = _number(field, value)
+    if number < 0:
+        raise SpecError(field, number, rule)
+    return number
+
+
 def _check_symmetric(name: str, mat: np.ndarray) -> None:
     scale = max(1.0, float(np.abs(mat).max()))
     asym = np.abs(mat - mat.T)
@@ -653,13 +667,7 @@ class ExecutionProblem:
             if len(alpha) != m:
                 raise SpecError("terminal_penalty", f"{len(alpha)} numbers",
                                 f"must be one number or one per asset ({m} assets)")
-            bad = [i for i, v in enumerate(alpha) if v < 0]
-            if bad:
-                raise SpecError(f"terminal_penalty[{bad[0]}]", alpha[bad[0]], "must be >= 0")
-        else:
-            alpha = _number("terminal_penalty", alpha)
-            if alpha < 0:
-                raise SpecError("terminal_penalty", alpha, "must be >= 0 (currency per share^2)")
+        alpha = _nonnegative("terminal_penalty", alpha, "must be >= 0 (currency per share^2)")
         object.__setattr__(self, "terminal_penalty", alpha)
 
     def _validate_correlation(self, m: int) -> None:
@@ -906,13 +914,7 @@ class ExecutionProblem:
             raise SpecError("imbalance_band", band, "applies to a basket (more than one asset) only")
         if isinstance(band, (list, tuple, np.ndarray)):
             band = _vector("imbalance_band", band, self.slices)
-            bad = [i for i, b in enumerate(band) if b < 0]
-            if bad:
-                raise SpecError(f"imbalance_band[{bad[0]}]", band[bad[0]], "must be >= 0")
-        else:
-            band = _number("imbalance_band", band)
-            if band < 0:
-                raise SpecError("imbalance_band", band, "must be >= 0")
+        band = _nonnegative("imbalance_band", band, "must be >= 0")
         object.__setattr__(self, "imbalance_band", band)
         total = float(np.sum(self.imbalance_bands()))
         need = abs(float(np.dot([a.price for a in self.assets], self.initial_holdings)))

@@ -65,6 +65,13 @@ class VolatilityModel:
         """``E[sigma(t)^2]`` at each of ``times`` (time units), for ``sigma(0) = sigma0``."""
         raise NotImplementedError
 
+    @property
+    def fastest_rate(self) -> float:
+        """The fastest rate at which the model moves (1 / time unit): 0 for deterministic
+        volatility, the reversion speed ``kappa`` or the largest regime exit rate ``-Q_ii``.
+        A time step ``tau`` resolves the model when ``rate tau`` is small."""
+        return 0.0
+
     def slice_variance(self, sigma0: float, horizon: float, slices: int) -> np.ndarray:
         """``E[sigma_k^2]`` for slices ``k = 1..N`` (the value at ``t_{k-1}``)."""
         tau = horizon / slices
@@ -161,6 +168,10 @@ class MeanRevertingVolatility(VolatilityModel):
     mean: float = 1.0
     vol_of_vol: float = 0.0
     elasticity: float = 1.0
+
+    @property
+    def fastest_rate(self) -> float:
+        return float(self.reversion)
 
     def __post_init__(self) -> None:
         kappa = _finite("volatility_model.reversion", self.reversion)
@@ -318,6 +329,10 @@ class RegimeVolatility(VolatilityModel):
     generator: tuple[tuple[float, ...], ...] = ()
     initial_regime: int = 0
     _q: np.ndarray = field(init=False, repr=False, compare=False)
+
+    @property
+    def fastest_rate(self) -> float:
+        return float(max(-self.generator[i][i] for i in range(len(self.generator))))
 
     def __post_init__(self) -> None:
         levels = _finite_vector("volatility_model.levels", self.levels)

@@ -4,15 +4,17 @@ Entry point :func:`solve` (``INFO`` declares the method's facts, :class:`DPSetti
 discretization). Volatility becomes a Markov chain (:mod:`.chain`); linear impact without caps
 or drift uses the exact recursion ``V = a x^2``, a time-varying market (per-slice coefficients,
 closures, terminal penalty) its linear-quadratic form (:mod:`.time_varying`), everything else a
-holdings grid (:mod:`.stage`).
+holdings grid (:mod:`.stage`). :func:`derivatives` differentiates the exact recursion (JAX AD,
+:mod:`.sensitivity`).
 """
 
 from .chain import VolatilityChain, mean_reverting_chain, volatility_chain
 from .method import INFO, METHOD, solve
 from .policy import GridDPPolicy, LinearDPPolicy
+from .sensitivity import derivatives
 from .settings import DPSettings
 
 __all__ = [
     "INFO", "METHOD", "solve", "DPSettings", "VolatilityChain", "volatility_chain", "mean_reverting_chain",
-    "GridDPPolicy", "LinearDPPolicy",
+    "GridDPPolicy", "LinearDPPolicy", "derivatives",
 ]

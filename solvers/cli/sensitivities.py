@@ -2,8 +2,8 @@
 
 Prints the derivative of the optimal objective, expected cost and variance in each spec
 parameter with the elasticity ``d log objective / d log p`` and how it was computed (AD of the
-closed form, implicit differentiation of the KKT system, or Richardson finite differences of
-the solve with their error estimate); ``--plot`` draws the holdings' derivative paths.
+closed form, implicit differentiation of the KKT system, AD through dp's exact recursion or
+hjb's reduced ODE, or Richardson finite differences of the solve with their error estimate); ``--plot`` draws the holdings' derivative paths.
 ``--covariance FILE`` (JSON/TOML: ``parameters``, ``covariance`` or ``std_errors``) adds the
 delta-method interval of the optimum, its bootstrap check and the expected regret.
 """
@@ -21,8 +21,9 @@ __all__ = ["register", "run", "table"]
 DESCRIPTION = (
     "Derivatives of the optimal objective, expected cost and variance in each spec parameter, with the "
     "elasticity d log objective / d log p and how each was computed (automatic differentiation of the closed "
-    "form, implicit differentiation of the KKT system, or Richardson finite differences of the solve with "
-    "their error estimate). --plot draws the holdings' derivative paths; --covariance FILE (JSON or TOML "
+    "form, implicit differentiation of the KKT system, automatic differentiation through dp's exact recursion "
+    "or hjb's reduced ODE, or Richardson finite differences of the solve with their error estimate). --plot "
+    "draws the holdings' derivative paths; --covariance FILE (JSON or TOML "
     "with parameters and covariance or std_errors) adds the delta-method interval of the optimum, its "
     "bootstrap check and the expected regret of solving at the point estimate."
 )

@@ -2,12 +2,15 @@
 
 closed form: forward-mode AD of the AC formula (single asset) or implicit differentiation of
 its first-order conditions (basket); qp: implicit differentiation of the KKT system at the
-certified solution; dp and hjb: central differences of the solve with a Richardson error
-estimate (labelled ``finite-difference``). Elasticity ``(p / objective) d objective / d p``.
+certified solution; dp (exact recursion) and hjb (reduced HJB): JAX AD through the method's own
+recursion or ODE solve, through the method module's ``derivatives`` hook (labelled ``ad``);
+the rest: central differences of the solve with a Richardson error estimate (labelled
+``finite-difference``). Elasticity ``(p / objective) d objective / d p``.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..methods import method_info
+from ..methods import METHODS, method_info, solve
 from ..spec import ExecutionProblem
 from .finite import Outputs, central, solve_outputs
 from .params import check_names, parameter_names, parameter_value
@@ -28,6 +31,8 @@ __all__ = ["Sensitivities", "sensitivities", "KINDS"]
 KINDS = {
     "ad-formula": "forward-mode AD of the closed-form formula",
     "implicit": "implicit differentiation of the KKT system at the solution (one linear solve)",
+    "ad": "automatic differentiation (JAX) through the method's own recursion or ODE solve",
+    "zero": "exact zero: the method's answer does not read this parameter",
     "finite-difference": "central finite differences of the solve, Richardson-extrapolated (error estimate given)",
 }
 
@@ -102,13 +107,15 @@ def _shape(problem: ExecutionProblem, holdings: np.ndarray) -> np.ndarray:
 
 
 def sensitivities(problem: ExecutionProblem, method: str = "closed-form", wrt=None, settings: Any = None,
-                  *, relative_step: float = 1e-3, **overrides: Any) -> Sensitivities:
+                  *, relative_step: float = 1e-3, exact: bool = True, **overrides: Any) -> Sensitivities:
     """Derivatives of ``objective``, ``expected_cost``, ``variance`` and the holdings path of
     ``method``'s optimum in the spec parameters ``wrt`` (spec paths; default
     :func:`~solvers.sensitivities.params.parameter_names`).
 
-    ``settings``/``overrides`` go to the method's solve; ``relative_step`` is the finite
-    difference step ``h / max(|p|, floor)`` of dp and hjb (Richardson with ``h`` and ``h/2``).
+    ``settings``/``overrides`` go to the method's solve (and, when ``exact``, to its
+    ``derivatives`` hook: ``derivatives(problem, names, result, settings, **overrides)`` returns
+    AD derivatives for the names it can, or None; ``exact=False`` differences every parameter);
+    ``relative_step`` is the finite difference step ``h / max(|p|, floor)`` (Richardson: ``h``, ``h/2``).
     Raises what the solve raises (MethodNotApplicable, SolverError) and SpecError for an
     unknown parameter.
     """
@@ -118,7 +125,8 @@ def sensitivities(problem: ExecutionProblem, method: str = "closed-form", wrt=No
         raise SpecError("wrt", [], "name at least one parameter")
     info = method_info(method)
     start = time.perf_counter()
-    base = solve_outputs(problem, method, settings, **overrides)
+    result = solve(problem, method, settings, **overrides)
+    base = Outputs.from_result(result)
     solve_seconds = time.perf_counter() - start
     values = np.array([parameter_value(problem, n) for n in names])
     time_model = dict(overrides).get("time_model", getattr(settings, "time_model", "discrete"))
@@ -130,15 +138,15 @@ def sensitivities(problem: ExecutionProblem, method: str = "closed-form", wrt=No
         kind = {n: "implicit" for n in names}
         if method == "closed-form" and not problem.is_basket:
             ad = closed_form_jacobian(problem, names)
-            exact = implicit(problem, names, base.holdings)
+            kkt = implicit(problem, names, base.holdings)
             hold_jac = np.array(ad[..., None])
             for j, n in enumerate(names):
                 if n not in _FORMULA:
-                    hold_jac[j] = exact.holdings[j]
+                    hold_jac[j] = kkt.holdings[j]
                 else:
                     kind[n] = "ad-formula"
-            gap = np.max(np.abs(hold_jac - exact.holdings) / np.maximum(
-                np.max(np.abs(exact.holdings), axis=(1, 2), keepdims=True), 1e-300))
+            gap = np.max(np.abs(hold_jac - kkt.holdings) / np.maximum(
+                np.max(np.abs(kkt.holdings), axis=(1, 2), keepdims=True), 1e-300))
             diagnostics["ad_vs_implicit_holdings"] = float(gap)
             half = half_life_gradient(problem, names) if problem.risk_aversion > 0 else None
         res = implicit(problem, names, base.holdings, hold_jac)
@@ -151,15 +159,27 @@ def sensitivities(problem: ExecutionProblem, method: str = "closed-form", wrt=No
         return Sensitivities(method, names, values, base, res.objective, res.expected_cost, res.variance,
                              _shape(problem, res.holdings), kind, error, half, time.perf_counter() - start,
                              solve_seconds, diagnostics)
-    rows, errs, solves = [], [], 0
+    hook = getattr(importlib.import_module(METHODS[method]), "derivatives", None)
+    given = hook(problem, names, result, settings, **overrides) if hook is not None and exact else None
+    given = given or {"names": [], "kind": {}}
+    rows, errs, kinds, solves = [], [], {}, 0
 
     def evaluate(p: ExecutionProblem) -> Outputs:
         return solve_outputs(p, method, settings, **overrides)
 
+    width = 3 + base.holdings.size
     for n in names:
+        if n in given["names"]:
+            j = given["names"].index(n)
+            rows.append(np.concatenate([[given["objective"][j], given["expected_cost"][j], given["variance"][j]],
+                                        np.ravel(given["holdings"][j])]))
+            errs.append(np.zeros(width))
+            kinds[n] = given["kind"][n]
+            continue
         c = central(problem, n, evaluate, relative=relative_step)
         rows.append(c.derivative)
         errs.append(c.error)
+        kinds[n] = "finite-difference"
         solves += c.solves
     d, e = np.array(rows), np.array(errs)
     hshape = (len(names),) + base.holdings.shape
@@ -167,5 +187,4 @@ def sensitivities(problem: ExecutionProblem, method: str = "closed-form", wrt=No
     error = {"objective": e[:, 0], "expected_cost": e[:, 1], "variance": e[:, 2],
              "holdings": np.max(e[:, 3:], axis=1)}
     return Sensitivities(method, names, values, base, d[:, 0], d[:, 1], d[:, 2], d[:, 3:].reshape(hshape),
-                         {n: "finite-difference" for n in names}, error, None, time.perf_counter() - start,
-                         solve_seconds, diagnostics)
+                         kinds, error, None, time.perf_counter() - start, solve_seconds, diagnostics)

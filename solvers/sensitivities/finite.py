@@ -32,15 +32,19 @@ class Outputs:
     variance: float
     holdings: np.ndarray
 
+    @classmethod
+    def from_result(cls, result: Any) -> "Outputs":
+        """The numbers of a solved :class:`~solvers.result.Result`."""
+        return cls(float(result.objective), float(result.expected_cost), float(result.variance),
+                   np.asarray(result.holdings, dtype=np.float64))
+
     def vector(self) -> np.ndarray:
         return np.concatenate([[self.objective, self.expected_cost, self.variance], self.holdings.ravel()])
 
 
 def solve_outputs(problem: ExecutionProblem, method: str, settings: Any = None, **overrides: Any) -> Outputs:
     """Solve and keep the numbers a sensitivity is taken of (raises unless optimal)."""
-    result = solve(problem, method, settings, **overrides)
-    return Outputs(float(result.objective), float(result.expected_cost), float(result.variance),
-                   np.asarray(result.holdings, dtype=np.float64))
+    return Outputs.from_result(solve(problem, method, settings, **overrides))
 
 
 def step_size(problem: ExecutionProblem, name: str, relative: float) -> float:

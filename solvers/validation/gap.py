@@ -7,7 +7,8 @@ each slice; the discrete permanent cost has ``-1/2 sum n' Gamma n``)::
         = -tau (1/2 lambda X' C_1 X + lambda int (d/dt E[sigma^2]) x^2 dt + 1/2 int v' Gamma v dt)
 
 with a residual O(tau^2) (about ``kappa_hat tau / 4`` of the prediction; ``kappa_hat``: the
-fastest exponential rate of the continuous answer's trades), held to ``min(GAP_FRACTION,
+fastest exponential rate of the continuous answer's trades, or of the volatility model if that is
+faster), held to ``min(GAP_FRACTION,
 kappa_hat tau / 2)`` of it. The prediction is trusted only where ``kappa_hat tau <=
 MAX_KAPPA_TAU``; elsewhere a discrete-vs-continuous pair is not comparable at this N
 (:func:`not_comparable_reason`), and ``N >= kappa_hat T / MAX_KAPPA_TAU`` makes it comparable. An exponential
@@ -69,7 +70,9 @@ def predicted_discretization_gap(problem: ExecutionProblem, continuous: Any) -> 
     norms = np.linalg.norm(n, axis=1)
     ok = (norms[:-1] > 0) & (norms[1:] > 0)
     rates = np.abs(np.log(norms[1:][ok] / norms[:-1][ok])) / tau if np.any(ok) else np.array([0.0])
-    kappa_hat = float(rates.max()) if rates.size else 0.0
+    # the prediction's O(tau^2) residual grows with every time scale the answer moves on: the
+    # trades' decay and the volatility model's own rate (regime switches, mean reversion)
+    kappa_hat = max(float(rates.max()) if rates.size else 0.0, problem.volatility_model.fastest_rate)
     # transient impact (exponential, delta = 1): Obizhaeva-Wang's discrete cost is
     # kappa X^2 / (rho T' + 2), T' = T - tau, to second order; continuous kappa X^2 / (rho T + 2)
     transient, transient_tol = 0.0, 0.0

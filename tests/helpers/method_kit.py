@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from solvers.methods import METHODS, MethodAccuracy, MethodInfo
-from solvers.settings import MethodSettings
+from solvers.methods import solve as solve_with
+from solvers.result import Result
+from solvers.settings import MethodSettings, merge_settings
 
 EXACT = MethodAccuracy(1e-12, 1e-10, "exact (test fixture)")
 
@@ -42,3 +44,15 @@ def without_methods(*names: str) -> Iterator[None]:
     finally:
         METHODS.clear()
         METHODS.update(before)
+
+
+def wrong_parameter_solve(name: str, settings: type[MethodSettings], key: str, factor: float):
+    """``solve`` of a test method that runs the closed form on a spec whose first asset's ``key``
+    is scaled by ``factor`` and reports the answer on the true spec, declared as accurate as the
+    closed form: ``validate`` must catch it."""
+    def solve(problem, settings_obj=None, **overrides) -> Result:
+        merge_settings(settings, settings_obj, overrides)
+        wrong = problem.replace_asset(0, **{key: factor * getattr(problem.asset, key)})
+        return Result.from_schedule(problem, solve_with(wrong, "closed-form").holdings, method=name)
+
+    return solve

@@ -1,0 +1,141 @@
+"""Exact derivatives of method ``dp``'s linear recursion: forward-mode AD (JAX) through
+:func:`hjb.dp.exact.exact_tables` and :func:`hjb.dp.exact.forward_moments`, the same code the
+solve runs on numpy. Entry point :func:`derivatives` (the hook ``solvers.sensitivities`` calls).
+
+In currency: ``c0 = eta X^2 / T``, ``c = N - gamma T / (2 eta)``, ``rho_k = (tau T / eta) sigma_k^2``,
+``P = expm(Q tau)`` (Taylor, scaled and squared); ``objective = E + lam V`` with ``E = gamma X^2 / 2 + eps |X| + c0 (N - G) E[sum f^2]``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from solvers.spec import ExecutionProblem
+from solvers.volatility import ConstantVolatility, RegimeVolatility, VolatilityPath
+
+from .exact import exact_tables, forward_moments
+
+__all__ = ["derivatives", "DP_AD_KIND", "ZERO_KIND", "ZERO_PARAMETERS"]
+
+#: the labels of the derivatives given here (the sensitivities' ``kind``)
+DP_AD_KIND = "ad"
+ZERO_KIND = "zero"
+#: spec fields the exact recursion does not read (their derivatives are exact zeros)
+ZERO_PARAMETERS = ("assets[0].price",)
+_SCALARS = {"risk_aversion": 0, "horizon": 1, "assets[0].holdings": 2, "assets[0].temporary_impact": 3,
+            "assets[0].permanent_impact": 4, "assets[0].spread": 5}
+_LEVEL = re.compile(r"^volatility_model\.(levels|path)\[(\d+)\]$")
+_RATE = re.compile(r"^volatility_model\.generator\[(\d+)\]\[(\d+)\]$")
+
+
+def _expm(q, squarings: int, terms: int = 18):
+    """``expm(q)`` by scaling and squaring of its Taylor series (plain ``jnp`` operations: cheap
+    to compile and to differentiate); ``|q| / 2^squarings <= 1/2`` keeps the truncation below
+    ``2^-19 / 19! ~ 1e-23`` of the result."""
+    small = q / 2.0**squarings
+    term = out = jnp.eye(q.shape[0])
+    for j in range(1, terms + 1):
+        term = term @ small / j
+        out = out + term
+    for _ in range(squarings):
+        out = out @ out
+    return out
+
+
+def _outputs(z, n: int, s: int, i0: int, kind: str, squarings: int = 0):
+    """``[objective, E, V, x_0 .. x_N]`` of the exact recursion from the flat numbers ``z =
+    [lam, T, X, eta, gamma, eps, sigma (S or N), Q off-diagonal rates (S*S, row-major)]``."""
+    lam, horizon, big_x, eta, gamma, eps = (z[j] for j in range(6))
+    width = n if kind == "path" else s
+    sig = z[6:6 + width]
+    tau = horizon / n
+    size = jnp.abs(big_x)
+    c0 = eta * size * size / horizon
+    g = 0.5 * gamma * horizon / eta
+    c = n - g
+    rho_unit = tau * horizon / eta
+    levels = sig[:, None] if kind == "path" else jnp.broadcast_to(sig, (n, s))
+    rho = rho_unit * levels**2
+    if kind == "regimes":
+        rates = z[6 + width:].reshape(s, s) * (1.0 - jnp.eye(s))
+        q = rates - jnp.diag(jnp.sum(rates, axis=1))
+        p = jnp.clip(_expm(q * tau, squarings), 0.0, None)
+        p = p / jnp.sum(p, axis=1, keepdims=True)
+    else:
+        p = jnp.ones((1, 1))
+    _, _, ratios = exact_tables(jnp, c, lam * rho, p)
+    frozen = jnp.concatenate([jnp.ones(1), jnp.cumprod(ratios[:-1, i0]), jnp.zeros(1)])
+    trades2, risk = forward_moments(jnp, ratios, p, rho, i0)
+    expected = 0.5 * gamma * big_x * big_x + eps * size + c0 * c * trades2
+    variance = c0 * risk
+    return jnp.concatenate([jnp.stack([expected + lam * variance, expected, variance]), big_x * frozen])
+
+
+_jacobian = jax.jit(jax.jacfwd(_outputs), static_argnames=("n", "s", "i0", "kind", "squarings"))
+
+
+def _layout(problem: ExecutionProblem) -> tuple[str, np.ndarray, np.ndarray, int] | None:
+    """``(kind, sigma, rates, i0)`` of a model the chain equals, else None."""
+    model, sigma0 = problem.volatility_model, problem.asset.volatility
+    if isinstance(model, ConstantVolatility):
+        return "constant", np.array([sigma0]), np.zeros(1), 0
+    if isinstance(model, VolatilityPath):
+        return "path", np.asarray(model.path, dtype=np.float64), np.zeros(1), 0
+    if isinstance(model, RegimeVolatility):
+        rates = np.array(model.generator_array, dtype=np.float64)
+        np.fill_diagonal(rates, 0.0)
+        return "regimes", np.asarray(model.levels, dtype=np.float64), rates.ravel(), model.initial_regime
+    return None
+
+
+def _slot(name: str, kind: str, s: int, i0: int) -> int | None:
+    """Index of parameter ``name`` in the flat numbers of :func:`_outputs` (None: not read)."""
+    if name in _SCALARS:
+        return _SCALARS[name]
+    if name == "assets[0].volatility":
+        return 6 + i0
+    level = _LEVEL.match(name)
+    if level and (level.group(1) == "path") == (kind == "path"):
+        return 6 + int(level.group(2))
+    rate = _RATE.match(name)
+    if rate and kind == "regimes":
+        return 6 + s + int(rate.group(1)) * s + int(rate.group(2))
+    return None
+
+
+def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settings: Any = None,
+                **overrides: Any) -> dict[str, Any] | None:
+    """Exact derivatives of ``dp``'s answer ``result`` in the spec parameters ``names`` it can
+    differentiate: ``{"names", "objective", "expected_cost", "variance" (P,), "holdings" (P, N+1),
+    "kind" {name: "ad" | "zero"}}``; parameters left out (drift, impact exponent, a
+    mean-reverting model's numbers) are for finite differences; ``settings`` are the solve's
+    (unused: the recursion has no discretization to choose). None when the solve did not run
+    the exact recursion on the model's own chain (grid recursion, mean-reverting chain)."""
+    diag = result.diagnostics
+    layout = _layout(problem)
+    if (diag.get("recursion") != "exact" or layout is None or problem.is_basket or problem.has_transient
+            or problem.time_varying_keys()):
+        return None
+    kind, sigma, rates, i0 = layout
+    a = problem.asset
+    n, s = problem.slices, (1 if kind != "regimes" else sigma.size)
+    z = np.concatenate([[problem.risk_aversion, problem.horizon, a.holdings, a.temporary_impact,
+                         a.permanent_impact, a.spread_level], sigma, rates])
+    slots = {}
+    for name in names:
+        j = _slot(name, kind, s, i0)
+        if j is not None or name in ZERO_PARAMETERS:
+            slots[name] = j
+    if not slots:
+        return None
+    norm = float(np.max(np.sum(np.abs(rates.reshape(s, s)), axis=1))) * 2.0 * problem.tau  # >= |Q tau|
+    squarings = max(0, int(np.ceil(np.log2(max(norm, 1e-300) / 0.5)))) if kind == "regimes" else 0
+    jac = np.asarray(_jacobian(jnp.asarray(z), n=n, s=s, i0=i0, kind=kind, squarings=squarings))  # (3 + N+1, len(z))
+    cols = np.stack([jac[:, j] if j is not None else np.zeros(jac.shape[0]) for j in slots.values()])
+    return {"names": list(slots), "objective": cols[:, 0], "expected_cost": cols[:, 1], "variance": cols[:, 2],
+            "holdings": cols[:, 3:], "kind": {m: DP_AD_KIND if j is not None else ZERO_KIND for m, j in slots.items()}}
