@@ -21,4 +21,5 @@ SUITES: list[str] = [
     "benchmarks.bench_sensitivities",
     "benchmarks.bench_execution",
     "benchmarks.bench_testset",
+    "benchmarks.bench_transient",
 ]

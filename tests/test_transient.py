@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solvers import load_example, solve
+from benchmarks import SUITES, bench_transient
+from solvers import VolatilityPath, load_example, solve
+from solvers.calibration.synthetic import SyntheticTruth, generate
+from solvers.calibration.transient import fit_transient_impact
 from solvers.costs import schedule_cost
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.methods import registered
@@ -164,7 +167,12 @@ def test_refusals_name_the_key():
     with pytest.raises(MethodNotApplicable, match="transient_impact"):
         solve(pure(temporary_impact=1e-7), "closed-form")
     with pytest.raises(MethodNotApplicable, match="transient_impact"):
-        solve(pure(temporary_impact=1e-7), "hjb")
+        solve(pure(), "hjb")  # eta = 0: the continuous optimum trades blocks
+    with pytest.raises(MethodNotApplicable, match="temporary_impact = 1e-15"):
+        solve(pure(temporary_impact=1e-15), "hjb")  # stiffness: refused before any work
+    with pytest.raises(MethodNotApplicable, match="transient_kernel"):
+        solve(pure(temporary_impact=1e-7, transient_kernel="power_law", resilience=0.0, kernel_exponent=0.4,
+                   kernel_timescale=0.05), "hjb")
 
 
 # ---------------------------------------------------------------------------- simulator, validate
@@ -210,3 +218,95 @@ def test_pure_ow_with_closures_is_the_irregular_grid_optimum():
     assert np.max(np.abs(cf.trades - trades)) / p.asset.holdings <= EXACT
     assert cf.objective == pytest.approx(0.5 * trades @ kern @ trades, rel=EXACT)
     assert cf.objective == pytest.approx(cf.diagnostics["closed_form_transient"], rel=EXACT)
+
+
+# ---------------------------------------------------------------------------- notebook claims, benchmark
+def test_optimum_saves_against_block_and_twap_for_every_resilience():
+    p0 = load_example("liquidity-cascade")
+    for rho in (1.0, 6.0, 30.0, 120.0):
+        p = p0.replace_asset(0, resilience=rho)
+        opt = solve(p, "closed-form").objective
+        block = schedule_cost(p, np.r_[p.asset.holdings, np.zeros(p.slices)]).transient
+        assert block == pytest.approx(0.5 * p.asset.transient_impact * p.asset.holdings ** 2, rel=1e-12)
+        assert opt < block and opt <= schedule_cost(p, twap(p)).transient * (1 + 1e-12)
+
+
+def test_bench_transient_quick_records_agree(tmp_path):
+    assert "benchmarks.bench_transient" in SUITES
+    out = bench_transient.run(True, tmp_path)
+    assert {r["N"] for r in out["records"]} >= {390, 2000}
+    for r in out["records"]:
+        for key in ("cvxpy_objective_rel_diff", "dp_objective_rel_diff"):
+            if key in r:
+                assert r[key] <= 1e-8, r
+
+
+# ---------------------------------------------------------------------------- hjb: the (x, D) Riccati system
+def hjb_case(**changes):
+    return pure(rho_tau=6.0 / 30, **{"temporary_impact": 1e-6, "initial_deviation": 0.1, **changes}).replace(
+        risk_aversion=1e-5)
+
+
+def test_hjb_is_the_limit_of_the_discrete_optimum_at_first_order():
+    """qp exact at N = 100..800: the gap to hjb is first order in tau (one Richardson step leaves a
+    second-order remainder, a second removes it)."""
+    p = hjb_case()
+    hjb = solve(p, "hjb")
+    assert hjb.status == "optimal" and hjb.time_model == "continuous"
+    assert hjb.diagnostics["moments_gap_relative"] <= 1e-8
+    v = np.array([solve(p.replace(slices=n), "qp").objective for n in (100, 200, 400, 800)])
+    r1 = 2 * v[1:] - v[:-1]
+    err1 = np.abs(r1 / hjb.objective - 1)
+    assert 3.0 < err1[1] / err1[2] < 5.0              # order 2 left after removing order 1
+    r2 = (4 * r1[1:] - r1[:-1]) / 3
+    assert abs(r2[-1] / hjb.objective - 1) <= 1e-7
+    assert abs(v[-1] / hjb.objective - 1) <= 1e-4
+
+
+def test_validate_with_hjb_on_a_blended_transient_spec():
+    """hjb now solves eta > 0: validate compares qp, dp and the simulator, and sets hjb's
+    discrete-vs-continuous pairs aside with the reason (no first-order gap prediction)."""
+    report = validate(hjb_case(), paths=2000)
+    assert report.passed, report.failures
+    assert any("temporary_impact > 0" in nc.reason for nc in report.not_comparable)
+
+
+def test_hjb_transient_reduces_to_almgren_chriss_and_handles_deterministic_volatility():
+    p = hjb_case(transient_impact=1e-12, initial_deviation=0.0)
+    ac = solve(p.replace_asset(0, transient_impact=0.0, resilience=0.0, initial_deviation=0.0), "closed-form",
+               time_model="continuous")
+    assert solve(p, "hjb").objective == pytest.approx(ac.objective, rel=1e-5)
+    q = hjb_case().replace(volatility_model=VolatilityPath(tuple(np.linspace(0.4, 0.8, 30))))
+    res = solve(q, "hjb")
+    assert res.status == "optimal" and res.diagnostics["moments_gap_relative"] <= 1e-8
+    assert res.holdings[0] == q.asset.holdings and res.holdings[-1] == 0.0
+
+
+# ---------------------------------------------------------------------------- calibration
+def test_transient_calibration_round_trip_covers_the_truth_over_seeds():
+    """Synthetic mids with a decaying deviation (kappa_T = 2e-6, rho = 10/day): the 95% intervals
+    of the propagator regression cover both truths in at least 16 of 20 seeds."""
+    truth = SyntheticTruth(transient_impact=2e-6, resilience=10.0)
+    hits_k = hits_r = 0
+    for seed in range(20):
+        data = generate(truth, days=250, parents_per_day=2, children=(6, 12), seed=seed)
+        fit = fit_transient_impact(data.fills, data.bars)
+        hits_k += fit.transient_impact.covers(2e-6)
+        hits_r += fit.resilience.covers(10.0)
+        assert fit.resilience.ci_low < fit.resilience.value < fit.resilience.ci_high
+    assert hits_k >= 16 and hits_r >= 16
+    assert fit.diagnostics["permanent_plus_instant"] == pytest.approx(truth.permanent_impact, rel=0.5)
+
+
+def test_synthetic_data_without_transient_term_is_unchanged():
+    plain = generate(SyntheticTruth(), days=5, seed=4)
+    zero = generate(SyntheticTruth(resilience=7.0), days=5, seed=4)
+    assert np.array_equal(plain.bars.mid, zero.bars.mid) and np.array_equal(plain.fills.price, zero.fills.price)
+
+
+def test_hjb_tends_to_obizhaeva_wang_from_above_as_eta_vanishes():
+    """eta -> 0: the continuous value falls to kappa_T X^2 / (rho T + 2) like sqrt(eta)."""
+    cont = ow_continuous_cost(1e5, 2e-5, 6.0, 1.0)
+    excess = [solve(pure(rho_tau=6.0 / 30, temporary_impact=eta), "hjb").objective - cont for eta in (1e-10, 1e-12)]
+    assert excess[0] > 0 and excess[1] > 0
+    assert 7.0 < excess[0] / excess[1] < 13.0

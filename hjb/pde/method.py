@@ -5,8 +5,8 @@ Linear impact: the reduced HJB ``V = x^2 A(t, s)`` (:mod:`hjb.pde.reduced`); non
 function plus ``1/2 gamma X^2 + epsilon |X|``; ``expected_cost``/``variance`` are the feedback policy's,
 computed on the value's grid (``diagnostics["moments"] = "policy"``); Richardson extrapolation in time
 (on by default) makes both second order; ``holdings`` is the path
-with volatility frozen at ``sigma_0``; ``time_model = "continuous"``. Derivations: the theory page
-``solvers/docs/theory-hjb.md``.
+with volatility frozen at ``sigma_0``; ``time_model = "continuous"``. Transient impact: the ``(x, D)``
+Riccati system (:mod:`hjb.pde.transient`). Derivations: the theory page ``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .reduced import ReducedSolution, VolatilityStates, check_problem, discretiz
 from .settings import HJBSettings
 from .sizing import estimate as estimate_resources
 from .sensitivity import derivatives
+from .transient import solve_transient
 
 __all__ = ["solve", "METHOD", "INFO", "urgency", "MAX_KAPPA_DT"]
 
@@ -168,9 +169,9 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     asset = problem.asset if not problem.is_basket else None
     if asset is None:
         raise MethodNotApplicable(METHOD, "baskets are not supported (single asset only)")
-    if asset.has_transient:
-        raise MethodNotApplicable(METHOD, "transient_impact: the continuous (x, D) Riccati system is not implemented "
-                                  "in hjb (closed-form, qp and dp solve transient specs)")
+    if asset.has_transient:  # the (x, D) Riccati system of hjb.pde.transient
+        check_problem(problem)
+        return solve_transient(problem, METHOD, start, settings.as_dict())
     check_memory(problem, METHOD, estimate_resources(problem, settings))  # also when called directly
     linear = asset.is_linear
     use_full = form == "full" or (form == "auto" and not linear)

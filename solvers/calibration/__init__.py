@@ -3,7 +3,7 @@
 Fills and bars in (CSV or Parquet, :mod:`.readers`), estimates with their uncertainty out
 (:mod:`.market`: volatility and the intraday volume profile; :mod:`.impact`: temporary
 ``epsilon, eta, beta`` in the form of Almgren, Thum, Hauptmann and Li 2005 and permanent
-``gamma``), and a spec that every solver takes (:meth:`Calibration.to_problem`, then
+``gamma``; :mod:`.transient`: ``transient_impact`` and ``resilience``), and a spec that every solver takes (:meth:`Calibration.to_problem`, then
 ``ExecutionProblem.to_toml()``). :mod:`.synthetic` makes data with known parameters; the
 bundled sample is ``solvers/data/sample_fills.csv`` and ``sample_bars.csv``
 (:func:`sample_paths`). Units are the spec's (the conventions page).
@@ -19,6 +19,7 @@ from .market import VolatilityFit, VolumeProfile, estimate_volatility, volume_pr
 from .readers import (BarColumns, Bars, FillColumns, Fills, MalformedDataError, MalformedRow, SessionClock, read_bars,
                       read_fills)
 from .synthetic import SyntheticData, SyntheticTruth, generate, write_csv, write_sample
+from .transient import TransientFit, fit_transient_impact
 
 
 def sample_paths() -> tuple[Path, Path]:
@@ -32,5 +33,5 @@ __all__ = [
     "TemporaryFit", "children_from_fills", "fit_permanent_impact", "fit_temporary_impact", "VolatilityFit",
     "VolumeProfile", "estimate_volatility", "volume_profile", "BarColumns", "Bars", "FillColumns", "Fills",
     "MalformedDataError", "MalformedRow", "SessionClock", "read_bars", "read_fills", "SyntheticData", "SyntheticTruth", "generate",
-    "write_csv", "write_sample", "sample_paths",
+    "write_csv", "write_sample", "sample_paths", "TransientFit", "fit_transient_impact",
 ]

@@ -16,6 +16,8 @@ price a real child gets is not exactly the model's (timing inside the slice, tic
 mean zero, so the expected cost is the conventions page's, and ``execution_noise = 0`` is the convention to the
 letter. ``parent_noise`` adds a cost ``u_p ~ N(0, parent_noise^2)`` shared by every child of
 parent ``p`` (same conditions, same trader: the correlation real fills have; 0 by default).
+With ``transient_impact > 0`` the mid also carries the decaying deviation ``D`` (the conventions
+page, "Transient impact": exponential kernel) and a child pays ``kappa_T n_k / 2`` more per share.
 The truth is given in the ATHL normalization (``eta = eta_A sigma / V^beta``,
 ``gamma = gamma_A sigma / V``); :class:`SyntheticTruth` also gives the spec's numbers.
 
@@ -63,6 +65,8 @@ class SyntheticTruth:
     execution_noise: float = 0.02  # sd of e_k, currency / share
     volume_noise: float = 0.3  # lognormal sd of bar volumes
     parent_noise: float = 0.0  # sd of a cost shift shared by the children of one parent, currency / share
+    transient_impact: float = 0.0  # kappa_T, currency / share per share (0: none)
+    resilience: float = 0.0  # rho, 1 / day (exponential kernel)
 
     @property
     def temporary_impact(self) -> float:
@@ -131,9 +135,17 @@ def generate(truth: SyntheticTruth = SyntheticTruth(), *, days: int = 120, bars_
     n[slot] = signed
     xi = rng.standard_normal(K)
     S = truth.price + np.concatenate([[0.0], np.cumsum(sig * np.sqrt(tau) * xi - truth.permanent_impact * n)])
+    walk = np.zeros(C)
+    if truth.transient_impact:  # observed mid S_k - D(t_k), D(t_{k+1}) = a (D(t_k) + kappa_T n_k); no draws
+        a = np.exp(-truth.resilience * tau)
+        dev = np.zeros(K + 1)
+        for k in range(K):
+            dev[k + 1] = a * (dev[k] + truth.transient_impact * n[k])
+        S = S - dev
+        walk = 0.5 * truth.transient_impact * signed  # the child walks the book for its own part
     arrival = S[slot]
     noise = truth.execution_noise * rng.standard_normal(C)
-    price = arrival - side[parent_of] * truth.h(shares / tau) + noise
+    price = arrival - walk - side[parent_of] * truth.h(shares / tau) + noise
     if truth.parent_noise:  # drawn last so that parent_noise = 0 leaves every other draw unchanged
         price = price - side[parent_of] * truth.parent_noise * rng.standard_normal(P)[parent_of]
 

@@ -93,7 +93,13 @@ def slices_needed(problem: ExecutionProblem, kappa_hat: float) -> int:
 
 def not_comparable_reason(problem: ExecutionProblem, prediction: GapPrediction) -> str | None:
     """Why a discrete answer and a continuous one cannot be compared at the spec's N (None when
-    they can): ``kappa_hat tau > MAX_KAPPA_TAU``, where the first-order prediction is untrusted."""
+    they can): ``kappa_hat tau > MAX_KAPPA_TAU``, where the first-order prediction is untrusted, or
+    transient impact blended with temporary impact, where there is none."""
+    blended = [a.name for a in problem.assets if a.has_transient and a.temporary_impact > 0]
+    if blended:
+        return (f"not comparable at N = {problem.slices}: transient_impact with temporary_impact > 0 "
+                f"({', '.join(blended)}) has no first-order discrete-vs-continuous gap prediction (Obizhaeva-Wang's "
+                "covers eta = 0 only); the discrete optimum converges to the continuous one at first order in tau")
     kt = prediction.kappa_hat * problem.tau
     if kt <= MAX_KAPPA_TAU:
         return None
