@@ -47,7 +47,7 @@ def _impact(out_dir: Path, quick: bool) -> dict:
     fig, ax = subplots(figsize=(7, 4.2))
     record: dict = {"case": "impact exponents (qp, dp)", "figure": "gallery_impact.png"}
     for beta in (0.5, 0.75, 1.0, 1.5):
-        p = base.replace_asset(0, impact_exponent=beta, temporary_impact=2.5e-6 * v_twap ** (1 - beta))
+        p = base.replace(no_reversal=beta < 1).replace_asset(0, impact_exponent=beta, temporary_impact=2.5e-6 * v_twap ** (1 - beta))
         r = solve(p, "qp")
         ax.plot(r.times, r.holdings / 1e6, "o-", ms=3, label=f"qp, beta = {beta}")
         if beta == 0.5:

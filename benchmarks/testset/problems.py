@@ -99,7 +99,9 @@ def conic_specs() -> dict[str, ExecutionProblem]:
     """The power-law specs of the conic set, by name."""
     sqrt_eta = 1.118033988749895e-3
     return {
-        "sqrt-n10": _ac(10, asset={"impact_exponent": 0.5, "temporary_impact": sqrt_eta}),
+        # no_reversal: with gamma = 2.5e-7 at N = 10 trades alternating in sign pay without bound
+        # (gamma (1 + cos(pi/N)) > lambda tau sigma^2); the one-way problem has the same optimum
+        "sqrt-n10": _ac(10, no_reversal=True, asset={"impact_exponent": 0.5, "temporary_impact": sqrt_eta}),
         "sqrt-nogamma-n100": _ac(100, asset={"impact_exponent": 0.5, "temporary_impact": sqrt_eta,
                                              "permanent_impact": 0.0}),
         "sqrt-noreversal-n500": _ac(500, no_reversal=True, asset={"impact_exponent": 0.5,
