@@ -8,7 +8,6 @@ In currency: ``c0 = eta X^2 / T``, ``c = N - gamma T / (2 eta)``, ``rho_k = (tau
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import jax
@@ -16,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from solvers.spec import ExecutionProblem
-from solvers.volatility import ConstantVolatility, RegimeVolatility, VolatilityPath
+from hjb.parameter_layout import parameter_slot, volatility_layout
 
 from .exact import exact_tables, forward_moments
 
@@ -27,10 +26,6 @@ DP_AD_KIND = "ad"
 ZERO_KIND = "zero"
 #: spec fields the exact recursion does not read (their derivatives are exact zeros)
 ZERO_PARAMETERS = ("assets[0].price",)
-_SCALARS = {"risk_aversion": 0, "horizon": 1, "assets[0].holdings": 2, "assets[0].temporary_impact": 3,
-            "assets[0].permanent_impact": 4, "assets[0].spread": 5}
-_LEVEL = re.compile(r"^volatility_model\.(levels|path)\[(\d+)\]$")
-_RATE = re.compile(r"^volatility_model\.generator\[(\d+)\]\[(\d+)\]$")
 
 
 def _expm(q, squarings: int, terms: int = 18):
@@ -79,33 +74,6 @@ def _outputs(z, n: int, s: int, i0: int, kind: str, squarings: int = 0):
 _jacobian = jax.jit(jax.jacfwd(_outputs), static_argnames=("n", "s", "i0", "kind", "squarings"))
 
 
-def _layout(problem: ExecutionProblem) -> tuple[str, np.ndarray, np.ndarray, int] | None:
-    """``(kind, sigma, rates, i0)`` of a model the chain equals, else None."""
-    model, sigma0 = problem.volatility_model, problem.asset.volatility
-    if isinstance(model, ConstantVolatility):
-        return "constant", np.array([sigma0]), np.zeros(1), 0
-    if isinstance(model, VolatilityPath):
-        return "path", np.asarray(model.path, dtype=np.float64), np.zeros(1), 0
-    if isinstance(model, RegimeVolatility):
-        rates = np.array(model.generator_array, dtype=np.float64)
-        np.fill_diagonal(rates, 0.0)
-        return "regimes", np.asarray(model.levels, dtype=np.float64), rates.ravel(), model.initial_regime
-    return None
-
-
-def _slot(name: str, kind: str, s: int, i0: int) -> int | None:
-    """Index of parameter ``name`` in the flat numbers of :func:`_outputs` (None: not read)."""
-    if name in _SCALARS:
-        return _SCALARS[name]
-    if name == "assets[0].volatility":
-        return 6 + i0
-    level = _LEVEL.match(name)
-    if level and (level.group(1) == "path") == (kind == "path"):
-        return 6 + int(level.group(2))
-    rate = _RATE.match(name)
-    if rate and kind == "regimes":
-        return 6 + s + int(rate.group(1)) * s + int(rate.group(2))
-    return None
 
 
 def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settings: Any = None,
@@ -117,7 +85,7 @@ def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settin
     (unused: the recursion has no discretization to choose). None when the solve did not run
     the exact recursion on the model's own chain (grid recursion, mean-reverting chain)."""
     diag = result.diagnostics
-    layout = _layout(problem)
+    layout = volatility_layout(problem)
     if (diag.get("recursion") != "exact" or layout is None or problem.is_basket or problem.has_transient
             or problem.time_varying_keys()):
         return None
@@ -128,7 +96,7 @@ def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settin
                          a.permanent_impact, a.spread_level], sigma, rates])
     slots = {}
     for name in names:
-        j = _slot(name, kind, s, i0)
+        j = parameter_slot(name, kind, s, i0)
         if j is not None or name in ZERO_PARAMETERS:
             slots[name] = j
     if not slots:
