@@ -30,7 +30,7 @@ from .settings import HJBSettings
 
 __all__ = [
     "ReducedSolution", "VolatilityGrid", "volatility_grid", "VolatilityStates", "discretize", "solve_reduced", "solve_mean_reverting_batch",
-    "riccati_source", "riccati_rhs_q", "moments_rhs", "generator_rows", "check_problem",
+    "riccati_source", "riccati_rhs_q", "moments_rhs", "rk4_moments_step", "generator_rows", "check_problem",
     "reduced_kernel", "reduced_batch_kernel", "GRID_MARGIN",
 ]
 
@@ -290,6 +290,16 @@ def moments_rhs(y, c, s2, generator):
     return xp.stack([dq, dn, dm])
 
 
+def rk4_moments_step(y, c, s2, generator, h):
+    """One classical RK4 step of :func:`moments_rhs` for ``y = (q, n, m)`` (``c``, ``s2`` held
+    constant within the step)."""
+    k1 = moments_rhs(y, c, s2, generator)
+    k2 = moments_rhs(y + 0.5 * h * k1, c, s2, generator)
+    k3 = moments_rhs(y + 0.5 * h * k2, c, s2, generator)
+    k4 = moments_rhs(y + h * k3, c, s2, generator)
+    return y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
 def _ode_moments_scan(c_steps, s2_steps, generator, h):
     """Classical RK4 for ``(q, n, m)`` over ``theta`` (``c_steps``, ``s2_steps`` (n_t, m), constant
     within a step). Returns ``q`` at theta_1..theta_n (n_t, m) and ``(q, n, m)`` at theta = T."""
@@ -297,11 +307,7 @@ def _ode_moments_scan(c_steps, s2_steps, generator, h):
 
     def step(y, cs):
         c, s2 = cs
-        k1 = moments_rhs(y, c, s2, generator)
-        k2 = moments_rhs(y + 0.5 * h * k1, c, s2, generator)
-        k3 = moments_rhs(y + 0.5 * h * k2, c, s2, generator)
-        k4 = moments_rhs(y + h * k3, c, s2, generator)
-        new = y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        new = rk4_moments_step(y, c, s2, generator, h)
         return new, new[0]
 
     final, qs = lax.scan(step, jnp.zeros((3, states)), (c_steps, s2_steps))

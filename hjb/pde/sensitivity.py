@@ -19,7 +19,7 @@ from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
 from hjb.parameter_layout import parameter_slot, volatility_layout
 
-from .reduced import moments_rhs
+from .reduced import rk4_moments_step
 from .settings import HJBSettings
 
 __all__ = ["derivatives", "HJB_AD_KIND", "ZERO_PARAMETERS"]
@@ -49,11 +49,7 @@ def _outputs(z, n: int, s: int, i0: int, kind: str, n_t: int, per_slice: int):
 
     def step(y, cs):
         c, s2 = cs
-        k1 = moments_rhs(y, c, s2, generator)
-        k2 = moments_rhs(y + 0.5 * h * k1, c, s2, generator)
-        k3 = moments_rhs(y + 0.5 * h * k2, c, s2, generator)
-        k4 = moments_rhs(y + h * k3, c, s2, generator)
-        new = y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        new = rk4_moments_step(y, c, s2, generator, h)
         return new, new[0, i0]
 
     width_y = 1 if kind == "path" else s
