@@ -48,3 +48,33 @@ def parameter_slot(name: str, kind: str, s: int, i0: int) -> int | None:
     if rate and kind == "regimes":
         return 6 + s + int(rate.group(1)) * s + int(rate.group(2))
     return None
+
+
+#: spec paths the dynamic methods' answers do not depend on (exact zero derivatives)
+ZERO_PARAMETERS = ("assets[0].price",)
+
+
+def parameter_vector(problem: ExecutionProblem, sigma: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """``z`` for ``problem`` (module docstring), with the layout's ``sigma`` and ``rates``."""
+    a = problem.asset
+    return np.concatenate([[problem.risk_aversion, problem.horizon, a.holdings, a.temporary_impact,
+                            a.permanent_impact, a.spread_level], sigma, rates])
+
+
+def parameter_slots(names: list[str], kind: str, s: int, i0: int) -> dict[str, int | None]:
+    """``{name: index in z}`` for the names the answer reads, ``None`` for :data:`ZERO_PARAMETERS`;
+    other names are left out (the caller differences them)."""
+    slots: dict[str, int | None] = {}
+    for name in names:
+        j = parameter_slot(name, kind, s, i0)
+        if j is not None or name in ZERO_PARAMETERS:
+            slots[name] = j
+    return slots
+
+
+def derivative_table(jac: np.ndarray, slots: dict[str, int | None], kind: str) -> dict:
+    """The derivatives hook's answer from a Jacobian of ``[objective, E, V, x_0 .. x_N]`` in ``z``:
+    one row per slot (zeros for a ``None`` slot, labelled ``"zero"``, the others ``kind``)."""
+    cols = np.stack([jac[:, j] if j is not None else np.zeros(jac.shape[0]) for j in slots.values()])
+    return {"names": list(slots), "objective": cols[:, 0], "expected_cost": cols[:, 1], "variance": cols[:, 2],
+            "holdings": cols[:, 3:], "kind": {m: kind if j is not None else "zero" for m, j in slots.items()}}

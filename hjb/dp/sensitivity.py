@@ -15,18 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from solvers.spec import ExecutionProblem
-from hjb.parameter_layout import parameter_slot, volatility_layout
+from hjb.parameter_layout import (ZERO_PARAMETERS, derivative_table, parameter_slots, parameter_vector,
+                                  volatility_layout)
 
 from .exact import exact_tables, forward_moments
 
-__all__ = ["derivatives", "DP_AD_KIND", "ZERO_KIND", "ZERO_PARAMETERS"]
+__all__ = ["derivatives", "DP_AD_KIND", "ZERO_PARAMETERS"]
 
 #: the labels of the derivatives given here (the sensitivities' ``kind``)
 DP_AD_KIND = "ad"
-ZERO_KIND = "zero"
-#: spec fields the exact recursion does not read (their derivatives are exact zeros)
-ZERO_PARAMETERS = ("assets[0].price",)
-
 
 def _expm(q, squarings: int, terms: int = 18):
     """``expm(q)`` by scaling and squaring of its Taylor series (plain ``jnp`` operations: cheap
@@ -90,20 +87,12 @@ def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settin
             or problem.time_varying_keys()):
         return None
     kind, sigma, rates, i0 = layout
-    a = problem.asset
     n, s = problem.slices, (1 if kind != "regimes" else sigma.size)
-    z = np.concatenate([[problem.risk_aversion, problem.horizon, a.holdings, a.temporary_impact,
-                         a.permanent_impact, a.spread_level], sigma, rates])
-    slots = {}
-    for name in names:
-        j = parameter_slot(name, kind, s, i0)
-        if j is not None or name in ZERO_PARAMETERS:
-            slots[name] = j
+    z = parameter_vector(problem, sigma, rates)
+    slots = parameter_slots(names, kind, s, i0)
     if not slots:
         return None
     norm = float(np.max(np.sum(np.abs(rates.reshape(s, s)), axis=1))) * 2.0 * problem.tau  # >= |Q tau|
     squarings = max(0, int(np.ceil(np.log2(max(norm, 1e-300) / 0.5)))) if kind == "regimes" else 0
     jac = np.asarray(_jacobian(jnp.asarray(z), n=n, s=s, i0=i0, kind=kind, squarings=squarings))  # (3 + N+1, len(z))
-    cols = np.stack([jac[:, j] if j is not None else np.zeros(jac.shape[0]) for j in slots.values()])
-    return {"names": list(slots), "objective": cols[:, 0], "expected_cost": cols[:, 1], "variance": cols[:, 2],
-            "holdings": cols[:, 3:], "kind": {m: DP_AD_KIND if j is not None else ZERO_KIND for m, j in slots.items()}}
+    return derivative_table(jac, slots, DP_AD_KIND)

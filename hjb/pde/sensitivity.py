@@ -17,7 +17,8 @@ from jax import lax
 
 from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
-from hjb.parameter_layout import parameter_slot, volatility_layout
+from hjb.parameter_layout import (ZERO_PARAMETERS, derivative_table, parameter_slots, parameter_vector,
+                                  volatility_layout)
 
 from .reduced import rk4_moments_step
 from .settings import HJBSettings
@@ -25,8 +26,6 @@ from .settings import HJBSettings
 __all__ = ["derivatives", "HJB_AD_KIND", "ZERO_PARAMETERS"]
 
 HJB_AD_KIND = "ad"
-#: spec fields the reduced HJB does not read (their derivatives are exact zeros)
-ZERO_PARAMETERS = ("assets[0].price",)
 
 
 def _outputs(z, n: int, s: int, i0: int, kind: str, n_t: int, per_slice: int):
@@ -88,18 +87,10 @@ def derivatives(problem: ExecutionProblem, names: list[str], result: Any, settin
     n_t, per_slice = diag.get("time_steps"), diag.get("steps_per_slice")  # the solve's own grid
     if n_t is None or per_slice is None:
         n_t, per_slice = merge_settings(HJBSettings, settings, overrides).steps_for(problem.slices)
-    a = problem.asset
     n, s = problem.slices, (1 if kind != "regimes" else sigma.size)
-    z = np.concatenate([[problem.risk_aversion, problem.horizon, a.holdings, a.temporary_impact,
-                         a.permanent_impact, a.spread_level], sigma, rates])
-    slots = {}
-    for name in names:
-        j = parameter_slot(name, kind, s, i0)
-        if j is not None or name in ZERO_PARAMETERS:
-            slots[name] = j
+    z = parameter_vector(problem, sigma, rates)
+    slots = parameter_slots(names, kind, s, i0)
     if not slots:
         return None
     jac = np.asarray(_jacobian(jnp.asarray(z), n=n, s=s, i0=i0, kind=kind, n_t=n_t, per_slice=per_slice))
-    cols = np.stack([jac[:, j] if j is not None else np.zeros(jac.shape[0]) for j in slots.values()])
-    return {"names": list(slots), "objective": cols[:, 0], "expected_cost": cols[:, 1], "variance": cols[:, 2],
-            "holdings": cols[:, 3:], "kind": {m: HJB_AD_KIND if j is not None else "zero" for m, j in slots.items()}}
+    return derivative_table(jac, slots, HJB_AD_KIND)
