@@ -8,7 +8,9 @@ Order of the steps (each in its own module):
 4. volatility ``sigma_hat`` from bar mids with our own permanent impact ``gamma_hat q`` taken
    out (:func:`market.estimate_volatility`);
 5. temporary impact ``epsilon, eta, beta`` in the ATHL form normalized by ``sigma_hat`` and
-   ``V_hat`` (:func:`impact.fit_temporary_impact`).
+   ``V_hat`` (:func:`impact.fit_temporary_impact`);
+6. on request, transient impact ``kappa_T, rho`` (exponential kernel) from the propagator
+   regression of mid moves on lagged signed volume (:func:`transient.fit_transient_impact`).
 
 :meth:`Calibration.to_problem` writes the estimates into an :class:`ExecutionProblem` (the
 order, horizon, slices and risk aversion are the user's: data does not choose them).
@@ -16,6 +18,7 @@ order, horizon, slices and risk aversion are the user's: data does not choose th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,7 @@ from .estimate import Estimate, NotIdentifiedError
 from .impact import Children, PermanentFit, TemporaryFit, children_from_fills, fit_permanent_impact, fit_temporary_impact, parent_table
 from .market import VolatilityFit, VolumeProfile, bar_spacing, estimate_volatility, own_shares_per_bar, volume_profile
 from .readers import BarColumns, Bars, FillColumns, Fills, SessionClock, read_bars, read_fills
+from .transient import TransientFit, fit_transient_impact
 
 __all__ = ["Calibration", "calibrate", "calibrate_files"]
 
@@ -47,20 +51,29 @@ class Calibration:
     notes: tuple[str, ...] = ()
     sources: tuple[str, str] = ("", "")
     last_mid: float = float("nan")
+    transient: TransientFit | None = None
 
     @property
     def estimates(self) -> list[Estimate]:
-        """The spec's estimates, then the average volume rate."""
+        """The spec's estimates, the average volume rate, then (when fitted) ``transient_impact``
+        and ``resilience``."""
         t = self.temporary
-        return [self.volatility.sigma, t.spread, t.temporary_impact, t.impact_exponent,
-                self.permanent.permanent_impact, self.profile.daily_volume]
+        out = [self.volatility.sigma, t.spread, t.temporary_impact, t.impact_exponent,
+               self.permanent.permanent_impact, self.profile.daily_volume]
+        if self.transient is not None:
+            out += [self.transient.transient_impact, self.transient.resilience]
+        return out
+
+    def _required(self) -> list[Estimate]:
+        """The estimates the spec needs: all but the average volume rate."""
+        return [e for e in self.estimates if e is not self.profile.daily_volume]
 
     @property
     def identified(self) -> bool:
-        return all(e.identified for e in self.estimates[:5])
+        return all(e.identified for e in self._required())
 
     def not_identified(self) -> list[Estimate]:
-        return [e for e in self.estimates[:5] if not e.identified]
+        return [e for e in self._required() if not e.identified]
 
     def typical_order(self) -> tuple[float, str]:
         """The default order: the median size of the parent orders on their side (shares; sales
@@ -115,6 +128,9 @@ class Calibration:
             raise SpecError("participation", participation, "needs a volume profile, which is not identified")
         else:
             notes.append("volume profile not identified (a bucket has no bars): market_volume left out")
+        if self.transient is not None:
+            kwargs["transient_impact"] = self.transient.transient_impact.value
+            kwargs["resilience"] = self.transient.resilience.value
         if holdings is None:
             holdings, side_note = self.typical_order()
         else:
@@ -158,6 +174,7 @@ class Calibration:
                             "volatility": _plain({**self.volatility.diagnostics, "increments": self.volatility.increments,
                                                   "skipped_gaps": self.volatility.skipped_gaps,
                                                   "spacing": self.volatility.spacing})},
+            "transient": None if self.transient is None else _plain(self.transient.diagnostics),
             "notes": list(self.notes),
         }
 
@@ -201,7 +218,7 @@ def _one_symbol(fills: Fills, bars: Bars, symbol: str | None) -> tuple[str, Fill
 def calibrate(fills: Fills, bars: Bars, *, symbol: str | None = None, beta: float | None = None,
               confidence: float = 0.95, period: float = 1.0, max_gap: float = 1.5, min_children: int = 20,
               min_parents: int = 5, min_rate_ratio: float = 2.0, max_beta_se: float = 0.25,
-              covariance: str = "cluster") -> Calibration:
+              covariance: str = "cluster", transient: bool = False) -> Calibration:
     """Estimate every parameter of the spec for one symbol (see the module docstring).
 
     Args:
@@ -212,6 +229,8 @@ def calibrate(fills: Fills, bars: Bars, *, symbol: str | None = None, beta: floa
         min_children, min_parents, min_rate_ratio, max_beta_se: identification thresholds.
         covariance: the temporary fit's covariance, ``"cluster"`` by parent order (default) or
             ``"iid"`` (see :func:`impact.fit_temporary_impact`).
+        transient: also fit ``transient_impact`` and ``resilience`` (exponential kernel,
+            :func:`transient.fit_transient_impact`); the spec then carries them.
     """
     if not 0 < confidence < 1:
         raise SpecError("confidence", confidence, "must be in (0, 1)")
@@ -222,22 +241,38 @@ def calibrate(fills: Fills, bars: Bars, *, symbol: str | None = None, beta: floa
     profile = volume_profile(b, period=period, confidence=confidence)
     perm = fit_permanent_impact(children, b, confidence=confidence, min_parents=min_parents, spacing=h)
     notes += [f"parent {s}" for s in perm.skipped]
+    trans = fit_transient_impact(f, b, confidence=confidence) if transient else None
+    if trans is not None and trans.transient_impact.identified:
+        # a parent's price move also holds the deviation not yet decayed: the joint fit separates them
+        perm = dataclasses.replace(perm, permanent_impact=trans.permanent_impact)
+        notes.append("permanent_impact from the propagator regression (jointly with the kernel): the parent-move "
+                     "fit would count the transient deviation left at each parent's end")
     if perm.diagnostics.get("overlapping_parents"):
         notes.append(f"{perm.diagnostics['overlapping_parents']} parent orders overlap in time: gamma is biased")
     gamma = perm.permanent_impact.value if perm.permanent_impact.identified else 0.0
     own = own_shares_per_bar(b, children.start, children.duration, children.signed_shares)
-    vol = estimate_volatility(b, confidence=confidence, own_shares=own, permanent_impact=gamma, max_gap=max_gap)
+    moves = trans.own_moves if trans is not None and trans.transient_impact.identified else None
+    vol = estimate_volatility(b, confidence=confidence, own_shares=own, permanent_impact=gamma, max_gap=max_gap,
+                              own_moves=moves)
     if vol.skipped_gaps:
         notes.append(f"{vol.skipped_gaps} bar increments across a session break or longer than {max_gap:g} "
                      "spacings left out of the volatility")
     sigma = vol.sigma.value if vol.sigma.identified else float(np.std(np.diff(b.mid)) / math.sqrt(h) or 1.0)
     V = profile.daily_volume.value
-    temp = fit_temporary_impact(children, sigma, V, beta=beta, confidence=confidence, min_children=min_children,
+    fit_children = children
+    if trans is not None and trans.transient_impact.identified:
+        # each child walks the book for its own part, 1/2 kappa_T n per share on top of the
+        # temporary cost (the conventions page): take it out before the temporary fit
+        walk = 0.5 * trans.transient_impact.value * children.signed_shares
+        fit_children = dataclasses.replace(children, price=children.price + walk)
+        notes.append("the temporary fit takes out each child's own transient walk 1/2 kappa_T n at the fitted "
+                     "kappa_T (its uncertainty is not carried into the temporary intervals)")
+    temp = fit_temporary_impact(fit_children, sigma, V, beta=beta, confidence=confidence, min_children=min_children,
                                 min_rate_ratio=min_rate_ratio, max_beta_se=max_beta_se, covariance=covariance)
     if any(fills.malformed) or any(bars.malformed):
         notes.append(f"{len(fills.malformed)} malformed fill rows and {len(bars.malformed)} malformed bar rows left out")
     return Calibration(symbol, vol, profile, temp, perm, children, confidence, tuple(notes),
-                       (fills.source, bars.source), float(b.mid[-1]))
+                       (fills.source, bars.source), float(b.mid[-1]), trans)
 
 
 def calibrate_files(fills_path: str | Path, bars_path: str | Path, *, fill_columns: FillColumns = FillColumns(),

@@ -89,13 +89,16 @@ class VolatilityFit:
 
 
 def estimate_volatility(bars: Bars, *, confidence: float = 0.95, own_shares: np.ndarray | None = None,
-                        permanent_impact: float = 0.0, max_gap: float = 1.5, min_increments: int = 10) -> VolatilityFit:
+                        permanent_impact: float = 0.0, max_gap: float = 1.5, min_increments: int = 10,
+                        own_moves: np.ndarray | None = None) -> VolatilityFit:
     """Realized volatility per time unit from bar mids (see the module docstring).
 
     Args:
         bars: one symbol, sorted by time.
         own_shares: our signed shares per bar (:func:`own_shares_per_bar`), with
             ``permanent_impact`` (gamma_hat) to take our own impact out of the increments.
+        own_moves: instead of those, the mid move of each bar from the one before due to our own
+            trades (currency / share; e.g. a fitted transient kernel's), taken out of the increments.
         max_gap: increments longer than ``max_gap * median spacing`` are skipped.
         min_increments: fewer usable increments than this is "not identified".
     """
@@ -104,7 +107,9 @@ def estimate_volatility(bars: Bars, *, confidence: float = 0.95, own_shares: np.
     h = bar_spacing(bars)
     dt = np.diff(bars.time)
     dS = np.diff(bars.mid)
-    if own_shares is not None and permanent_impact:
+    if own_moves is not None:
+        dS = dS - np.asarray(own_moves, dtype=np.float64)[1:]
+    elif own_shares is not None and permanent_impact:
         dS = dS + permanent_impact * own_shares[1:]
     keep = (dt <= max_gap * h * (1 + 1e-9)) & ~bars.sessions_break()
     n = int(keep.sum())

@@ -4,7 +4,8 @@ With our signed shares ``n_i`` in bar ``i`` (sales positive) and an exponential 
 observed mid moves by ``dm_i = -(gamma + a kappa_T) n_i + (1 - a) kappa_T sum_{j<i} a^(i-j) n_j +
 noise``, ``a = exp(-rho h)``, ``h`` the bar spacing (the conventions page, "Transient impact").
 For each ``rho`` the model is linear in ``(gamma, kappa_T)``; ``rho`` minimizes the profiled sum
-of squares. Intervals: Gauss-Newton covariance, normal for ``kappa_T``, log-normal for ``rho``.
+of squares. Intervals: Gauss-Newton covariance, normal for ``kappa_T``, log-normal for ``rho``;
+a ``kappa_T`` interval that includes 0 is "not identified" (no transient impact detected).
 Entry point :func:`fit_transient_impact`; the free lag coefficients are in ``diagnostics``.
 """
 
@@ -29,11 +30,15 @@ METHOD = "propagator regression of mid moves on lagged signed volume (exponentia
 
 @dataclass(frozen=True)
 class TransientFit:
-    """``transient_impact`` (currency / share per share) and ``resilience`` (1 / time unit)."""
+    """``transient_impact`` (currency / share per share), ``resilience`` (1 / time unit) and the
+    permanent impact ``gamma`` fitted jointly with them (currency / share^2)."""
 
     transient_impact: Estimate
     resilience: Estimate
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    permanent_impact: Estimate | None = None
+    covariance: np.ndarray | None = None  # of (permanent_impact, transient_impact, resilience)
+    own_moves: np.ndarray | None = None  # fitted mid move of bar i from bar i-1 due to our trades (currency/share)
 
 
 def lagged_regressor(n: np.ndarray, a: float, breaks: np.ndarray | None = None) -> np.ndarray:
@@ -102,17 +107,22 @@ def fit_transient_impact(fills: Fills, bars: Bars, *, confidence: float = 0.95, 
     scale = np.linalg.norm(jac, axis=0)
     scale[scale == 0] = 1.0
     cov = s2 * np.linalg.pinv((jac / scale).T @ (jac / scale)) / np.outer(scale, scale)
-    se_k, se_r = math.sqrt(max(cov[1, 1], 0.0)), math.sqrt(max(cov[2, 2], 0.0))
+    se_g, se_k, se_r = (math.sqrt(max(cov[j, j], 0.0)) for j in range(3))
+    perm = Estimate("permanent_impact", gamma, se_g, gamma - z * se_g, gamma + z * se_g, confidence,
+                    "currency/share^2", METHOD + ", jointly with the kernel")
     kap = Estimate("transient_impact", kappa, se_k, kappa - z * se_k, kappa + z * se_k, confidence, units_k, METHOD)
     spread = z * se_r / rho
     res = Estimate("resilience", rho, se_r, rho * math.exp(-spread), rho * math.exp(spread), confidence, units_r,
                    METHOD + ", log-normal interval")
-    if not kappa > 0:
-        reason = f"kappa_T estimate {kappa:.3g} <= 0"
+    if not kap.ci_low > 0:
+        reason = (f"kappa_T estimate {kappa:.3g} <= 0" if not kappa > 0 else
+                  f"kappa_T interval {kap.ci_low:.3g} .. {kap.ci_high:.3g} includes 0: no transient impact detected")
         kap = Estimate.not_identified("transient_impact", reason, units_k, METHOD, confidence)
         res = Estimate.not_identified("resilience", reason, units_r, METHOD, confidence)
     lags = np.column_stack([np.roll(n, l) for l in range(max_lags + 1)])[keep][max_lags:]
     free, *_ = np.linalg.lstsq(lags, y[keep][max_lags:], rcond=None)
     diag = {"bar_spacing": h, "permanent_plus_instant": gamma, "residual_sd": math.sqrt(s2), "increments": int(keep.sum()),
             "free_lag_coefficients": free.tolist()}
-    return TransientFit(kap, res, diag)
+    own = np.column_stack([-n, lagged_regressor(n, a, brk)]) @ coef
+    own[brk] = 0.0
+    return TransientFit(kap, res, diag, perm, cov, own)

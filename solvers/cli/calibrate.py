@@ -4,7 +4,9 @@ Reads the fills and bars (CSV or Parquet, see :mod:`solvers.calibration.readers`
 numbers in the spec's time unit, or ISO date-times with ``--session 09:30-16:00``), prints
 every estimate with its standard error and confidence interval, writes the spec that
 ``optexec solve`` takes, and with ``--plot`` draws the fitted impact curve over the data and
-its residuals; ``--propagate`` adds the optimal cost's interval and the expected regret of
+its residuals; ``--transient`` also fits transient impact (``transient_impact``, ``resilience``:
+the propagator regression of :mod:`solvers.calibration.transient`) and writes it into the spec;
+``--propagate`` adds the optimal cost's interval and the expected regret of
 solving at the point estimates next to the parameter intervals. The order (``--holdings``, ``--horizon``, ``--slices``, ``--risk-aversion``)
 is the user's; data does not choose it (``--holdings`` defaults to the median parent order).
 
@@ -35,8 +37,10 @@ Estimate a spec from execution data: reads the fills and the bars (CSV or Parque
 numbers in the spec's time unit, or ISO date-times with --session 09:30-16:00), prints every
 estimate with its standard error and confidence interval, writes the spec that 'optexec
 solve' takes, and with --plot draws the fitted impact curve over the data and its
-residuals. The order (--holdings, --horizon, --slices, --risk-aversion) is yours; the data do
-not choose it (--holdings defaults to the median parent order).
+residuals. With --transient it also fits transient impact (transient_impact and resilience of
+an exponential kernel, by the propagator regression of mid moves on lagged signed volume) and
+writes it into the spec. The order (--holdings, --horizon, --slices, --risk-aversion) is yours;
+the data do not choose it (--holdings defaults to the median parent order).
 
 Exit status: 0 written; 2 bad input (malformed rows, unknown column, bad option); 4 an
 estimate the spec needs is not identified (the reason is printed, no spec is written;
@@ -53,6 +57,14 @@ def _columns(cls, items: list[str], flag: str):
             raise SpecError(flag, item, f"must be FIELD=COLUMN with FIELD one of {', '.join(sorted(names))}")
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _propagation_method(problem) -> str:
+    """The exact method for the calibrated spec: the closed form for linear impact, dp's exact
+    ``(x, D)`` recursion with transient impact, else qp."""
+    if problem.all_linear and not problem.has_caps:
+        return "dp" if problem.has_transient else "closed-form"
+    return "qp"
 
 
 def register(subparsers) -> None:
@@ -87,6 +99,9 @@ def register(subparsers) -> None:
     p.add_argument("--propagate", action="store_true",
                    help="print the optimal cost's delta-method interval, its bootstrap check and the expected regret "
                         "of solving at the point estimates, from the estimates' covariance")
+    p.add_argument("--transient", action="store_true",
+                   help="also estimate transient impact (transient_impact, resilience; exponential kernel) by the "
+                        "propagator regression of mid moves on lagged signed volume, and write them into the spec")
     p.add_argument("--draws", type=int, default=200, help="bootstrap draws of --propagate (default 200)")
     p.add_argument("--skip-malformed", action="store_true",
                    help="leave malformed rows out (each is printed with its line number) instead of stopping")
@@ -109,12 +124,13 @@ def run(args: argparse.Namespace) -> int:
         for row in table.malformed:
             print(f"optexec calibrate: {table.source} {row} (left out)", file=sys.stderr)
     cal = calibrate(fills, bars, symbol=args.symbol, beta=args.beta, confidence=args.confidence, period=args.period,
-                    covariance=args.covariance)
+                    covariance=args.covariance, transient=args.transient)
     out = emit_outputs(args, cal.summary(), cal.to_dict(), lambda path: plot_calibration(cal, path))
     if not cal.identified:
         for est in cal.not_identified():
             print(f"optexec calibrate: {est.name} is not identified: {est.reason}", file=sys.stderr)
-        print(f"optexec calibrate: no spec written to {args.output} (more data, or fix beta with --beta)",
+        print(f"optexec calibrate: no spec written to {args.output} (more data, or fix beta with --beta"
+              f"{'; leave out --transient' if args.transient else ''})",
               file=sys.stderr)
         return NOT_IDENTIFIED_EXIT
     problem, notes = cal.to_problem(holdings=args.holdings, horizon=args.horizon, slices=args.slices,
@@ -125,6 +141,6 @@ def run(args: argparse.Namespace) -> int:
     Path(args.output).write_text(problem.to_toml(), encoding="utf-8")
     print(f"spec written to {args.output}", file=out)
     if args.propagate:
-        method = "closed-form" if problem.all_linear and not problem.has_caps else "qp"
+        method = _propagation_method(problem)
         print(propagate(problem, calibration_covariance(cal), method, draws=args.draws).summary(), file=out)
     return 0

@@ -52,7 +52,8 @@ def calibration_covariance(calibration: Any, problem: ExecutionProblem | None = 
     their own fits (independent), spread, temporary impact and the exponent jointly from the
     impact fit's covariance, mapped by the delta method from its coordinates
     (``epsilon = a sigma``, ``eta = b sigma / V^beta``; ``b`` or ``log b``). A parameter fixed by
-    the user (standard error 0) is left out."""
+    the user (standard error 0) is left out. With a transient fit, ``permanent_impact``,
+    ``transient_impact`` and ``resilience`` come from its joint covariance."""
     vol, temp, perm = calibration.volatility.sigma, calibration.temporary, calibration.permanent.permanent_impact
     sigma = vol.value
     volume = temp.volume_scale
@@ -65,11 +66,18 @@ def calibration_covariance(calibration: Any, problem: ExecutionProblem | None = 
     impact = jac @ cov3 @ jac.T
     names = ["assets[0].volatility", "assets[0].spread", "assets[0].temporary_impact", "assets[0].impact_exponent",
              "assets[0].permanent_impact"]
-    cov = np.zeros((5, 5))
+    trans = getattr(calibration, "transient", None)
+    joint = trans is not None and trans.transient_impact.identified and trans.covariance is not None
+    size = 7 if joint else 5
+    cov = np.zeros((size, size))
     cov[0, 0] = vol.std_error**2
     cov[1:4, 1:4] = impact
     cov[4, 4] = perm.std_error**2
-    keep = [j for j in range(5) if cov[j, j] > 0]
+    if joint:  # permanent impact, kappa_T and rho from one regression: their joint covariance
+        names += ["assets[0].transient_impact", "assets[0].resilience"]
+        block = [4, 5, 6]
+        cov[np.ix_(block, block)] = np.asarray(trans.covariance, dtype=np.float64)
+    keep = [j for j in range(size) if cov[j, j] > 0]
     return ParameterCovariance([names[j] for j in keep], cov[np.ix_(keep, keep)], "calibration")
 
 
