@@ -310,3 +310,27 @@ def test_hjb_tends_to_obizhaeva_wang_from_above_as_eta_vanishes():
     excess = [solve(pure(rho_tau=6.0 / 30, temporary_impact=eta), "hjb").objective - cont for eta in (1e-10, 1e-12)]
     assert excess[0] > 0 and excess[1] > 0
     assert 7.0 < excess[0] / excess[1] < 13.0
+
+
+@pytest.mark.parametrize("kernel", ["exponential", "power_law"])
+def test_power_law_impact_with_a_kernel_is_polished_to_stationarity(kernel):
+    """beta = 0.6 with a transient kernel (qp's CVXPY path; the Newton polish carries the dense
+    kernel block): optimal at the default tolerance, and the stationarity of the conventions'
+    objective written here in numpy holds: every trade's marginal cost
+    ``eps + (1+b) eta (n_j/tau)^b - gamma n_j + kappa_T (G n)_j + l_j - 2 lambda tau sigma^2
+    sum_{k>=j} x_k`` equals one multiplier to 1e-8 of its size (rounding of a 1e-9 KKT residual)."""
+    extra = {} if kernel == "exponential" else {"transient_kernel": "power_law", "resilience": 0.0,
+                                                "kernel_exponent": 0.4, "kernel_timescale": 0.05}
+    p = pure(slices=24, temporary_impact=2e-6, impact_exponent=0.6, permanent_impact=1e-7, spread=0.01,
+             initial_deviation=0.05, **extra).replace(risk_aversion=1e-6, no_reversal=True)
+    res = solve(p, "qp")
+    assert res.status == "optimal" and res.diagnostics["polish"]["applied"], res.message
+    a, tau, n = p.asset, p.tau, res.trades
+    assert np.all(n > 0)
+    g = transient_model(a).decay(np, np.abs(p.trade_times[:, None] - p.trade_times[None, :]))
+    lin = a.initial_deviation * transient_model(a).initial_factors(p.trade_times)
+    x = res.holdings[1:-1]
+    risk = 2 * p.risk_aversion * tau * a.volatility**2 * np.r_[np.cumsum(x[::-1])[::-1], 0.0]
+    marginal = (a.spread + (1 + a.impact_exponent) * a.temporary_impact * (n / tau) ** a.impact_exponent
+                - a.permanent_impact * n + a.transient_impact * (g @ n) + lin - risk)
+    assert np.ptp(marginal) <= 1e-8 * np.max(np.abs(marginal))

@@ -229,10 +229,7 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
         y, compiled = _solve_with_fallback(sp, cfg, diag)
     y_solver = y
     pol = None
-    if polish and diag["path"] in ("cvxpy", "interior") and sp.transient:
-        diag["polish"] = {"applied": False, "converged": False, "newton_iterations": 0, "active_set_rounds": 0,
-                          "message": "the Newton polish does not model the transient kernel"}
-    elif polish and diag["path"] in ("cvxpy", "interior"):
+    if polish and diag["path"] in ("cvxpy", "interior"):
         pol = newton_polish(sp, y)
         accepted = pol.success and sp.objective(pol.y) <= sp.objective(y) + 1e-7 * (abs(sp.objective(y)) + 1.0)
         diag["polish"] = {"applied": accepted, "converged": pol.success, "newton_iterations": pol.newton_iterations,

@@ -3,7 +3,8 @@
 Given the constraints binding at the back end's answer, :func:`polish` solves the
 equality-constrained KKT system ``[H A'; A 0] [dv; mu] = [-grad f(v); t - A v]`` by Newton's
 method (one step for a quadratic objective) and an active-set loop that drops rows whose
-multiplier ``mu`` has the wrong sign and adds violated ones. Convention ``grad f + A' mu = 0``;
+multiplier ``mu`` has the wrong sign and adds violated ones. A transient kernel adds its dense
+``kappa_s G`` block to ``H`` (then the KKT system is solved densely, ``N m <= MAX_KERNEL_POLISH``). Convention ``grad f + A' mu = 0``;
 a cap row's ``mu`` is ``-d f* / d cap`` in scaled units. Details: ``solvers/docs/theory-qp.md``.
 """
 
@@ -19,7 +20,10 @@ import scipy.sparse.linalg as spla
 from .banded import difference_operator, mode_solver, upper_banded
 from .scaling import ScaledProblem
 
-__all__ = ["PolishResult", "polish"]
+__all__ = ["PolishResult", "polish", "MAX_KERNEL_POLISH"]
+
+#: with a transient kernel the polish solves a dense KKT system: up to this many trades (N m)
+MAX_KERNEL_POLISH = 1500
 
 
 @dataclass
@@ -49,9 +53,21 @@ class _Model:
             self.risk_h = sps.kron(sps.identity(n - 1), sps.csr_matrix(2.0 * sp.M)) if nint else sps.csr_matrix((0, 0))
         self.g_vec = np.tile(sp.g, n - 1)
         self.solve_h = None
+        self.kernel_h = None  # the transient terms' kappa_s G on the trades (dense blocks)
+        if sp.transient:
+            rows, cols, vals = [], [], []
+            for term in sp.transient:
+                idx = np.arange(n) * m + term.asset
+                block = term.kappa * term.normalized_matrix()
+                rows.append(np.repeat(idx, n))
+                cols.append(np.tile(idx, n))
+                vals.append(block.ravel())
+            self.kernel_h = sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                           shape=(n * m, n * m))
         if sp.linear:
             self.quad_h = sps.kron(sps.identity(n), sps.csr_matrix(2.0 * sp.Q))
-            self.solve_h = mode_solver(sp)  # O(N m^2) solves with the (constant) Hessian
+            if not sp.transient:
+                self.solve_h = mode_solver(sp)  # O(N m^2) solves with the (constant) Hessian
 
     def d(self, v: np.ndarray) -> np.ndarray:
         return (self.E @ v + self.b0).reshape(self.sp.N, self.sp.m)
@@ -64,6 +80,8 @@ class _Model:
         else:
             gd = sp.temporary_slope(np, d) - d @ sp.P
         gd = gd + np.where(zero_mask, 0.0, sp.e * np.sign(d))
+        for term in sp.transient:  # d/dd of 1/2 kappa_s d'Gd + l'd
+            gd[:, term.asset] += term.apply(d[:, term.asset]) + term.linear
         return self.E.T @ gd.ravel() + self.risk_h @ v + self.g_vec
 
     def hess(self, v: np.ndarray, zero_mask: np.ndarray) -> sps.csr_matrix:
@@ -77,6 +95,8 @@ class _Model:
             hd = sps.diags(diag.ravel())
             if np.any(sp.P != 0):
                 hd = hd - sps.kron(sps.identity(sp.N), sps.csr_matrix(sp.P))
+        if self.kernel_h is not None:
+            hd = hd + self.kernel_h
         return (self.E.T @ hd @ self.E + self.risk_h).tocsr()
 
 
@@ -194,16 +214,19 @@ def _initial_active(sp: ScaledProblem, y: np.ndarray, tol: float) -> list[tuple[
 
 
 def _kkt_solve(hess: sps.csr_matrix, a_mat: sps.csr_matrix, rhs_v: np.ndarray, rhs_a: np.ndarray,
-               m: int, solve_h=None) -> np.ndarray:
+               m: int, solve_h=None, dense: bool = False) -> np.ndarray:
     """Solve ``[H A'; A 0] [dv; mu] = [rhs_v; rhs_a]``.
 
     ``H`` positive definite (every convex case): ``H^-1`` by eigen modes (linear basket, few
     active rows) or a banded Cholesky of ``H`` (bandwidth ``2m - 1``, time-major order), and
     the Schur complement ``S = A H^-1 A'`` for the ``r`` active rows, ``O(N m^3 + N m r + r^3)``.
     Otherwise (an indefinite ``H`` of the convex-concave case), or when ``H^-1 A'`` would be
-    large, a sparse LU of the whole KKT matrix.
+    large, a sparse LU of the whole KKT matrix; ``dense`` (a transient kernel): one dense solve.
     """
     r = a_mat.shape[0]
+    if dense:  # a transient kernel makes H dense: one dense KKT solve (the caller bounds its size)
+        kkt = np.block([[hess.toarray(), a_mat.T.toarray()], [a_mat.toarray(), np.zeros((r, r))]])
+        return np.linalg.solve(kkt, np.concatenate([rhs_v, rhs_a]))
     u = min(2 * m - 1 if m > 1 else 1, max(hess.shape[0] - 1, 0))
     if r * hess.shape[0] <= 4e6 and hess.shape[0] > 0:  # H^-1 A' fits in ~32 MB
         if solve_h is not None and r <= m:  # the mode transform costs O(N m^2) per column
@@ -273,6 +296,9 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
     n, m = sp.N, sp.m
     y0 = np.asarray(y0, dtype=np.float64).reshape(n + 1, m).copy()
     y0[0], y0[-1] = 1.0, 0.0
+    if sp.transient and n * m > MAX_KERNEL_POLISH:
+        return PolishResult(False, y0, message=f"a transient kernel makes the Newton system dense: N m = {n * m} > "
+                                               f"{MAX_KERNEL_POLISH} is left unpolished")
     if n == 1:
         return PolishResult(True, y0, message="N = 1: the only schedule")
     try:
@@ -298,7 +324,8 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
             hess = model.hess(v, zero_mask)
             try:
                 with np.errstate(all="ignore"):
-                    sol = _kkt_solve(hess, a_mat, -grad, target - a_mat @ v, m, model.solve_h)
+                    sol = _kkt_solve(hess, a_mat, -grad, target - a_mat @ v, m, model.solve_h,
+                                     dense=model.kernel_h is not None)
             except (RuntimeError, ValueError, np.linalg.LinAlgError) as err:
                 return PolishResult(False, y0, newton_iterations=total_newton, active_set_rounds=rnd,
                                     message=f"KKT system could not be solved ({err})")
