@@ -15,6 +15,8 @@ from solvers.calibration.transient import fit_transient_impact
 from solvers.costs import schedule_cost
 from solvers.errors import MethodNotApplicable, SpecError
 from solvers.methods import registered
+from solvers.qp.formulation import compiled_problem
+from solvers.qp.scaling import scale_problem
 from solvers.schedules import twap
 from solvers.simulation import simulate
 from solvers.transient import TransientKernel, ow_continuous_cost, transient_model
@@ -334,3 +336,16 @@ def test_power_law_impact_with_a_kernel_is_polished_to_stationarity(kernel):
     marginal = (a.spread + (1 + a.impact_exponent) * a.temporary_impact * (n / tau) ** a.impact_exponent
                 - a.permanent_impact * n + a.transient_impact * (g @ n) + lin - risk)
     assert np.ptp(marginal) <= 1e-8 * np.max(np.abs(marginal))
+
+
+def test_cvxpy_kernel_is_a_constant_and_a_new_kernel_recompiles():
+    """The kernel factor is a constant of the compiled CVXPY problem (as an N x N parameter it made
+    CVXPY's parameter tensor N x N^2: 477 GiB asked for at N = 4,000), so the parameters stay O(N);
+    a new resilience compiles a new problem, and each answer equals the O(N) path to 1e-9."""
+    for rho in (3.0, 30.0):
+        p = pure(slices=80, temporary_impact=1e-7, resilience=rho)
+        cvx, fast = solve(p, "qp", path="cvxpy"), solve(p, "qp")
+        assert cvx.status == "optimal" and fast.diagnostics["path"] != "cvxpy"
+        assert gap(cvx, fast) <= 1e-9
+        compiled, hit = compiled_problem(scale_problem(p))
+        assert hit and sum(par.size for par in compiled.problem.parameters()) <= 10 * p.slices

@@ -11,6 +11,7 @@ choices behind the form: ``solvers/docs/theory-qp.md``.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -52,8 +53,20 @@ def structure_key(sp: ScaledProblem) -> tuple:
             ("factor", sp.factor.shape[1]) if sp.factor is not None else "dense"),
         bool(np.any(sp.g != 0)), sp.capped_assets, sp.no_reversal,
         tuple(np.flatnonzero(np.isfinite(sp.ylo))), tuple(np.flatnonzero(np.isfinite(sp.yhi))),
-        sp.band is not None, tuple(t.asset for t in sp.transient),
+        sp.band is not None, tuple(_kernel_fingerprint(sp, t) for t in sp.transient),
     )
+
+
+def _kernel_own(sp: ScaledProblem, t) -> float:
+    """The asset's own diagonal quadratic, carried by its transient block."""
+    return float(sp.Q[t.asset, t.asset]) if (sp.linear and sp.diagonal_quadratic) else 0.0
+
+
+def _kernel_fingerprint(sp: ScaledProblem, t) -> tuple:
+    """What fixes a transient block's factor: it is a constant of the compiled problem (an N x N
+    parameter makes CVXPY's parameter tensor N x N^2: 64 GB at N = 2000)."""
+    times = hashlib.sha1(np.ascontiguousarray(t.times).tobytes()).hexdigest()
+    return (t.asset, repr(t.kernel), float(t.kappa), times, _kernel_own(sp, t))
 
 
 @dataclass
@@ -78,9 +91,7 @@ class CompiledProblem:
             for t in sp.transient:  # the transient block carries the asset's own quadratic (may be < 0)
                 q[t.asset] = 0.0
             pr["q"].value = np.sqrt(q)
-        for t in sp.transient:
-            own = float(sp.Q[t.asset, t.asset]) if (sp.linear and sp.diagonal_quadratic) else 0.0
-            pr[f"kernel{t.asset}"].value = kernel_factor(t, own)
+        for t in sp.transient:  # the factor itself is a constant of the compiled problem
             pr[f"kernel_linear{t.asset}"].value = t.linear.copy()
         if "R" in pr:
             pr["R"].value = _psd_factor(sp.Q)
@@ -142,9 +153,9 @@ def _build(sp: ScaledProblem, key: tuple) -> CompiledProblem:
             params["L"] = cp.Parameter((n, m), name="L")
             terms.append(cp.sum(cp.multiply(params["L"], D)))
     for t in sp.transient:  # 1/2 kappa_s d'Gd (+ the diagonal quadratic) as sum_squares(F'd), plus l'd
-        params[f"kernel{t.asset}"] = cp.Parameter((n, n), name=f"kernel{t.asset}")
+        factor = kernel_factor(t, _kernel_own(sp, t))  # a constant (see _kernel_fingerprint)
         params[f"kernel_linear{t.asset}"] = cp.Parameter(n, name=f"kernel_linear{t.asset}")
-        terms.append(cp.sum_squares(params[f"kernel{t.asset}"].T @ D[:, t.asset]))
+        terms.append(cp.sum_squares(factor.T @ D[:, t.asset]))
         terms.append(params[f"kernel_linear{t.asset}"] @ D[:, t.asset])
     if np.any(sp.e > 0):
         params["e"] = cp.Parameter(m, nonneg=True, name="e")

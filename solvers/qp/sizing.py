@@ -13,8 +13,10 @@ __all__ = ["estimate", "dense_kernel", "dense_kernel_bytes", "DENSE_KERNEL_SLICE
 #: the largest N at which qp forms a dense N x N transient kernel (power law, baskets, or
 #: constraints that send the exponential kernel to CVXPY); beyond it qp refuses with the estimate
 DENSE_KERNEL_SLICES = 5000
-#: bytes and seconds per N^2 m entry of the dense kernel (matrix, factor, CVXPY copy; dense LU)
-KERNEL_BYTES, KERNEL_SECONDS = 40.0, 2.0e-8
+#: bytes and seconds per N^2 m entry of the dense kernel (matrix, factor, CVXPY's canonical
+#: copy and the back end's factorization: peak growth ~280 B and ~2.5 us per entry measured at
+#: N = 400..1200 on the CVXPY path, 2 cores)
+KERNEL_BYTES, KERNEL_SECONDS = 3.0e2, 3.0e-6
 
 #: bytes and seconds per slice and asset pair on the banded paths (barrier Newton + polish; about
 #: twice the peak measured at N = 1e5), 2 cores
@@ -28,7 +30,7 @@ DENSE_BYTES, DENSE_SECONDS = 1.5e2, 2.0e-7
 def estimate(problem: ExecutionProblem, settings: QPSettings) -> ResourceEstimate:
     """``qp``'s peak memory and run time for ``problem``."""
     n, m = problem.slices, problem.n_assets
-    if dense_kernel(problem):
+    if dense_kernel(problem) or (problem.has_transient and settings.path == "cvxpy"):
         return sparse_estimate(float(n) ** 2 * m, KERNEL_BYTES, KERNEL_SECONDS,
                                f"qp, transient kernel: dense N^2 m = {n}^2 x {m} kernel matrices")
     concave = not problem.all_linear and bool((problem.permanent_impact_matrix_array != 0).any())
