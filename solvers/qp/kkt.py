@@ -20,6 +20,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
 from ..spec import ExecutionProblem
+from .least_squares import bounded_least_squares
 
 __all__ = ["KKTReport", "kkt_residual"]
 
@@ -171,6 +172,10 @@ def kkt_residual(problem: ExecutionProblem, holdings: np.ndarray, *, active_tol:
     mult = np.zeros(len(rows))
     if rows:
         mult = _least_squares(a_mat, gvec)
+        slack = 1e-9 * max(1.0, float(np.max(np.abs(mult), initial=0.0)))
+        if (np.any(mult < lo - slack) or np.any(mult > hi + slack)) and a_mat.shape[0] * a_mat.shape[1] <= 4e6:
+            # dependent active rows: the sign-feasible multipliers (see .least_squares)
+            mult = bounded_least_squares(a_mat, gvec, lo, hi)
         mult = np.clip(mult, lo, hi)
     res = (gvec + a_mat.T @ mult).reshape(nfree, m)
     stationarity = float(np.max(np.abs(res) / scale[None, :]))
@@ -226,3 +231,4 @@ def _least_squares(a_mat: sps.csr_matrix, g: np.ndarray) -> np.ndarray:
     except RuntimeError:
         pass
     return spla.lsqr(a_mat.T, -g, atol=1e-15, btol=1e-15, iter_lim=50 * a_mat.shape[0] + 100)[0]
+

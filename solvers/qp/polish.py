@@ -18,6 +18,7 @@ import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
 from .banded import difference_operator, mode_solver, upper_banded
+from .least_squares import bounded_least_squares
 from .scaling import ScaledProblem
 
 __all__ = ["PolishResult", "polish", "MAX_KERNEL_POLISH"]
@@ -213,6 +214,22 @@ def _initial_active(sp: ScaledProblem, y: np.ndarray, tol: float) -> list[tuple[
     return rows
 
 
+def _independent(model: _Model, active: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """The active rows without those implied by others (bound rows first): a trade held at zero
+    between two holdings on the same bound is one such row; dependent rows make the KKT matrix
+    singular. Greedy by a QR of the rows in that order (``|R_jj|`` at rounding: dependent)."""
+    if len(active) < 2:
+        return active
+    order = sorted(active, key=lambda r: r[0] not in ("lb", "ub"))
+    a_mat = _rows(model, order)[0]
+    if a_mat.shape[0] * a_mat.shape[1] > 2e7:
+        return active
+    r = sla.qr(a_mat.toarray().T, mode="r", check_finite=False)[0]
+    diag = np.abs(np.diag(r))
+    keep = diag > 1e-10 * max(float(np.max(diag, initial=0.0)), 1e-300)
+    return [row for row, k in zip(order, keep) if k]
+
+
 def _kkt_solve(hess: sps.csr_matrix, a_mat: sps.csr_matrix, rhs_v: np.ndarray, rhs_a: np.ndarray,
                m: int, solve_h=None, dense: bool = False) -> np.ndarray:
     """Solve ``[H A'; A 0] [dv; mu] = [rhs_v; rhs_a]``.
@@ -315,6 +332,8 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
         for kind, k, i in active:
             if kind == "zero":
                 zero_mask[k, i] = True
+        full = active
+        active = _independent(model, full)
         a_mat, target, lo, hi = _rows(model, active)
         signs = np.sign(model.d(v))
         converged = False
@@ -350,6 +369,15 @@ def polish(sp: ScaledProblem, y0: np.ndarray, *, max_rounds: int = 12, max_newto
             return PolishResult(False, y0, newton_iterations=total_newton, active_set_rounds=rnd,
                                 message=f"Newton did not converge in {max_newton} iterations")
         y = np.vstack([np.ones((1, m)), v.reshape(n - 1, m), np.zeros((1, m))])
+        if len(full) > len(active) and len(full) * v.size <= 4e6 and not _violations(sp, y, set(full), 1e-13):
+            # dependent rows were left out of the Newton system: their multipliers are not unique,
+            # so the signs are judged on the bounded least-squares multipliers of all of them
+            grad = model.grad(v, zero_mask)
+            a_full, _, lo_f, hi_f = _rows(model, full)
+            mu_f = bounded_least_squares(a_full, grad, lo_f, hi_f)
+            if np.linalg.norm(grad + a_full.T @ mu_f) <= 1e-10 * (np.linalg.norm(grad) + np.linalg.norm(a_full.T @ np.abs(mu_f))):
+                return PolishResult(True, y, rows=list(full), multipliers=mu_f, newton_iterations=total_newton,
+                                    active_set_rounds=rnd, message="converged (dependent active rows)")
         mtol = 1e-9 * max(1.0, np.max(np.abs(mu), initial=0.0))
         wrong = [j for j in range(len(active)) if mu[j] < lo[j] - mtol or mu[j] > hi[j] + mtol]
         added = _violations(sp, y, set(active), 1e-13)
