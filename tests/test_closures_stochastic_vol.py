@@ -40,13 +40,15 @@ def test_volatility_is_read_on_calendar_time():
     p = regimes()
     tau = p.tau
     # u_k = t_{k-1} + the closures before it, except the one right after slice k-1
-    want = tau * np.arange(N) + np.where(np.arange(1, N + 1) >= 4, 2.0, 0.0) + np.where(np.arange(1, N + 1) >= 8, 0.5, 0.0)
+    k = np.arange(1, N + 1)
+    want = tau * (k - 1) + np.where(k >= 4, 2.0, 0.0) + np.where(k >= 8, 0.5, 0.0)
     np.testing.assert_allclose(p.volatility_times, want, rtol=1e-15)
     steps = np.full(N - 1, tau)
     steps[2], steps[6] = tau + 2.0, tau + 0.5  # slice 3 -> 4 and slice 7 -> 8
     np.testing.assert_array_equal(p.volatility_steps, steps)
     # E[sigma_k^2] at those times; a closure's default variance is slice k+1's
-    np.testing.assert_allclose(p.slice_variance(), p.volatility_model.expected_variance(p.asset.volatility, want), rtol=1e-13)
+    expected = p.volatility_model.expected_variance(p.asset.volatility, want)
+    np.testing.assert_allclose(p.slice_variance(), expected, rtol=1e-13)
     assert p.closure_variance(p.closures[0]) == p.slice_variance()[2]
 
 
