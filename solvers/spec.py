@@ -722,7 +722,7 @@ class ExecutionProblem:
         if m > 1 and not isinstance(model, ConstantVolatility):
             raise SpecError("volatility_model.kind", model.kind,
                             "only 'constant' is supported for a basket (more than one asset)")
-        peak = model.check(self.assets[0].volatility, self.slices, self.horizon)
+        peak = model.check(self.assets[0].volatility, self.slices, self.calendar_horizon)
         object.__setattr__(self, "_peak_variance", float(peak))
 
     def _validate_convexity(self) -> None:
@@ -1142,8 +1142,36 @@ class ExecutionProblem:
         return any(a.drift != 0 for a in self.assets)
 
     def slice_variance(self) -> np.ndarray:
-        """``E[sigma_k^2]`` for slices k = 1..N of the single asset (see volatility.py)."""
-        return self.volatility_model.slice_variance(self.assets[0].volatility, self.horizon, self.slices)
+        """``E[sigma_k^2]`` for slices k = 1..N of the single asset (see volatility.py), read at the
+        calendar times :attr:`volatility_times` (``t_{k-1}`` without closures)."""
+        times = self.volatility_times if self.closures else None
+        return self.volatility_model.slice_variance(self.assets[0].volatility, self.horizon, self.slices, times)
+
+    @property
+    def volatility_times(self) -> np.ndarray:
+        """``u_k``, k = 1..N: the calendar time at which slice ``k``'s volatility is read, ``t_{k-1}``
+        plus the closures before it, not counting one right after slice ``k-1`` (that closure runs
+        on slice ``k``'s volatility: ``u_k = s_k - d_{k-1}``). Steps ``u_{k+1} - u_k`` are ``tau``,
+        ``tau + d`` after a closure (conventions page, "Time-varying markets")."""
+        u = self.times[:-1].copy()
+        for c in self.closures:  # a closure after slice j delays the volatility of slices j+2..N
+            u[c.after_slice + 1:] += c.duration
+        return u
+
+    @property
+    def volatility_steps(self) -> np.ndarray:
+        """``u_{k+1} - u_k``, k = 1..N-1 (time units): ``tau``, plus ``d`` for the step that spans
+        the closure after slice ``k-1`` (exactly ``tau`` elsewhere, no rounding)."""
+        steps = np.full(self.slices - 1, self.tau)
+        for c in self.closures:
+            if c.after_slice < self.slices - 1:
+                steps[c.after_slice] += c.duration
+        return steps
+
+    @property
+    def calendar_horizon(self) -> float:
+        """``T`` plus the closures' durations (time units): the calendar span of the spec."""
+        return self.horizon + sum(c.duration for c in self.closures)
 
     def volatility_path(self) -> np.ndarray:
         """Deterministic ``sigma_k`` for k = 1..N (raises for a stochastic model)."""

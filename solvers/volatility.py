@@ -72,16 +72,22 @@ class VolatilityModel:
         A time step ``tau`` resolves the model when ``rate tau`` is small."""
         return 0.0
 
-    def slice_variance(self, sigma0: float, horizon: float, slices: int) -> np.ndarray:
-        """``E[sigma_k^2]`` for slices ``k = 1..N`` (the value at ``t_{k-1}``)."""
-        tau = horizon / slices
-        return self.expected_variance(sigma0, tau * np.arange(slices, dtype=np.float64))
+    def slice_variance(self, sigma0: float, horizon: float, slices: int,
+                       times: np.ndarray | None = None) -> np.ndarray:
+        """``E[sigma_k^2]`` for slices ``k = 1..N`` (the value at ``t_{k-1}``). ``times``: the
+        calendar times at which the slices' volatility is read (N numbers; default ``t_{k-1}``,
+        given when closures stretch calendar time)."""
+        if times is None:
+            times = horizon / slices * np.arange(slices, dtype=np.float64)
+        return self.expected_variance(sigma0, np.asarray(times, dtype=np.float64))
 
     def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
-               substeps: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+               substeps: int = 1, steps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Simulated ``sigma_k = sigma(t_{k-1})``, k = 1..N, on ``paths`` paths: ``(sigma, regime)``,
         ``sigma`` of shape ``(paths, N)``, ``regime`` the regime index per slice (regime models)
-        or None. ``substeps``: sub-steps per slice where the scheme is not exact."""
+        or None. ``substeps``: sub-steps per slice where the scheme is not exact. ``steps``: the
+        calendar time from slice ``k``'s volatility to slice ``k+1``'s (N-1 numbers; default
+        ``tau`` each; a closure lengthens one). The same draws are made whatever ``steps``."""
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +104,7 @@ class ConstantVolatility(VolatilityModel):
         return np.full(np.shape(times), sigma0**2, dtype=np.float64)
 
     def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
-               substeps: int = 1) -> tuple[np.ndarray, None]:
+               substeps: int = 1, steps: np.ndarray | None = None) -> tuple[np.ndarray, None]:
         return np.full((paths, slices), sigma0), None
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,11 +141,12 @@ class VolatilityPath(VolatilityModel):
     def expected_variance(self, sigma0: float, times: np.ndarray) -> np.ndarray:
         raise NotImplementedError("a path is defined per slice: use slice_variance")
 
-    def slice_variance(self, sigma0: float, horizon: float, slices: int) -> np.ndarray:
+    def slice_variance(self, sigma0: float, horizon: float, slices: int,
+                       times: np.ndarray | None = None) -> np.ndarray:
         return np.asarray(self.path, dtype=np.float64) ** 2
 
     def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
-               substeps: int = 1) -> tuple[np.ndarray, None]:
+               substeps: int = 1, steps: np.ndarray | None = None) -> tuple[np.ndarray, None]:
         return np.broadcast_to(np.asarray(self.path, dtype=np.float64), (paths, slices)).copy(), None
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,7 +276,7 @@ class MeanRevertingVolatility(VolatilityModel):
         return m1 + 0.0 * m2, m2 + 0.0 * m1
 
     def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
-               substeps: int = 1) -> tuple[np.ndarray, None]:
+               substeps: int = 1, steps: np.ndarray | None = None) -> tuple[np.ndarray, None]:
         """Per slice: exact Gaussian for ``p = 0``, exact noncentral chi-square (Poisson mixture of
         gammas) for ``p = 1/2``, moment-matched lognormal sub-steps for ``p = 1``."""
         kappa, theta, xi, p = self.reversion, self.mean, self.vol_of_vol, self.elasticity
@@ -277,12 +284,18 @@ class MeanRevertingVolatility(VolatilityModel):
         out = np.empty((paths, n))
         out[:, 0] = sigma0
         exact_cir = p == 0.5 and xi > 0
-        steps = 1 if (p == 0.0 or exact_cir or xi == 0) else int(substeps)
-        dt = tau / steps
-        phi = self.propagator(dt)  # (1, m1, m2) -> conditional moments after dt
+        nsub = 1 if (p == 0.0 or exact_cir or xi == 0) else int(substeps)
+        spans = np.full(max(n - 1, 0), tau) if steps is None else np.asarray(steps, dtype=np.float64)
+        propagators: dict[float, np.ndarray] = {}
         s = out[:, 0].copy()
         for k in range(1, n):
-            for _ in range(steps):
+            # the sub-steps of the approximate scheme keep their length over a longer (closure) step
+            count = nsub if nsub == 1 or spans[k - 1] <= tau else int(math.ceil(nsub * spans[k - 1] / tau - 1e-9))
+            dt = float(spans[k - 1]) / count
+            if dt not in propagators:
+                propagators[dt] = self.propagator(dt)
+            phi = propagators[dt]  # (1, m1, m2) -> conditional moments after dt
+            for _ in range(count):
                 m1 = phi[1, 0] + phi[1, 1] * s + phi[1, 2] * s * s
                 if xi == 0:
                     s = m1
@@ -414,23 +427,27 @@ class RegimeVolatility(VolatilityModel):
         return out.reshape(times.shape + (self.n_regimes,))
 
     def sample(self, rng: np.random.Generator, paths: int, slices: int, tau: float, sigma0: float,
-               substeps: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """The regime chain on ``P = expm(Q tau)`` by inverse-CDF draws; returns ``(levels[regime],
-        regime)``, both ``(paths, N)`` (views of time-major arrays)."""
+               substeps: int = 1, steps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The regime chain on ``P = expm(Q tau)`` (``expm(Q dt)`` over a step ``dt`` of ``steps``)
+        by inverse-CDF draws; returns ``(levels[regime], regime)``, both ``(paths, N)`` (views of
+        time-major arrays)."""
         n = slices
-        p = self.transition_matrix(tau)
-        cum = np.cumsum(p, axis=1)
-        cum[:, -1] = 1.0
+        spans = np.full(max(n - 1, 0), tau) if steps is None else np.asarray(steps, dtype=np.float64)
+        tables: dict[float, list[np.ndarray]] = {}
         levels = np.asarray(self.levels, dtype=np.float64)
         regime_t = np.empty((n, paths), dtype=np.int64)  # time-major while stepping
         regime_t[0] = self.initial_regime
         u = rng.random((n - 1, paths)) if n > 1 else np.empty((0, paths))
-        columns = [np.ascontiguousarray(cum[:, j]) for j in range(self.n_regimes - 1)]
         for k in range(1, n):
+            dt = float(spans[k - 1])
+            if dt not in tables:
+                cum = np.cumsum(self.transition_matrix(dt), axis=1)
+                cum[:, -1] = 1.0
+                tables[dt] = [np.ascontiguousarray(cum[:, j]) for j in range(self.n_regimes - 1)]
             prev = regime_t[k - 1]
             nxt = regime_t[k]
             nxt[:] = 0
-            for col in columns:  # next regime = number of cumulative probabilities below u
+            for col in tables[dt]:  # next regime = number of cumulative probabilities below u
                 nxt += u[k - 1] > col[prev]
         return levels[regime_t].T, regime_t.T
 

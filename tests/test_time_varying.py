@@ -193,12 +193,13 @@ def test_methods_without_the_model_refuse_naming_the_key():
     for method in ("hjb",):
         with pytest.raises(MethodNotApplicable, match="temporary_impact|closures|terminal_penalty"):
             solvers.solve(p, method)
-    # dp's recursion is linear-quadratic: nonlinear impact, caps and closures under stochastic volatility are refused
+    # dp's recursion is linear-quadratic: nonlinear impact and caps are refused; closures under
+    # stochastic volatility are solved (tests/test_closures_stochastic_vol.py checks the answer)
     with pytest.raises(MethodNotApplicable, match="temporary_impact.*linear impact"):
         solvers.solve(load_example("square-root-impact").replace_asset(
             0, temporary_impact=(load_example("square-root-impact").asset.temporary_impact,) * 10), "dp")
-    with pytest.raises(MethodNotApplicable, match="closures with a stochastic volatility"):
-        solvers.solve(load_example("volatility-regimes").replace(closures=[{"after_slice": 3, "duration": 0.5}]), "dp")
+    r = solvers.solve(load_example("volatility-regimes").replace(closures=[{"after_slice": 3, "duration": 0.5}]), "dp")
+    assert r.diagnostics["recursion"] == "exact-time-varying" and r.success
 
 
 @pytest.mark.parametrize("name", ["volatility-regimes", "mean-reverting-volatility"])
@@ -278,13 +279,6 @@ def test_validate_cross_checks_a_time_varying_spec():
     assert report.passed, report.failures
     simulated = {c.a for c in report.checks if c.a.startswith("mc[")}
     assert {"mc[closed-form]", "mc[qp]"} <= simulated
-
-
-def test_simulator_refuses_closures_with_stochastic_volatility():
-    p = load_example("mean-reverting-volatility")
-    p = p.replace(closures=[{"after_slice": 1, "duration": 0.5}])
-    with pytest.raises(MethodNotApplicable, match="closures"):
-        simulate(p, np.linspace(p.asset.holdings, 0, p.slices + 1), paths=100)
 
 
 # ---------------------------------------------------------------------------- examples and profiles

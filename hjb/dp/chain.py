@@ -4,7 +4,9 @@ A :class:`VolatilityChain` holds ``levels`` (``(N, S)``, volatility of state ``i
 ``transition`` ``P`` (``(S, S)``) and ``initial_state``. Constant and path: one state; regimes:
 ``P = expm(Q tau)``; mean-reverting: moment-matched discrete Gaussian rows on the nodes of
 :func:`hjb.volatility_grid.covering_grid`, so the chain's ``E[sigma_k]`` and ``E[sigma_k^2]`` equal the
-model's. Entry point :func:`volatility_chain`. Details: ``solvers/docs/theory-dp.md``.
+model's. With closures the chain runs on calendar time: per-step ``transitions`` over
+``u_{k+1} - u_k`` (``tau + d`` after a closure). Entry point :func:`volatility_chain`. Details:
+``solvers/docs/theory-dp.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class VolatilityChain:
         method: how the chain was built (``constant``, ``path``, ``regimes``,
             ``deterministic-mean``, ``moment-matched``).
         diagnostics: construction details (grid, worst moment mismatch, fallback rows).
+        transitions: ``(N-1, S, S)`` per-step matrices (row ``k-1``: slice ``k`` to ``k+1``) when
+            closures make the steps unequal; None: ``transition`` for every step.
     """
 
     levels: np.ndarray
@@ -42,6 +46,17 @@ class VolatilityChain:
     initial_state: int
     method: str
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    transitions: np.ndarray | None = None
+
+    def step(self, k: int) -> np.ndarray:
+        """The ``(S, S)`` transition from slice ``k`` to slice ``k+1`` (``k = 1..N-1``)."""
+        return self.transition if self.transitions is None else self.transitions[k - 1]
+
+    def step_matrices(self) -> np.ndarray:
+        """All ``N-1`` transitions, ``(N-1, S, S)`` (a broadcast view without closures)."""
+        if self.transitions is not None:
+            return self.transitions
+        return np.broadcast_to(self.transition, (max(self.slices - 1, 0),) + self.transition.shape)
 
     @property
     def n_states(self) -> int:
@@ -63,7 +78,8 @@ class VolatilityChain:
         dist[self.initial_state] = 1.0
         for k in range(self.slices):
             out[k] = dist
-            dist = dist @ self.transition
+            if k + 1 < self.slices:
+                dist = dist @ self.step(k + 1)
         return out
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +121,8 @@ def _check_positive(name: str, value: Any) -> float:
 
 
 def volatility_chain(problem: ExecutionProblem, *, vol_states: int = 15, width: float = 4.0) -> VolatilityChain:
-    """The chain of ``problem``'s volatility model on its slice length ``tau``.
+    """The chain of ``problem``'s volatility model on its slice length ``tau`` (with closures: on
+    the calendar times ``problem.volatility_times``, one transition per step).
 
     Args:
         problem: a single-asset spec.
@@ -120,58 +137,87 @@ def volatility_chain(problem: ExecutionProblem, *, vol_states: int = 15, width: 
         return VolatilityChain(np.full((n, 1), sigma0), np.ones((1, 1)), 0, "constant")
     if isinstance(model, VolatilityPath):
         return VolatilityChain(np.asarray(model.path, dtype=np.float64)[:, None], np.ones((1, 1)), 0, "path")
+    steps = problem.volatility_steps if problem.closures else None
     if isinstance(model, RegimeVolatility):
         levels = np.broadcast_to(np.asarray(model.levels, dtype=np.float64), (n, model.n_regimes)).copy()
-        return VolatilityChain(levels, model.transition_matrix(problem.tau), model.initial_regime, "regimes",
-                               {"generator": model.generator_array.tolist()})
+        transition = model.transition_matrix(problem.tau)
+        transitions = None
+        if steps is not None:  # calendar steps: expm(Q (tau + d)) across a closure
+            transitions = np.stack([transition if dt == problem.tau else model.transition_matrix(float(dt))
+                                    for dt in steps])
+        return VolatilityChain(levels, transition, model.initial_regime, "regimes",
+                               {"generator": model.generator_array.tolist()}, transitions)
     if isinstance(model, MeanRevertingVolatility):
-        return mean_reverting_chain(model, sigma0, problem.horizon, n, states=vol_states, width=width)
+        return mean_reverting_chain(model, sigma0, problem.horizon, n, states=vol_states, width=width, steps=steps)
     raise SpecError("volatility_model.kind", getattr(model, "kind", model), "has no Markov-chain discretization")
 
 
 def mean_reverting_chain(
     model: MeanRevertingVolatility, sigma0: float, horizon: float, slices: int, *,
-    states: int = 15, width: float = 4.0,
+    states: int = 15, width: float = 4.0, steps: np.ndarray | None = None,
 ) -> VolatilityChain:
     """Moment-matched chain of a mean-reverting model (see the module docstring).
 
-    ``states`` (>= 3) and ``width`` (> 0) as in :func:`volatility_chain`.
+    ``states`` (>= 3) and ``width`` (> 0) as in :func:`volatility_chain`. ``steps``: the calendar
+    time between consecutive slices' volatility (N-1 numbers; default ``tau`` each, a closure
+    lengthens one); each distinct step gets its matrix and the grid covers the calendar span.
     """
     states = _check_int("vol_states", states, 3)
     width = _check_positive("vol_width", width)
     tau = horizon / slices
-    times = tau * np.arange(slices, dtype=np.float64)
+    uniform = steps is None
+    if uniform:
+        times = tau * np.arange(slices, dtype=np.float64)
+    else:
+        steps = np.asarray(steps, dtype=np.float64)
+        times = np.concatenate([[0.0], np.cumsum(steps)])
+    span = horizon if uniform else float(times[-1]) + tau
     if model.vol_of_vol == 0.0:
         mean, _ = model.moments(sigma0, times)
         return VolatilityChain(mean[:, None], np.ones((1, 1)), 0, "deterministic-mean",
                                {"note": "vol_of_vol = 0: sigma(t) is the exact deterministic mean"})
     # the one volatility grid (hjb.volatility_grid): the band over [0, T] sampled at the slice starts too
-    grid = covering_grid(model, sigma0, horizon, points=states, width=width, extra_times=times, drop_nonpositive=True)
+    grid = covering_grid(model, sigma0, span, points=states, width=width, extra_times=times, drop_nonpositive=True)
     nodes, initial = grid.nodes, grid.start_index
     h = grid.spacing
     dropped = states - nodes.size
-    cm1, cm2 = model.moments(nodes, tau)  # exact conditional moments after one slice (affine in the start)
-    rows = np.zeros((nodes.size, nodes.size))
-    fallback, clamped = [], []
+    fallback, clamped = set(), set()
     worst = 0.0
-    for i in range(nodes.size):
-        row, status = moment_matched_row(nodes, cm1[i], cm2[i])
-        rows[i] = row
-        if status == "resolution":
-            fallback.append(i)
-        elif status == "clamped":
-            clamped.append(i)
-        else:
-            mean = row @ nodes
-            worst = max(worst, abs(mean - cm1[i]) / h, abs(row @ nodes**2 - cm2[i]) / h**2)
+
+    def matrix(dt: float) -> np.ndarray:
+        nonlocal worst
+        cm1, cm2 = model.moments(nodes, dt)  # exact conditional moments after dt (affine in the start)
+        rows = np.zeros((nodes.size, nodes.size))
+        for i in range(nodes.size):
+            row, status = moment_matched_row(nodes, cm1[i], cm2[i])
+            rows[i] = row
+            if status == "resolution":
+                fallback.add(i)
+            elif status == "clamped":
+                clamped.add(i)
+            else:
+                mean = row @ nodes
+                worst = max(worst, abs(mean - cm1[i]) / h, abs(row @ nodes**2 - cm2[i]) / h**2)
+        return rows
+
+    rows = matrix(tau)
+    transitions = None
+    if not uniform:
+        cache = {tau: rows}
+        for dt in map(float, steps):
+            if dt not in cache:
+                cache[dt] = matrix(dt)
+        transitions = np.stack([cache[float(dt)] for dt in steps])
     levels = np.broadcast_to(nodes, (slices, nodes.size)).copy()
     diagnostics = {
         "states": int(nodes.size), "spacing": h, "range": [float(nodes[0]), float(nodes[-1])],
         "width_sd": width, "dropped_nonpositive_nodes": dropped,
         "max_row_moment_error": worst,  # matched rows, in units of h (mean) and h^2 (2nd moment)
-        "resolution_fallback_rows": fallback, "clamped_rows": clamped,
+        "resolution_fallback_rows": sorted(fallback), "clamped_rows": sorted(clamped),
     }
-    return VolatilityChain(levels, rows, initial, "moment-matched", diagnostics)
+    if not uniform:
+        diagnostics["calendar_steps"] = sorted({float(dt) for dt in steps})
+    return VolatilityChain(levels, rows, initial, "moment-matched", diagnostics, transitions)
 
 
 def moment_matched_row(nodes: np.ndarray, mean: float, second: float, *, tol: float = 1e-13,

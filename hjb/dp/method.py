@@ -207,7 +207,7 @@ def _solve_time_varying(problem: ExecutionProblem, cfg: DPSettings, start: float
                                   "for a time-varying market; use recursion='auto' or 'exact'")
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
     stages = lq_stages(problem, chain)
-    rec = lq_backward(stages, chain.transition, problem.risk_aversion)
+    rec = lq_backward(stages, chain.step_matrices(), problem.risk_aversion)
     policy = TimeVaryingDPPolicy(problem, chain, rec)
     holdings = policy.frozen_path()
     a = problem.asset

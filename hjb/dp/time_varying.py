@@ -1,11 +1,12 @@
 """The exact linear-quadratic recursion of method ``dp`` for a time-varying market: per-slice
 ``eta_k`` and ``epsilon_k``, closures (a step of pure risk and drift), drift and a terminal
-penalty, per volatility state ``i`` of the chain.
+penalty, per volatility state ``i`` of the chain (per-step transitions across closures).
 
 In fractions ``q = x / X`` and cost units ``c0``, ``V_k(q, i) = A_k(i) q^2 + B_k(i) q + C_k(i)``;
 slice ``k`` pays ``c_k (q - y)^2 + l_k (q - y) + R_k(i) y^2 - m_k y`` and the optimum is affine,
-``y = r_k(i) q + s_k(i)``. Entry points :func:`lq_backward`, :func:`lq_forward`,
-:class:`TimeVaryingDPPolicy`. Formulas: the conventions page, "Time-varying markets".
+``y = r_k(i) q + s_k(i)``; a closure after slice ``k`` adds ``d E[sigma_{k+1}^2 | i]`` to ``R_k(i) / lambda``.
+Entry points :func:`lq_backward`, :func:`lq_forward`, :class:`TimeVaryingDPPolicy`. Formulas: the
+conventions page, "Time-varying markets".
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ def require_lq(problem: ExecutionProblem) -> None:
     if problem.has_caps:
         raise MethodNotApplicable(METHOD, "per-slice caps with a time-varying market are not modelled by backward "
                                           "induction yet (qp solves them)")
-    if problem.closures and problem.volatility_model.stochastic:
-        raise MethodNotApplicable(METHOD, "closures with a stochastic volatility model are not modelled yet")
     if getattr(problem, "has_transient", False):
         raise MethodNotApplicable(METHOD, "transient impact with a time-varying market is not modelled yet")
 
@@ -57,15 +56,21 @@ class LQStages:
 
 def lq_stages(problem: ExecutionProblem, chain: VolatilityChain) -> LQStages:
     """``c_k = (eta_k / tau - gamma / 2) X^2 / c0``, ``l_k = epsilon_k |X| / c0`` (one-way spread),
-    ``R_k(i) = lambda X^2 (tau sigma_k(i)^2 + d_k sigma_c^2) / c0``, ``m_k = mu h_k X / c0``."""
+    ``R_k(i) = lambda X^2 (tau sigma_k(i)^2 + d_k s_k(i)) / c0``, ``m_k = mu h_k X / c0``; a closure
+    after slice ``k`` has ``s_k(i) = sigma_c^2`` when its ``volatility`` is set, else
+    ``E[sigma_{k+1}^2 | state i of slice k] = (P_k levels_{k+1}^2)_i`` (known in one state: ``sigma_{k+1}^2``)."""
     a, n, tau = problem.asset, problem.slices, problem.tau
     big_x, c0 = a.holdings, cost_unit(problem)
     c = (a.eta_slices(n) / tau - 0.5 * a.permanent_impact) * big_x**2 / c0
     spread = a.spread_slices(n) * abs(big_x) / c0
-    extra = np.zeros(n)
+    extra = np.zeros((n, chain.n_states))
     for cl in problem.closures:
-        extra[cl.after_slice - 1] = cl.duration * problem.closure_variance(cl)
-    risk = (tau * chain.levels**2 + extra[:, None]) * big_x**2 / c0
+        k = cl.after_slice
+        if cl.volatility is not None:
+            extra[k - 1] = cl.duration * cl.volatility**2
+        else:  # slice k+1's volatility, read when the market closes after slice k
+            extra[k - 1] = cl.duration * (chain.step(k) @ chain.levels[k] ** 2)
+    risk = (tau * chain.levels**2 + extra) * big_x**2 / c0
     m = a.drift * problem.exposure_times() * big_x / c0
     terminal = None
     if problem.has_terminal_penalty:
@@ -86,9 +91,13 @@ class LQRecursion:
 
 
 def lq_backward(st: LQStages, transition: np.ndarray, lam: float) -> LQRecursion:
-    """The backward recursion (module docstring). Raises :class:`SpecError` when a stage is not
-    convex (``c_k + R_k + E[A_k] <= 0``)."""
+    """The backward recursion (module docstring). ``transition``: one ``(S, S)`` matrix for every
+    step, or ``(N-1, S, S)``, row ``k-1`` from slice ``k`` to ``k+1`` (:meth:`VolatilityChain.step_matrices`).
+    Raises :class:`SpecError` when a stage is not convex (``c_k + R_k + E[A_k] <= 0``)."""
     n, states = st.risk_rate.shape
+    steps = np.asarray(transition)
+    if steps.ndim == 2:
+        steps = np.broadcast_to(steps, (max(n - 1, 0), states, states))
     A, B, C = (np.zeros((n, states)) for _ in range(3))
     r, s = np.zeros((n, states)), np.zeros((n, states))
     for k in range(n, 0, -1):  # slice k, row k-1
@@ -99,7 +108,8 @@ def lq_backward(st: LQStages, transition: np.ndarray, lam: float) -> LQRecursion
         if k == n:
             abar, bbar, cbar = np.full(states, st.terminal), np.zeros(states), np.zeros(states)
         else:
-            abar, bbar, cbar = transition @ A[k], transition @ B[k], transition @ C[k]
+            p = steps[i]  # slice k to slice k+1
+            abar, bbar, cbar = p @ A[k], p @ B[k], p @ C[k]
         hold = lam * st.risk_rate[i] + abar  # the weight of y^2 after the trade
         den = st.c[i] + hold
         if np.any(den <= 0):
@@ -139,7 +149,8 @@ def lq_forward(problem: ExecutionProblem, chain: VolatilityChain, st: LQStages, 
         y1_weighted += problem.exposure_times()[i] * float(ey1.sum())
         var += float(st.risk_rate[i] @ ey2)
         if k < n:
-            mass, m1, m2 = mass @ chain.transition, ey1 @ chain.transition, ey2 @ chain.transition
+            p = chain.step(k)
+            mass, m1, m2 = mass @ p, ey1 @ p, ey2 @ p
     last2 = float(ey2.sum()) if problem.has_terminal_penalty else 0.0
     gamma = a.permanent_impact
     terminal = float(problem.terminal_penalties()[0]) * big_x**2 * last2 if problem.has_terminal_penalty else 0.0

@@ -279,6 +279,9 @@ def _solve_time_varying(problem: ExecutionProblem, cfg: QPSettings, start: float
     report = kkt_residual(problem, holdings)
     diag.update(kkt_residual=report.residual, kkt=report.as_dict(), global_optimum=True,
                 global_optimum_reason="convex (the Hessian rule of the spec)")
+    if problem.volatility_model.stochastic:
+        diag["volatility"] = (f"stochastic model {problem.volatility_model.kind!r}: static optimum on E[sigma_k^2] "
+                              "(problem.slice_variance(), on calendar time across closures), not a feedback policy")
     status, message = "optimal", ""
     if not report.residual <= cfg.tolerance:
         status = "inaccurate"

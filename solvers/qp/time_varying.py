@@ -51,9 +51,6 @@ def applicable(problem: ExecutionProblem) -> None:
         raise MethodNotApplicable(METHOD, f"{keys[0]} together with min_holdings / max_holdings is not modelled")
     if problem.risk_aversion < 0:
         raise MethodNotApplicable(METHOD, f"risk_aversion = {problem.risk_aversion:g} < 0 is not convex")
-    if problem.closures and problem.volatility_model.stochastic:
-        raise MethodNotApplicable(METHOD, "closures with a stochastic volatility model are not modelled "
-                                          f"(volatility_model.kind = {problem.volatility_model.kind!r})")
     if problem.has_terminal_penalty:
         alpha = problem.terminal_penalties()
         gam = np.array([a.permanent_impact for a in problem.assets])

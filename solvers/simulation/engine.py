@@ -15,7 +15,8 @@ spawn_key=(b,)))``, so a ``(seed, problem)`` gives every strategy the same paths
 model (:mod:`solvers.market`) makes slice ``k`` execute only its fill of the order; the rest
 stays in holdings and ``x_N`` is sold at ``t_N`` in one block at ``h(x_N / tau)``. Per-slice
 ``eta_k`` / ``epsilon_k`` enter ``h`` of slice ``k``; a closure after slice ``k`` moves the price by
-``mu d + sigma_c sqrt(d) xi`` with ``x_k`` held; under a terminal penalty ``x_N`` is liquidated at
+``mu d + sigma_c sqrt(d) xi`` with ``x_k`` held (``sigma_c`` defaults to the path's ``sigma_{k+1}``,
+stochastic volatility running on calendar time); under a terminal penalty ``x_N`` is liquidated at
 ``S_N`` for ``alpha x_N^2`` (conventions page, "Time-varying markets").
 """
 
@@ -30,7 +31,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import MethodNotApplicable, SpecError
+from ..errors import SpecError
 from ..impact import impact_model
 from ..market import MarketModel, SliceState, market_model
 from ..policy import FeedbackPolicy, SchedulePolicy
@@ -61,13 +62,15 @@ def simulate_volatility(problem: ExecutionProblem, paths: int, rng: np.random.Ge
                         vol_substeps: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
     """``sigma_k = sigma(t_{k-1})`` for k = 1..N on ``paths`` paths, drawn by the spec's volatility
     model (:meth:`solvers.volatility.VolatilityModel.sample`: exact transitions where they exist,
-    moment-matched sub-steps otherwise). Returns ``(sigma, regime)``: ``sigma`` of shape
-    ``(paths, N)`` (a basket is constant and gets ones, scaled per asset by the caller), and the
-    regime index per slice for a regime model, else None."""
+    moment-matched sub-steps otherwise), on the calendar times ``problem.volatility_times`` when
+    the spec has closures. Returns ``(sigma, regime)``: ``sigma`` of shape ``(paths, N)`` (a
+    basket is constant and gets ones, scaled per asset by the caller), and the regime index per
+    slice for a regime model, else None."""
     if problem.is_basket:
         return np.ones((paths, problem.slices)), None
+    steps = problem.volatility_steps if problem.closures else None
     return problem.volatility_model.sample(rng, paths, problem.slices, problem.tau,
-                                           float(problem.assets[0].volatility), vol_substeps)
+                                           float(problem.assets[0].volatility), vol_substeps, steps)
 
 
 @dataclass
@@ -210,17 +213,22 @@ def _impact(problem: ExecutionProblem):
     return h
 
 
-def _closure_moves(problem: ExecutionProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per closure: ``after_slice`` (ints), duration ``d`` and ``sigma_c`` (single asset; a basket
-    keeps its volatilities: 1): the price moves ``mu d + sigma_c sqrt(d) xi`` while ``x_k`` is held."""
+def _closure_moves(problem: ExecutionProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per closure: ``after_slice`` (ints), duration ``d``, ``sigma_c`` (single asset; a basket
+    keeps its volatilities: 1) and whether ``sigma_c`` is each path's own ``sigma_{k+1}`` (a
+    stochastic model without the closure's ``volatility``): the price moves ``mu d + sigma_c
+    sqrt(d) xi`` while ``x_k`` is held."""
     cl = problem.closures
     after = np.array([c.after_slice for c in cl], dtype=np.int64)
     dur = np.array([c.duration for c in cl], dtype=np.float64)
+    follows = np.zeros(len(cl), dtype=bool)
     if problem.is_basket:
         vol = np.ones(len(cl))
     else:
         vol = np.sqrt(np.array([problem.closure_variance(c) for c in cl], dtype=np.float64))
-    return after, dur, vol
+        if problem.volatility_model.stochastic:
+            follows = np.array([c.volatility is None for c in cl], dtype=bool)
+    return after, dur, vol, follows
 
 
 def simulate(
@@ -258,8 +266,6 @@ def simulate(
         label: name of the strategy in outputs.
     """
     _check_count("paths", paths, 2, MAX_PATHS)
-    if problem.closures and problem.volatility_model.stochastic:
-        raise MethodNotApplicable("simulate", "closures with a stochastic volatility model are not simulated yet")
     if antithetic and paths % 2:
         raise SpecError("paths", paths, "must be even with antithetic=True (paths come in pairs)")
     _check_count("vol_substeps", vol_substeps, 1, MAX_VOL_SUBSTEPS)
@@ -360,7 +366,11 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
     if active:  # drawn after the prices, so that the price paths stay those of a run without it
         draws = market.draw(rng, drawn).take(slice(0, half))
         draws = draws.repeat(2) if antithetic else draws
-    after, dur, vol_c = _closure_moves(problem)
+    after, dur, vol_c, follows = _closure_moves(problem)
+    # sigma_c per path and closure: the path's sigma_{k+1} where it follows the volatility model
+    vol_cp = np.broadcast_to(vol_c, (size, len(after)))
+    if np.any(follows):
+        vol_cp = np.where(follows, sigma[:, np.minimum(after, n - 1)], vol_c)
     zc = rng.standard_normal((drawn, len(after), m))[:half] if len(after) else np.zeros((size, 0, m))
     if antithetic and len(after):  # drawn last, so that a spec without closures keeps its paths
         zc = np.stack([zc, -zc], axis=1).reshape(size, len(after), m)
@@ -401,11 +411,13 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
         weights = held * vols * root_tau  # (N, m)
         closure_noise = 0.0
         if len(after):
-            cw = held[after - 1] * vols * (vol_c * np.sqrt(dur))[:, None]  # (closures, m)
-            closure_noise = np.einsum("pcm,cm->p", zc, cw)
+            cw = held[after - 1] * vols * np.sqrt(dur)[:, None]  # (closures, m), times sigma_c per path
+            closure_noise = np.einsum("pcm,pc,cm->p", zc, vol_cp, cw)
         if stochastic:
             noise = (sigma * z[..., 0]) @ weights[:, 0]
             risk = lam * tau * (sigma**2 @ (held[:, 0] ** 2))
+            if len(after):  # each closure's d sigma_c^2 x_k^2, sigma_c per path
+                risk = risk + lam * (vol_cp**2 @ (dur * held[after - 1, 0] ** 2))
         else:
             weights = weights * sigma_row[:, None]
             noise = z[..., 0] @ weights[:, 0] if m == 1 else np.einsum("pkm,km->p", z, weights)
@@ -477,8 +489,9 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
         hold = tau
         if k in closure_at:  # the market is closed after slice k: x_k is held through the move
             j = closure_at[k]
-            d += (vol_c[j] * math.sqrt(dur[j]) * vols) * zc[:, j] + mu_tau / tau * dur[j]
-            hold, weight = tau + dur[j], weight + dur[j] * vol_c[j] ** 2
+            sc = vol_cp[:, j]  # (size,)
+            d += (sc[:, None] * (math.sqrt(dur[j]) * vols)) * zc[:, j] + mu_tau / tau * dur[j]
+            hold, weight = tau + dur[j], weight + dur[j] * sc**2
         if problem.is_basket:
             risk += lam * hold * np.einsum("pm,mj,pj->p", xk, cov, xk)
         else:
