@@ -103,6 +103,25 @@ class VolatilityChain:
         w = np.clip((sigma - nodes[j]) / (nodes[j + 1] - nodes[j]), 0.0, 1.0)
         return j, w
 
+    def position(self, shape: tuple[int, ...], sigma: Any, regime: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Where a policy stands on the chain, as ``(j, w)`` of shape ``shape``: one state, ``(0, 0)``;
+        regimes, the ``regime`` index (needed) and ``w = 0``; otherwise :meth:`locate` of ``sigma``."""
+        if self.n_states == 1:
+            return np.zeros(shape, dtype=np.int64), np.zeros(shape)
+        if self.method == "regimes":
+            if regime is None:
+                raise ValueError("a regime model's policy needs the regime index")
+            return np.broadcast_to(np.asarray(regime, dtype=np.int64), shape), np.zeros(shape)
+        return self.locate(np.broadcast_to(np.asarray(sigma, dtype=np.float64), shape))
+
+    @staticmethod
+    def blend(table: np.ndarray, j: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``(1 - w) table[j] + w table[j + 1]`` along the first axis of ``table`` (per-state rows;
+        ``j + 1`` clamped to the last state): a policy coefficient between two chain nodes."""
+        upper = table[np.minimum(j + 1, table.shape[0] - 1)]
+        wb = np.reshape(w, np.shape(w) + (1,) * (table.ndim - 1))
+        return (1.0 - wb) * table[j] + wb * upper
+
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:

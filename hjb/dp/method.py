@@ -35,7 +35,7 @@ from .sizing import estimate as estimate_resources
 from .sensitivity import derivatives
 from .stage import impact_slope, interpolate, stage_coefficients
 from .time_varying import TimeVaryingDPPolicy, lq_backward, lq_forward, lq_stages, require_lq
-from .transient import TransientDPPolicy, require_exact_transient, transient_backward
+from .transient import require_exact_transient, solve_exact_transient
 
 __all__ = ["INFO", "METHOD", "solve"]
 
@@ -171,31 +171,13 @@ def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
 
 
 def _solve_transient(problem: ExecutionProblem, cfg: DPSettings, start: float) -> Result:
-    """The exact ``(x, D)`` recursion (:mod:`hjb.dp.transient`); other transient specs are refused."""
+    """The exact ``(x, D)`` recursion per volatility state (:mod:`hjb.dp.transient`); other transient
+    specs are refused."""
     require_exact_transient(problem)
     if cfg.recursion == "grid":
         raise MethodNotApplicable(METHOD, "transient_impact: recursion='grid' on (x, D) is not implemented; "
                                   "use recursion='auto' or 'exact'")
-    rec = transient_backward(problem)
-    policy = TransientDPPolicy(problem, rec)
-    holdings, deviations = policy.path()
-    a = problem.asset
-    s0 = np.array([1.0, a.initial_deviation / (rec.kappa * a.holdings)])
-    consts = trajectory_constants(problem)
-    value = rec.c0 * float(s0 @ rec.P[0] @ s0 + rec.p[0] @ s0 + rec.r[0]) + consts["permanent"] + consts["spread"]
-    diagnostics = {"recursion": "exact-transient", "state": "(x, D)", "cost_unit": rec.c0,
-                   "value_function_objective": value, "deviations": deviations.tolist(),
-                   "holdings": "deterministic (no volatility state)"}
-    result = Result.from_schedule(problem, holdings, method=METHOD, diagnostics=diagnostics)
-    result.diagnostics["objective_gap"] = result.objective - value
-    result.diagnostics["objective_error"] = 1e-10 * abs(result.objective)
-    result.diagnostics["holdings_error"] = 1e-10 * abs(a.holdings)
-    result.diagnostics["accuracy_note"] = "exact linear-quadratic recursion on (x, D): rounding only"
-    if np.any(np.diff(holdings) * np.sign(a.holdings) > 1e-12 * abs(a.holdings)) and a.spread > 0:
-        raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not a constant")
-    result.policy = policy
-    result.solve_seconds = time.perf_counter() - start
-    return result
+    return solve_exact_transient(problem, cfg.vol_states, cfg.vol_width, start)
 
 
 def _solve_time_varying(problem: ExecutionProblem, cfg: DPSettings, start: float) -> Result:

@@ -34,17 +34,10 @@ class _ChainState:
     def _state(self, k: int, holdings: np.ndarray, sigma, regime):
         shape = np.shape(holdings)
         levels = self.chain.levels[k - 1]
-        if self.chain.n_states == 1:
-            j = np.zeros(shape, dtype=np.int64)
-            return j, np.zeros(shape), np.full(shape, levels[0])
-        if self._regimes:
-            if regime is None:
-                raise ValueError("a regime model's policy needs the regime index")
-            j = np.broadcast_to(np.asarray(regime, dtype=np.int64), shape)
-            return j, np.zeros(shape), levels[j]
-        sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), shape)
-        j, w = self.chain.locate(sig)
-        return j, w, sig
+        j, w = self.chain.position(shape, sigma, regime)
+        if self.chain.n_states == 1 or self._regimes:
+            return j, w, levels[j]
+        return j, w, np.broadcast_to(np.asarray(sigma, dtype=np.float64), shape)
 
     def _sign_scale(self):
         big_x = self.problem.asset.holdings

@@ -174,16 +174,8 @@ class TimeVaryingDPPolicy:
         big_x = self.problem.asset.holdings
         if k >= self.problem.slices and not self.problem.has_terminal_penalty:
             return holdings.copy()
-        r, s = self.rec.r[k - 1], self.rec.s[k - 1]
-        if self.chain.n_states == 1:
-            rk, sk = r[0], s[0]
-        elif self.chain.method == "regimes":
-            j = np.broadcast_to(np.asarray(regime, dtype=np.int64), holdings.shape)
-            rk, sk = r[j], s[j]
-        else:
-            j, w = self.chain.locate(np.broadcast_to(sigma, holdings.shape))
-            rk = (1 - w) * r[j] + w * r[np.minimum(j + 1, r.size - 1)]
-            sk = (1 - w) * s[j] + w * s[np.minimum(j + 1, s.size - 1)]
+        j, w = self.chain.position(holdings.shape, sigma, regime)
+        rk, sk = self.chain.blend(self.rec.r[k - 1], j, w), self.chain.blend(self.rec.s[k - 1], j, w)
         return holdings - big_x * (rk * holdings / big_x + sk)
 
     def frozen_path(self) -> np.ndarray:

@@ -5,7 +5,8 @@ and running cost ``eta v^2 + v D + lambda sigma^2 x^2`` (the conventions page, "
 the optimal rate is ``v = (V_x - D - kappa_T V_D) / (2 eta)``. ``P`` is propagated exactly through
 the linear Hamiltonian flow of ``(x, D, V_x, V_D)`` (one matrix exponential per volatility level,
 re-anchored at every step), from ``x(T) = 0``, ``V_D(T) = 0``; volatility deterministic (per slice).
-Entry point :func:`solve_transient`; moments are the policy's (its path is deterministic).
+Entry point :func:`solve_transient`; moments are the policy's (its path is deterministic). Stochastic
+volatility goes to the coupled system of :mod:`hjb.pde.transient_vol`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from scipy.linalg import expm
 from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable
 from solvers.result import Result
+from solvers.settings import merge_settings
 from solvers.spec import ExecutionProblem
 
-__all__ = ["solve_transient", "TransientRiccati", "hamiltonian", "MAX_STIFFNESS_STEP", "MAX_STEPS"]
+from .settings import HJBSettings
+from .transient_vol import solve_transient_vol
+
+__all__ = ["solve_transient", "TransientRiccati", "hamiltonian", "fastest_rate", "MAX_STIFFNESS_STEP", "MAX_STEPS"]
 
 #: the largest ``|eigenvalue| h`` of one propagation step (keeps each 4x4 exponential well conditioned)
 MAX_STIFFNESS_STEP = 2.0
@@ -127,17 +132,18 @@ def check_transient(problem: ExecutionProblem) -> None:
     if not a.is_linear:
         raise MethodNotApplicable("hjb", f"impact_exponent = {a.impact_exponent:g}: the (x, D) Riccati system needs "
                                   "linear temporary impact")
-    if problem.volatility_model.stochastic:
-        raise MethodNotApplicable("hjb", f"volatility_model {problem.volatility_model.kind!r} with transient impact: "
-                                  "only deterministic volatility is in the (x, D) Riccati system (dp solves it)")
+
+
+def fastest_rate(problem: ExecutionProblem, sigma: float) -> float:
+    """The largest ``|eigenvalue|`` of :func:`hamiltonian` at volatility ``sigma`` (1 / time unit)."""
+    a = problem.asset
+    return float(np.max(np.abs(np.linalg.eigvals(hamiltonian(a.temporary_impact, a.transient_impact, a.resilience,
+                                                              problem.risk_aversion * sigma**2)))))
 
 
 def steps_per_slice(problem: ExecutionProblem) -> int:
     """Steps per slice so that every step's ``|eigenvalue| h <= MAX_STIFFNESS_STEP``."""
-    a = problem.asset
-    var = float(np.max(problem.slice_variance()))
-    eig = np.max(np.abs(np.linalg.eigvals(hamiltonian(a.temporary_impact, a.transient_impact, a.resilience,
-                                                      problem.risk_aversion * var))))
+    eig = fastest_rate(problem, math.sqrt(float(np.max(problem.slice_variance()))))
     return max(1, math.ceil(eig * problem.tau / MAX_STIFFNESS_STEP))
 
 
@@ -145,6 +151,9 @@ def solve_transient(problem: ExecutionProblem, method: str, start: float, settin
     """The ``hjb`` result of a transient spec: ``objective = z0' P(0) z0 + 1/2 gamma X^2 + epsilon |X|``
     (currency); ``holdings`` the optimal path on the slice boundaries."""
     check_transient(problem)
+    if problem.volatility_model.stochastic:  # the coupled system per volatility state
+        return solve_transient_vol(problem, method, start, merge_settings(HJBSettings, None, settings_dict),
+                                   lambda sigma: fastest_rate(problem, sigma))
     m = steps_per_slice(problem)
     if m * problem.slices > MAX_STEPS:
         a = problem.asset

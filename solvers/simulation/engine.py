@@ -13,7 +13,8 @@ along each path (:mod:`solvers.transient`; a policy with ``uses_deviation`` read
 spawn_key=(b,)))``, so a ``(seed, problem)`` gives every strategy the same paths, and a run of
 ``n`` paths is the prefix of any longer one. Amounts are in currency. A spec's volume and fill
 model (:mod:`solvers.market`) makes slice ``k`` execute only its fill of the order; the rest
-stays in holdings and ``x_N`` is sold at ``t_N`` in one block at ``h(x_N / tau)``. Per-slice
+stays in holdings and ``x_N`` is sold at ``t_N`` in one block at ``h(x_N / tau)`` plus its transient
+cost against the displacement left at ``t_N``. Per-slice
 ``eta_k`` / ``epsilon_k`` enter ``h`` of slice ``k``; a closure after slice ``k`` moves the price by
 ``mu d + sigma_c sqrt(d) xi`` with ``x_k`` held (``sigma_c`` defaults to the path's ``sigma_{k+1}``,
 stochastic volatility running on calendar time); under a terminal penalty ``x_N`` is liquidated at
@@ -478,8 +479,9 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
                 cost += kr.step_cost(np, volume[:, i], trade[:, i])
                 if history is not None:
                     history[k - 1, :, i] = trade[:, i]
-                if kr.exponential and k < n:
-                    volume[:, i] = math.exp(-kr.rho * (times[k] - times[k - 1])) * (volume[:, i] + trade[:, i])
+                if kr.exponential:  # on to the next trade (after slice N: to t_N, the final block's time)
+                    gap = (times[k] if k < n else times[n - 1] + tau) - times[k - 1]
+                    volume[:, i] = math.exp(-kr.rho * gap) * (volume[:, i] + trade[:, i])
         d += (s_k[:, None] * (vols * root_tau)) * z_t[k - 1] + mu_tau - trade @ gamma.T
         xk = xk - trade
         if k == n and not active and alpha is None:
@@ -498,8 +500,16 @@ def _run_block(problem: ExecutionProblem, static, policy, block: int, size: int,
             risk += lam * weight * xk[:, 0] ** 2
     if alpha is not None:  # the remainder x_N: liquidated at S_N for alpha x_N^2
         cost += np.sum(alpha * xk * xk - xk * d, axis=1)
-    elif active:  # the unfilled remainder x_N: one block at S_N at its temporary-impact cost
+    elif active:  # the unfilled remainder x_N: one block at S_N at its temporary and transient cost
         cost -= np.sum(xk * (d - h(xk, n)), axis=1)
+        end = times[n - 1] + tau  # t_N in calendar time
+        for i, kr in enumerate(kernels):
+            if kr is None:
+                continue
+            if not kr.exponential:  # the displacement at t_N from the whole history
+                volume[:, i] = (float(kr.volume(kr.initial_deviation)) * kr.decay(np, end - times[0])
+                                + np.tensordot(kr.decay(np, end - times), history[:, :, i], axes=(0, 0)))
+            cost += kr.step_cost(np, volume[:, i], xk[:, i])
     return cost, risk, np.moveaxis(holdings_t, 0, 1)
 
 

@@ -1,0 +1,230 @@
+"""The transient HJB under stochastic volatility (regimes, or the mean-reverting ``s`` grid):
+``V(t, x, D, i) = z' P_i(t) z``, ``z = (x, D)``, the 2x2 ``P_i`` coupled through the generator ``L``.
+
+In time to go ``theta``: ``P' = W_i - rho (P F + F P) - p p' / (4 eta) + sum_j L_ij P_j``, ``p = 2 P e - f``,
+``e = (1, -kappa_T)``, ``f = (0, 1)``, ``F = f f'``, ``W_i = diag(lambda s_i^2, 0)``; optimal rate
+``v = x / q + beta D / eta``. The singular ``P_xx ~ eta / theta`` is removed by the unknowns ``q = eta /
+(P_xx - kappa_T P_xD)``, ``u = q beta``, ``c = P_DD`` (``beta = P_xD - kappa_T P_DD - 1/2``), zero at
+``theta = 0``; the policy's moments (temporary, transient, risk) ride along as linear ODEs scaled by
+``q^2, q, 1``. Classical RK4 in numpy (small arrays: no compile), observed order 3 in time (the
+singular start), Richardson on half the steps.
+Entry point :func:`solve_transient_vol`; derivation: ``solvers/docs/theory-hjb.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from solvers.costs import policy_cost, trajectory_constants
+from solvers.errors import MethodNotApplicable, SpecError
+from solvers.result import Result
+from solvers.spec import ExecutionProblem
+
+from .reduced import VolatilityStates, discretize
+from .settings import HJBSettings
+
+__all__ = ["solve_transient_vol", "transient_vol_rhs", "generator_matrix", "MAX_RK4_STEP", "MAX_STEPS", "ORDER"]
+
+#: the largest ``h |rate|`` of an RK4 step (the fast transient mode and the generator's diagonal):
+#: inside RK4's stability interval (2.78) with room for accuracy
+MAX_RK4_STEP = 0.5
+
+#: the most time steps in all
+MAX_STEPS = 200_000
+
+#: the observed order in time of the RK4 integration from the singular start (the tests fit it)
+ORDER = 3
+
+
+def generator_matrix(vol: VolatilityStates) -> np.ndarray:
+    """The generator ``L`` between volatility states (1 / time unit): a regime model's ``Q`` or the
+    tridiagonal rows of the mean-reverting grid as a dense matrix."""
+    if vol.grid is None:
+        return np.asarray(vol.generator, dtype=np.float64)
+    g = vol.grid
+    out = np.diag(g.diagonal) + np.diag(g.upper[:-1], 1) + np.diag(g.lower[1:], -1)
+    return out
+
+
+def transient_vol_rhs(y: np.ndarray, s2: np.ndarray, generator: np.ndarray, eta: float, kappa: float, rho: float,
+                      lam: float) -> np.ndarray:
+    """``d/dtheta`` of ``y`` (12, S): ``(q, u, c)`` and the scaled moments ``(q^2 M_xx, q M_xD, M_DD)``
+    of the temporary cost, the transient cost and ``int s^2 x^2 dt`` (module docstring). Divisions
+    by ``q`` read 0 where ``q = 0`` (at ``theta = 0``, where every numerator vanishes too)."""
+    q, u, c = y[0], y[1], y[2]
+    pos = q > 0
+    inv = np.divide(1.0, q, out=np.zeros_like(q), where=pos)
+    beta = u * inv
+    b = 0.5 + kappa * c + beta
+    ratio = np.where(pos[None, :], q[:, None] * inv[None, :], 1.0)  # q_i / q_j, -> 1 at theta = 0
+    gr = generator * ratio
+    gr2 = gr * ratio
+    w = -q * (lam * s2 + kappa * rho * b) / eta - kappa * beta / eta - gr.sum(axis=1)  # (q' - 1) / q: smooth
+    add = -rho + kappa * beta / eta  # the closed loop's D -> D rate
+    out = np.empty_like(y)
+    out[0] = 1.0 + q * w
+    out[1] = u * w + q * (-rho * b + 2.0 * kappa * rho * c + kappa * beta**2 / eta + generator @ beta)
+    out[2] = -2.0 * rho * c - beta**2 / eta + generator @ c
+    zero = np.zeros_like(q)
+    sxx = np.stack([eta + zero, zero, q * q * s2])  # temporary, transient, risk
+    sxd = np.stack([beta, 0.5 + zero, zero])
+    sdd = np.stack([beta**2 / eta, beta / eta, zero])
+    mxx, mxd, mdd = y[3::3], y[4::3], y[5::3]  # (3, S) each
+    out[3::3] = 2.0 * w * mxx + sxx + 2.0 * kappa * mxd + mxx @ gr2.T
+    out[4::3] = w * mxd + sxd + kappa * mdd - beta / eta * (mxx * inv) + add * mxd + mxd @ gr.T
+    out[5::3] = sdd - 2.0 * beta / eta * (mxd * inv) + 2.0 * add * mdd + mdd @ generator.T
+    return out
+
+
+def _expm2(mats: np.ndarray) -> np.ndarray:
+    """``exp(M)`` of a batch of 2x2 real matrices in closed form: ``e^(t/2) (cosh(r) I + sinh(r)/r (M - t/2 I))``,
+    ``t`` the trace, ``r^2 = t^2/4 - det``."""
+    t = mats[:, 0, 0] + mats[:, 1, 1]
+    det = mats[:, 0, 0] * mats[:, 1, 1] - mats[:, 0, 1] * mats[:, 1, 0]
+    r = np.sqrt((0.25 * t * t - det).astype(np.complex128))
+    small = np.abs(r) < 1e-8
+    shc = np.where(small, 1.0 + r * r / 6.0, np.sinh(r) / np.where(small, 1.0, r))
+    ch = np.cosh(r)
+    centred = mats - 0.5 * t[:, None, None] * np.eye(2)
+    out = np.exp(0.5 * t)[:, None, None] * (ch[:, None, None] * np.eye(2) + shc[:, None, None] * centred)
+    return out.real
+
+
+def _rk4(y0: np.ndarray, s2: np.ndarray, generator: np.ndarray, h: float, eta: float, kappa: float, rho: float,
+         lam: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Classical RK4 over ``steps`` steps of ``h`` (numpy: a few small arrays per stage, no compile);
+    returns ``y`` at ``theta = T`` and ``(q, u)`` after every step, shape ``(steps, 2, S)``."""
+    def f(y):
+        return transient_vol_rhs(y, s2, generator, eta, kappa, rho, lam)
+
+    y = y0
+    path = np.empty((steps, 2, y0.shape[1]))
+    for n in range(steps):
+        k1 = f(y)
+        k2 = f(y + 0.5 * h * k1)
+        k3 = f(y + 0.5 * h * k2)
+        k4 = f(y + h * k3)
+        y = y + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        path[n] = y[:2]
+    return y, path
+
+
+def _fastest_rate(hamiltonian_rate: float, generator: np.ndarray) -> float:
+    """The largest rate (1 / time unit) the RK4 step must resolve: the transient Hamiltonian's
+    largest eigenvalue at the largest volatility (the caller's) and the generator's largest exit rate."""
+    return max(float(hamiltonian_rate), float(np.max(-np.diag(generator))), 1e-300)
+
+
+def _integrate(problem, vol, generator, steps: int):
+    a = problem.asset
+    h = problem.horizon / steps
+    begin = time.perf_counter()
+    final, path = _rk4(np.zeros((12, vol.states.size)), vol.states**2, generator, h, a.temporary_impact,
+                       a.transient_impact, a.resilience, problem.risk_aversion, steps)
+    return final, path, time.perf_counter() - begin
+
+
+def _answer(problem: ExecutionProblem, final: np.ndarray, start: int) -> dict[str, float]:
+    """Value and moments at ``(t = 0, X, D_1, s_0)`` (currency; risk in currency^2)."""
+    a = problem.asset
+    eta, kappa = a.temporary_impact, a.transient_impact
+    y = final[:, start]
+    q, u, c = y[0], y[1], y[2]
+    beta = u / q
+    b = 0.5 + kappa * c + beta
+    z = np.array([a.holdings, a.initial_deviation])
+
+    def form(mxx, mxd, mdd):
+        mat = np.array([[mxx / q**2, mxd / q], [mxd / q, mdd]])
+        return float(z @ mat @ z)
+
+    value = float(z @ np.array([[eta / q + kappa * b, b], [b, c]]) @ z)
+    return {"value": value, "temporary": form(*y[3:6]), "transient": form(*y[6:9]), "variance": form(*y[9:12])}
+
+
+def _frozen_path(problem: ExecutionProblem, qu: np.ndarray, start: int, steps: int) -> np.ndarray:
+    """Holdings on the slice boundaries of the policy with the state frozen at ``start``: the closed
+    loop ``z' = A z`` stepped by the exponential of ``A`` at each step's midpoint (order 2)."""
+    a = problem.asset
+    eta, kappa, rho = a.temporary_impact, a.transient_impact, a.resilience
+    h = problem.horizon / steps
+    q = np.concatenate([[0.0], qu[:, 0, start]])  # theta = 0 .. T
+    u = np.concatenate([[0.0], qu[:, 1, start]])
+    qm, um = 0.5 * (q[1:] + q[:-1]), 0.5 * (u[1:] + u[:-1])  # midpoints, theta order
+    beta = um / qm
+    mats = np.zeros((steps, 2, 2))
+    mats[:, 0, 0], mats[:, 0, 1] = -1.0 / qm, -beta / eta
+    mats[:, 1, 0], mats[:, 1, 1] = kappa / qm, -rho + kappa * beta / eta
+    props = _expm2(mats[::-1] * h)  # t order
+    per_slice = steps // problem.slices
+    z = np.array([a.holdings, a.initial_deviation], dtype=np.float64)
+    out = [z[0]]
+    for n in range(steps):
+        z = props[n] @ z
+        if (n + 1) % per_slice == 0:
+            out.append(z[0])
+    out[-1] = 0.0
+    return np.asarray(out)
+
+
+def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, settings: HJBSettings,
+                        hamiltonian_rate: Any) -> Result:
+    """The ``hjb`` result of a transient spec under regimes or mean-reverting volatility
+    (``hamiltonian_rate(sigma)``: the largest rate of the deterministic flow at volatility ``sigma``):
+    ``objective = z0' P_{s_0}(0) z0 + 1/2 gamma X^2 + epsilon |X|``; moments the feedback policy's;
+    Richardson on a grid of half the time steps at order :data:`ORDER`, whose correction is the error estimate."""
+    vol = discretize(problem, settings)
+    if vol.kind not in ("regimes", "grid"):
+        raise MethodNotApplicable(method, f"the coupled transient Riccati system is for stochastic volatility, not "
+                                  f"{vol.kind!r}")
+    generator = generator_matrix(vol)
+    fastest = _fastest_rate(hamiltonian_rate(vol.largest), generator)
+    slices = problem.slices
+    per_slice = -(-settings.time_steps // slices)
+    per_slice = max(per_slice, math.ceil(fastest * problem.tau / MAX_RK4_STEP))
+    per_slice += per_slice % 2  # the coarse grid has half the steps on the same slice boundaries
+    steps = per_slice * slices
+    if steps > MAX_STEPS:
+        a = problem.asset
+        raise MethodNotApplicable(method, (
+            f"the coupled transient Riccati system needs {steps} RK4 steps (> {MAX_STEPS}) to resolve its fastest "
+            f"rate {fastest:.3g} / time unit (temporary_impact = {a.temporary_impact:g}, transient_impact = "
+            f"{a.transient_impact:g}, the volatility generator); use fewer vol_points or method dp"))
+    final, path, seconds = _integrate(problem, vol, generator, steps)
+    coarse, _, seconds_coarse = _integrate(problem, vol, generator, steps // 2)
+    if not (np.all(np.isfinite(final)) and np.all(path[:, 0] > 0)):
+        raise SpecError("settings.time_steps", settings.time_steps,
+                        f"the coupled transient Riccati integration left q > 0 with {steps} RK4 steps")
+    fine, rough = _answer(problem, final, vol.start_index), _answer(problem, coarse, vol.start_index)
+    # order 3 (RK4 loses one order to the singular start): X(h) = X* + C h^3, so X(h) + (X(h) - X(2h)) / 7
+    # is the Richardson value, and |X(h) - X(2h)| / 7 the fine grid's error (a bound for the extrapolated one)
+    best = {key: fine[key] + (fine[key] - rough[key]) / (2**ORDER - 1) for key in fine}
+    consts = trajectory_constants(problem)
+    objective = best["value"] + consts["permanent"] + consts["spread"]
+    error = abs(fine["value"] - rough["value"]) / (2**ORDER - 1) + 1e-12 * abs(objective)
+    cost = policy_cost(problem, permanent=consts["permanent"], temporary=best["temporary"], spread=consts["spread"],
+                       drift=0.0, variance=best["variance"], transient=best["transient"])
+    size = abs(cost.expected_cost) + abs(problem.risk_aversion * cost.variance)
+    gap = abs(cost.objective - objective)
+    holdings = _frozen_path(problem, path, vol.start_index, steps)
+    diagnostics: dict[str, Any] = {
+        "formulation": "transient-riccati-coupled", "volatility": vol.kind, "vol_states": int(vol.states.size),
+        "time_steps": steps, "scheme": "rk4", "order_time": ORDER, "fastest_rate": fastest, "extrapolated": True,
+        "value_function": best["value"], "value_function_grid": fine["value"],
+        "value_function_coarse": rough["value"], "error_estimate": error,
+        "objective_error": error, "trajectory_constants": consts, "moments": "policy",
+        "moments_gap_relative": gap / size if size > 0 else 0.0, "frozen_path": "initial-state-exponential-midpoint",
+        "holdings": "frozen-initial-state", "settings": settings.as_dict(), "run_seconds": seconds + seconds_coarse}
+    status, message = "optimal", ("stochastic volatility: holdings freeze the volatility at its initial state; "
+                                  "expected_cost and variance are those of the feedback policy")
+    if not gap <= 1e-6 * size + 100.0 * error:
+        status = "inaccurate"
+        message = (f"the value ({objective:.6g}) and E + lambda V of the policy's moments ({cost.objective:.6g}) "
+                   f"differ by {gap / size:.3g} of the cost: refine time_steps")
+    return Result.from_cost(problem, holdings, cost, method=method, objective=objective, status=status,
+                            solve_seconds=time.perf_counter() - start, diagnostics=diagnostics, message=message,
+                            time_model="continuous")
