@@ -23,8 +23,9 @@ from solvers.spec import ExecutionProblem
 from solvers.transient import transient_model
 
 from .stage import stage_coefficients
+from .transient import require_exact_transient
 
-__all__ = ["TransientStages", "TransientGrid", "require_grid_transient", "transient_stages",
+__all__ = ["TransientStages", "TransientGrid", "require_grid_transient", "uses_transient_grid", "transient_stages",
            "transient_grid_backward", "TransientGridPolicy", "SCAN_POINTS", "GOLDEN_STEPS"]
 
 #: trades tried per node before the golden-section refinement (the stage need not be convex)
@@ -203,6 +204,20 @@ def require_grid_transient(problem: ExecutionProblem) -> None:
         reasons.append("drift or risk_aversion < 0 without no_reversal (the optimum may leave [0, X])")
     if reasons:
         raise MethodNotApplicable("dp", "transient_impact: the (x, E) grid needs " + "; ".join(reasons))
+
+
+def uses_transient_grid(problem: ExecutionProblem, recursion: str) -> bool:
+    """Whether method ``dp`` solves ``problem`` on the ``(x, E)`` grid: a single-asset transient spec
+    outside the time-varying recursion, under ``recursion='grid'`` or when the exact one does not apply."""
+    if problem.is_basket or not problem.has_transient or problem.time_varying_keys():
+        return False
+    if recursion == "grid":
+        return True
+    try:
+        require_exact_transient(problem)
+    except MethodNotApplicable:
+        return recursion != "exact"
+    return False
 
 
 def transient_stages(problem: ExecutionProblem) -> TransientStages:
