@@ -30,8 +30,8 @@ __all__ = ["TransientStages", "TransientGrid", "require_grid_transient", "uses_t
 
 #: trades tried per node before the golden-section refinement (the stage need not be convex)
 SCAN_POINTS = 17
-#: golden-section steps after the scan when ``iterations`` is not set (bracket shrinks 0.618^24 ~ 1e-5)
-GOLDEN_STEPS = 24
+#: golden-section steps after the scan when ``iterations`` is not set (bracket shrinks 0.618^20 ~ 7e-5)
+GOLDEN_STEPS = 20
 _GOLDEN = 0.5 * (math.sqrt(5.0) - 1.0)
 _STENCIL = np.arange(4)[:, None]  # row offsets of the 4 x 4 stencil (its transpose: column offsets)
 
