@@ -35,6 +35,8 @@ class DPSettings(MethodSettings):
             derivative (robust: resolves ``[0, 1]`` to float64 in 60 halvings) or ``newton``
             (safeguarded Newton, rtsafe; its last step is reported, not hidden).
         iterations: iterations of that minimizer (>= 1); None: 60 halvings or 24 Newton steps.
+            The transient ``(x, E)`` grid scans the trades and refines by golden section
+            (``iterations`` steps; None: 20); ``stage_minimizer`` does not apply there.
         x_grid: ``auto`` (graded for ``beta < 1``, uniform otherwise), ``uniform`` or ``graded``:
             nodes ``q = U u^p`` with ``u`` uniform and ``p`` = 1 or 2.
         recursion: ``auto`` (exact when it applies, else grid), ``exact`` or ``grid``.
