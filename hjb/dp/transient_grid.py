@@ -2,11 +2,11 @@
 ``transient_exponent`` ``delta`` in (0, 1], caps, ``no_reversal``, holdings bounds; deterministic volatility.
 
 Scaled state ``q = x / X`` in ``[0, U_k]`` and ``e = E / X`` (displaced volume) in
-``[L_k, L_k + 1 - q]``, ``L_k = e_1 exp(-rho (s_k - s_1))``; the grid stores ``e = L_k + s (1 - q)``.
+``[L_k, L_k + 1 - q]``, ``L_k = e_1 exp(-rho (s_k - s_1))``; nodes ``e = L_k + (1 - q) v^r``.
 Stage of slice ``k``, trade ``n = q - y >= 0`` (cost unit ``c0``): ``A n^(1+beta) - G n^2 +
 K (|e+n|^(1+delta) - |e|^(1+delta)) / (1+delta) + w_k y^2 + D y``, next ``(y, a_k (e + n))``.
 Entry points: :func:`require_grid_transient`, :func:`transient_grid_backward`,
-:class:`TransientGridPolicy` (reads the deviation ``D_k`` and converts it with ``F^-1``).
+:class:`TransientGridPolicy` (reads ``D_k``, converts it with ``F^-1``). Theory page: ``theory-dp.md``.
 """
 
 from __future__ import annotations
