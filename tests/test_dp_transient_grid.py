@@ -63,6 +63,10 @@ def test_stated_objective_is_the_monte_carlo_cost_of_the_policy():
     assert np.allclose(mc.mean_holdings, dp.holdings, rtol=0, atol=1e-9 * p.asset.holdings)
     assert abs(mc.objective.value - dp.objective) <= 4.0 * mc.objective.se
     assert dp.cost_breakdown["transient"] > 0
+    # a purchase is the mirror image (E, D and the trades change sign; the scaled problem is the same)
+    buy = solve(spec(transient_exponent=0.6, initial_deviation=-0.05, holdings=-p.asset.holdings), "dp", **SMALL)
+    assert buy.objective == pytest.approx(dp.objective, rel=1e-12)
+    assert np.allclose(buy.holdings, -dp.holdings, rtol=0, atol=1e-9 * p.asset.holdings)
 
 
 def test_delta_to_one_recovers_the_linear_answer_at_first_order():
