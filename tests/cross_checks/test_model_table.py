@@ -165,7 +165,8 @@ def row_transient_afs():
     mc = simulate(afs.problem, afs.policy, paths=1000, seed=5)
     assert abs(mc.objective.value - afs.objective) <= 4.0 * mc.objective.se, (mc.objective, afs.objective)
     linear = solve(base, "dp")
-    near = [solve(base.replace_asset(0, transient_exponent=d), "dp", x_points=21, e_points=17) for d in (0.99, 0.999)]
+    near = [solve(base.replace_asset(0, transient_exponent=d), "dp", x_points=21, e_points=17)
+            for d in (0.99, 0.999)]
     gaps = [abs(r.objective - linear.objective) for r in near]
     # each grid's stated error is below 1% of its gap; a first-order gap shrinks tenfold with 1 -
     # delta, up to its O(1 - delta) curvature (about 4% here): 10 +- 1.5
