@@ -165,7 +165,7 @@ def test_refusals_name_the_key():
     with pytest.raises(MethodNotApplicable, match="transient_exponent"):
         solve(afs, "qp")
     with pytest.raises(MethodNotApplicable, match="transient"):
-        solve(afs, "dp")
+        solve(afs, "dp", recursion="exact")  # the (x, E) grid solves it (tests/test_dp_transient_grid.py)
     with pytest.raises(MethodNotApplicable, match="transient_impact"):
         solve(pure(temporary_impact=1e-7), "closed-form")
     with pytest.raises(MethodNotApplicable, match="transient_impact"):

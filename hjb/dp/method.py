@@ -2,7 +2,9 @@
 
 Volatility becomes a Markov chain (:mod:`hjb.dp.chain`); linear impact without caps or drift uses the
 exact recursion ``V = a x^2`` (:mod:`hjb.dp.exact`), a time-varying market its linear-quadratic form
-(:mod:`hjb.dp.time_varying`), everything else the holdings grid (:mod:`hjb.dp.grid`). ``holdings`` is the path with the volatility state frozen at its initial state;
+(:mod:`hjb.dp.time_varying`), transient impact the ``(x, D)`` recursion (:mod:`hjb.dp.transient`) or the
+``(x, E)`` grid (:mod:`hjb.dp.transient_grid`), everything else the holdings grid (:mod:`hjb.dp.grid`).
+``holdings`` is the path with the volatility state frozen at its initial state;
 ``expected_cost``/``variance`` are the policy's ``E[C]`` and ``E[sum tau sigma_k^2 x_k^2]``;
 ``objective = E + lambda V``, priced through :func:`solvers.costs.policy_cost`. Derivations: the theory
 page ``solvers/docs/theory-dp.md``.
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from solvers.boundedness import alternation_eigenvalue
-from solvers.costs import policy_cost, trajectory_constants
+from solvers.costs import policy_cost, schedule_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable, SolverError, SpecError
 from solvers.methods import MethodAccuracy, MethodInfo
 from solvers.resources import check_memory
@@ -36,6 +38,8 @@ from .sensitivity import derivatives
 from .stage import impact_slope, interpolate, stage_coefficients
 from .time_varying import TimeVaryingDPPolicy, lq_backward, lq_forward, lq_stages, require_lq
 from .transient import require_exact_transient, solve_exact_transient
+from .transient_grid import (SCAN_POINTS, TransientGrid, TransientGridPolicy, require_grid_transient,
+                             transient_grid_backward)
 
 __all__ = ["INFO", "METHOD", "solve"]
 
@@ -86,7 +90,8 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
         overrides: :class:`DPSettings` fields and ``accuracy`` (a preset name); an unknown key is
             a :class:`SpecError` naming ``settings.<key>``. The DP is exact in time: discrete only.
 
-    Returns a :class:`Result` with ``policy`` a :class:`LinearDPPolicy` or :class:`GridDPPolicy`.
+    Returns a :class:`Result` with ``policy`` a :class:`LinearDPPolicy`, :class:`GridDPPolicy` or, with
+    transient impact, a policy that reads the deviation (``TransientDPPolicy``, ``TransientGridPolicy``).
 
     Raises:
         SpecError: on ``slices`` when :func:`solvers.resources.check_memory` finds the grid too large.
@@ -171,13 +176,87 @@ def _solve_exact(problem, chain, coeff, rho, rho_unit, lam, consts, diagnostics)
 
 
 def _solve_transient(problem: ExecutionProblem, cfg: DPSettings, start: float) -> Result:
-    """The exact ``(x, D)`` recursion per volatility state (:mod:`hjb.dp.transient`); other transient
-    specs are refused."""
-    require_exact_transient(problem)
+    """The exact ``(x, D)`` recursion per volatility state (:mod:`hjb.dp.transient`) where it applies
+    and is not overridden by ``recursion='grid'``; otherwise the ``(x, E)`` grid
+    (:mod:`hjb.dp.transient_grid`)."""
+    try:
+        require_exact_transient(problem)
+    except MethodNotApplicable:
+        if cfg.recursion == "exact":
+            raise
+        return _solve_transient_grid(problem, cfg, start)
     if cfg.recursion == "grid":
-        raise MethodNotApplicable(METHOD, "transient_impact: recursion='grid' on (x, D) is not implemented; "
-                                  "use recursion='auto' or 'exact'")
+        return _solve_transient_grid(problem, cfg, start)
     return solve_exact_transient(problem, cfg.vol_states, cfg.vol_width, start)
+
+
+def _solve_transient_grid(problem: ExecutionProblem, cfg: DPSettings, start: float) -> Result:
+    """Backward induction on the one-way ``(x, E)`` grid; the path (the policy from ``(X, E_1)``) is
+    priced exactly by :mod:`solvers.costs`; its error is estimated against a grid of half the points."""
+    require_grid_transient(problem)
+    a = problem.asset
+    power = cfg.grid_power(a.impact_exponent)
+    grid = transient_grid_backward(problem, x_points=cfg.x_points, e_points=cfg.e_points,
+                                   iterations=cfg.iterations, q_power=power)
+    policy = TransientGridPolicy(problem, grid)
+    q_path, e_path = grid.path()
+    if not problem.no_reversal:
+        _check_one_way(problem, grid, q_path, e_path)
+    holdings, deviations = a.holdings * q_path, policy.deviations(e_path)
+    consts = trajectory_constants(problem)
+    value = grid.stages.c0 * grid.value0 + consts["permanent"] + consts["spread"]
+    coarse_points = (max(4, (cfg.x_points + 1) // 2), max(4, (cfg.e_points + 1) // 2))
+    coarse = transient_grid_backward(problem, x_points=coarse_points[0], e_points=coarse_points[1],
+                                     iterations=cfg.iterations, q_power=power)
+    coarse_holdings = a.holdings * coarse.path()[0]
+    diagnostics: dict[str, Any] = {
+        "recursion": "grid-transient", "state": "(x, E)", "cost_unit": grid.stages.c0,
+        "holdings": "deterministic (no volatility state)", "x_points": cfg.x_points, "e_points": cfg.e_points,
+        "x_grid": "uniform" if power == 1 else "graded", "e_grid": "uniform" if grid.e_power == 1 else "graded",
+        "interpolation": "tensor-cubic-lagrange", "stage_minimizer": "scan-golden",
+        "scan_points": SCAN_POINTS, "iterations": grid.iterations, "engine": "numpy",
+        "value_function_objective": value, "deviations": deviations.tolist(),
+        "coarse_grid": list(coarse_points),
+    }
+    result = Result.from_schedule(problem, holdings, method=METHOD, diagnostics=diagnostics)
+    coarse_objective = float(schedule_cost(problem, coarse_holdings).objective)
+    result.diagnostics["objective_gap"] = result.objective - value
+    result.diagnostics["coarse_objective"] = coarse_objective
+    # the path is a feasible schedule priced exactly, so its error is its excess over the optimum;
+    # with at least first-order convergence that excess is at most the coarse grid's excess over it
+    result.diagnostics["objective_error"] = abs(coarse_objective - result.objective)
+    result.diagnostics["holdings_error"] = float(np.max(np.abs(coarse_holdings - holdings)))
+    result.diagnostics["accuracy_note"] = ("grid on (x, E): the path's objective against the path of a grid with "
+                                           "half the points per axis")
+    result.policy = policy
+    result.solve_seconds = time.perf_counter() - start
+    return result
+
+
+def _check_one_way(problem: ExecutionProblem, grid: TransientGrid, q_path: np.ndarray, e_path: np.ndarray) -> None:
+    """Refuse when the one-way grid's path stops at a bound that only the one-way rule imposes and
+    a trade the other way would lower the cost to first order: no trade while buying back pays
+    (``g'(q-) + E < 0``), or selling out early while selling past ``x = 0`` and buying back pays
+    (``g'(0+) - 2 E > 0``; ``E`` the scaled spread, ``g`` the slice's objective in cost units)."""
+    a = problem.asset
+    st = grid.stages
+    spread = a.spread * abs(a.holdings) / st.c0
+    tol = 1e-6 * max(1.0, abs(grid.value0))
+    for k in range(1, problem.slices):
+        q, e, y = q_path[k - 1], e_path[k - 1], q_path[k]
+        if q <= 0.0:
+            return
+        lo, hi = (float(b) for b in grid.bounds(k, np.array(q)))
+        reason = ""
+        if hi == q and y >= q - 1e-6 and float(grid.slope(k, q, e, q)) + spread < -tol:
+            reason = f"slice {k} does not trade, and buying back would lower the cost"
+        elif lo == 0.0 and y <= 1e-6 and float(grid.slope(k, q, e, 0.0)) - 2.0 * spread > tol:
+            reason = f"slice {k} sells out, and selling past x = 0 then buying back would lower the cost"
+        if reason:
+            raise MethodNotApplicable(
+                METHOD, f"transient_impact: the optimum trades both ways ({reason}; transient_exponent = "
+                f"{a.transient_exponent:g}, initial_deviation = {a.initial_deviation:g}); the (x, E) grid keeps "
+                "trades on the order's side: set no_reversal = true")
 
 
 def _solve_time_varying(problem: ExecutionProblem, cfg: DPSettings, start: float) -> Result:

@@ -53,12 +53,11 @@ def require_exact_transient(problem: ExecutionProblem) -> None:
         reasons.append(f"transient_kernel = {a.transient_kernel!r} (the deviation is a Markov state only for "
                        "'exponential')")
     if a.transient_exponent != 1:
-        reasons.append(f"transient_exponent = {a.transient_exponent:g} (the (x, E) grid for delta < 1 is not "
-                       "implemented)")
+        reasons.append(f"transient_exponent = {a.transient_exponent:g} (needs 1; recursion='grid' solves it)")
     if not a.is_linear:
         reasons.append(f"impact_exponent = {a.impact_exponent:g} (needs 1)")
     if problem.has_caps or problem.no_reversal or a.has_holdings_bounds:
-        reasons.append("caps, no_reversal or holdings bounds are set (the (x, D) grid is not implemented)")
+        reasons.append("caps, no_reversal or holdings bounds are set (recursion='grid' solves them)")
     if problem.risk_aversion < 0:
         reasons.append("risk_aversion < 0")
     if reasons:
