@@ -143,10 +143,6 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
             raise SpecError(f"settings.{key}", name,
                             f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
     if problem.time_varying_keys():
-        if problem.has_transient:
-            raise MethodNotApplicable(METHOD, f"transient_impact with {problem.time_varying_keys()[0]}: the kernel term "
-                                      "is not in qp's time-varying model yet (closed-form solves the pure "
-                                      "Obizhaeva-Wang case with closures)")
         return _solve_time_varying(problem, cfg, start)
     sp = scale_problem(problem, covariance=cfg.covariance)
     check_bounded(sp)
@@ -164,7 +160,7 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     message = ""
     y = None
     if sp.transient:
-        require_convex_kernels(sp)
+        require_convex_kernels(sp.transient)
         if sp.N > DENSE_KERNEL_SLICES and (dense_kernel(problem) or path == "cvxpy"):
             raise MethodNotApplicable(METHOD, f"transient_kernel: a dense N x N kernel at N = {sp.N} > "
                                       f"{DENSE_KERNEL_SLICES} needs about {dense_kernel_bytes(problem) / 2**30:.1f} GiB; "
