@@ -13,6 +13,7 @@ import pytest
 import solvers
 from solvers.costs import schedule_cost
 from solvers.errors import MethodNotApplicable, SpecError
+from solvers.qp.sizing import DENSE_KERNEL_SLICES
 from solvers.spec import load_example
 
 #: exact against exact: all are float64 solves of one linear-quadratic problem (observed 1e-13 or better)
@@ -185,14 +186,12 @@ def test_transient_profile_re_solves_without_recompiling():
 
 
 def test_dense_kernel_beyond_the_limit_is_refused_before_allocating():
-    from solvers.qp.sizing import DENSE_KERNEL_SLICES
-
     n = DENSE_KERNEL_SLICES + 1
     p = ac(n).replace(horizon=5.0, closures=[{"after_slice": 10, "duration": 0.1}]).replace_asset(
         0, transient_impact=1e-7, resilience=1.0)
     tracemalloc.start()
     start = time.perf_counter()
-    with pytest.raises(MethodNotApplicable, match=r"dense N x N kernel.*N = 5001 > 5000.*GiB"):
+    with pytest.raises(MethodNotApplicable, match=rf"dense N x N kernel.*N = {DENSE_KERNEL_SLICES + 1} > {DENSE_KERNEL_SLICES}.*GiB"):
         solvers.solve(p, "qp")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

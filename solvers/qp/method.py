@@ -129,8 +129,10 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     Args:
         problem: any single-asset or basket spec with ``lambda >= 0``: linear or power-law
             impact, spread, permanent impact, caps, participation, no-reversal, holdings
-            bounds, dollar-imbalance band, drift, deterministic volatility path. A stochastic
-            volatility model is solved as the static optimum on ``E[sigma_k^2]``.
+            bounds, dollar-imbalance band, drift, deterministic volatility path, transient impact
+            (``transient_exponent = 1``); with linear impact also per-slice ``eta_k`` / ``epsilon_k``,
+            closures and a terminal penalty (any the Hessian rule accepts), with or without a
+            kernel. A stochastic volatility model is solved as the static optimum on ``E[sigma_k^2]``.
         settings: a :class:`QPSettings` (None: the defaults).
         overrides: its fields by keyword (``backend="PIQP"``, ``tolerance=1e-10``, ...) or
             ``accuracy`` (a preset name).

@@ -1,17 +1,13 @@
-"""qp's model of a time-varying market: per-slice ``eta_k`` / ``epsilon_k``, closures, a soft finish
-and transient impact on the trade times ``s_k``.
+"""qp's model of a time-varying market (per-slice ``eta_k`` / ``epsilon_k``, closures, a soft finish),
+with transient impact on the trade times ``s_k``. Entry point :func:`solve_time_varying`.
 
-Scaled holdings ``y = x / X`` (``y_0 = 1``; ``y_N = 0``, or free with a terminal penalty), free
-holdings ``z`` (time-major), trades ``d = E z + b0``, costs in the unit ``K`` of
-:func:`solvers.costs.cost_unit`; then ``E + lambda V = 1/2 X' Gamma X + K f`` with
+Free scaled holdings ``z`` (``y = x / X``, time-major), trades ``d = E z + b0``, cost unit ``K``:
+``E + lambda V = 1/2 X' Gamma X + K f``,
 
-    f(z) = z' A z + c' z + sum_k e_k' |d_k| + const,    A = R' R,
+    f(z) = z' A z + c' z + sum_k e_k' |d_k| + const,    A = R' R (Cholesky),
 
-``A`` from ``q_k = X^2 (eta_k / tau - gamma / 2) / K``, the risk, ``X^2 (alpha - gamma / 2) / K`` on
-``y_N`` and the kernel ``1/2 kappa_s d'Gd``. CVXPY gets ``sum_squares(R z)`` with the Cholesky
-factor ``R`` (banded, or dense with a kernel) as DPP parameters: every spec that passes the
-Hessian rule is accepted, whatever the signs of ``q_k`` and ``alpha - gamma / 2``
-(:func:`quadratic`, :func:`solve_time_varying`).
+and CVXPY minimizes ``sum_squares(R z) + c'z + ...`` with ``R`` (banded; dense with a kernel) as DPP
+parameters, so every spec that passes the Hessian rule is accepted (``solvers/docs/theory-qp.md``).
 """
 
 from __future__ import annotations
@@ -341,7 +337,10 @@ def newton_polish(problem: ExecutionProblem, nums: dict, quad: Quadratic, y: np.
             a_inv = quad.solve(np.asarray(e_r.T.todense()))              # A^-1 E_R'
             schur = e_r @ a_inv
             target = np.array([rows[r] for r in active]) - base[active]
-            mu = np.linalg.solve(0.5 * (schur + schur.T), -2.0 * (target - e_r @ z))
+            try:
+                mu = np.linalg.solve(0.5 * (schur + schur.T), -2.0 * (target - e_r @ z))
+            except np.linalg.LinAlgError:
+                return y, f"skipped: the {active.size} active trades are not independent"
             z = z - 0.5 * a_inv @ mu
         d = quad.diff @ z + base
         # multipliers: a zero trade needs |mu| <= e (mu <= e with no-reversal); an upper cap mu >= 0, a lower mu <= 0
