@@ -16,9 +16,10 @@ from .scaling import ScaledProblem
 __all__ = ["difference_operator", "upper_banded", "mode_solver"]
 
 
-def difference_operator(n: int, m: int) -> tuple[sps.csr_matrix, np.ndarray]:
-    """``E`` and ``b0`` with ``vec(d) = E v + b0`` (time-major vec, ``v`` = interior ``y``)."""
-    nv = max(n - 1, 0) * m
+def difference_operator(n: int, m: int, free: int | None = None) -> tuple[sps.csr_matrix, np.ndarray]:
+    """``E`` and ``b0`` with ``vec(d) = E v + b0`` (time-major vec, ``v`` = the free ``y``:
+    ``y_1..y_(N-1)``, or ``y_1..y_N`` with ``free = N`` for a soft finish)."""
+    nv = (max(n - 1, 0) if free is None else free) * m
     rows = np.arange(n * m)
     # d_k = y_(k-1) - y_k: +1 on y_(k-1) (interior index (k-2) m + i), -1 on y_k ((k-1) m + i)
     plus = rows[m:]                         # slices k >= 2

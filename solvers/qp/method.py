@@ -129,8 +129,10 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     Args:
         problem: any single-asset or basket spec with ``lambda >= 0``: linear or power-law
             impact, spread, permanent impact, caps, participation, no-reversal, holdings
-            bounds, dollar-imbalance band, drift, deterministic volatility path. A stochastic
-            volatility model is solved as the static optimum on ``E[sigma_k^2]``.
+            bounds, dollar-imbalance band, drift, deterministic volatility path, transient impact
+            (``transient_exponent = 1``); with linear impact also per-slice ``eta_k`` / ``epsilon_k``,
+            closures and a terminal penalty (any the Hessian rule accepts), with or without a
+            kernel. A stochastic volatility model is solved as the static optimum on ``E[sigma_k^2]``.
         settings: a :class:`QPSettings` (None: the defaults).
         overrides: its fields by keyword (``backend="PIQP"``, ``tolerance=1e-10``, ...) or
             ``accuracy`` (a preset name).
@@ -143,10 +145,6 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
             raise SpecError(f"settings.{key}", name,
                             f"is not an installed CVXPY solver (installed: {', '.join(_installed())})")
     if problem.time_varying_keys():
-        if problem.has_transient:
-            raise MethodNotApplicable(METHOD, f"transient_impact with {problem.time_varying_keys()[0]}: the kernel term "
-                                      "is not in qp's time-varying model yet (closed-form solves the pure "
-                                      "Obizhaeva-Wang case with closures)")
         return _solve_time_varying(problem, cfg, start)
     sp = scale_problem(problem, covariance=cfg.covariance)
     check_bounded(sp)
@@ -164,7 +162,7 @@ def solve(problem: ExecutionProblem, settings: QPSettings | None = None, **overr
     message = ""
     y = None
     if sp.transient:
-        require_convex_kernels(sp)
+        require_convex_kernels(sp.transient)
         if sp.N > DENSE_KERNEL_SLICES and (dense_kernel(problem) or path == "cvxpy"):
             raise MethodNotApplicable(METHOD, f"transient_kernel: a dense N x N kernel at N = {sp.N} > "
                                       f"{DENSE_KERNEL_SLICES} needs about {dense_kernel_bytes(problem) / 2**30:.1f} GiB; "

@@ -47,11 +47,12 @@ def estimate(problem: ExecutionProblem, settings: QPSettings) -> ResourceEstimat
 
 def dense_kernel(problem: ExecutionProblem) -> bool:
     """True when qp's answer needs a dense kernel matrix: a power-law kernel, a basket with
-    transient impact, or nonlinear temporary impact with it (the exponential kernel of one asset
-    is solved in O(N) when no constraint binds)."""
+    transient impact, nonlinear temporary impact with it, or a time-varying market (per-slice
+    coefficients, closures, a soft finish) with it (the exponential kernel of one asset is
+    otherwise solved in O(N) when no constraint binds)."""
     if not problem.has_transient:
         return False
-    return (problem.is_basket or not problem.all_linear
+    return (problem.is_basket or not problem.all_linear or bool(problem.time_varying_keys())
             or any(a.has_transient and a.transient_kernel != "exponential" for a in problem.assets))
 
 

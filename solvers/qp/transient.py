@@ -20,9 +20,10 @@ from .scaling import ScaledProblem
 __all__ = ["solve_direct", "require_convex_kernels"]
 
 
-def require_convex_kernels(sp: ScaledProblem) -> None:
-    """Raise :class:`MethodNotApplicable` for ``transient_exponent < 1`` (not convex in the trades)."""
-    for t in sp.transient:
+def require_convex_kernels(terms) -> None:
+    """Raise :class:`MethodNotApplicable` for ``transient_exponent < 1`` (not convex in the trades);
+    ``terms``: the scaled kernel terms (``ScaledProblem.transient``)."""
+    for t in terms:
         if t.kernel.delta != 1.0:
             raise MethodNotApplicable("qp", f"assets[{t.asset}].transient_exponent = {t.kernel.delta:g} < 1: the "
                                       "transient cost Phi(E + n) - Phi(E) is not convex in the trades (concave book "
