@@ -5,8 +5,9 @@ closures, drift and a terminal penalty (linear impact, single asset; constant, p
 ``A_theta = lambda s^2 - A^2 / eta + L A``, ``B_theta = -A (B - e) / eta - mu + L B``,
 ``C_theta = -(B - e)^2 / (4 eta) + L C``; ``A(T) = alpha - gamma / 2`` or ``+inf`` (hard finish).
 A closure of duration ``d`` is a step of pure risk ``A -> lambda d sigma_c^2 + e^{d L} A``. Classical
-RK4 per slice (order 4); the policy's moments by the envelope theorem (complex-step derivatives of
-the value). Entry point :func:`solve_time_varying`; derivations: ``solvers/docs/theory-hjb.md``.
+RK4 per slice (order 4) on smooth unknowns; the policy's moments by the envelope theorem
+(complex-step derivatives of the value). Entry point :func:`solve_time_varying`; derivations:
+``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ class TimeVaryingSolution:
             ``terminal_square`` (``E[x_T^2]``, share^2) of the optimal policy from ``(0, X, s_0)``.
         phi, psi: ``x_k = phi x_{k-1} - psi`` over slice ``k`` with ``s`` frozen (N, m).
         coefficients: ``(A, B, C)`` at ``t = 0`` per state.
-        unknowns: ``"P=1/A, w=P(B-e)"`` or ``"A, B"``; ``largest_rate``: the run's ``max kappa``.
+        unknowns: ``"P=1/A, w=P(B-e), C-(B-e)^2/(4A)"`` (hard finish, ``alpha > gamma / 2``) or
+            ``"A, B"`` (``alpha <= gamma / 2``); ``largest_rate``: the run's ``max kappa`` (1 / time unit).
     """
 
     value: float
@@ -135,45 +137,65 @@ class TimeVaryingSolution:
 
 
 def _rhs(y, ie, e, c, mu, q, inverse: bool, track: bool):
-    """``d/dtheta`` of ``y = (P or A, w or B, C, phi, psi)``, shape (5, D, m) (D directions)."""
-    first, second, cc, phi = y[0], y[1], y[2], y[3]
+    """``d/dtheta`` of ``y``, shape (5, D, m) (D directions, m states): ``(P, w, Chat, P phi,
+    psi + phi w / 2)`` (``inverse``) or ``(A, B, C, phi, psi)``."""
+    first, second, third, phi = y[0], y[1], y[2], y[3]
     out = np.empty_like(y)
     coupled = q.shape[0] > 1
-    if inverse:  # P = 1/A (0 at a hard finish), w = P (B - e): both smooth from theta = 0
-        singular = not first.real.min() > 0  # only at theta = 0 of a hard finish
-        safe = np.where(first.real > 0, first, 1.0) if singular else first
+    if inverse:  # every coefficient is smooth, also at a hard finish (P = 0) and a large penalty
         if coupled:
-            r = first[:, :, None] / safe[:, None, :]  # P_i / P_j, 1 at theta = 0
-            if singular:
-                r = np.where((first.real > 0)[:, :, None] & (first.real > 0)[:, None, :], r, 1.0)
-            qr = q[None] * r
-            rate = qr.sum(axis=2)
-            out[0] = ie - first * (c * first + rate)
-            out[1] = np.einsum("dij,dj->di", qr, second) - second * (c * first + rate) - mu * first
+            pos = first.real > 0
+            inv = np.where(pos, 1.0 / np.where(pos, first, 1.0), 0.0)  # 1/P_j, 0 at theta = 0
+            r = np.where(pos[:, :, None] & pos[:, None, :], first[:, :, None] * inv[:, None, :], 1.0)
+            qr = q[None] * r  # Q_ij P_i / P_j (1 at theta = 0)
+            damp = c * first + qr.sum(axis=2)
+            dw = second[:, None, :] - second[:, :, None]  # w_j - w_i
+            out[0] = ie - first * damp
+            out[1] = np.einsum("dij,dj->di", qr, second) - second * damp - mu * first
+            out[2] = (third @ q.T + 0.25 * np.einsum("ij,dij,dj->di", q, dw * dw, inv)
+                      + second * (0.25 * c * second + 0.5 * mu))
+            if track:
+                out[3] = -phi * damp
+                out[4] = 0.5 * phi * (np.einsum("ij,dij,dj->di", q, dw, inv) - c * second - mu)
         else:
             out[0] = ie - c * first * first
             out[1] = -first * (c * second + mu)
-        u = second / safe
-        alpha = ie / safe
-        if singular:
-            u = np.where(first.real > 0, u, 0.0)
+            out[2] = second * (0.25 * c * second + 0.5 * mu)
+            if track:
+                out[3] = -phi * c * first
+                out[4] = -0.5 * phi * (c * second + mu)
     else:
         u = second - e
         alpha = first * ie
         out[0] = c - first * alpha
         out[1] = -alpha * u - mu
+        out[2] = -0.25 * ie * u * u
         if coupled:
             out[0] += first @ q.T
             out[1] += second @ q.T
-    out[2] = -0.25 * ie * u * u
-    if coupled:
-        out[2] += cc @ q.T
-    if track:
-        out[3] = -alpha * phi
-        out[4] = 0.5 * ie * u * phi
-    else:
+            out[2] += third @ q.T
+        if track:
+            out[3] = -alpha * phi
+            out[4] = 0.5 * ie * u * phi
+    if not track:
         out[3:] = 0.0
     return out
+
+
+def _coefficients(y, e, inverse: bool):
+    """``(A, B, C)`` from the unknowns (``e`` of the slice on this side; ``P > 0``)."""
+    if not inverse:
+        return y[0], y[1], y[2]
+    return 1.0 / y[0], e + y[1] / y[0], y[2] + 0.25 * y[1] ** 2 / y[0]
+
+
+def _unknowns(big_a, big_b, big_c, e, inverse: bool):
+    """The unknowns from ``(A, B, C)`` (inverse of :func:`_coefficients`)."""
+    if not inverse:
+        return np.stack([big_a, big_b, big_c])
+    p = 1.0 / big_a
+    w = p * (big_b - e)
+    return np.stack([p, w, big_c - 0.25 * w * w / p])
 
 
 def _rk4(y, h, args):
@@ -199,55 +221,47 @@ def integrate(model: TimeVaryingModel, per_slice: int, derivatives: bool = True)
     q = model.generator
     h = model.tau / per_slice
     shape = (dirs, m)
-    if hard:
-        first, second = np.zeros(shape, complex), np.zeros(shape, complex)
-    elif inverse:
-        first = np.ones(shape) / (model.terminal + shift)
-        second = first * (0.0 - model.e[-1] * scale_e)
-    else:
-        first, second = model.terminal + shift + np.zeros(shape, complex), np.zeros(shape, complex)
     y = np.zeros((5,) + shape, complex)
-    y[0], y[1] = first, second
+    if not hard and inverse:  # P = 1/A(T), w = P (0 - e_N), Chat = C - w^2 / (4 P)
+        y[0] = 1.0 / (model.terminal + shift)
+        y[1] = -y[0] * model.e[-1] * scale_e
+        y[2] = -0.25 * y[1] ** 2 / y[0]
+    elif not hard:
+        y[0] = model.terminal + shift
     phi, psi = np.zeros((n, m)), np.zeros((n, m))
     largest = float(np.max(np.abs(q))) if m > 1 else 0.0
     for k in range(n, 0, -1):  # slice k covers theta in [(N - k) tau, (N - k + 1) tau]
         i = k - 1
-        ie, e, c, mu = 1.0 / (model.eta[i] * scale_eta), model.e[i] * scale_e, lam * model.variance[i], model.drift * scale_mu
+        ie, e, mu = 1.0 / (model.eta[i] * scale_eta), model.e[i] * scale_e, model.drift * scale_mu
+        c = lam * model.variance[i]
         largest = max(largest, math.sqrt(model.risk_aversion * float(np.max(model.variance[i])) / model.eta[i]))
         track = not (hard and k == n)  # a hard finish's last slice sells what is left
-        y[3], y[4] = 1.0, 0.0
+        y[3], y[4] = (y[0], 0.5 * y[1]) if inverse else (1.0, 0.0)
         args = (ie, e, c, mu, q, inverse, track)
         for _ in range(per_slice):
             y = _rk4(y, h, args)
         if not inverse:
             largest = max(largest, float(np.max(np.abs(y[0].real))) / model.eta[i])
         if track:
-            phi[i], psi[i] = y[3][0].real, y[4][0].real
-        first, second, cc = y[0], y[1], y[2]
+            f, g = (y[3] / y[0], y[4] - 0.5 * y[3] * y[1] / y[0]) if inverse else (y[3], y[4])
+            phi[i], psi[i] = f[0].real, g[0].real
+        big_a, big_b, big_c = _coefficients(y, e, inverse)
         if k > 1:  # t_{k-1}: the closure after slice k - 1 (if any), and e_{k-1} before it
-            big_a, big_b = (1.0 / first, e + second / first) if inverse else (first, second)
             if k - 1 in model.closures:
                 d, sc2, trans = model.closures[k - 1]
                 big_a = lam * d * sc2 + big_a @ trans.T
                 big_b = big_b @ trans.T - mu * d
-                cc = cc @ trans.T
-            if inverse:
-                first = 1.0 / big_a
-                second = first * (big_b - model.e[i - 1] * scale_e)
-            else:
-                first, second = big_a, big_b
-        y[0], y[1], y[2] = first, second, cc
-    first, second, cc = y[0], y[1], y[2]
-    big_a, big_b = (1.0 / first, model.e[0] * scale_e + second / first) if inverse else (first, second)
+                big_c = big_c @ trans.T
+            y[:3] = _unknowns(big_a, big_b, big_c, model.e[i - 1] * scale_e, inverse)
     x = model.holdings
-    w = big_a[:, model.start] * x * x + big_b[:, model.start] * x + cc[:, model.start]
+    w = big_a[:, model.start] * x * x + big_b[:, model.start] * x + big_c[:, model.start]
     parts = {name: float(w[j].imag / COMPLEX_STEP) for j, name in enumerate(DIRECTIONS[:dirs])}
     if hard and derivatives:
         parts["terminal_square"] = 0.0
     return TimeVaryingSolution(
         value=float(w[0].real), parts=parts, phi=phi, psi=psi,
-        coefficients=(big_a[0].real, big_b[0].real, cc[0].real),
-        unknowns="P=1/A, w=P(B-e)" if inverse else "A, B", largest_rate=largest)
+        coefficients=(big_a[0].real, big_b[0].real, big_c[0].real),
+        unknowns="P=1/A, w=P(B-e), C-(B-e)^2/(4A)" if inverse else "A, B", largest_rate=largest)
 
 
 class TimeVaryingPolicy:
@@ -306,6 +320,12 @@ def solve_time_varying(problem: ExecutionProblem, settings: HJBSettings, method:
     holdings[0] = big_x
     for k in range(1, problem.slices + 1):
         holdings[k] = sol.phi[k - 1, model.start] * holdings[k - 1] - sol.psi[k - 1, model.start]
+    trades = (holdings[:-1] - holdings[1:]) * np.sign(big_x)
+    if np.any(trades < -1e-12 * abs(big_x)):  # the spread is linear in the trades only one way
+        if problem.no_reversal:
+            raise MethodNotApplicable(method, "no_reversal binds in the time-varying HJB (use qp)")
+        if np.any(a.spread_slices(problem.slices) > 0):
+            raise MethodNotApplicable(method, "the optimal policy trades both ways, so the spread is not linear")
     size = sum(abs(v) for v in cost.as_dict().values()) + abs(problem.risk_aversion * cost.variance)
     gap = float(cost.objective) - objective
     diagnostics: dict[str, Any] = {
