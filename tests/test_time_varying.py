@@ -189,10 +189,12 @@ def test_cartea_jaimungal_matches_the_discrete_limit():
 
 
 def test_methods_without_the_model_refuse_naming_the_key():
-    p = varying(10)
-    for method in ("hjb",):
-        with pytest.raises(MethodNotApplicable, match="temporary_impact|closures|terminal_penalty"):
-            solvers.solve(p, method)
+    # hjb models per-slice coefficients, closures and a penalty (tests/test_hjb_time_varying.py) for
+    # linear impact; with nonlinear impact it refuses, naming the key
+    assert solvers.solve(varying(10), "hjb", time_steps=400).time_model == "continuous"
+    sqrt = load_example("square-root-impact")
+    with pytest.raises(MethodNotApplicable, match="temporary_impact.*linear impact"):
+        solvers.solve(sqrt.replace_asset(0, temporary_impact=(sqrt.asset.temporary_impact,) * sqrt.slices), "hjb")
     # dp's recursion is linear-quadratic: nonlinear impact and caps are refused; closures under
     # stochastic volatility are solved (tests/test_closures_stochastic_vol.py checks the answer)
     with pytest.raises(MethodNotApplicable, match="temporary_impact.*linear impact"):

@@ -6,7 +6,8 @@ function plus ``1/2 gamma X^2 + epsilon |X|``; ``expected_cost``/``variance`` ar
 computed on the value's grid (``diagnostics["moments"] = "policy"``); Richardson extrapolation in time
 (on by default) makes both second order; ``holdings`` is the path
 with volatility frozen at ``sigma_0``; ``time_model = "continuous"``. Transient impact: the ``(x, D)``
-Riccati system (:mod:`hjb.pde.transient`). Derivations: the theory page ``solvers/docs/theory-hjb.md``.
+Riccati system (:mod:`hjb.pde.transient`). Per-slice coefficients, closures or a terminal penalty:
+:mod:`hjb.pde.time_varying`. Derivations: the theory page ``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .reduced import ReducedSolution, VolatilityStates, check_problem, discretiz
 from .settings import HJBSettings
 from .sizing import estimate as estimate_resources
 from .sensitivity import derivatives
+from .time_varying import solve_time_varying
 from .transient import solve_transient
 
 __all__ = ["solve", "METHOD", "INFO", "urgency", "MAX_KAPPA_DT"]
@@ -163,9 +165,8 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     settings = merge_settings(HJBSettings, settings, overrides)
     form = settings.form
     start = time.perf_counter()
-    keys = problem.time_varying_keys()
-    if keys:
-        raise MethodNotApplicable(METHOD, f"{keys[0]} is not modelled by the HJB yet (closed-form and qp solve it)")
+    if problem.time_varying_keys():  # per-slice coefficients, closures, a terminal penalty
+        return solve_time_varying(problem, settings, METHOD, start)
     asset = problem.asset if not problem.is_basket else None
     if asset is None:
         raise MethodNotApplicable(METHOD, "baskets are not supported (single asset only)")

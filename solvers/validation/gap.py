@@ -1,7 +1,9 @@
 """The predicted gap between the discrete-time and the continuous-time optimum.
 
 To first order in ``tau`` (the risk sum takes sigma at the left and x at the right end of
-each slice; the discrete permanent cost has ``-1/2 sum n' Gamma n``)::
+each slice; the discrete permanent cost has ``-1/2 sum n' Gamma n``; a volatility path is
+piecewise constant in both time models, so its jumps count half; a soft finish adds
+``+tau lambda x_N' C_N x_N / 2``)::
 
     objective_discrete - objective_continuous
         = -tau (1/2 lambda X' C_1 X + lambda int (d/dt E[sigma^2]) x^2 dt + 1/2 int v' Gamma v dt)
@@ -64,8 +66,16 @@ def predicted_discretization_gap(problem: ExecutionProblem, continuous: Any) -> 
         s2 = problem.slice_variance()
         x = np.asarray(continuous.holdings, dtype=np.float64).reshape(problem.slices + 1)
         drift_of_variance = float(np.sum(np.diff(s2) * x[1:-1] ** 2))
+        if problem.volatility_model.kind == "path":
+            # piecewise constant in continuous time too: only x's right end shifts, so a jump counts half
+            drift_of_variance *= 0.5
+    remainder = 0.0  # a soft finish's x_N is held through slice N: the right end of the risk sum
+    if problem.has_terminal_penalty:
+        x_end = np.asarray(continuous.holdings, dtype=np.float64).reshape(problem.slices + 1, -1)[-1]
+        c_end = problem.covariance if problem.is_basket else np.array([[float(problem.slice_variance()[-1])]])
+        remainder = 0.5 * problem.risk_aversion * float(x_end @ c_end @ x_end)
     first = -tau * (0.5 * problem.risk_aversion * float(x0 @ c1 @ x0)
-                    + problem.risk_aversion * drift_of_variance
+                    + problem.risk_aversion * drift_of_variance - remainder
                     + 0.5 * float(np.einsum("ki,ij,kj->", n, gamma, n)) / tau)
     norms = np.linalg.norm(n, axis=1)
     ok = (norms[:-1] > 0) & (norms[1:] > 0)

@@ -89,6 +89,15 @@ def row_time_varying():
     _priced_by_monte_carlo(solve(regimes, "dp"))
 
 
+def row_terminal_penalty_continuous():
+    """A soft finish in continuous time: Cartea-Jaimungal's closed form = hjb (RK4 on smooth
+    unknowns, order 4: 1e-14 measured), exactly; both with alpha - gamma/2 > 0 and < 0. No spread:
+    the closed form keeps CJ's x_T, which leaves out the spread's linear reward for x_T."""
+    for alpha in (1e-6, 0.0):
+        p = load_example("almgren-chriss-2001").replace(terminal_penalty=alpha).replace_asset(0, spread=0.0)
+        _agree_exactly(solve(p, "hjb"), solve(p, "closed-form", time_model="continuous"))
+
+
 def row_drift():
     """Drift (with no-reversal, which dp's grid needs): qp = dp within dp's declared accuracy."""
     p = load_example("almgren-chriss-2001").replace(slices=10, no_reversal=True).replace_asset(0, drift=0.02)
@@ -208,6 +217,7 @@ ROWS = {
     "deterministic sigma path": row_deterministic_sigma_path,
     "drift": row_drift,
     "time-varying eta and spread, closures, terminal penalty": row_time_varying,
+    "terminal penalty, continuous": row_terminal_penalty_continuous,
     "nonlinear impact, constant sigma": row_nonlinear_impact_constant_sigma,
     "per-slice caps": row_per_slice_caps,
     "basket, linear impact": row_basket_linear_impact,
