@@ -244,8 +244,8 @@ def test_errors_name_the_parameter():
         solve(load_example("two-asset-basket"))
     with pytest.raises(MethodNotApplicable, match="impact_exponent = 0.5"):
         solve(_sqrt_capped(), recursion="exact")
-    with pytest.raises(MethodNotApplicable, match="no_reversal"):
-        solve(_ac(drift=0.01), engine="numpy")
+    with pytest.raises(MethodNotApplicable, match="no_reversal"):  # the grid with drift (linear: exact recursion)
+        solve(_ac(drift=0.01), engine="numpy", recursion="grid")
     # square-root impact without caps or no_reversal: round trips make the cost unbounded below
     # (gamma > lambda tau sigma^2 at N = 20); the grid would silently solve the monotone problem
     sqrt20 = load_example("square-root-impact").replace(slices=20, no_reversal=False)

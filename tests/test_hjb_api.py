@@ -117,8 +117,8 @@ def test_problems_outside_the_hjb_say_why():
         solve(load_example("two-asset-basket"))
     with pytest.raises(MethodNotApplicable, match="caps"):
         solve(load_example("capped-participation"))
-    with pytest.raises(MethodNotApplicable, match="drift"):
-        solve(load_example("almgren-chriss-2001").replace_asset(drift=0.1))
+    with pytest.raises(MethodNotApplicable, match="drift"):  # linear impact with drift: the time-varying HJB
+        solve(load_example("square-root-impact").replace_asset(drift=0.1))
     sqrt = load_example("square-root-impact")
     path = VolatilityPath(path=tuple(0.95 + 0.01 * k for k in range(sqrt.slices)))
     with pytest.raises(MethodNotApplicable, match="time-varying volatility path"):

@@ -1,7 +1,7 @@
 """Method ``dp``: backward induction over the spec's ``N`` slices (exact in time), and its result.
 
 Volatility becomes a Markov chain (:mod:`hjb.dp.chain`); linear impact without caps or drift uses the
-exact recursion ``V = a x^2`` (:mod:`hjb.dp.exact`), a time-varying market its linear-quadratic form
+exact recursion ``V = a x^2`` (:mod:`hjb.dp.exact`), a time-varying market or drift its linear-quadratic form
 (:mod:`hjb.dp.time_varying`), transient impact the ``(x, D)`` recursion (:mod:`hjb.dp.transient`) or the
 ``(x, E)`` grid (:mod:`hjb.dp.transient_grid`), everything else the holdings grid (:mod:`hjb.dp.grid`).
 ``holdings`` is the path with the volatility state frozen at its initial state;
@@ -66,6 +66,13 @@ def _applicable(problem: ExecutionProblem) -> None:
         raise MethodNotApplicable(METHOD, f"backward induction is for a single asset (this spec has {problem.n_assets})")
 
 
+def _drift_only(problem: ExecutionProblem) -> bool:
+    """Drift with linear impact, no caps and no transient impact: the linear-quadratic recursion of
+    :mod:`hjb.dp.time_varying` solves it exactly (its linear term carries ``mu``)."""
+    a = problem.asset
+    return a.drift != 0 and a.is_linear and not problem.has_caps and not problem.has_transient
+
+
 def _use_exact(problem: ExecutionProblem, recursion: str) -> bool:
     a = problem.asset
     reasons = []
@@ -101,7 +108,7 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
     _applicable(problem)
     check_memory(problem, METHOD, estimate_resources(problem, cfg))  # also when called directly
     start = time.perf_counter()
-    if problem.time_varying_keys():
+    if problem.time_varying_keys() or (cfg.recursion != "grid" and _drift_only(problem)):
         return _solve_time_varying(problem, cfg, start)
     if problem.has_transient:
         return _solve_transient(problem, cfg, start)

@@ -151,8 +151,9 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     """Solve ``problem`` by the HJB (method ``hjb``); see the module doc for the output.
 
     Raises:
-        MethodNotApplicable: baskets, drift, per-slice caps, negative risk aversion, a
-            time-varying deterministic path with nonlinear impact.
+        MethodNotApplicable: baskets, drift with nonlinear impact or a mean-reverting model,
+            per-slice caps, negative risk aversion, a time-varying deterministic path with
+            nonlinear impact.
         SpecError: bad settings (``settings.<key>``, the value and the rule); a volatility grid
             that does not cover the model's mass; an unstable explicit step; ``slices`` when the
             grid would not fit in memory (:func:`solvers.resources.check_memory`).
@@ -165,7 +166,8 @@ def solve(problem: ExecutionProblem, settings: HJBSettings | None = None, **over
     settings = merge_settings(HJBSettings, settings, overrides)
     form = settings.form
     start = time.perf_counter()
-    if problem.time_varying_keys():  # per-slice coefficients, closures, a terminal penalty
+    drift_only = not problem.is_basket and problem.asset.drift != 0 and problem.asset.is_linear
+    if problem.time_varying_keys() or drift_only:  # per-slice coefficients, closures, a soft finish, drift
         return solve_time_varying(problem, settings, METHOD, start)
     asset = problem.asset if not problem.is_basket else None
     if asset is None:
