@@ -572,12 +572,30 @@ def _cj_profile(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, n
     return ch + a / eta * sh, k * k * sh + a / eta * ch
 
 
+def _cj_shift(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(y(s), eta y'(T) + a y(T)) e^{-kappa T}`` with ``y(s) = sinh(kappa s) / kappa`` (``s``
+    when ``kappa = 0``): the direction that a terminal linear reward moves the optimum along."""
+    asset = problem.asset
+    eta, big_t = asset.temporary_impact, problem.horizon
+    a = float(problem.terminal_penalties()[0]) - 0.5 * asset.permanent_impact
+    k = asset.volatility * math.sqrt(max(problem.risk_aversion, 0.0) / eta)
+    s = np.asarray(s, dtype=np.float64)
+    if k * big_t <= 1e-8:
+        return s.copy(), eta + a * big_t
+    y = 0.5 * (np.exp(k * (s - big_t)) - np.exp(-k * (s + big_t))) / k
+    y_t = 0.5 * (1.0 - math.exp(-2.0 * k * big_t)) / k
+    dy_t = 0.5 * (1.0 + math.exp(-2.0 * k * big_t))
+    return y, eta * dy_t + a * y_t
+
+
 def cartea_jaimungal(problem: ExecutionProblem, times: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Cartea & Jaimungal's continuous optimum with a terminal penalty (single asset, linear impact,
-    constant volatility): ``x(t) = X g(T - t) / g(T)`` (:func:`_cj_profile`), and the value
-    ``h(0) X^2`` of ``int (eta v^2 + lambda sigma^2 x^2) dt + (alpha - gamma/2) x_T^2`` with
-    ``h(0) = eta g'(T) / g(T)`` (currency). Returns ``(holdings at times, h(0) X^2)``; the
-    objective is ``1/2 gamma X^2 + epsilon |X - x_T| + h(0) X^2``."""
+    constant volatility) of ``int (eta v^2 + lambda sigma^2 x^2) dt + a x_T^2 - e x_T`` with
+    ``a = alpha - gamma/2`` and ``e = epsilon sign(X)`` (a one-way schedule's spread ``e (X - x_T)``
+    rewards the remainder): ``x(t) = X g(T - t) / g(T) + c y(t)`` (:func:`_cj_profile`,
+    :func:`_cj_shift`), ``c = e / (2 (eta y'(T) + a y(T)))``; the value is ``h(0) X^2 - e x_h(T) -
+    e c y(T) / 2`` with ``h(0) = eta g'(T) / g(T)`` and ``x_h`` the ``e = 0`` path. Returns
+    ``(holdings at times, value + e X)`` (currency); the objective adds ``1/2 gamma X^2``."""
     if problem.risk_aversion < 0:
         raise MethodNotApplicable(METHOD, "the continuous soft finish is solved for risk_aversion >= 0")
     asset = problem.asset
@@ -590,8 +608,17 @@ def cartea_jaimungal(problem: ExecutionProblem, times: np.ndarray | None = None)
                                           "makes the continuous cost unbounded below (g(s) <= 0)")
     g_t, dg_t = _cj_profile(problem, np.array([problem.horizon]))
     g, _ = _cj_profile(problem, problem.horizon - times)
-    holdings = asset.holdings * g / g_t[0]
-    return holdings, asset.temporary_impact * float(dg_t[0] / g_t[0]) * asset.holdings**2
+    big_x = asset.holdings
+    holdings = big_x * g / g_t[0]
+    value = asset.temporary_impact * float(dg_t[0] / g_t[0]) * big_x**2
+    e = asset.spread * float(np.sign(big_x))
+    if e != 0.0:
+        y, denominator = _cj_shift(problem, times)
+        y_end = _cj_shift(problem, np.array([problem.horizon]))[0][0]
+        c = e / (2.0 * denominator)
+        value += -e * float(holdings[-1]) - 0.5 * e * c * y_end + e * big_x
+        holdings = holdings + c * y
+    return holdings, value
 
 
 def _solve_cartea_jaimungal(problem: ExecutionProblem, start: float) -> Result:
@@ -606,6 +633,14 @@ def _solve_cartea_jaimungal(problem: ExecutionProblem, start: float) -> Result:
     g, dg = _cj_profile(problem, problem.horizon - t)
     x = asset.holdings * g / g_t[0]
     v = asset.holdings * dg / g_t[0]                     # trade rate -x'(t)
+    if asset.spread > 0:                                 # the spread's shift c y(t) (cartea_jaimungal)
+        y, denominator = _cj_shift(problem, t)
+        c = asset.spread * float(np.sign(asset.holdings)) / (2.0 * denominator)
+        k = asset.volatility * math.sqrt(max(problem.risk_aversion, 0.0) / asset.temporary_impact)
+        dy = (np.ones_like(t) if k * problem.horizon <= 1e-8 else  # y'(t), scaled as y is
+              0.5 * (np.exp(k * (t - problem.horizon)) + np.exp(-k * (t + problem.horizon))))
+        x = x + c * y
+        v = v - c * dy
     if np.any(v * np.sign(asset.holdings) < -1e-12 * abs(asset.holdings)) and asset.spread > 0:
         raise MethodNotApplicable(METHOD, "the continuous soft finish trades both ways, so the spread is not a constant")
     x_end = float(holdings[-1])
@@ -614,7 +649,7 @@ def _solve_cartea_jaimungal(problem: ExecutionProblem, start: float) -> Result:
                        temporary=asset.temporary_impact * float(np.sum(w * v * v)),
                        spread=asset.spread * abs(asset.holdings - x_end), drift=0.0,
                        variance=asset.volatility**2 * float(np.sum(w * x * x)), terminal=alpha * x_end**2)
-    objective = 0.5 * asset.permanent_impact * asset.holdings**2 + asset.spread * abs(asset.holdings - x_end) + value
+    objective = 0.5 * asset.permanent_impact * asset.holdings**2 + value
     diagnostics = {"branch": "Cartea-Jaimungal (terminal penalty)", "value_coefficient": value / asset.holdings**2,
                    "quadrature_gap": abs(float(cost.objective) - objective) / max(abs(objective), 1e-300)}
     return Result.from_cost(problem, holdings, cost, method=METHOD, objective=objective,

@@ -91,11 +91,14 @@ def row_time_varying():
 
 def row_terminal_penalty_continuous():
     """A soft finish in continuous time: Cartea-Jaimungal's closed form = hjb (RK4 on smooth
-    unknowns, order 4: 1e-14 measured), exactly; both with alpha - gamma/2 > 0 and < 0. No spread:
-    the closed form keeps CJ's x_T, which leaves out the spread's linear reward for x_T."""
-    for alpha in (1e-6, 0.0):
-        p = load_example("almgren-chriss-2001").replace(terminal_penalty=alpha).replace_asset(0, spread=0.0)
-        _agree_exactly(solve(p, "hjb"), solve(p, "closed-form", time_model="continuous"))
+    unknowns, order 4: 1e-14 measured), exactly; with alpha - gamma/2 > 0 and < 0, and with the
+    spread, whose one-way cost epsilon (X - x_T) rewards the remainder (the closed form's shift
+    c sinh(kappa t) / kappa; hjb's linear term B)."""
+    for alpha, spread in ((1e-6, 0.0), (0.0, 0.0), (1e-6, 0.0625), (1e-5, 0.5)):
+        p = load_example("almgren-chriss-2001").replace(terminal_penalty=alpha).replace_asset(0, spread=spread)
+        cj = solve(p, "closed-form", time_model="continuous")
+        _agree_exactly(solve(p, "hjb"), cj)
+        assert cj.diagnostics["quadrature_gap"] <= 1e-12
 
 
 def row_drift():
