@@ -56,6 +56,7 @@ __all__ = [
     "MAX_AMOUNT",
     "TRANSIENT_KERNELS",
     "transient_hessian_min",
+    "soft_finish_transient_min",
 ]
 
 _BETA_RANGE = (0.0, 2.0)
@@ -155,6 +156,23 @@ def transient_hessian_min(problem: "ExecutionProblem", index: int) -> float:
     house = np.eye(n) - 2.0 * np.outer(v, v)
     basis = house[:, 1:]
     return _smallest_eigenvalue(basis.T @ mat @ basis)
+
+
+def soft_finish_transient_min(problem: "ExecutionProblem") -> float:
+    """The smallest eigenvalue of the soft finish's Hessian in the trades ``n_1..n_N`` (all free)
+    with the transient kernel, single asset: ``diag(2 eta_k / tau) - gamma I + 2 lambda L'WL +
+    (2 alpha - gamma) 11' + K`` (``L'WL``: ``sum_{k >= max(i, j)} W_k``, ``W_k`` the weight of
+    ``x_k`` in ``V``), currency / share per share; dense, ``N <= CONVEXITY_DENSE_SLICES``."""
+    a = problem.asset
+    n, tau = problem.slices, problem.tau
+    weights = problem.risk_aversion * problem.holding_risk()[:, 0, 0]
+    tail = np.cumsum(weights[::-1])[::-1]                       # sum_{k >= i} W_k
+    idx = np.arange(n)
+    mat = 2.0 * tail[np.maximum(idx[:, None], idx[None, :])]
+    mat += np.diag(2.0 * a.eta_slices(n) / tau - a.permanent_impact)
+    mat += 2.0 * float(problem.terminal_penalties()[0]) - a.permanent_impact
+    mat += transient_model(a).matrix(problem.trade_times)
+    return _smallest_eigenvalue(mat)
 
 
 def check_scalars(horizon: Any, slices: Any, risk_aversion: Any, risk_seeking: Any = False,
@@ -764,6 +782,10 @@ class ExecutionProblem:
                         "(otherwise the cost is not convex)")
         if self.terminal_penalty is not None and self.all_linear:
             smallest = self.hessian_check()
+            if not smallest > 0 and self.has_transient and not self.is_basket \
+                    and self.slices <= CONVEXITY_DENSE_SLICES:
+                # the banded check leaves out the kernel (positive definite: it only helps)
+                smallest = soft_finish_transient_min(self)
             if not smallest > 0:
                 alpha = self.terminal_penalties()
                 gam = np.diag(self.permanent_impact_matrix_array)

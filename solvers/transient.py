@@ -17,10 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TransientKernel", "transient_model", "ow_schedule", "ow_continuous_cost", "DENSE_KERNEL_SLICES"]
-
-#: the largest N for which a dense N x N kernel matrix is formed by default (8 bytes N^2: 200 MB)
-DENSE_KERNEL_SLICES = 5000
+__all__ = ["TransientKernel", "transient_model", "ow_schedule", "ow_continuous_cost"]
 
 
 @dataclass(frozen=True)

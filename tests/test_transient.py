@@ -349,3 +349,20 @@ def test_cvxpy_kernel_is_a_constant_and_a_new_kernel_recompiles():
         assert gap(cvx, fast) <= 1e-9
         compiled, hit = compiled_problem(scale_problem(p))
         assert hit and sum(par.size for par in compiled.problem.parameters()) <= 10 * p.slices
+
+
+def test_pure_obizhaeva_wang_with_a_soft_finish_is_convex_and_qp_solves_it():
+    """eta = gamma = 0 with a terminal penalty: the banded Hessian check (without the kernel) is 0,
+    but K is positive definite, so the spec is valid; qp equals the dense solve of
+    ``min 1/2 n'Kn + alpha (X - 1'n)^2`` written here: ``(K + 2 alpha 11') n = 2 alpha X 1``."""
+    alpha = 1e-4
+    p = load_example("liquidity-cascade").replace(terminal_penalty=alpha)
+    assert p.hessian_check() <= 0  # the kernel is what makes it convex
+    a = p.asset
+    k = transient_model(a).matrix(p.trade_times)
+    n = np.linalg.solve(k + 2 * alpha * np.ones((p.slices, p.slices)), np.full(p.slices, 2 * alpha * a.holdings))
+    res = solve(p, "qp")
+    assert res.status == "optimal"
+    assert np.max(np.abs(res.trades - n)) / a.holdings <= 1e-9
+    x_end = a.holdings - n.sum()
+    assert res.objective == pytest.approx(0.5 * n @ k @ n + alpha * x_end**2, rel=1e-9)
