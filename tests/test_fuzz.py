@@ -51,9 +51,10 @@ COLLECT = os.environ.get("OPTEXEC_FUZZ_COLLECT", "")
 
 MAGNITUDES = [5e-324, 2.3e-308, 1e-300, 1e-200, 1e-12, 1e-6, 0.5, 1.0, 3.0, 1e6, 1e12, 1e156, 1e200, 1e300, 1.7e308]
 SPECIAL = [0.0, -0.0, -1.0, -1e-6, -1e300, float("nan"), float("inf"), "high", True, [1.0, 2.0], {}]
-TOP_NUMBERS = ["horizon", "risk_aversion", "imbalance_band"]
+TOP_NUMBERS = ["horizon", "risk_aversion", "imbalance_band", "terminal_penalty"]
 ASSET_NUMBERS = ["holdings", "price", "volatility", "permanent_impact", "temporary_impact", "spread",
-                 "impact_exponent", "max_slice_trade", "participation", "drift", "min_holdings", "max_holdings"]
+                 "impact_exponent", "max_slice_trade", "participation", "drift", "min_holdings", "max_holdings",
+                 "transient_impact", "resilience", "transient_exponent", "initial_deviation"]
 MODEL_NUMBERS = ["reversion", "mean", "vol_of_vol", "elasticity"]
 MATRICES = ["correlation", "temporary_impact_matrix", "permanent_impact_matrix", "factor_loadings"]
 
@@ -75,7 +76,8 @@ def mutated_specs(draw):
     name = draw(st.sampled_from(sorted(SPECS)))
     spec = copy.deepcopy(SPECS[name])
     for _ in range(draw(st.integers(1, 3))):
-        where = draw(st.sampled_from(["top", "asset", "asset", "slices", "risk", "model", "matrix", "list"]))
+        where = draw(st.sampled_from(["top", "asset", "asset", "slices", "risk", "model", "matrix", "list",
+                                      "closures"]))
         assets = spec.get("assets") if isinstance(spec.get("assets"), list) else []
         if where == "top":
             key = draw(st.sampled_from(TOP_NUMBERS))
@@ -114,6 +116,13 @@ def mutated_specs(draw):
                 [[1.0 if i == j else -1.0 for j in range(m)] for i in range(m)],
                 [[_number(draw, 1.0) if i == j else 0.0 for j in range(m)] for i in range(m)],
             ]))
+        elif where == "closures":
+            after = draw(st.sampled_from([0, 1, 2, 3, -1, 10**6, 1.5, "2"]))
+            duration = _number(draw, 0.5)
+            closure = {"after_slice": after, "duration": duration}
+            if draw(st.booleans()):
+                closure["volatility"] = _number(draw, 1.0)
+            spec["closures"] = draw(st.sampled_from([[closure], [closure, dict(closure)], closure, []]))
         elif where == "list" and assets:
             a = draw(st.sampled_from(assets))
             key = draw(st.sampled_from(["market_volume", "max_slice_trade"]))
