@@ -557,13 +557,18 @@ def _solve_continuous(problem: ExecutionProblem, start: float) -> Result:
                             time_model="continuous", diagnostics=diagnostics)
 
 
+def _cj_constants(problem: ExecutionProblem) -> tuple[float, float, float, float]:
+    """``(eta, T, a = alpha - gamma/2, kappa = sigma sqrt(lambda / eta))`` of the soft finish."""
+    asset = problem.asset
+    eta = asset.temporary_impact
+    a = float(problem.terminal_penalties()[0]) - 0.5 * asset.permanent_impact
+    return eta, problem.horizon, a, asset.volatility * math.sqrt(max(problem.risk_aversion, 0.0) / eta)
+
+
 def _cj_profile(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(g(s), g'(s)) e^{-kappa T}`` with ``g(s) = cosh(kappa s) + (a / eta) sinh(kappa s) / kappa``,
     ``a = alpha - gamma / 2``, ``kappa = sigma sqrt(lambda / eta)`` (``kappa = 0``: ``1 + a s / eta``)."""
-    asset = problem.asset
-    eta, big_t = asset.temporary_impact, problem.horizon
-    a = float(problem.terminal_penalties()[0]) - 0.5 * asset.permanent_impact
-    k = asset.volatility * math.sqrt(max(problem.risk_aversion, 0.0) / eta)
+    eta, big_t, a, k = _cj_constants(problem)
     s = np.asarray(s, dtype=np.float64)
     if k * big_t <= 1e-8:
         return 1.0 + a * s / eta, np.full_like(s, a / eta)
@@ -575,10 +580,7 @@ def _cj_profile(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, n
 def _cj_shift(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, float]:
     """``(y(s), eta y'(T) + a y(T)) e^{-kappa T}`` with ``y(s) = sinh(kappa s) / kappa`` (``s``
     when ``kappa = 0``): the direction that a terminal linear reward moves the optimum along."""
-    asset = problem.asset
-    eta, big_t = asset.temporary_impact, problem.horizon
-    a = float(problem.terminal_penalties()[0]) - 0.5 * asset.permanent_impact
-    k = asset.volatility * math.sqrt(max(problem.risk_aversion, 0.0) / eta)
+    eta, big_t, a, k = _cj_constants(problem)
     s = np.asarray(s, dtype=np.float64)
     if k * big_t <= 1e-8:
         return s.copy(), eta + a * big_t
@@ -636,7 +638,7 @@ def _solve_cartea_jaimungal(problem: ExecutionProblem, start: float) -> Result:
     if asset.spread > 0:                                 # the spread's shift c y(t) (cartea_jaimungal)
         y, denominator = _cj_shift(problem, t)
         c = asset.spread * float(np.sign(asset.holdings)) / (2.0 * denominator)
-        k = asset.volatility * math.sqrt(max(problem.risk_aversion, 0.0) / asset.temporary_impact)
+        k = _cj_constants(problem)[3]
         dy = (np.ones_like(t) if k * problem.horizon <= 1e-8 else  # y'(t), scaled as y is
               0.5 * (np.exp(k * (t - problem.horizon)) + np.exp(-k * (t + problem.horizon))))
         x = x + c * y
