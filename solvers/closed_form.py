@@ -451,7 +451,12 @@ def lq_holdings(problem: ExecutionProblem) -> np.ndarray:
     band = problem.hessian_band()
     scale = float(np.abs(band).max())
     try:
-        sol = sla.solveh_banded(band / scale, rhs.ravel() / scale, lower=True, check_finite=False)
+        if band.shape[1] == 1:  # one free holding (N = 1 with a soft finish): LAPACK's ptsv needs two
+            if not band[0, 0] > 0:
+                raise np.linalg.LinAlgError("not positive definite")
+            sol = rhs.ravel() / band[0, 0]
+        else:
+            sol = sla.solveh_banded(band / scale, rhs.ravel() / scale, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
         raise MethodNotApplicable(METHOD, f"the Hessian is not positive definite (smallest eigenvalue "
                                           f"{problem.hessian_check():.6g}): risk seeking beyond the convex range") from None

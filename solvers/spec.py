@@ -1026,6 +1026,14 @@ class ExecutionProblem:
                 ("epsilon |X| / K", [f_e, f_x] + inv_k),
                 ("|mu| T |X| / K", [f_mu, f_t, f_x] + inv_k),
             ]
+            if a.transient_impact > 0:  # the initial deviation D_1 (currency / share)
+                f_d = (f"{w}.initial_deviation", a.initial_deviation, _log10(a.initial_deviation))
+                inv_kt = (f"{w}.transient_impact", a.transient_impact, -_log10(a.transient_impact))
+                terms += [
+                    ("|D_1| |X|, the initial deviation's cost (currency)", [f_d, f_x]),
+                    ("D_1^2 / kappa_T, the initial deviation's cost scale (currency)", [f_d, f_d, inv_kt]),
+                    ("|D_1| |X| / K", [f_d, f_x] + inv_k),
+                ]
         xmax = max(self.assets, key=lambda a: abs(a.holdings))
         f_xx = ("assets", f"max |X| = {abs(xmax.holdings):g}", 2 * _log10(xmax.holdings))
         for key in ("temporary_impact_matrix", "permanent_impact_matrix"):

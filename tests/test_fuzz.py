@@ -92,7 +92,8 @@ def mutated_specs(draw):
             n = draw(st.sampled_from([1, 2, 3, 7, 64, 500, 5000, 10**6, 10**9, 0, -3, 2.5, "5"]))
             spec["slices"] = n
             for a in assets:  # keep per-slice lists consistent half of the time
-                if isinstance(a.get("market_volume"), list) and isinstance(n, int) and 0 < n <= 5000 \
+                if isinstance(a.get("market_volume"), list) and a["market_volume"] and isinstance(n, int) \
+                        and 0 < n <= 5000 \
                         and draw(st.booleans()):
                     a["market_volume"] = [a["market_volume"][0]] * n
         elif where == "risk":

@@ -326,3 +326,17 @@ def test_profile_helpers_refuse_bad_input():
         u_shaped_volume(10, -1.0)
     with pytest.raises(SpecError, match="volume"):
         volume_scaled_impact(1e-7, [1.0, 0.0])
+
+
+def test_one_slice_with_a_soft_finish():
+    """N = 1 with a terminal penalty has one free holding: closed form = qp = dp exactly
+    (``x_1 = 2 (eta/tau - gamma/2) X / (2 (eta/tau - gamma/2) + 2 lambda tau sigma^2 + 2 alpha - gamma)``)."""
+    p = load_example("almgren-chriss-2001").replace(slices=1, terminal_penalty=1e-3)
+    a, tau = p.asset, p.tau
+    c = a.temporary_impact / tau - a.permanent_impact / 2
+    x1 = 2 * c * a.holdings / (2 * c + 2 * p.risk_aversion * tau * a.volatility**2 + 2e-3 - a.permanent_impact)
+    # the spread rewards the remainder: eps sign(X) more on the right-hand side
+    x1 += a.spread / (2 * c + 2 * p.risk_aversion * tau * a.volatility**2 + 2e-3 - a.permanent_impact)
+    for method in ("closed-form", "qp", "dp"):
+        r = solvers.solve(p, method)
+        assert r.holdings[-1] == pytest.approx(x1, rel=1e-9), method
