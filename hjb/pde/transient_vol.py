@@ -13,11 +13,13 @@ Entry point :func:`solve_transient_vol`; derivation: ``solvers/docs/theory-hjb.m
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
 
 import numpy as np
+from scipy.linalg import block_diag, expm
 
 from solvers.costs import policy_cost, trajectory_constants
 from solvers.errors import MethodNotApplicable, SpecError
@@ -27,7 +29,8 @@ from solvers.spec import ExecutionProblem
 from .reduced import VolatilityStates, discretize
 from .settings import HJBSettings
 
-__all__ = ["solve_transient_vol", "transient_vol_rhs", "generator_matrix", "MAX_RK4_STEP", "MAX_STEPS", "ORDER"]
+__all__ = ["solve_transient_vol", "transient_vol_rhs", "generator_matrix", "MAX_RK4_STEP", "MAX_STEPS", "ORDER", "ORDER_SPLIT", "local_rhs",
+           "apply_generator_flow"]
 
 #: the largest ``h |rate|`` of an RK4 step (the fast transient mode and the generator's diagonal):
 #: inside RK4's stability interval (2.78) with room for accuracy
@@ -38,6 +41,9 @@ MAX_STEPS = 200_000
 
 #: the observed order in time of the RK4 integration from the singular start (the tests fit it)
 ORDER = 3
+
+#: the order in time of the Strang splitting (symmetric, second order; the tests fit it)
+ORDER_SPLIT = 2
 
 
 def generator_matrix(vol: VolatilityStates) -> np.ndarray:
@@ -80,6 +86,54 @@ def transient_vol_rhs(y: np.ndarray, s2: np.ndarray, generator: np.ndarray, eta:
     return out
 
 
+def local_rhs(y: np.ndarray, s2: np.ndarray, eta: float, kappa: float, rho: float, lam: float) -> np.ndarray:
+    """The per-state part of :func:`transient_vol_rhs` (the generator's terms dropped): each state's
+    own Riccati flow and moments, ``(12, S)``."""
+    q, u, c = y[0], y[1], y[2]
+    inv = np.divide(1.0, q, out=np.zeros_like(q), where=q > 0)
+    beta = u * inv
+    b = 0.5 + kappa * c + beta
+    w = -q * (lam * s2 + kappa * rho * b) / eta - kappa * beta / eta
+    add = -rho + kappa * beta / eta
+    bq = beta / eta
+    out = np.empty_like(y)
+    out[0] = 1.0 + q * w
+    out[1] = u * w + q * (-rho * b + 2.0 * kappa * rho * c + kappa * beta * bq)
+    out[2] = -2.0 * rho * c - beta * bq
+    mxx, mxd, mdd = y[3::3], y[4::3], y[5::3]
+    out[3::3] = 2.0 * w * mxx + 2.0 * kappa * mxd
+    out[3] += eta
+    out[9] += q * q * s2
+    out[4::3] = w * mxd + kappa * mdd - bq * (mxx * inv) + add * mxd
+    out[4] += beta
+    out[7] += 0.5
+    out[5::3] = -2.0 * bq * (mxd * inv) + 2.0 * add * mdd
+    out[5] += beta * bq
+    out[8] += bq
+    return out
+
+
+def apply_generator_flow(y: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """The generator's part over one step exactly: ``P_i -> sum_j E_ij P_j`` (and the moments' forms
+    alike), ``E = exp(h L)``, applied to the original entries ``eta / q = P_xx - kappa_T P_xD``, ``beta``,
+    ``c`` and the unscaled moments ``M = (mxx / q^2, mxd / q, mdd)``, then scaled back. ``q > 0``."""
+    inv = 1.0 / y[0]
+    orig = np.empty_like(y)
+    orig[0] = inv
+    orig[1] = y[1] * inv
+    orig[2] = y[2]
+    orig[3::3] = y[3::3] * (inv * inv)
+    orig[4::3] = y[4::3] * inv
+    orig[5::3] = y[5::3]
+    new = orig @ flow.T
+    q = 1.0 / new[0]
+    new[0] = q
+    new[1] *= q
+    new[3::3] *= q * q
+    new[4::3] *= q
+    return new
+
+
 def _expm2(mats: np.ndarray) -> np.ndarray:
     """``exp(M)`` of a batch of 2x2 real matrices in closed form: ``e^(t/2) (cosh(r) I + sinh(r)/r (M - t/2 I))``,
     ``t`` the trace, ``r^2 = t^2/4 - det``."""
@@ -95,22 +149,52 @@ def _expm2(mats: np.ndarray) -> np.ndarray:
 
 
 def _rk4(y0: np.ndarray, s2: np.ndarray, generator: np.ndarray, h: float, eta: float, kappa: float, rho: float,
-         lam: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+         lam: float, steps: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Classical RK4 over ``steps`` steps of ``h`` (numpy: a few small arrays per stage, no compile);
-    returns ``y`` at ``theta = T`` and ``(q, u)`` after every step, shape ``(steps, 2, S)``."""
+    returns ``y`` at ``theta = T``, ``(q, u)`` of state ``start`` after every step ``(steps, 2)`` and
+    the smallest ``q`` over the states after every step."""
     def f(y):
         return transient_vol_rhs(y, s2, generator, eta, kappa, rho, lam)
 
     y = y0
-    path = np.empty((steps, 2, y0.shape[1]))
+    path, smallest = np.empty((steps, 2)), np.empty(steps)
     for n in range(steps):
         k1 = f(y)
         k2 = f(y + 0.5 * h * k1)
         k3 = f(y + 0.5 * h * k2)
         k4 = f(y + h * k3)
         y = y + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        path[n] = y[:2]
-    return y, path
+        path[n], smallest[n] = y[:2, start], y[0].min()
+    return y, path, smallest
+
+
+def _strang(y0: np.ndarray, s2: np.ndarray, generator: np.ndarray, h: float, eta: float, kappa: float,
+            rho: float, lam: float, steps: int, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strang splitting over ``steps`` steps of ``h``: the generator's flow ``exp(h L / 2)`` exactly
+    (:func:`apply_generator_flow`), each state's own flow by one RK4 step, the generator's half again
+    (adjacent halves merged into one ``exp(h L)``); the first half at ``theta = 0`` is the identity
+    (every state starts at the same zero). Same returns as :func:`_rk4` (``q > 0`` after each local
+    step keeps it positive through the generator's flow: ``exp(h L)`` is a stochastic matrix)."""
+    def f(y):
+        return local_rhs(y, s2, eta, kappa, rho, lam)
+
+    half, full = expm(0.5 * h * generator), expm(h * generator)
+    row = half[start]
+    path, smallest = np.empty((steps, 2)), np.empty(steps)
+    z = y0
+    for n in range(steps):
+        if n:
+            z = apply_generator_flow(z, full)
+        k1 = f(z)
+        k2 = f(z + 0.5 * h * k1)
+        k3 = f(z + 0.5 * h * k2)
+        k4 = f(z + h * k3)
+        z = z + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        smallest[n] = z[0].min()
+        inv = 1.0 / z[0]
+        q = 1.0 / (row @ inv)  # (1/q, beta) of state start after the closing half step
+        path[n] = q, q * (row @ (z[1] * inv))
+    return apply_generator_flow(z, half), path, smallest
 
 
 def _fastest_rate(hamiltonian_rate: float, generator: np.ndarray) -> float:
@@ -119,13 +203,20 @@ def _fastest_rate(hamiltonian_rate: float, generator: np.ndarray) -> float:
     return max(float(hamiltonian_rate), float(np.max(-np.diag(generator))), 1e-300)
 
 
-def _integrate(problem, vol, generator, steps: int):
+def _integrate(problem: ExecutionProblem, blocks: list[VolatilityStates], steps: int, scheme: str):
+    """Integrate the state sets ``blocks`` side by side (one array, a block-diagonal generator: they do
+    not interact) over ``steps`` steps; returns each block's final ``y``, the path of the first
+    block's start state, the smallest ``q`` per step and the seconds."""
     a = problem.asset
     h = problem.horizon / steps
+    run = _rk4 if scheme == "rk4" else _strang
+    states = np.concatenate([vol.states for vol in blocks])
+    generator = block_diag(*[generator_matrix(vol) for vol in blocks])
     begin = time.perf_counter()
-    final, path = _rk4(np.zeros((12, vol.states.size)), vol.states**2, generator, h, a.temporary_impact,
-                       a.transient_impact, a.resilience, problem.risk_aversion, steps)
-    return final, path, time.perf_counter() - begin
+    final, path, smallest = run(np.zeros((12, states.size)), states**2, generator, h, a.temporary_impact,
+                                a.transient_impact, a.resilience, problem.risk_aversion, steps, blocks[0].start_index)
+    cuts = np.cumsum([vol.states.size for vol in blocks])[:-1]
+    return np.split(final, cuts, axis=1), path, smallest, time.perf_counter() - begin
 
 
 def _answer(problem: ExecutionProblem, final: np.ndarray, start: int) -> dict[str, float]:
@@ -146,14 +237,15 @@ def _answer(problem: ExecutionProblem, final: np.ndarray, start: int) -> dict[st
     return {"value": value, "temporary": form(*y[3:6]), "transient": form(*y[6:9]), "variance": form(*y[9:12])}
 
 
-def _frozen_path(problem: ExecutionProblem, qu: np.ndarray, start: int, steps: int) -> np.ndarray:
-    """Holdings on the slice boundaries of the policy with the state frozen at ``start``: the closed
+def _frozen_path(problem: ExecutionProblem, qu: np.ndarray, steps: int) -> np.ndarray:
+    """Holdings on the slice boundaries of the policy with the state frozen at the start (``qu``: its
+    ``(q, u)`` after every step, ``(steps, 2)``): the closed
     loop ``z' = A z`` stepped by the exponential of ``A`` at each step's midpoint (order 2)."""
     a = problem.asset
     eta, kappa, rho = a.temporary_impact, a.transient_impact, a.resilience
     h = problem.horizon / steps
-    q = np.concatenate([[0.0], qu[:, 0, start]])  # theta = 0 .. T
-    u = np.concatenate([[0.0], qu[:, 1, start]])
+    q = np.concatenate([[0.0], qu[:, 0]])  # theta = 0 .. T
+    u = np.concatenate([[0.0], qu[:, 1]])
     qm, um = 0.5 * (q[1:] + q[:-1]), 0.5 * (u[1:] + u[:-1])  # midpoints, theta order
     beta = um / qm
     mats = np.zeros((steps, 2, 2))
@@ -171,54 +263,86 @@ def _frozen_path(problem: ExecutionProblem, qu: np.ndarray, start: int, steps: i
     return np.asarray(out)
 
 
+def _scheme(problem: ExecutionProblem, settings: HJBSettings, hamiltonian: float, generator: np.ndarray
+            ) -> tuple[str, int, int]:
+    """``(scheme, order, steps)``: RK4 on the whole system while the generator's exit rate fits the
+    step that ``time_steps`` and the Hamiltonian's rate ask for, else Strang splitting with the
+    generator's exact flow (its step then set by the Hamiltonian alone). Steps per slice are even."""
+    per_slice = max(-(-settings.time_steps // problem.slices), math.ceil(hamiltonian * problem.tau / MAX_RK4_STEP))
+    scheme, order = "rk4", ORDER
+    if _fastest_rate(0.0, generator) * problem.tau / per_slice > MAX_RK4_STEP:
+        scheme, order = "strang", ORDER_SPLIT
+    per_slice += per_slice % 2  # the coarse grid has half the steps on the same slice boundaries
+    return scheme, order, per_slice * problem.slices
+
+
+def _half_grid(problem: ExecutionProblem, settings: HJBSettings, vol: VolatilityStates) -> list[VolatilityStates]:
+    """The mean-reverting grid of half the points (none for regimes: their generator is exact)."""
+    if vol.grid is None:
+        return []
+    return [discretize(problem, dataclasses.replace(settings, vol_points=max(settings.vol_points // 2, 4)))]
+
+
 def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, settings: HJBSettings,
                         hamiltonian_rate: Any) -> Result:
     """The ``hjb`` result of a transient spec under regimes or mean-reverting volatility
     (``hamiltonian_rate(sigma)``: the largest rate of the deterministic flow at volatility ``sigma``):
     ``objective = z0' P_{s_0}(0) z0 + 1/2 gamma X^2 + epsilon |X|``; moments the feedback policy's;
-    Richardson on a grid of half the time steps at order :data:`ORDER`, whose correction is the error estimate."""
+    Richardson on half the time steps at the scheme's order (the correction: the time error); plus,
+    on a mean-reverting grid, the change on half the points at second order in ``error_estimate``."""
     vol = discretize(problem, settings)
     if vol.kind not in ("regimes", "grid"):
         raise MethodNotApplicable(method, f"the coupled transient Riccati system is for stochastic volatility, not "
                                   f"{vol.kind!r}")
     generator = generator_matrix(vol)
-    fastest = _fastest_rate(hamiltonian_rate(vol.largest), generator)
-    slices = problem.slices
-    per_slice = -(-settings.time_steps // slices)
-    per_slice = max(per_slice, math.ceil(fastest * problem.tau / MAX_RK4_STEP))
-    per_slice += per_slice % 2  # the coarse grid has half the steps on the same slice boundaries
-    steps = per_slice * slices
+    hamiltonian = float(hamiltonian_rate(vol.largest))
+    scheme, order, steps = _scheme(problem, settings, hamiltonian, generator)
     if steps > MAX_STEPS:
         a = problem.asset
         raise MethodNotApplicable(method, (
             f"the coupled transient Riccati system needs {steps} RK4 steps (> {MAX_STEPS}) to resolve its fastest "
-            f"rate {fastest:.3g} / time unit (temporary_impact = {a.temporary_impact:g}, transient_impact = "
-            f"{a.transient_impact:g}, the volatility generator); use fewer vol_points or method dp"))
-    final, path, seconds = _integrate(problem, vol, generator, steps)
-    coarse, _, seconds_coarse = _integrate(problem, vol, generator, steps // 2)
-    if not (np.all(np.isfinite(final)) and np.all(path[:, 0] > 0)):
+            f"rate {hamiltonian:.3g} / time unit (temporary_impact = {a.temporary_impact:g}, transient_impact = "
+            f"{a.transient_impact:g}); use method dp"))
+    # the fine run alone; the coarse one (half the steps) side by side with the grid of half the points
+    half = _half_grid(problem, settings, vol)
+    (final,), path, smallest, seconds = _integrate(problem, [vol], steps, scheme)
+    (coarse, *other), _, _, seconds_coarse = _integrate(problem, [vol, *half], steps // 2, scheme)
+    if not (np.all(np.isfinite(final)) and np.all(smallest > 0)):
         raise SpecError("settings.time_steps", settings.time_steps,
-                        f"the coupled transient Riccati integration left q > 0 with {steps} RK4 steps")
+                        f"the coupled transient Riccati integration left q > 0 with {steps} {scheme} steps")
     fine, rough = _answer(problem, final, vol.start_index), _answer(problem, coarse, vol.start_index)
-    # order 3 (RK4 loses one order to the singular start): X(h) = X* + C h^3, so X(h) + (X(h) - X(2h)) / 7
-    # is the Richardson value, and |X(h) - X(2h)| / 7 the fine grid's error (a bound for the extrapolated one)
-    best = {key: fine[key] + (fine[key] - rough[key]) / (2**ORDER - 1) for key in fine}
+    # X(h) = X* + C h^p (p = 3 for RK4 from the singular start, 2 for Strang): X(h) + (X(h) - X(2h)) / (2^p - 1)
+    # is the Richardson value, and |X(h) - X(2h)| / (2^p - 1) the fine grid's error (a bound for the extrapolated one)
+    best = {key: fine[key] + (fine[key] - rough[key]) / (2**order - 1) for key in fine}
     consts = trajectory_constants(problem)
     objective = best["value"] + consts["permanent"] + consts["spread"]
-    error = abs(fine["value"] - rough["value"]) / (2**ORDER - 1) + 1e-12 * abs(objective)
+    time_error = abs(fine["value"] - rough["value"]) / (2**order - 1)
+    grid_diag: dict[str, Any] = {}
+    grid_error = 0.0
+    if half:
+        # second order in ds: V(ds) - V(r ds) = (r^2 - 1) C ds^2 at equal steps (the time error cancels)
+        other_value = _answer(problem, other[0], half[0].start_index)["value"]
+        ratio = half[0].grid.ds / vol.grid.ds
+        grid_error = abs(rough["value"] - other_value) / (ratio**2 - 1.0)
+        grid_diag = {"value_function_half_grid": other_value, "half_grid_points": int(half[0].states.size),
+                     "vol_grid_error": grid_error}
+    error = time_error + grid_error + 1e-12 * abs(objective)
     cost = policy_cost(problem, permanent=consts["permanent"], temporary=best["temporary"], spread=consts["spread"],
                        drift=0.0, variance=best["variance"], transient=best["transient"])
     size = abs(cost.expected_cost) + abs(problem.risk_aversion * cost.variance)
     gap = abs(cost.objective - objective)
-    holdings = _frozen_path(problem, path, vol.start_index, steps)
+    holdings = _frozen_path(problem, path, steps)
     diagnostics: dict[str, Any] = {
         "formulation": "transient-riccati-coupled", "volatility": vol.kind, "vol_states": int(vol.states.size),
-        "time_steps": steps, "scheme": "rk4", "order_time": ORDER, "fastest_rate": fastest, "extrapolated": True,
+        "time_steps": steps, "scheme": scheme, "order_time": order,
+        "fastest_rate": _fastest_rate(hamiltonian, generator), "extrapolated": True,
         "value_function": best["value"], "value_function_grid": fine["value"],
-        "value_function_coarse": rough["value"], "error_estimate": error,
+        "value_function_coarse": rough["value"], "time_error": time_error, **grid_diag, "error_estimate": error,
+        "error_covers": "time and volatility grid" if grid_diag else "time",
         "objective_error": error, "trajectory_constants": consts, "moments": "policy",
         "moments_gap_relative": gap / size if size > 0 else 0.0, "frozen_path": "initial-state-exponential-midpoint",
-        "holdings": "frozen-initial-state", "settings": settings.as_dict(), "run_seconds": seconds + seconds_coarse}
+        "holdings": "frozen-initial-state", "settings": settings.as_dict(),
+        "run_seconds": seconds + seconds_coarse}
     status, message = "optimal", ("stochastic volatility: holdings freeze the volatility at its initial state; "
                                   "expected_cost and variance are those of the feedback policy")
     if not gap <= 1e-6 * size + 100.0 * error:
