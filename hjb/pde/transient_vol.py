@@ -6,8 +6,9 @@ In time to go ``theta``: ``P' = W_i - rho (P F + F P) - p p' / (4 eta) + sum_j L
 ``v = x / q + beta D / eta``. The singular ``P_xx ~ eta / theta`` is removed by the unknowns ``q = eta /
 (P_xx - kappa_T P_xD)``, ``u = q beta``, ``c = P_DD`` (``beta = P_xD - kappa_T P_DD - 1/2``), zero at
 ``theta = 0``; the policy's moments (temporary, transient, risk) ride along as linear ODEs scaled by
-``q^2, q, 1``. Classical RK4 in numpy (small arrays: no compile), observed order 3 in time (the
-singular start), Richardson on half the steps.
+``q^2, q, 1``. Regimes: classical RK4 on the whole system (numpy, order 3 from the singular start).
+Mean-reverting grid (stiff ``L``): Strang splitting, ``exp(h L / 2)`` exactly on the original entries
+around an RK4 step of each state's own flow (order 2). Richardson on half the steps either way.
 Entry point :func:`solve_transient_vol`; derivation: ``solvers/docs/theory-hjb.md``.
 """
 
@@ -29,10 +30,10 @@ from solvers.spec import ExecutionProblem
 from .reduced import VolatilityStates, discretize
 from .settings import HJBSettings
 
-__all__ = ["solve_transient_vol", "transient_vol_rhs", "generator_matrix", "MAX_RK4_STEP", "MAX_STEPS", "ORDER", "ORDER_SPLIT", "local_rhs",
-           "apply_generator_flow"]
+__all__ = ["solve_transient_vol", "transient_vol_rhs", "local_rhs", "apply_generator_flow", "generator_matrix",
+           "MAX_RK4_STEP", "MAX_STEPS", "ORDER", "ORDER_SPLIT"]
 
-#: the largest ``h |rate|`` of an RK4 step (the fast transient mode and the generator's diagonal):
+#: the largest ``h |rate|`` of an RK4 step (the fast transient mode; under RK4 also the generator's diagonal):
 #: inside RK4's stability interval (2.78) with room for accuracy
 MAX_RK4_STEP = 0.5
 
@@ -263,17 +264,17 @@ def _frozen_path(problem: ExecutionProblem, qu: np.ndarray, steps: int) -> np.nd
     return np.asarray(out)
 
 
-def _scheme(problem: ExecutionProblem, settings: HJBSettings, hamiltonian: float, generator: np.ndarray
-            ) -> tuple[str, int, int]:
-    """``(scheme, order, steps)``: RK4 on the whole system while the generator's exit rate fits the
-    step that ``time_steps`` and the Hamiltonian's rate ask for, else Strang splitting with the
-    generator's exact flow (its step then set by the Hamiltonian alone). Steps per slice are even."""
-    per_slice = max(-(-settings.time_steps // problem.slices), math.ceil(hamiltonian * problem.tau / MAX_RK4_STEP))
-    scheme, order = "rk4", ORDER
-    if _fastest_rate(0.0, generator) * problem.tau / per_slice > MAX_RK4_STEP:
-        scheme, order = "strang", ORDER_SPLIT
-    per_slice += per_slice % 2  # the coarse grid has half the steps on the same slice boundaries
-    return scheme, order, per_slice * problem.slices
+def _scheme(problem: ExecutionProblem, settings: HJBSettings, vol: VolatilityStates, hamiltonian: float,
+            generator: np.ndarray) -> tuple[str, int, int]:
+    """``(scheme, order, steps)``: regimes (a few states, rates as given) by RK4 on the whole system,
+    its step bounded by the Hamiltonian's rate and the generator's exit rate; the mean-reverting grid
+    (exit rates growing like ``vol_points^2``) by Strang splitting with the generator's exact flow, its
+    step bounded by the Hamiltonian's rate alone. Steps per slice are even (Richardson's coarse run)."""
+    split = vol.grid is not None
+    fastest = hamiltonian if split else _fastest_rate(hamiltonian, generator)
+    per_slice = max(-(-settings.time_steps // problem.slices), math.ceil(fastest * problem.tau / MAX_RK4_STEP))
+    per_slice += per_slice % 2
+    return ("strang", ORDER_SPLIT, per_slice * problem.slices) if split else ("rk4", ORDER, per_slice * problem.slices)
 
 
 def _half_grid(problem: ExecutionProblem, settings: HJBSettings, vol: VolatilityStates) -> list[VolatilityStates]:
@@ -296,13 +297,15 @@ def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, se
                                   f"{vol.kind!r}")
     generator = generator_matrix(vol)
     hamiltonian = float(hamiltonian_rate(vol.largest))
-    scheme, order, steps = _scheme(problem, settings, hamiltonian, generator)
+    scheme, order, steps = _scheme(problem, settings, vol, hamiltonian, generator)
+    fastest = hamiltonian if scheme == "strang" else _fastest_rate(hamiltonian, generator)  # what bounds the step
     if steps > MAX_STEPS:
         a = problem.asset
         raise MethodNotApplicable(method, (
-            f"the coupled transient Riccati system needs {steps} RK4 steps (> {MAX_STEPS}) to resolve its fastest "
-            f"rate {hamiltonian:.3g} / time unit (temporary_impact = {a.temporary_impact:g}, transient_impact = "
-            f"{a.transient_impact:g}); use method dp"))
+            f"the coupled transient Riccati system needs {steps} {scheme} steps (> {MAX_STEPS}) to resolve its "
+            f"fastest rate {fastest:.3g} / time unit (temporary_impact = "
+            f"{a.temporary_impact:g}, transient_impact = {a.transient_impact:g}"
+            f"{'' if scheme == 'strang' else ', the regimes generator'}); use method dp"))
     # the fine run alone; the coarse one (half the steps) side by side with the grid of half the points
     half = _half_grid(problem, settings, vol)
     (final,), path, smallest, seconds = _integrate(problem, [vol], steps, scheme)
@@ -335,7 +338,7 @@ def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, se
     diagnostics: dict[str, Any] = {
         "formulation": "transient-riccati-coupled", "volatility": vol.kind, "vol_states": int(vol.states.size),
         "time_steps": steps, "scheme": scheme, "order_time": order,
-        "fastest_rate": _fastest_rate(hamiltonian, generator), "extrapolated": True,
+        "fastest_rate": fastest, "extrapolated": True,
         "value_function": best["value"], "value_function_grid": fine["value"],
         "value_function_coarse": rough["value"], "time_error": time_error, **grid_diag, "error_estimate": error,
         "error_covers": "time and volatility grid" if grid_diag else "time",
