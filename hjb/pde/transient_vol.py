@@ -328,7 +328,7 @@ def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, se
         ratio = half[0].grid.ds / vol.grid.ds
         grid_error = abs(rough["value"] - other_value) / (ratio**2 - 1.0)
         grid_diag = {"value_function_half_grid": other_value, "half_grid_points": int(half[0].states.size),
-                     "vol_grid_error": grid_error}
+                     "vol_grid_ds": vol.grid.ds, "half_grid_ds": half[0].grid.ds, "vol_grid_error": grid_error}
     error = time_error + grid_error + 1e-12 * abs(objective)
     cost = policy_cost(problem, permanent=consts["permanent"], temporary=best["temporary"], spread=consts["spread"],
                        drift=0.0, variance=best["variance"], transient=best["transient"])
