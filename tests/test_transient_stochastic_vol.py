@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from solvers import load_example, solve
+from solvers.methods import estimate_resources
 from solvers.schedules import twap
 from solvers.simulation import simulate
 from solvers.transient import transient_model
@@ -155,6 +156,8 @@ def test_hjb_mean_reverting_default_grid_is_within_its_error_of_a_fine_reference
     r = default.diagnostics["vol_grid_ds"] / fine.diagnostics["vol_grid_ds"]  # ~ 2
     reference = fine.objective + (fine.objective - default.objective) / (r**2 - 1.0)
     assert abs(default.objective - reference) <= default.diagnostics["error_estimate"], (default.objective, reference)
+    # the resource estimate sizes this schedule: fine steps x states, then the coarse run beside the half grid
+    assert "hjb transient (strang): steps x states = 2000 x 128, then 1000 x 192" in estimate_resources(p, "hjb").note
 
 
 # ---------------------------------------------------------------------------- simulator

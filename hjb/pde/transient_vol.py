@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from solvers.spec import ExecutionProblem
 from .reduced import VolatilityStates, discretize
 from .settings import HJBSettings
 
-__all__ = ["solve_transient_vol", "transient_vol_rhs", "local_rhs", "apply_generator_flow", "generator_matrix",
+__all__ = ["solve_transient_vol", "schedule", "Schedule", "transient_vol_rhs", "local_rhs", "apply_generator_flow", "generator_matrix",
            "MAX_RK4_STEP", "MAX_STEPS", "ORDER", "ORDER_SPLIT"]
 
 #: the largest ``h |rate|`` of an RK4 step (the fast transient mode; under RK4 also the generator's diagonal):
@@ -264,17 +265,38 @@ def _frozen_path(problem: ExecutionProblem, qu: np.ndarray, steps: int) -> np.nd
     return np.asarray(out)
 
 
-def _scheme(problem: ExecutionProblem, settings: HJBSettings, vol: VolatilityStates, hamiltonian: float,
-            generator: np.ndarray) -> tuple[str, int, int]:
-    """``(scheme, order, steps)``: regimes (a few states, rates as given) by RK4 on the whole system,
-    its step bounded by the Hamiltonian's rate and the generator's exit rate; the mean-reverting grid
-    (exit rates growing like ``vol_points^2``) by Strang splitting with the generator's exact flow, its
-    step bounded by the Hamiltonian's rate alone. Steps per slice are even (Richardson's coarse run)."""
+@dataclass(frozen=True)
+class Schedule:
+    """How :func:`solve_transient_vol` integrates a spec: the volatility states, the scheme
+    (``"rk4"`` or ``"strang"``), its order in time, the fine run's steps (the coarse run takes half,
+    beside the grid of half the points) and the rate that bounds the step (1 / time unit)."""
+
+    vol: VolatilityStates
+    generator: np.ndarray
+    scheme: str
+    order: int
+    steps: int
+    fastest: float
+
+
+def schedule(problem: ExecutionProblem, settings: HJBSettings, hamiltonian_rate: Any, method: str = "hjb") -> Schedule:
+    """The :class:`Schedule` of ``problem`` (``hamiltonian_rate(sigma)``: the deterministic flow's largest
+    rate at volatility ``sigma``). Regimes (a few states, rates as given): RK4 on the whole system, the step
+    bounded by the Hamiltonian's rate and the generator's exit rate. The mean-reverting grid (exit rates
+    growing like ``vol_points^2``): Strang splitting with the generator's exact flow, the step bounded by
+    the Hamiltonian's rate alone. Steps per slice are even (Richardson's coarse run)."""
+    vol = discretize(problem, settings)
+    if vol.kind not in ("regimes", "grid"):
+        raise MethodNotApplicable(method, f"the coupled transient Riccati system is for stochastic volatility, not "
+                                  f"{vol.kind!r}")
+    generator = generator_matrix(vol)
+    hamiltonian = float(hamiltonian_rate(vol.largest))
     split = vol.grid is not None
-    fastest = hamiltonian if split else _fastest_rate(hamiltonian, generator)
+    fastest = max(hamiltonian, 1e-300) if split else _fastest_rate(hamiltonian, generator)
     per_slice = max(-(-settings.time_steps // problem.slices), math.ceil(fastest * problem.tau / MAX_RK4_STEP))
     per_slice += per_slice % 2
-    return ("strang", ORDER_SPLIT, per_slice * problem.slices) if split else ("rk4", ORDER, per_slice * problem.slices)
+    scheme, order = ("strang", ORDER_SPLIT) if split else ("rk4", ORDER)
+    return Schedule(vol, generator, scheme, order, per_slice * problem.slices, fastest)
 
 
 def _half_grid(problem: ExecutionProblem, settings: HJBSettings, vol: VolatilityStates) -> list[VolatilityStates]:
@@ -291,14 +313,9 @@ def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, se
     ``objective = z0' P_{s_0}(0) z0 + 1/2 gamma X^2 + epsilon |X|``; moments the feedback policy's;
     Richardson on half the time steps at the scheme's order (the correction: the time error); plus,
     on a mean-reverting grid, the change on half the points at second order in ``error_estimate``."""
-    vol = discretize(problem, settings)
-    if vol.kind not in ("regimes", "grid"):
-        raise MethodNotApplicable(method, f"the coupled transient Riccati system is for stochastic volatility, not "
-                                  f"{vol.kind!r}")
-    generator = generator_matrix(vol)
-    hamiltonian = float(hamiltonian_rate(vol.largest))
-    scheme, order, steps = _scheme(problem, settings, vol, hamiltonian, generator)
-    fastest = hamiltonian if scheme == "strang" else _fastest_rate(hamiltonian, generator)  # what bounds the step
+    plan = schedule(problem, settings, hamiltonian_rate, method)
+    vol, generator, scheme, order, steps, fastest = (plan.vol, plan.generator, plan.scheme, plan.order, plan.steps,
+                                                      plan.fastest)
     if steps > MAX_STEPS:
         a = problem.asset
         raise MethodNotApplicable(method, (
