@@ -1,15 +1,11 @@
-"""The transient HJB under stochastic volatility (regimes, or the mean-reverting ``s`` grid):
-``V(t, x, D, i) = z' P_i(t) z``, ``z = (x, D)``, the 2x2 ``P_i`` coupled through the generator ``L``.
-
-In time to go ``theta``: ``P' = W_i - rho (P F + F P) - p p' / (4 eta) + sum_j L_ij P_j``, ``p = 2 P e - f``,
-``e = (1, -kappa_T)``, ``f = (0, 1)``, ``F = f f'``, ``W_i = diag(lambda s_i^2, 0)``; optimal rate
-``v = x / q + beta D / eta``. The singular ``P_xx ~ eta / theta`` is removed by the unknowns ``q = eta /
-(P_xx - kappa_T P_xD)``, ``u = q beta``, ``c = P_DD`` (``beta = P_xD - kappa_T P_DD - 1/2``), zero at
-``theta = 0``; the policy's moments (temporary, transient, risk) ride along as linear ODEs scaled by
-``q^2, q, 1``. Regimes: classical RK4 on the whole system (numpy, order 3 from the singular start).
-Mean-reverting grid (stiff ``L``): Strang splitting, ``exp(h L / 2)`` exactly on the original entries
-around an RK4 step of each state's own flow (order 2). Richardson on half the steps either way.
-Entry point :func:`solve_transient_vol`; derivation: ``solvers/docs/theory-hjb.md``.
+"""The transient HJB under stochastic volatility: ``V(t, x, D, i) = z' P_i(t) z``, ``z = (x, D)``, the 2x2
+``P_i`` per regime or ``s`` node coupled through the generator ``L``. In time to go ``theta``:
+``P' = W_i - rho (P F + F P) - p p' / (4 eta) + sum_j L_ij P_j``, ``p = 2 P e - f``, ``e = (1, -kappa_T)``,
+``f = (0, 1)``, ``F = f f'``, ``W_i = diag(lambda s_i^2, 0)``; rate ``v = x / q + beta D / eta`` with the
+unknowns ``q = eta / (P_xx - kappa_T P_xD)``, ``u = q beta``, ``c = P_DD`` (zero and smooth from the singular
+``theta = 0``), the policy's moments scaled by ``q^2, q, 1``. Regimes: RK4 on the whole system (order 3);
+the stiff mean-reverting grid: Strang splitting, ``exp(h L / 2)`` exactly around RK4 per state (order 2);
+Richardson on half the steps. Entry point :func:`solve_transient_vol`; derivation: ``solvers/docs/theory-hjb.md``.
 """
 
 from __future__ import annotations
