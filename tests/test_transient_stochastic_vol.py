@@ -146,7 +146,7 @@ def test_hjb_mean_reverting_splitting_converges_at_order_two_in_time():
 
 def test_hjb_mean_reverting_default_grid_is_within_its_error_of_a_fine_reference():
     """The default solve (128 points) against 256 points extrapolated in ``ds`` at second order: the
-    difference lies within the default's error estimate (time plus the half-grid change; observed
+    difference lies within the default's error estimate (time plus the change on half the points; observed
     1.14 against 1.50), and the reference's own grid error is smaller than the default's."""
     p = _stiff_spec()
     default, fine = solve(p, "hjb"), solve(p, "hjb", vol_points=256)
@@ -156,7 +156,7 @@ def test_hjb_mean_reverting_default_grid_is_within_its_error_of_a_fine_reference
     r = default.diagnostics["vol_grid_ds"] / fine.diagnostics["vol_grid_ds"]  # ~ 2
     reference = fine.objective + (fine.objective - default.objective) / (r**2 - 1.0)
     assert abs(default.objective - reference) <= default.diagnostics["error_estimate"], (default.objective, reference)
-    # the resource estimate sizes this schedule: fine steps x states, then the coarse run beside the half grid
+    # the resource estimate sizes this schedule: fine steps x states, then the coarse run beside the grid of half the points
     assert "hjb transient (strang): steps x states = 2000 x 128, then 1000 x 192" in estimate_resources(p, "hjb").note
 
 

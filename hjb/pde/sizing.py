@@ -7,7 +7,7 @@ from __future__ import annotations
 from solvers.resources import BASE_BYTES, ResourceEstimate, grid_estimate
 from solvers.spec import ExecutionProblem
 
-from .settings import HJBSettings
+from .settings import MIN_POINTS, HJBSettings
 from .transient import fastest_rate
 from .transient_vol import schedule
 
@@ -21,10 +21,13 @@ STEP_SECONDS = {"strang": (3e-4, 1.5e-6, 1e-9), "rk4": (4e-4, 1.9e-6, 3.7e-9)}
 
 def transient_vol_estimate(problem: ExecutionProblem, settings: HJBSettings) -> ResourceEstimate:
     """Transient impact under regimes or mean-reverting volatility: the fine run (``steps`` steps over
-    ``S`` states) and the coarse one (``steps / 2`` over ``S`` states and, on a grid, ``S / 2`` more)."""
+    ``S`` states) and the coarse one (``steps / 2`` over ``S`` states and, on a grid, the ``S / 2`` of the
+    grid its error is measured against)."""
     plan = schedule(problem, settings, lambda sigma: fastest_rate(problem, sigma))
     fine = plan.vol.states.size
-    coarse = fine + (fine // 2 if plan.scheme == "strang" else 0)
+    other = max(settings.vol_points // 2, MIN_POINTS)  # the grid the error estimate compares with
+    coarse = fine + ((2 * settings.vol_points if other == settings.vol_points else other) if plan.vol.grid is not None
+                     else 0)
     a, b, c = STEP_SECONDS[plan.scheme]
     seconds = plan.steps * (a + b * fine + c * fine**2) + plan.steps // 2 * (a + b * coarse + c * coarse**2)
     # the generator's flows (and expm's work arrays) on the widest run, the state and its RK4 stages, the path

@@ -25,7 +25,7 @@ from solvers.result import Result
 from solvers.spec import ExecutionProblem
 
 from .reduced import VolatilityStates, discretize
-from .settings import HJBSettings
+from .settings import MIN_POINTS, HJBSettings
 
 __all__ = ["solve_transient_vol", "schedule", "Schedule", "transient_vol_rhs", "local_rhs", "apply_generator_flow", "generator_matrix",
            "MAX_RK4_STEP", "MAX_STEPS", "ORDER", "ORDER_SPLIT"]
@@ -295,11 +295,14 @@ def schedule(problem: ExecutionProblem, settings: HJBSettings, hamiltonian_rate:
     return Schedule(vol, generator, scheme, order, per_slice * problem.slices, fastest)
 
 
-def _half_grid(problem: ExecutionProblem, settings: HJBSettings, vol: VolatilityStates) -> list[VolatilityStates]:
-    """The mean-reverting grid of half the points (none for regimes: their generator is exact)."""
+def _other_grid(problem: ExecutionProblem, settings: HJBSettings, vol: VolatilityStates) -> list[VolatilityStates]:
+    """The mean-reverting grid of half the points (of twice as many at the fewest points, ``MIN_POINTS``)
+    for the grid's error; none for regimes (their generator is exact)."""
     if vol.grid is None:
         return []
-    return [discretize(problem, dataclasses.replace(settings, vol_points=max(settings.vol_points // 2, 4)))]
+    points = max(settings.vol_points // 2, MIN_POINTS)
+    points = 2 * settings.vol_points if points == settings.vol_points else points
+    return [discretize(problem, dataclasses.replace(settings, vol_points=points))]
 
 
 def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, settings: HJBSettings,
@@ -308,7 +311,7 @@ def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, se
     (``hamiltonian_rate(sigma)``: the largest rate of the deterministic flow at volatility ``sigma``):
     ``objective = z0' P_{s_0}(0) z0 + 1/2 gamma X^2 + epsilon |X|``; moments the feedback policy's;
     Richardson on half the time steps at the scheme's order (the correction: the time error); plus,
-    on a mean-reverting grid, the change on half the points at second order in ``error_estimate``."""
+    on a mean-reverting grid, the change on half the points (:func:`_other_grid`) in ``error_estimate``."""
     plan = schedule(problem, settings, hamiltonian_rate, method)
     vol, generator, scheme, order, steps, fastest = (plan.vol, plan.generator, plan.scheme, plan.order, plan.steps,
                                                       plan.fastest)
@@ -320,9 +323,9 @@ def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, se
             f"{a.temporary_impact:g}, transient_impact = {a.transient_impact:g}"
             f"{'' if scheme == 'strang' else ', the regimes generator'}); use method dp"))
     # the fine run alone; the coarse one (half the steps) side by side with the grid of half the points
-    half = _half_grid(problem, settings, vol)
+    other_grid = _other_grid(problem, settings, vol)
     (final,), path, smallest, seconds = _integrate(problem, [vol], steps, scheme)
-    (coarse, *other), _, _, seconds_coarse = _integrate(problem, [vol, *half], steps // 2, scheme)
+    (coarse, *other), _, _, seconds_coarse = _integrate(problem, [vol, *other_grid], steps // 2, scheme)
     if not (np.all(np.isfinite(final)) and np.all(smallest > 0)):
         raise SpecError("settings.time_steps", settings.time_steps,
                         f"the coupled transient Riccati integration left q > 0 with {steps} {scheme} steps")
@@ -335,13 +338,16 @@ def solve_transient_vol(problem: ExecutionProblem, method: str, start: float, se
     time_error = abs(fine["value"] - rough["value"]) / (2**order - 1)
     grid_diag: dict[str, Any] = {}
     grid_error = 0.0
-    if half:
-        # second order in ds: V(ds) - V(r ds) = (r^2 - 1) C ds^2 at equal steps (the time error cancels)
-        other_value = _answer(problem, other[0], half[0].start_index)["value"]
-        ratio = half[0].grid.ds / vol.grid.ds
-        grid_error = abs(rough["value"] - other_value) / (ratio**2 - 1.0)
-        grid_diag = {"value_function_half_grid": other_value, "half_grid_points": int(half[0].states.size),
-                     "vol_grid_ds": vol.grid.ds, "half_grid_ds": half[0].grid.ds, "vol_grid_error": grid_error}
+    if other_grid:
+        # order p in ds (2 central, 1 upwind): V(ds) - V(r ds) = (1 - r^p) C ds^p at equal steps (the time error
+        # cancels), so the grid's error of V(ds) is |V(ds) - V(r ds)| / |1 - r^p|
+        grid = other_grid[0]
+        other_value = _answer(problem, other[0], grid.start_index)["value"]
+        order_s = 1 if settings.s_drift == "upwind" else 2
+        grid_error = abs(rough["value"] - other_value) / abs(1.0 - (grid.grid.ds / vol.grid.ds) ** order_s)
+        grid_diag = {"value_function_other_grid": other_value, "other_grid_points": int(grid.states.size),
+                     "vol_grid_ds": vol.grid.ds, "other_grid_ds": grid.grid.ds, "order_s": order_s,
+                     "vol_grid_error": grid_error}
     error = time_error + grid_error + 1e-12 * abs(objective)
     cost = policy_cost(problem, permanent=consts["permanent"], temporary=best["temporary"], spread=consts["spread"],
                        drift=0.0, variance=best["variance"], transient=best["transient"])
