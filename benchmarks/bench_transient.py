@@ -54,14 +54,15 @@ def _record(slices: int, kernel: str, repeat: int, cvxpy_max: int) -> dict:
     return rec
 
 
-def _stochastic_record(vol_points: int, repeat: int) -> dict:
+def _stochastic_record(vol_points: int, time_steps: int, repeat: int) -> dict:
     """hjb's coupled (x, D) Riccati system on the mean-reverting example (Strang splitting on the
     ``s`` grid), against the resource estimate's seconds."""
     p = load_example("mean-reverting-volatility").replace_asset(0, transient_impact=1e-6, resilience=5.0)
-    t_hjb, hjb = timed(lambda: solve(p, "hjb", vol_points=vol_points), repeat=repeat)
-    guess = estimate_resources(p, "hjb", vol_points=vol_points)
+    settings = {"vol_points": vol_points, "time_steps": time_steps}
+    t_hjb, hjb = timed(lambda: solve(p, "hjb", **settings), repeat=repeat)
+    guess = estimate_resources(p, "hjb", **settings)
     d = hjb.diagnostics
-    return {"case": f"mean-reverting vol_points={vol_points}", "N": p.slices, "kernel": "exponential",
+    return {"case": f"mean-reverting vol_points={vol_points} time_steps={time_steps}", "N": p.slices, "kernel": "exponential",
             "hjb_ms": 1e3 * t_hjb, "hjb_scheme": d["scheme"], "hjb_time_steps": d["time_steps"],
             "hjb_error_estimate_rel": d["error_estimate"] / abs(hjb.objective),
             "hjb_estimated_ms": 1e3 * guess.seconds, "hjb_estimate_over_measured": guess.seconds / t_hjb}
@@ -72,7 +73,8 @@ def run(quick: bool, out_dir: Path) -> dict:
              "qp_ms: path='structured' (exponential, O(N) banded) or 'auto' (power law: dense direct solve).",
              "Quick mode runs CVXPY only up to N = 60 (N = 390 takes seconds).",
              "mean-reverting: the example with transient_impact = 1e-6, resilience = 5; hjb at vol_points "
-             "32 (quick) or 64, 128 (default), 256; hjb_estimated_ms is the resource estimate's."]
+             "32 with 400 time steps (quick), or 64, 128 (default), 256 with the default 2000; "
+             "hjb_estimated_ms is the resource estimate's."]
     solve(_problem(10), "qp", path="cvxpy")                    # warm-up: CVXPY import and first canonicalization
     solve(_problem(10), "dp")
     solve(_problem(10), "hjb")
@@ -83,5 +85,6 @@ def run(quick: bool, out_dir: Path) -> dict:
         cases = [(390, "exponential"), (2000, "exponential"), (390, "power_law"), (2000, "power_law")]
         repeat, cvxpy_max = 3, CVXPY_MAX_SLICES
     records = [_record(n, kernel, repeat, cvxpy_max) for n, kernel in cases]
-    records += [_stochastic_record(m, repeat) for m in ((32,) if quick else (64, 128, 256))]
+    grids = ((32, 400),) if quick else ((64, 2000), (128, 2000), (256, 2000))  # 2000: the default time_steps
+    records += [_stochastic_record(m, n, repeat) for m, n in grids]
     return {"suite": "transient", "records": records, "plots": [], "notes": notes}
