@@ -1,7 +1,8 @@
 """Transient impact: qp's O(N) structured path against CVXPY's dense quadratic form of the
 exponential kernel, CVXPY alone for the power-law kernel (against qp's dense direct solve), and
 dp's exact (x, D) recursion and hjb's continuous (x, D) Riccati solve, all on ``liquidity-cascade``
-with a little temporary impact (``hjb_discrete_gap_rel``: continuous against discrete, O(tau)).
+with a little temporary impact (``hjb_discrete_gap_rel``: continuous against discrete, O(tau)); and
+hjb's coupled system under mean-reverting volatility (its time against the resource estimate's).
 
 Speed figures are ratios measured in the same run (``cvxpy_over_structured``, ``dp_over_structured``),
 never promises; ``objective_rel_diff`` is each solve's objective against the structured one.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from solvers import load_example
-from solvers.methods import solve
+from solvers.methods import estimate_resources, solve
 
 from .common import timed
 
@@ -53,10 +54,27 @@ def _record(slices: int, kernel: str, repeat: int, cvxpy_max: int) -> dict:
     return rec
 
 
+def _stochastic_record(vol_points: int, time_steps: int, repeat: int) -> dict:
+    """hjb's coupled (x, D) Riccati system on the mean-reverting example (Strang splitting on the
+    ``s`` grid), against the resource estimate's seconds."""
+    p = load_example("mean-reverting-volatility").replace_asset(0, transient_impact=1e-6, resilience=5.0)
+    settings = {"vol_points": vol_points, "time_steps": time_steps}
+    t_hjb, hjb = timed(lambda: solve(p, "hjb", **settings), repeat=repeat)
+    guess = estimate_resources(p, "hjb", **settings)
+    d = hjb.diagnostics
+    return {"case": f"mean-reverting vol_points={vol_points} time_steps={time_steps}", "N": p.slices, "kernel": "exponential",
+            "hjb_ms": 1e3 * t_hjb, "hjb_scheme": d["scheme"], "hjb_time_steps": d["time_steps"],
+            "hjb_error_estimate_rel": d["error_estimate"] / abs(hjb.objective),
+            "hjb_estimated_ms": 1e3 * guess.seconds, "hjb_estimate_over_measured": guess.seconds / t_hjb}
+
+
 def run(quick: bool, out_dir: Path) -> dict:
     notes = ["liquidity-cascade with eta = 1e-7; exponential rho = 6/hour; power law nu = 0.4, t0 = 0.05 hour.",
              "qp_ms: path='structured' (exponential, O(N) banded) or 'auto' (power law: dense direct solve).",
-             "Quick mode runs CVXPY only up to N = 60 (N = 390 takes seconds)."]
+             "Quick mode runs CVXPY only up to N = 60 (N = 390 takes seconds).",
+             "mean-reverting: the example with transient_impact = 1e-6, resilience = 5; hjb at vol_points "
+             "32 with 400 time steps (quick), or 64, 128 (default), 256 with the default 2000; "
+             "hjb_estimated_ms is the resource estimate's."]
     solve(_problem(10), "qp", path="cvxpy")                    # warm-up: CVXPY import and first canonicalization
     solve(_problem(10), "dp")
     solve(_problem(10), "hjb")
@@ -67,4 +85,6 @@ def run(quick: bool, out_dir: Path) -> dict:
         cases = [(390, "exponential"), (2000, "exponential"), (390, "power_law"), (2000, "power_law")]
         repeat, cvxpy_max = 3, CVXPY_MAX_SLICES
     records = [_record(n, kernel, repeat, cvxpy_max) for n, kernel in cases]
+    grids = ((32, 400),) if quick else ((64, 2000), (128, 2000), (256, 2000))  # 2000: the default time_steps
+    records += [_stochastic_record(m, n, repeat) for m, n in grids]
     return {"suite": "transient", "records": records, "plots": [], "notes": notes}
