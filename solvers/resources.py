@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .errors import SpecError
 from .spec import ExecutionProblem
 
-__all__ = ["ResourceEstimate", "BASE_BYTES", "memory_limit", "check_memory", "vector_estimate", "sparse_estimate",
+__all__ = ["ResourceEstimate", "memory_limit", "check_memory", "vector_estimate", "sparse_estimate",
            "grid_estimate", "GIB", "BASE_BYTES", "GRID_BYTES", "GRID_RATE"]
 
 GIB = 1024.0**3
