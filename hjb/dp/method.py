@@ -108,8 +108,19 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
     _applicable(problem)
     check_memory(problem, METHOD, estimate_resources(problem, cfg))  # also when called directly
     start = time.perf_counter()
-    if problem.time_varying_keys() or (cfg.recursion != "grid" and _drift_only(problem)):
-        return _solve_time_varying(problem, cfg, start)
+    if problem.time_varying_keys():
+        try:
+            return _solve_time_varying(problem, cfg, start)
+        except _ReversalBinds:
+            raise MethodNotApplicable(METHOD, "no_reversal binds in the time-varying recursion (use qp)") from None
+    if cfg.recursion != "grid" and _drift_only(problem):
+        try:
+            return _solve_time_varying(problem, cfg, start)
+        except _ReversalBinds:  # the linear-quadratic optimum sells past 0: the grid keeps x in [0, X]
+            if cfg.recursion == "exact":
+                raise MethodNotApplicable(METHOD, "no_reversal binds in the linear recursion with drift: use "
+                                          "recursion='grid'") from None
+            start = time.perf_counter()
     if problem.has_transient:
         return _solve_transient(problem, cfg, start)
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)
@@ -284,7 +295,7 @@ def _solve_time_varying(problem: ExecutionProblem, cfg: DPSettings, start: float
     trades = (holdings[:-1] - holdings[1:]) * np.sign(a.holdings)
     if np.any(trades < -1e-12 * abs(a.holdings)):
         if problem.no_reversal:
-            raise MethodNotApplicable(METHOD, "no_reversal binds in the time-varying recursion (use qp)")
+            raise _ReversalBinds()
         if np.any(a.spread_slices(problem.slices) > 0):
             raise MethodNotApplicable(METHOD, "the optimal policy trades both ways, so the spread is not linear")
     diagnostics: dict[str, Any] = {
