@@ -15,6 +15,8 @@ Records:
   compiled solves.
 * ``accuracy``: the AC 2001 continuous value (closed form 1,696,984.9) by the reduced and the
   full HJB, and the frozen path's objective against the value for square-root impact.
+* ``presets``: each accuracy preset's objective and ``E + lambda V`` against the independent
+  references of :mod:`benchmarks.hjb_references` (quick: regimes at ``default`` only).
 
 Speed is reported as ratios against the baseline run in the same process (best of a few runs;
 the machine is shared), never asserted.
@@ -36,7 +38,8 @@ from hjb.pde.s_step import default_s_solve
 from solvers import closed_form, load_example
 from solvers.volatility import MeanRevertingVolatility
 
-from .common import best_time
+from .common import best_time, timed
+from .hjb_references import almgren_2003, mean_reverting_reference, regime_reference
 
 
 def _cpu_time(fn, repeat: int) -> float:
@@ -165,8 +168,38 @@ def _accuracy_records(quick: bool) -> list[dict]:
     return out
 
 
+#: (example, preset) pairs of the presets table; the full HJB's ``reference`` preset is not run (minutes)
+PRESET_CASES = [(name, preset) for name in ("mean-reverting-volatility", "volatility-regimes")
+                for preset in ("default", "high", "reference")] + \
+               [("square-root-impact", "default"), ("square-root-impact", "high")]
+
+
+def _preset_records(quick: bool) -> list[dict]:
+    """Each accuracy preset's objective against an independent reference (benchmarks.hjb_references):
+    relative error of the objective and of ``E + lambda V`` (the policy's own moments), and the
+    warm solve time."""
+    references = {"mean-reverting-volatility": None, "volatility-regimes": regime_reference,
+                  "square-root-impact": almgren_2003}
+    cases = [("volatility-regimes", "default")] if quick else PRESET_CASES
+    out = []
+    for name, preset in cases:
+        problem = load_example(name)
+        res = solve(problem, accuracy=preset)  # compiles
+        t_solve, res = timed(lambda: solve(problem, accuracy=preset), repeat=1 if quick else 2)
+        if references[name] is None:  # the reference on the run's own volatility span
+            truth = mean_reverting_reference(problem, (res.diagnostics["vol_min"], res.diagnostics["vol_max"]))
+        else:
+            truth = references[name](problem)
+        repriced = res.expected_cost + problem.risk_aversion * res.variance
+        out.append({"case": f"preset {preset}: {name}", "preset": preset, "reference": truth,
+                    "objective_rel_error": abs(res.objective / truth - 1),
+                    "moments_rel_error": abs(repriced / truth - 1), "solve_s": t_solve})
+    return out
+
+
 def run(quick: bool, out_dir: Path) -> dict:
-    records = [_reduced_record(quick), _full_record(quick), _sweep_record(quick)] + _accuracy_records(quick)
+    records = ([_reduced_record(quick), _full_record(quick), _sweep_record(quick)] + _accuracy_records(quick)
+               + _preset_records(quick))
     notes = [
         "numpy_over_jax: the same scheme on the same grid, same process (best wall time of repeated runs; "
         "compile time reported apart, not in jax_ms). numpy_over_jax_cpu_time: the same with process CPU "
