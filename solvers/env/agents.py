@@ -50,9 +50,14 @@ class PolicyAgent:
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Fractions of the holdings to order, shape ``(B,)``."""
         s = self.state(obs)
-        if s.k >= self.problem.slices:
+        if s.k >= self.problem.slices and not self.problem.has_terminal_penalty:
             return np.ones(s.holdings.shape)
-        order = self.policy.order(s) if hasattr(self.policy, "order") else self.policy.trade(s.k, s.holdings, s.sigma, s.regime)
+        if hasattr(self.policy, "order"):
+            order = self.policy.order(s)
+        elif getattr(self.policy, "uses_deviation", False):  # transient impact: the deviation D_k met
+            order = self.policy.trade(s.k, s.holdings, s.sigma, s.regime, deviation=s.deviation)
+        else:
+            order = self.policy.trade(s.k, s.holdings, s.sigma, s.regime)
         safe = np.where(s.holdings != 0, s.holdings, 1.0)
         return np.where(s.holdings != 0, np.asarray(order) / safe, 0.0)
 

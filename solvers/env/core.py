@@ -2,15 +2,18 @@
 
 An episode is one simulated path (the simulator's model: prices, volatility, volume, fills).
 Observation at ``t_{k-1}``: ``[time left (T - t_{k-1}) / T, holdings x_{k-1} / X, sigma_k / sigma_ref,
-transient deviation D_k (0: no spec has transient impact in the simulator yet), volume state
-z_{k-1} / s (0 without random volume)]``. Action: the fraction of the holdings to order in slice
-``k`` (clipped to ``[0, 1]`` and the slice's cap; the last slice orders everything). Reward of
-slice ``k``: ``-(cost_k + lambda tau sigma_k^2 x_k^2) / scale``, ``scale`` = 1 bp of the order's
-notional ``1e-4 |X| S_0``, so the expected return is minus the objective in those units.
+transient deviation D_k (currency / share; 0 without transient impact), volume state z_{k-1} / s
+(0 without random volume)]``. Action: the fraction of the holdings to order in slice ``k``
+(clipped to ``[0, 1]`` and the slice's cap; the last slice orders everything, unless the spec has a
+terminal penalty: then the remainder pays ``alpha x_N^2``). Reward of slice ``k``: ``-(cost_k +
+lambda (tau sigma_k^2 + d sigma_c^2) x_k^2) / scale`` (``d``: a closure after slice ``k``),
+``scale`` = 1 bp of the order's notional ``1e-4 |X| S_0``, so the expected return is minus the
+objective in those units. Per-slice impact, closures and transient impact follow the simulator.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -19,6 +22,7 @@ from ..impact import impact_model
 from ..market import SliceState, market_model
 from ..simulation import simulate_volatility
 from ..spec import ExecutionProblem
+from ..transient import transient_model
 from ..volatility import RegimeVolatility
 
 __all__ = ["ExecutionDynamics", "OBSERVATION_NAMES", "reward_scale"]
@@ -50,6 +54,14 @@ class ExecutionDynamics:
         caps = problem.asset.slice_caps(self.n)
         self.caps = np.full(self.n, np.inf) if caps is None else caps
         self.regimes = isinstance(problem.volatility_model, RegimeVolatility)
+        a = problem.asset
+        eta, eps = a.eta_slices(self.n), a.spread_slices(self.n)
+        self.laws = ([dataclasses.replace(self.law, eta=float(eta[k]), epsilon=float(eps[k])) for k in range(self.n)]
+                     if a.varying_keys else [self.law] * self.n)
+        self.kernel = transient_model(a)  # None without transient impact
+        self.times = problem.trade_times
+        self.alpha = float(problem.terminal_penalties()[0]) if problem.has_terminal_penalty else None
+        self.closures = {c.after_slice: (j, c) for j, c in enumerate(problem.closures)}
 
     def reset(self, rng: np.random.Generator, episodes: int) -> np.ndarray:
         """Draw ``episodes`` whole paths and return the first observations ``(episodes, 5)``."""
@@ -65,14 +77,29 @@ class ExecutionDynamics:
         self.x = np.full(episodes, float(self.big_x))
         self.d = np.zeros(episodes)
         self.episodes = episodes
+        # drawn last, so that a spec without closures or a kernel keeps its episodes
+        self.xc = rng.standard_normal((episodes, len(self.closures))) if self.closures else None
+        kr = self.kernel
+        self.volume = None if kr is None else np.full(episodes, float(kr.volume(kr.initial_deviation)))
+        self.history = None if kr is None or kr.exponential else np.zeros((self.n, episodes))
         return self.observation()
+
+    def _displacement(self, at: float, k: int) -> np.ndarray:
+        """The volume displacement ``E`` (shares) met at calendar time ``at`` after ``k - 1`` trades."""
+        kr = self.kernel
+        if kr.exponential:
+            return self.volume
+        s = self.times
+        return (float(kr.volume(kr.initial_deviation)) * kr.decay(np, at - s[0])
+                + kr.decay(np, at - s[: k - 1]) @ self.history[: k - 1])
 
     def state(self) -> SliceState:
         """The realized state before slice ``k`` (what the policies of :mod:`solvers.execution` see)."""
         k = min(self.k, self.n)
-        zeros = np.zeros(self.episodes)
+        deviation = (np.zeros(self.episodes) if self.kernel is None or self.k > self.n else
+                     self.kernel.book(np, self._displacement(self.times[k - 1], k)))
         return SliceState(k, self.x.copy(), self.sigma[:, k - 1], None if self.regime is None else self.regime[:, k - 1],
-                          self.market.volume_state(k, self.draws, self.episodes), zeros)
+                          self.market.volume_state(k, self.draws, self.episodes), deviation)
 
     def observation(self) -> np.ndarray:
         s = self.state()
@@ -83,22 +110,41 @@ class ExecutionDynamics:
 
     def step(self, fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """Order ``fraction`` of the holdings in slice ``k``; returns ``(observation, reward, done)``."""
-        k, tau = self.k, self.tau
+        k, tau, n, kr = self.k, self.tau, self.n, self.kernel
         sig = self.sigma[:, k - 1]
-        if k == self.n:
+        if k == n and self.alpha is None:
             ordered = self.x.copy()
         else:
             a = np.clip(np.nan_to_num(np.asarray(fraction, dtype=np.float64).reshape(self.episodes)), 0.0, 1.0)
             ordered = np.sign(self.big_x) * np.minimum(np.abs(a * self.x), self.caps[k - 1])
         trade = self.market.execute(k, ordered, self.draws) if self.market.active else ordered
-        cost = -trade * (self.d - self.law.price_concession(np, trade, tau))
+        law = self.laws[k - 1]
+        cost = -trade * (self.d - law.price_concession(np, trade, tau))
+        if kr is not None:  # the trade walks the book from the displacement it meets
+            volume = self._displacement(self.times[k - 1], k)
+            cost = cost + kr.step_cost(np, volume, trade)
+            if kr.exponential:  # on to the next trade (after slice N: to t_N)
+                gap = (self.times[k] if k < n else self.times[n - 1] + tau) - self.times[k - 1]
+                self.volume = math.exp(-kr.rho * gap) * (volume + trade)
+            else:
+                self.history[k - 1] = trade
         a0 = self.problem.asset
         self.d = self.d + sig * math.sqrt(tau) * self.xi[:, k - 1] + a0.drift * tau - a0.permanent_impact * trade
         self.x = self.x - trade
-        if k == self.n and not self.market.active:
+        if k == n and not self.market.active and self.alpha is None:
             self.x = np.zeros(self.episodes)
-        cost = cost + self.problem.risk_aversion * tau * sig**2 * self.x**2
-        if k == self.n:  # the unfilled remainder: one block at S_N
-            cost = cost - self.x * (self.d - self.law.price_concession(np, self.x, tau))
+        weight = tau * sig**2
+        if k in self.closures:  # closed after slice k: x_k held through the move (the simulator's rule)
+            j, c = self.closures[k]
+            sc = c.volatility if c.volatility is not None else self.sigma[:, k]
+            self.d = self.d + sc * math.sqrt(c.duration) * self.xc[:, j] + a0.drift * c.duration
+            weight = weight + c.duration * sc**2
+        cost = cost + self.problem.risk_aversion * weight * self.x**2
+        if k == n and self.alpha is not None:  # the remainder x_N: liquidated at S_N for alpha x_N^2
+            cost = cost + self.alpha * self.x**2 - self.x * self.d
+        elif k == n:  # the unfilled remainder: one block at S_N, at its temporary and transient cost
+            cost = cost - self.x * (self.d - law.price_concession(np, self.x, tau))
+            if kr is not None:
+                cost = cost + kr.step_cost(np, self._displacement(self.times[n - 1] + tau, n + 1), self.x)
         self.k += 1
         return self.observation(), -cost / self.scale, self.k > self.n
