@@ -1,6 +1,6 @@
 """Transient impact: qp's O(N) structured path against CVXPY's dense quadratic form of the
 exponential kernel, CVXPY alone for the power-law kernel (against qp's dense direct solve), and
-dp's exact (x, D) recursion and hjb's continuous (x, D) Riccati solve, all on ``liquidity-cascade``
+dp's exact (x, D) recursion (and its (x, E) grid against it) and hjb's continuous (x, D) Riccati solve, all on ``liquidity-cascade``
 with a little temporary impact (``hjb_discrete_gap_rel``: continuous against discrete, O(tau)); and
 hjb's coupled system under mean-reverting volatility (its time against the resource estimate's).
 
@@ -68,6 +68,19 @@ def _stochastic_record(vol_points: int, time_steps: int, repeat: int) -> dict:
             "hjb_estimated_ms": 1e3 * guess.seconds, "hjb_estimate_over_measured": guess.seconds / t_hjb}
 
 
+def _grid_record(slices: int, accuracy: str) -> dict:
+    """dp's (x, E) grid (what solves delta < 1, caps and no-reversal) against its exact (x, D)
+    recursion on the same delta = 1 spec: time ratio, the grid's true and stated errors."""
+    p = _problem(slices)
+    t_exact, exact = timed(lambda: solve(p, "dp"))
+    t_grid, grid = timed(lambda: solve(p, "dp", recursion="grid", accuracy=accuracy))
+    return {"case": f"dp grid vs exact N={slices} ({accuracy})", "N": slices, "accuracy": accuracy,
+            "x_points": grid.diagnostics["x_points"], "e_points": grid.diagnostics["e_points"],
+            "exact_ms": 1e3 * t_exact, "grid_ms": 1e3 * t_grid, "grid_over_exact": t_grid / t_exact,
+            "grid_objective_rel_error": abs(grid.objective / exact.objective - 1),
+            "grid_stated_rel_error": grid.diagnostics["objective_error"] / abs(exact.objective)}
+
+
 def run(quick: bool, out_dir: Path) -> dict:
     notes = ["liquidity-cascade with eta = 1e-7; exponential rho = 6/hour; power law nu = 0.4, t0 = 0.05 hour.",
              "qp_ms: path='structured' (exponential, O(N) banded) or 'auto' (power law: dense direct solve).",
@@ -85,6 +98,7 @@ def run(quick: bool, out_dir: Path) -> dict:
         cases = [(390, "exponential"), (2000, "exponential"), (390, "power_law"), (2000, "power_law")]
         repeat, cvxpy_max = 3, CVXPY_MAX_SLICES
     records = [_record(n, kernel, repeat, cvxpy_max) for n, kernel in cases]
+    records += [_grid_record(n, accuracy) for n, accuracy in ([(20, "low")] if quick else [(60, "low"), (60, "medium")])]
     grids = ((32, 400),) if quick else ((64, 2000), (128, 2000), (256, 2000))  # 2000: the default time_steps
     records += [_stochastic_record(m, n, repeat) for m, n in grids]
     return {"suite": "transient", "records": records, "plots": [], "notes": notes}
