@@ -71,6 +71,14 @@ def test_closed_form_agent_on_the_env_matches_the_simulator():
     assert abs(returns.mean() - target) < 4 * returns.std(ddof=1) / np.sqrt(returns.size)
 
 
+def _returns_minus_objective(problem, agent, episodes, seed):
+    """The mean return is minus the agent's stated objective (bp units) within 4 SE."""
+    returns = env_mod.episode_returns(problem, agent, episodes, seed=seed)
+    target = -agent.objective / env_mod.reward_scale(problem)
+    se = returns.std(ddof=1) / np.sqrt(returns.size)
+    assert abs(returns.mean() - target) < 4 * se + 1e-9 * abs(target), (returns.mean(), target, se)
+
+
 def _spec(case):
     if case == "transient":  # dp's (x, D) feedback reads the deviation the environment carries
         return load_example("liquidity-cascade").replace_asset(0, temporary_impact=1e-7).replace(risk_aversion=1e-6)
@@ -86,11 +94,7 @@ def test_dp_baseline_return_is_minus_its_objective_on_the_new_models(case):
     """Per-slice impact, closures, a soft finish and transient impact follow the simulator's
     rules in the environment: dp's policy returns minus its stated objective within 4 SE."""
     problem = _spec(case)
-    agent = env_mod.baseline_agent(problem, "dp")
-    returns = env_mod.episode_returns(problem, agent, 20_000, seed=1)
-    target = -agent.objective / env_mod.reward_scale(problem)
-    se = returns.std(ddof=1) / np.sqrt(returns.size)
-    assert abs(returns.mean() - target) < 4 * se + 1e-9 * abs(target), (returns.mean(), target, se)
+    _returns_minus_objective(problem, env_mod.baseline_agent(problem, "dp"), 20_000, seed=1)
 
 
 def test_power_law_kernel_schedule_in_the_environment_costs_what_costs_py_says():
@@ -99,11 +103,7 @@ def test_power_law_kernel_schedule_in_the_environment_costs_what_costs_py_says()
     problem = load_example("liquidity-cascade").replace_asset(
         0, temporary_impact=1e-7, transient_kernel="power_law", resilience=0.0, kernel_exponent=0.4,
         kernel_timescale=0.05).replace(risk_aversion=1e-6)
-    agent = env_mod.baseline_agent(problem, "qp")
-    returns = env_mod.episode_returns(problem, agent, 4000, seed=3)
-    target = -agent.objective / env_mod.reward_scale(problem)
-    se = returns.std(ddof=1) / np.sqrt(returns.size)
-    assert abs(returns.mean() - target) < 4 * se + 1e-9 * abs(target), (returns.mean(), target, se)
+    _returns_minus_objective(problem, env_mod.baseline_agent(problem, "qp"), 4000, seed=3)
 
 
 def test_per_slice_impact_prices_each_slice_with_its_own_eta():

@@ -17,6 +17,7 @@ from solvers.policy import ProportionalPolicy
 from solvers.simulation import simulate
 from solvers.spec import load_example
 from solvers.validation import validate
+from tests.helpers.dense_kkt import dense_optimum
 
 
 def ac(n=5):
@@ -48,42 +49,8 @@ def varying(n, *, eta=True, spread=True, path=True, closures=True, alpha=None, d
 
 
 def dense_kkt(p):
-    """Minimize E + lambda V of the conventions page (one-way spread as a linear term) over the
-    free holdings with a dense solve: written from the page, sharing nothing with the methods."""
-    n, tau, a = p.slices, p.tau, p.asset
-    X = a.holdings
-    eta = np.broadcast_to(np.asarray(a.temporary_impact, float), (n,))
-    eps = np.broadcast_to(np.asarray(a.spread, float), (n,))
-    sig2 = np.asarray(p.volatility_model.path if p.volatility_model.kind == "path" else [a.volatility] * n) ** 2
-    w = tau * sig2.copy()          # variance weight of x_k, k = 1..N
-    h = np.full(n, tau)            # drift exposure of x_k
-    for c in p.closures:
-        k = c.after_slice
-        sc = c.volatility if c.volatility is not None else np.sqrt(sig2[k])
-        w[k - 1] += c.duration * sc**2
-        h[k - 1] += c.duration
-    soft = p.terminal_penalty is not None
-    free = n if soft else n - 1
-    g = a.permanent_impact
-    # f = sum_k (eta_k/tau - g/2) n_k^2 + sign(X) eps_k n_k + lam w_k x_k^2 - mu h_k x_k + (alpha - g/2) x_N^2
-    # n = B x_free + b0: n_1 = X - x_1, n_k = x_{k-1} - x_k, n_N = x_{N-1} - x_N
-    B = np.zeros((n, free))
-    b0 = np.zeros(n)
-    b0[0] = X
-    for k in range(n):
-        if k < free:
-            B[k, k] = -1.0
-        if 1 <= k and k - 1 < free:
-            B[k, k - 1] = 1.0
-    c = eta / tau - g / 2
-    H = 2 * B.T @ (c[:, None] * B) + np.diag(2 * p.risk_aversion * w[:free])
-    rhs = -(2 * B.T @ (c * b0) + B.T @ (np.sign(X) * eps)) + a.drift * h[:free]
-    if soft:
-        H[-1, -1] += 2 * (p.terminal_penalty - g / 2)
-    x = np.zeros(n + 1)
-    x[0] = X
-    x[1:free + 1] = np.linalg.solve(H, rhs)
-    return x
+    """The optimum of a dense KKT solve of the conventions page (``tests.helpers.dense_kkt``)."""
+    return dense_optimum(p)[0]
 
 
 CASES = {
