@@ -582,17 +582,33 @@ def _cj_profile(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, n
     return ch + a / eta * sh, k * k * sh + a / eta * ch
 
 
-def _cj_shift(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, float]:
-    """``(y(s), eta y'(T) + a y(T)) e^{-kappa T}`` with ``y(s) = sinh(kappa s) / kappa`` (``s``
+def _cj_shift(problem: ExecutionProblem, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(y(s), y'(s), eta y'(T) + a y(T)) e^{-kappa T}`` with ``y(s) = sinh(kappa s) / kappa`` (``s``
     when ``kappa = 0``): the direction that a terminal linear reward moves the optimum along."""
     eta, big_t, a, k = _cj_constants(problem)
     s = np.asarray(s, dtype=np.float64)
     if k * big_t <= 1e-8:
-        return s.copy(), eta + a * big_t
+        return s.copy(), np.ones_like(s), eta + a * big_t
     y = 0.5 * (np.exp(k * (s - big_t)) - np.exp(-k * (s + big_t))) / k
+    dy = 0.5 * (np.exp(k * (s - big_t)) + np.exp(-k * (s + big_t)))
     y_t = 0.5 * (1.0 - math.exp(-2.0 * k * big_t)) / k
     dy_t = 0.5 * (1.0 + math.exp(-2.0 * k * big_t))
-    return y, eta * dy_t + a * y_t
+    return y, dy, eta * dy_t + a * y_t
+
+
+def _cj_path(problem: ExecutionProblem, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Holdings ``x(t)``, trade rate ``v(t) = -x'(t)`` (shares, shares / time unit) of the soft finish
+    and the spread's shift coefficient ``c`` (:func:`cartea_jaimungal`)."""
+    big_x, big_t = problem.asset.holdings, problem.horizon
+    g_t, _ = _cj_profile(problem, np.array([big_t]))
+    g, dg = _cj_profile(problem, big_t - np.asarray(t, dtype=np.float64))
+    x, v, c = big_x * g / g_t[0], big_x * dg / g_t[0], 0.0
+    e = problem.asset.spread * float(np.sign(big_x))
+    if e != 0.0:
+        y, dy, denominator = _cj_shift(problem, t)
+        c = e / (2.0 * denominator)
+        x, v = x + c * y, v - c * dy
+    return x, v, c
 
 
 def cartea_jaimungal(problem: ExecutionProblem, times: np.ndarray | None = None) -> tuple[np.ndarray, float]:
@@ -614,17 +630,14 @@ def cartea_jaimungal(problem: ExecutionProblem, times: np.ndarray | None = None)
                                           f"{float(problem.terminal_penalties()[0]) - 0.5 * asset.permanent_impact:g} "
                                           "makes the continuous cost unbounded below (g(s) <= 0)")
     g_t, dg_t = _cj_profile(problem, np.array([problem.horizon]))
-    g, _ = _cj_profile(problem, problem.horizon - times)
     big_x = asset.holdings
-    holdings = big_x * g / g_t[0]
+    holdings, _, c = _cj_path(problem, times)
     value = asset.temporary_impact * float(dg_t[0] / g_t[0]) * big_x**2
     e = asset.spread * float(np.sign(big_x))
-    if e != 0.0:
-        y, denominator = _cj_shift(problem, times)
-        y_end = _cj_shift(problem, np.array([problem.horizon]))[0][0]
-        c = e / (2.0 * denominator)
-        value += -e * float(holdings[-1]) - 0.5 * e * c * y_end + e * big_x
-        holdings = holdings + c * y
+    if e != 0.0:  # -e x_h(T) - e c y(T) / 2 with x_h(T) = x(T) - c y(T)
+        x_end = float(_cj_path(problem, np.array([problem.horizon]))[0][0])
+        y_end = float(_cj_shift(problem, np.array([problem.horizon]))[0][0])
+        value += -e * x_end + 0.5 * e * c * y_end + e * big_x
     return holdings, value
 
 
@@ -636,18 +649,7 @@ def _solve_cartea_jaimungal(problem: ExecutionProblem, start: float) -> Result:
     half = 0.5 * np.diff(edges)
     t = ((edges[:-1] + half)[:, None] + half[:, None] * nodes[None, :]).ravel()
     w = (half[:, None] * weights[None, :]).ravel()
-    g_t, _ = _cj_profile(problem, np.array([problem.horizon]))
-    g, dg = _cj_profile(problem, problem.horizon - t)
-    x = asset.holdings * g / g_t[0]
-    v = asset.holdings * dg / g_t[0]                     # trade rate -x'(t)
-    if asset.spread > 0:                                 # the spread's shift c y(t) (cartea_jaimungal)
-        y, denominator = _cj_shift(problem, t)
-        c = asset.spread * float(np.sign(asset.holdings)) / (2.0 * denominator)
-        k = _cj_constants(problem)[3]
-        dy = (np.ones_like(t) if k * problem.horizon <= 1e-8 else  # y'(t), scaled as y is
-              0.5 * (np.exp(k * (t - problem.horizon)) + np.exp(-k * (t + problem.horizon))))
-        x = x + c * y
-        v = v - c * dy
+    x, v, _ = _cj_path(problem, t)                       # v: the trade rate -x'(t)
     if np.any(v * np.sign(asset.holdings) < -1e-12 * abs(asset.holdings)) and asset.spread > 0:
         raise MethodNotApplicable(METHOD, "the continuous soft finish trades both ways, so the spread is not a constant")
     x_end = float(holdings[-1])
