@@ -26,7 +26,7 @@ from solvers.transient import transient_model
 
 from .chain import VolatilityChain, volatility_chain
 
-__all__ = ["TransientRecursion", "transient_backward", "transient_forward", "TransientDPPolicy",
+__all__ = ["DeviationPolicy", "TransientRecursion", "transient_backward", "transient_forward", "TransientDPPolicy",
            "require_exact_transient", "solve_exact_transient"]
 
 METHOD = "dp"
@@ -160,13 +160,32 @@ def transient_forward(problem: ExecutionProblem, chain: VolatilityChain, rec: Tr
         variance=tau * big_x**2 * risk, transient=rec.kappa * big_x**2 * (cross + 0.5 * trades2))
 
 
-class TransientDPPolicy:
-    """``n_k = X (g_q(i) x / X + g_delta(i) D / (kappa_T X) + g0(i))``: dp's feedback on holdings, the
-    deviation ``D_k`` met by the trade (the simulator passes ``deviation``) and the volatility state
-    (the ``regime``, or the chain nodes around ``sigma`` blended linearly)."""
+class DeviationPolicy:
+    """What dp's transient policies share: ``trade`` finishes the order in slice ``N`` and reads the
+    deviation ``D_k`` met by the trade (the simulator passes ``deviation``; none: the spec's
+    ``initial_deviation``); a subclass gives :meth:`slice_trade` (shares)."""
 
     time_model = "discrete"
     uses_deviation = True
+    problem: ExecutionProblem
+
+    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None,
+              deviation: np.ndarray | None = None) -> np.ndarray:
+        holdings = np.asarray(holdings, dtype=np.float64)
+        if k >= self.problem.slices:
+            return holdings.copy()
+        dev = self.problem.asset.initial_deviation if deviation is None else deviation
+        return self.slice_trade(k, holdings, sigma, regime, np.asarray(dev, dtype=np.float64))
+
+    def slice_trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None,
+                    deviation: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TransientDPPolicy(DeviationPolicy):
+    """``n_k = X (g_q(i) x / X + g_delta(i) D / (kappa_T X) + g0(i))``: dp's feedback on holdings, the
+    deviation ``D_k`` met by the trade and the volatility state (the ``regime``, or the chain nodes
+    around ``sigma`` blended linearly)."""
 
     def __init__(self, problem: ExecutionProblem, recursion: TransientRecursion,
                  chain: VolatilityChain | None = None) -> None:
@@ -174,17 +193,13 @@ class TransientDPPolicy:
         self.recursion = recursion
         self.chain = chain if chain is not None else volatility_chain(problem)
 
-    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None,
-              deviation: np.ndarray | None = None) -> np.ndarray:
-        holdings = np.asarray(holdings, dtype=np.float64)
-        if k >= self.problem.slices:
-            return holdings.copy()
+    def slice_trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None,
+                    deviation: np.ndarray) -> np.ndarray:
         big_x = self.problem.asset.holdings
-        dev = self.problem.asset.initial_deviation if deviation is None else deviation
         j, w = self.chain.position(holdings.shape, sigma, regime)
         g = self.chain.blend(self.recursion.gains[k - 1], j, w)  # (..., 3)
         gq, gd, g0 = g[..., 0], g[..., 1], g[..., 2]
-        return big_x * (gq * holdings / big_x + gd * np.asarray(dev) / (self.recursion.kappa * big_x) + g0)
+        return big_x * (gq * holdings / big_x + gd * deviation / (self.recursion.kappa * big_x) + g0)
 
     def path(self) -> tuple[np.ndarray, np.ndarray]:
         """Holdings ``x_0..x_N`` and deviations ``D_1..D_N`` of the policy with the volatility state

@@ -23,7 +23,7 @@ from solvers.spec import ExecutionProblem
 from solvers.transient import transient_model
 
 from .stage import stage_coefficients
-from .transient import require_exact_transient
+from .transient import DeviationPolicy, require_exact_transient
 
 __all__ = ["TransientStages", "TransientGrid", "require_grid_transient", "uses_transient_grid", "transient_stages",
            "transient_grid_backward", "TransientGridPolicy", "SCAN_POINTS", "GOLDEN_STEPS"]
@@ -264,26 +264,19 @@ def transient_grid_backward(problem: ExecutionProblem, *, x_points: int, e_point
     return grid
 
 
-class TransientGridPolicy:
+class TransientGridPolicy(DeviationPolicy):
     """``dp``'s feedback on holdings and the deviation ``D_k`` met by the trade: ``E = F^-1(D)``,
     then the slice's minimization on the stored tables at the actual ``(x, E)`` (caps hold exactly)."""
-
-    time_model = "discrete"
-    uses_deviation = True
 
     def __init__(self, problem: ExecutionProblem, grid: TransientGrid) -> None:
         self.problem = problem
         self.grid = grid
         self._kernel = transient_model(problem.asset)
 
-    def trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None = None,
-              deviation: np.ndarray | None = None) -> np.ndarray:
-        holdings = np.asarray(holdings, dtype=np.float64)
-        if k >= self.problem.slices:
-            return holdings.copy()
+    def slice_trade(self, k: int, holdings: np.ndarray, sigma: np.ndarray, regime: np.ndarray | None,
+                    deviation: np.ndarray) -> np.ndarray:
         big_x = self.problem.asset.holdings
-        dev = self.problem.asset.initial_deviation if deviation is None else deviation
-        e = np.broadcast_to(self._kernel.volume(dev) / big_x, holdings.shape)
+        e = np.broadcast_to(self._kernel.volume(deviation) / big_x, holdings.shape)
         q = holdings / big_x
         y, _ = self.grid.argmin(k, q, e)
         return big_x * (q - y)
