@@ -120,7 +120,6 @@ def solve(problem: ExecutionProblem, settings: DPSettings | None = None, **overr
             if cfg.recursion == "exact":
                 raise MethodNotApplicable(METHOD, "no_reversal binds in the linear recursion with drift: use "
                                           "recursion='grid'") from None
-            start = time.perf_counter()
     if problem.has_transient:
         return _solve_transient(problem, cfg, start)
     chain = volatility_chain(problem, vol_states=cfg.vol_states, width=cfg.vol_width)

@@ -95,7 +95,8 @@ def fit_transient_impact(fills: Fills, bars: Bars, *, confidence: float = 0.95, 
             left = m1
     rho = math.exp(0.5 * (left + right))
     a = math.exp(-rho * h)
-    x = np.column_stack([-n, lagged_regressor(n, a, brk)])[keep]
+    regressors = np.column_stack([-n, lagged_regressor(n, a, brk)])
+    x = regressors[keep]
     coef, *_ = np.linalg.lstsq(x, y[keep], rcond=None)
     gamma, kappa = (float(c) for c in coef)
     resid = y[keep] - x @ coef
@@ -123,6 +124,6 @@ def fit_transient_impact(fills: Fills, bars: Bars, *, confidence: float = 0.95, 
     free, *_ = np.linalg.lstsq(lags, y[keep][max_lags:], rcond=None)
     diag = {"bar_spacing": h, "permanent_plus_instant": gamma, "residual_sd": math.sqrt(s2), "increments": int(keep.sum()),
             "free_lag_coefficients": free.tolist()}
-    own = np.column_stack([-n, lagged_regressor(n, a, brk)]) @ coef
+    own = regressors @ coef
     own[brk] = 0.0
     return TransientFit(kap, res, diag, perm, cov, own)
